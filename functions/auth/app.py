@@ -1,0 +1,26 @@
+"""Auth routes (device-manager Authentication): register and log in."""
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Form
+from typing_extensions import Annotated
+
+from fleetgate.core.api import ErrorStyle, make_resolver
+from fleetgate.core.observability import http_handler
+from fleetgate.users import service
+from fleetgate.users.schemas import RegisterRequest, TokenOut, UserOut
+
+app = make_resolver(ErrorStyle.DETAIL, authenticated=False)
+
+
+@app.post("/api/v1/auth/register", responses={201: {"description": "User created"}})
+def register(payload: RegisterRequest) -> Response[UserOut]:
+    return Response(201, content_types.APPLICATION_JSON, service.register(payload))
+
+
+@app.post("/api/v1/auth/login")
+def login(username: Annotated[str, Form(min_length=1, max_length=254)],
+          password: Annotated[str, Form(min_length=1, max_length=128)]) -> TokenOut:
+    return service.login(username, password)
+
+
+lambda_handler = http_handler(app.resolve)

@@ -1,0 +1,1 @@
+"""Fleetgate shared layer: one package per bounded context, plus ``core``."""

@@ -1,0 +1,1 @@
+"""Cross-cutting pieces every context uses: settings, errors, auth, the resolver factory."""

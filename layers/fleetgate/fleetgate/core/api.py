@@ -1,0 +1,155 @@
+"""The resolver factory: one Powertools HTTP API resolver per function, in its API family's error style.
+
+Each contract family has its own error envelope; :class:`ErrorStyle` renders
+domain errors, request-validation failures, unknown routes and unexpected
+exceptions in that envelope, so a handler module never formats an error itself.
+Unexpected exceptions are logged with their traceback and answered with a
+generic 500 that carries no internals.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from typing import Any, Mapping, Optional
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from typing_extensions import Annotated
+
+from fleetgate.core.auth import Principal, principal_from_headers
+from fleetgate.core.errors import DomainError, Unauthorized
+from fleetgate.core.observability import logger
+from fleetgate.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+
+# Query parameters every list route takes.
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Page size (default {DEFAULT_LIMIT}, max {MAX_LIMIT})")]
+Cursor = Annotated[Optional[str], Query(max_length=4096, description="next_cursor of the previous page")]
+
+
+class ErrorStyle(str, Enum):
+    """The error envelope of an API family (see ../shared/DESIGN.md)."""
+
+    DETAIL = "detail"  # device manager, Microshare: {"detail": ...}, validation 422
+    MOBIVISOR = "mobivisor"  # {"detail": {"error", "message", ...}}
+    MOBILE = "mobile"  # {"error", "message"}, validation 400
+    CUSTOMER = "customer"  # {"success": false, "message", "error", "details": [{"msg", "param"}]}, validation 400
+
+    @property
+    def validation_status(self) -> int:
+        return 400 if self in (ErrorStyle.MOBILE, ErrorStyle.CUSTOMER) else 422
+
+    def body(self, status: int, code: str, title: str, message: str, *, field: str | None = None,
+             extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        if self is ErrorStyle.DETAIL:
+            if status == 422 and field:
+                return {"detail": [{"loc": _loc(field), "msg": message, "type": code}]}
+            return {"detail": message}
+        if self is ErrorStyle.MOBIVISOR:
+            return {"detail": {"error": title, "message": message, **(extra or {})}}
+        if self is ErrorStyle.MOBILE:
+            return {"error": code, "message": message}
+        details = [{"msg": message, "param": field}] if field else []
+        return {"success": False, "message": message, "error": code, "details": details}
+
+    def validation_body(self, errors: list[dict[str, Any]]) -> dict[str, Any]:
+        if self is ErrorStyle.DETAIL:
+            return {"detail": errors}
+        first = errors[0] if errors else {"msg": "Invalid request", "loc": []}
+        param = ".".join(str(p) for p in first["loc"][1:]) or None
+        message = f"{param}: {first['msg']}" if param else first["msg"]
+        if self is ErrorStyle.MOBIVISOR:
+            return {"detail": {"error": "Validation Error", "message": message, "errors": errors}}
+        if self is ErrorStyle.MOBILE:
+            return {"error": "validation_error", "message": message}
+        return {
+            "success": False,
+            "message": "Validation failed",
+            "error": "validation_error",
+            "details": [{"msg": e["msg"], "param": ".".join(str(p) for p in e["loc"][1:])} for e in errors],
+        }
+
+
+def _loc(field: str) -> list[str]:
+    where, _, name = field.partition(":")
+    return [where, name] if name else ["body", field]
+
+
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON,
+                    body=json.dumps(body), headers=headers)
+
+
+def _clean_validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    """FastAPI-like error items, without echoing the input (it may hold a password)."""
+    out = []
+    for err in exc.errors():
+        loc = list(err.get("loc", ()))
+        if loc and loc[0] == "body" and len(loc) > 1 and isinstance(loc[1], str) and loc[1] in ("payload", "body"):
+            loc = [loc[0], *loc[2:]]  # drop the handler's parameter name from body locations
+        msg = err.get("msg") or _DEFAULT_MESSAGES.get(err.get("type", ""), "Invalid value")
+        out.append({"loc": loc, "msg": msg, "type": err.get("type", "value_error")})
+    return out
+
+
+_DEFAULT_MESSAGES = {
+    "missing": "Field required",
+    "json_invalid": "Request body is not valid JSON",
+    "model_attributes_type": "Input should be a valid object",
+}
+
+
+class FleetgateResolver(APIGatewayHttpResolver):
+    """A resolver that authenticates before validating, so a caller without a token gets 401, not 422."""
+
+    def __init__(self, style: ErrorStyle, *, authenticated: bool):
+        super().__init__(enable_validation=True)
+        self.style = style
+        self.authenticated = authenticated
+
+    @property
+    def principal(self) -> Principal:
+        return self.context["principal"]
+
+    def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        if self.authenticated:
+            try:
+                self.append_context(principal=principal_from_headers(event.get("headers")))
+            except Unauthorized as exc:
+                self.clear_context()
+                body = self.style.body(401, exc.code, exc.title, exc.message)
+                return {
+                    "statusCode": 401,
+                    "headers": {"Content-Type": "application/json", "WWW-Authenticate": "Bearer"},
+                    "body": json.dumps(body),
+                    "isBase64Encoded": False,
+                }
+        return super().resolve(event, context)
+
+
+def make_resolver(style: ErrorStyle, *, authenticated: bool = True) -> FleetgateResolver:
+    app = FleetgateResolver(style, authenticated=authenticated)
+
+    @app.exception_handler(DomainError)
+    def _domain_error(exc: DomainError) -> Response:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return _json(exc.status, style.body(exc.status, exc.code, exc.title, exc.message,
+                                            field=exc.field, extra=exc.extra), headers)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid_request(exc: RequestValidationError) -> Response:
+        return _json(style.validation_status, style.validation_body(_clean_validation_errors(exc)))
+
+    @app.not_found
+    def _not_found(_: NotFoundError) -> Response:
+        return _json(404, style.body(404, "not_found", "Not Found", "Not Found"))
+
+    @app.exception_handler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        logger.exception("unhandled error")
+        return _json(500, style.body(500, "internal_error", "Internal Server Error", "Internal server error"))
+
+    return app
+

@@ -1,0 +1,34 @@
+"""Logging, metrics and the handler decorator stack every function uses.
+
+Only the light Powertools pieces are imported here: no X-Ray SDK (its import
+alone costs about half a second of cold start); Lambda's active tracing still
+records each invocation.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from typing import Any, Callable
+
+from aws_lambda_powertools.logging import Logger, correlation_paths
+from aws_lambda_powertools.metrics import Metrics
+
+logger = Logger()  # service name from POWERTOOLS_SERVICE_NAME, set per function in template.yaml
+metrics = Metrics(namespace="Fleetgate")
+# A request that records no business metric is normal; don't warn on every one.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
+
+REDACTED_KEYS = frozenset({"password", "token", "access_token", "pin", "fcm_token", "authorization", "api_key"})
+
+
+def http_handler(resolve: Callable[[dict, Any], dict]) -> Callable[[dict, Any], dict]:
+    """Wrap ``app.resolve`` as a Lambda handler with a correlation id and flushed metrics."""
+
+    @metrics.log_metrics
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+    @functools.wraps(resolve)
+    def lambda_handler(event: dict, context: Any) -> dict:
+        return resolve(event, context)
+
+    return lambda_handler

@@ -1,0 +1,70 @@
+"""Opaque, tamper-evident list cursors.
+
+A cursor is DynamoDB's LastEvaluatedKey, serialised, bound to the list it came
+from (``scope``) and signed with an HMAC, so a forged or reused cursor is a
+clear 4xx and never reaches DynamoDB.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from fleetgate.core.errors import InvalidInput
+from fleetgate.core.settings import get_settings
+
+T = TypeVar("T")
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+
+@dataclass
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+def _key(scope: str) -> bytes:
+    secret = get_settings().jwt_secret.encode()
+    return hmac.new(secret, b"cursor:" + scope.encode(), hashlib.sha256).digest()
+
+
+def encode_cursor(last_key: dict[str, Any] | None, scope: str) -> str | None:
+    if not last_key:
+        return None
+    payload = base64.urlsafe_b64encode(json.dumps(last_key, separators=(",", ":"), sort_keys=True).encode())
+    sig = base64.urlsafe_b64encode(hmac.new(_key(scope), payload, hashlib.sha256).digest()[:16])
+    return (payload + b"." + sig).decode().replace("=", "")
+
+
+def decode_cursor(cursor: str | None, scope: str) -> dict[str, Any] | None:
+    if cursor in (None, ""):
+        return None
+    invalid = InvalidInput("Invalid cursor", field="cursor")
+    try:
+        payload_s, _, sig_s = cursor.partition(".")
+        payload, sig = payload_s.encode(), _unpad(sig_s)
+        expected = hmac.new(_key(scope), _pad(payload), hashlib.sha256).digest()[:16]
+        if not hmac.compare_digest(expected, sig):
+            raise invalid
+        value = json.loads(base64.urlsafe_b64decode(_pad(payload)))
+    except InvalidInput:
+        raise
+    except (ValueError, TypeError, UnicodeError):
+        raise invalid from None
+    if not isinstance(value, dict):
+        raise invalid
+    return value
+
+
+def _pad(raw: bytes) -> bytes:
+    return raw + b"=" * (-len(raw) % 4)
+
+
+def _unpad(text: str) -> bytes:
+    return base64.urlsafe_b64decode(_pad(text.encode()))

@@ -1,0 +1,57 @@
+"""PynamoDB plumbing shared by the contexts' repositories: model factories, pages, uniqueness claims.
+
+Model classes are built on first use (not at import), from the table names in
+settings, so the environment can be set first. No ``Meta.host``: with
+``AWS_ENDPOINT_URL`` set (the local cloud, tests) botocore sends every call
+there; without it, to AWS.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, TypeVar
+
+from pynamodb.attributes import UnicodeAttribute
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.models import Model
+
+from fleetgate.core.pagination import Page, decode_cursor, encode_cursor
+from fleetgate.core.settings import cached, get_settings
+
+M = TypeVar("M", bound=Model)
+T = TypeVar("T")
+
+
+def meta(table_name: str) -> type:
+    settings = get_settings()
+    return type("Meta", (), {"table_name": table_name, "region": settings.region, "max_retry_attempts": 3})
+
+
+class UniqueClaim(Model):
+    """Template: one item per unique value (``email#…``, ``username#…``, ``dev_eui#…``, ``label#owner#name``)."""
+
+    class Meta:
+        abstract = True
+
+    key = UnicodeAttribute(hash_key=True)
+    owner_id = UnicodeAttribute()  # the id of the entity holding the value
+
+
+@cached
+def uniques() -> type[UniqueClaim]:
+    return type("UniqueClaimModel", (UniqueClaim,), {"Meta": meta(get_settings().tables.uniques)})
+
+
+def query_page(query: Callable[..., Iterable[M]], convert: Callable[[M], T], *, limit: int,
+               cursor: str | None, scope: str, **kwargs: Any) -> Page[T]:
+    """Run one paginated PynamoDB query (newest first) and wrap it as a :class:`Page`."""
+    results = query(limit=limit, page_size=limit, last_evaluated_key=decode_cursor(cursor, scope),
+                     scan_index_forward=False, **kwargs)
+    items = [convert(m) for m in results]
+    last_key = results.last_evaluated_key if len(items) >= limit else None  # type: ignore[attr-defined]
+    return Page(items=items, next_cursor=encode_cursor(last_key, scope))
+
+
+def cancelled_indexes(error: TransactWriteError, reason: str = "ConditionalCheckFailed") -> list[int]:
+    """Positions of the transaction items DynamoDB cancelled for ``reason``."""
+    reasons = error.cancellation_reasons or []
+    return [i for i, r in enumerate(reasons) if r is not None and r.code == reason]

@@ -1,0 +1,1 @@
+"""Device manager: devices, labels, their membership and device history."""

@@ -1,0 +1,416 @@
+"""Devices, labels, memberships and device history in DynamoDB. The only module of this context that knows DynamoDB.
+
+Access patterns, each served by a key or a GSI (never a Scan):
+- device / label by id: table key;
+- a user's devices / labels, newest first: GSI ``by_owner`` (owner_id, created_key);
+- every device / label, for admins: GSI ``by_kind`` (kind, created_key), KEYS_ONLY so the
+  frequent status writes of ingest never touch it; items come back with one BatchGetItem;
+- dev_eui → device, label name per owner: claims in the uniques table (also what makes them unique);
+- a device's labels: membership table key (device_id, label_id); a label's devices: GSI ``by_label``;
+- history of one device: table key (device_id, sk); a user's: GSI ``by_owner``; everyone's: GSI ``by_day``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterable, Sequence
+
+from pynamodb.attributes import JSONAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+from fleetgate.core.errors import Conflict, NotFound
+from fleetgate.core.pagination import Page, decode_cursor, encode_cursor
+from fleetgate.core.repository import cancelled_indexes, meta, query_page, uniques
+from fleetgate.core.settings import cached, get_settings
+from fleetgate.devices.schemas import Device, DeviceHistoryEntry, Label, Membership
+
+BATCH_GET_MAX = 100
+
+
+def _index(name: str, hash_key: str, range_key: str | None, projection: type) -> type[GlobalSecondaryIndex]:
+    attrs: dict[str, Any] = {
+        "Meta": type("Meta", (), {"index_name": name, "projection": projection()}),
+        hash_key: UnicodeAttribute(hash_key=True),
+    }
+    if range_key:
+        attrs[range_key] = UnicodeAttribute(range_key=True)
+    return type(f"{name}_index", (GlobalSecondaryIndex,), attrs)
+
+
+class _Owned(Model):
+    """Common attributes of devices and labels."""
+
+    class Meta:
+        abstract = True
+
+    id = UnicodeAttribute(hash_key=True)
+    owner_id = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    created_key = UnicodeAttribute()  # "<created_at>#<id>": newest-first order, unique
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    name = UnicodeAttribute()
+    description = UnicodeAttribute(default="")
+
+
+class DeviceItem(_Owned):
+    class Meta:
+        abstract = True
+
+    dev_eui = UnicodeAttribute()
+    status = UnicodeAttribute(default="never_seen")
+    expected_transmit_time = NumberAttribute(null=True)
+    metadata = JSONAttribute(default=dict)
+    last_seen = UnicodeAttribute(null=True)
+
+
+class LabelItem(_Owned):
+    class Meta:
+        abstract = True
+
+    color = UnicodeAttribute(null=True)
+
+
+class MembershipItem(Model):
+    class Meta:
+        abstract = True
+
+    device_id = UnicodeAttribute(hash_key=True)
+    label_id = UnicodeAttribute(range_key=True)
+    owner_id = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+
+
+class HistoryItem(Model):
+    class Meta:
+        abstract = True
+
+    device_id = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)  # "<received_at>#<id>"
+    id = UnicodeAttribute()
+    owner_id = UnicodeAttribute()
+    day = UnicodeAttribute()
+    event = UnicodeAttribute()
+    received_at = UnicodeAttribute()
+    data = JSONAttribute(default=dict)
+    expires_at = TTLAttribute(null=True)
+
+
+def _owned_model(base: type[_Owned], model_name: str, table: str) -> type:
+    return type(model_name, (base,), {
+        "Meta": meta(table),
+        "by_owner": _index("by_owner", "owner_id", "created_key", AllProjection)(),
+        "by_kind": _index("by_kind", "kind", "created_key", KeysOnlyProjection)(),
+    })
+
+
+@cached
+def _devices() -> type[DeviceItem]:
+    return _owned_model(DeviceItem, "DeviceModel", get_settings().tables.devices)
+
+
+@cached
+def _labels() -> type[LabelItem]:
+    return _owned_model(LabelItem, "LabelModel", get_settings().tables.labels)
+
+
+@cached
+def _memberships() -> type[MembershipItem]:
+    return type("MembershipModel", (MembershipItem,), {
+        "Meta": meta(get_settings().tables.device_labels),
+        "by_label": _index("by_label", "label_id", "device_id", KeysOnlyProjection)(),
+    })
+
+
+@cached
+def _history() -> type[HistoryItem]:
+    return type("HistoryModel", (HistoryItem,), {
+        "Meta": meta(get_settings().tables.device_history),
+        "by_owner": _index("by_owner", "owner_id", "sk", AllProjection)(),
+        "by_day": _index("by_day", "day", "sk", AllProjection)(),
+    })
+
+
+def dev_eui_key(dev_eui: str) -> str:
+    return f"dev_eui#{dev_eui}"
+
+
+def label_name_key(owner_id: str, name: str) -> str:
+    return f"label#{owner_id}#{name.strip().lower()}"
+
+
+def _fields(item: Model, exclude: Iterable[str] = ("kind", "created_key")) -> dict[str, Any]:
+    return {k: v for k, v in item.attribute_values.items() if k not in exclude}
+
+
+def _device(item: DeviceItem) -> Device:
+    return Device(**_fields(item))
+
+
+def _label(item: LabelItem) -> Label:
+    return Label(**_fields(item))
+
+
+def _tx() -> TransactWrite:
+    return TransactWrite(connection=_devices()._get_connection().connection)
+
+
+# ---------------------------------------------------------------- devices
+
+def create_device(device: Device) -> None:
+    Devices, Claims = _devices(), uniques()
+    item = Devices(kind="device", created_key=f"{device.created_at}#{device.id}", **device.model_dump())
+    try:
+        with _tx() as tx:
+            tx.save(item, condition=Devices.id.does_not_exist())
+            tx.save(Claims(dev_eui_key(device.dev_eui), owner_id=device.id), condition=Claims.key.does_not_exist())
+    except TransactWriteError as exc:
+        if 1 in cancelled_indexes(exc):
+            raise Conflict(f"A device with dev_eui {device.dev_eui} already exists", field="dev_eui") from None
+        raise
+
+
+def get_device(device_id: str) -> Device | None:
+    Devices = _devices()
+    try:
+        return _device(Devices.get(device_id))
+    except Devices.DoesNotExist:
+        return None
+
+
+def update_device(current: Device, changes: dict[str, Any], updated_at: str) -> Device:
+    """Set only the changed fields (ingest may write status concurrently); move the dev_eui claim if it changes."""
+    Devices, Claims = _devices(), uniques()
+    actions = [getattr(Devices, k).set(v) for k, v in changes.items()] + [Devices.updated_at.set(updated_at)]
+    target = Devices(id=current.id)
+    new_eui = changes.get("dev_eui")
+    if new_eui is None or new_eui == current.dev_eui:
+        try:
+            target.update(actions=actions, condition=Devices.id.exists())
+        except Devices.UpdateError as exc:
+            if _conditional(exc):
+                raise NotFound("Device not found") from None
+            raise
+        return _device(target)
+    try:
+        with _tx() as tx:
+            tx.update(target, actions=actions, condition=Devices.id.exists())
+            tx.delete(Claims(dev_eui_key(current.dev_eui)), condition=Claims.owner_id == current.id)
+            tx.save(Claims(dev_eui_key(new_eui), owner_id=current.id), condition=Claims.key.does_not_exist())
+    except TransactWriteError as exc:
+        failed = cancelled_indexes(exc)
+        if 2 in failed:
+            raise Conflict(f"A device with dev_eui {new_eui} already exists", field="dev_eui") from None
+        if failed:
+            raise NotFound("Device not found") from None
+        raise
+    return current.model_copy(update={**changes, "updated_at": updated_at})
+
+
+def delete_device(device: Device) -> None:
+    Devices, Claims = _devices(), uniques()
+    try:
+        with _tx() as tx:
+            tx.delete(Devices(id=device.id), condition=Devices.id.exists())
+            tx.delete(Claims(dev_eui_key(device.dev_eui)), condition=Claims.owner_id == device.id)
+    except TransactWriteError as exc:
+        if cancelled_indexes(exc):
+            raise NotFound("Device not found") from None
+        raise
+    _delete_memberships(_memberships().query(device.id))
+
+
+def list_devices(owner_id: str | None, *, limit: int, cursor: str | None) -> Page[Device]:
+    return _list_owned(_devices(), "device", _device, owner_id, limit=limit, cursor=cursor)
+
+
+def _list_owned(model: type[_Owned], kind: str, convert: Any, owner_id: str | None, *,
+                limit: int, cursor: str | None) -> Page[Any]:
+    if owner_id is not None:
+        return query_page(model.by_owner.query, convert, limit=limit, cursor=cursor,  # type: ignore[attr-defined]
+                          scope=f"{kind}s:{owner_id}", hash_key=owner_id)
+    keys = query_page(model.by_kind.query, lambda m: m.id, limit=limit, cursor=cursor,  # type: ignore[attr-defined]
+                      scope=f"{kind}s:*", hash_key=kind)
+    found = {i.id: i for i in _batch_get(model, keys.items)}
+    return Page(items=[convert(found[k]) for k in keys.items if k in found], next_cursor=keys.next_cursor)
+
+
+def _batch_get(model: type[Model], keys: Sequence[Any]) -> list[Any]:
+    out: list[Any] = []
+    for start in range(0, len(keys), BATCH_GET_MAX):
+        out.extend(model.batch_get(list(keys[start:start + BATCH_GET_MAX])))
+    return out
+
+
+# ---------------------------------------------------------------- labels
+
+def create_label(label: Label) -> None:
+    Labels, Claims = _labels(), uniques()
+    item = Labels(kind="label", created_key=f"{label.created_at}#{label.id}", **label.model_dump())
+    try:
+        with _tx() as tx:
+            tx.save(item, condition=Labels.id.does_not_exist())
+            tx.save(Claims(label_name_key(label.owner_id, label.name), owner_id=label.id),
+                    condition=Claims.key.does_not_exist())
+    except TransactWriteError as exc:
+        if 1 in cancelled_indexes(exc):
+            raise Conflict(f"A label named {label.name!r} already exists", field="name") from None
+        raise
+
+
+def get_label(label_id: str) -> Label | None:
+    Labels = _labels()
+    try:
+        return _label(Labels.get(label_id))
+    except Labels.DoesNotExist:
+        return None
+
+
+def get_labels(label_ids: Sequence[str]) -> list[Label]:
+    """The labels that exist among ``label_ids``, in the given order."""
+    found = {i.id: _label(i) for i in _batch_get(_labels(), list(dict.fromkeys(label_ids)))}
+    return [found[i] for i in label_ids if i in found]
+
+
+def update_label(current: Label, changes: dict[str, Any], updated_at: str) -> Label:
+    Labels, Claims = _labels(), uniques()
+    actions = [getattr(Labels, k).set(v) for k, v in changes.items()] + [Labels.updated_at.set(updated_at)]
+    new_name = changes.get("name")
+    renamed = new_name is not None and new_name.strip().lower() != current.name.strip().lower()
+    try:
+        with _tx() as tx:
+            tx.update(Labels(id=current.id), actions=actions, condition=Labels.id.exists())
+            if renamed:
+                tx.delete(Claims(label_name_key(current.owner_id, current.name)), condition=Claims.owner_id == current.id)
+                tx.save(Claims(label_name_key(current.owner_id, new_name), owner_id=current.id),
+                        condition=Claims.key.does_not_exist())
+    except TransactWriteError as exc:
+        failed = cancelled_indexes(exc)
+        if 2 in failed:
+            raise Conflict(f"A label named {new_name!r} already exists", field="name") from None
+        if failed:
+            raise NotFound("Label not found") from None
+        raise
+    return current.model_copy(update={**changes, "updated_at": updated_at})
+
+
+def delete_label(label: Label) -> None:
+    Labels, Claims = _labels(), uniques()
+    try:
+        with _tx() as tx:
+            tx.delete(Labels(id=label.id), condition=Labels.id.exists())
+            tx.delete(Claims(label_name_key(label.owner_id, label.name)), condition=Claims.owner_id == label.id)
+    except TransactWriteError as exc:
+        if cancelled_indexes(exc):
+            raise NotFound("Label not found") from None
+        raise
+    _delete_memberships(_memberships().by_label.query(label.id))
+
+
+def list_labels(owner_id: str | None, *, limit: int, cursor: str | None) -> Page[Label]:
+    return _list_owned(_labels(), "label", _label, owner_id, limit=limit, cursor=cursor)
+
+
+# ---------------------------------------------------------------- memberships
+
+def label_ids_of(device_id: str) -> list[str]:
+    return [m.label_id for m in _memberships().query(device_id, consistent_read=True)]
+
+
+def add_membership(device_id: str, label_id: str, owner_id: str, created_at: str) -> tuple[Membership, bool]:
+    """Idempotent: returns ``(membership, created)``."""
+    Memberships = _memberships()
+    item = Memberships(device_id, label_id, owner_id=owner_id, created_at=created_at)
+    try:
+        item.save(condition=Memberships.device_id.does_not_exist())
+        return Membership(device_id=device_id, label_id=label_id, created_at=created_at), True
+    except Memberships.PutError as exc:
+        if not _conditional(exc):
+            raise
+    existing = Memberships.get(device_id, label_id, consistent_read=True)
+    return Membership(device_id=device_id, label_id=label_id, created_at=existing.created_at), False
+
+
+def remove_membership(device_id: str, label_id: str) -> bool:
+    Memberships = _memberships()
+    try:
+        Memberships(device_id, label_id).delete(condition=Memberships.device_id.exists())
+        return True
+    except Memberships.DeleteError as exc:
+        if _conditional(exc):
+            return False
+        raise
+
+
+def replace_memberships(device_id: str, owner_id: str, label_ids: Sequence[str], created_at: str) -> None:
+    Memberships = _memberships()
+    current = set(label_ids_of(device_id))
+    wanted = list(dict.fromkeys(label_ids))
+    with Memberships.batch_write() as batch:
+        for label_id in current - set(wanted):
+            batch.delete(Memberships(device_id, label_id))
+        for label_id in wanted:
+            if label_id not in current:
+                batch.save(Memberships(device_id, label_id, owner_id=owner_id, created_at=created_at))
+
+
+def _delete_memberships(items: Iterable[MembershipItem]) -> None:
+    Memberships = _memberships()
+    with Memberships.batch_write() as batch:
+        for m in items:
+            batch.delete(Memberships(m.device_id, m.label_id))
+
+
+# ---------------------------------------------------------------- history
+
+def add_history(entry: DeviceHistoryEntry, owner_id: str) -> None:
+    History = _history()
+    received = datetime.fromisoformat(entry.received_at.replace("Z", "+00:00"))
+    History(entry.device_id, f"{entry.received_at}#{entry.id}", id=entry.id, owner_id=owner_id,
+            day=entry.received_at[:10], event=entry.event, received_at=entry.received_at, data=entry.data,
+            expires_at=received + timedelta(days=get_settings().history_retention_days)).save()
+
+
+def _entry(item: HistoryItem) -> DeviceHistoryEntry:
+    return DeviceHistoryEntry(id=item.id, device_id=item.device_id, event=item.event,
+                              received_at=item.received_at, data=item.data or {})
+
+
+def device_history(device_id: str, *, limit: int, cursor: str | None) -> Page[DeviceHistoryEntry]:
+    return query_page(_history().query, _entry, limit=limit, cursor=cursor,
+                      scope=f"history:{device_id}", hash_key=device_id)
+
+
+def owner_history(owner_id: str, *, limit: int, cursor: str | None) -> Page[DeviceHistoryEntry]:
+    return query_page(_history().by_owner.query, _entry, limit=limit, cursor=cursor,
+                      scope=f"history-owner:{owner_id}", hash_key=owner_id)
+
+
+def all_history(*, limit: int, cursor: str | None, today: datetime | None = None) -> Page[DeviceHistoryEntry]:
+    """Everyone's history, newest first, walking back one day partition at a time over the retention window."""
+    History = _history()
+    state = decode_cursor(cursor, "history-all") or {}
+    day = datetime.fromisoformat(state["day"]) if "day" in state else (today or datetime.now(timezone.utc))
+    oldest = (today or datetime.now(timezone.utc)) - timedelta(days=get_settings().history_retention_days + 1)
+    last_key = state.get("key")
+    items: list[DeviceHistoryEntry] = []
+    while day >= oldest and len(items) < limit:
+        results = History.by_day.query(day.strftime("%Y-%m-%d"), limit=limit - len(items),
+                                       page_size=limit - len(items), last_evaluated_key=last_key,
+                                       scan_index_forward=False)
+        items.extend(_entry(i) for i in results)
+        last_key = results.last_evaluated_key
+        if last_key is None:
+            day -= timedelta(days=1)
+    more = day >= oldest
+    next_state = {"day": day.isoformat(), "key": last_key} if more else None
+    return Page(items=items, next_cursor=encode_cursor(next_state, "history-all"))
+
+
+def _conditional(exc: Exception) -> bool:
+    cause = getattr(exc, "cause_response_code", None)
+    return cause == "ConditionalCheckFailedException"
+

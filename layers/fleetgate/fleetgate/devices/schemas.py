@@ -1,0 +1,139 @@
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Literal, Optional
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from typing_extensions import Annotated
+
+DeviceStatus = Literal["never_seen", "online", "offline", "maintenance"]
+
+_SEPARATORS = re.compile(r"[\s:-]")
+_HEX16 = re.compile(r"^[0-9a-f]{16}$")
+
+
+def normalize_dev_eui(value: str) -> str:
+    """``70:B3:D5:7E:D0:00:00:01`` and ``70b3d57ed0000001`` are the same EUI; stored lower-case, no separators."""
+    eui = _SEPARATORS.sub("", value).lower()
+    if not _HEX16.match(eui):
+        raise ValueError("dev_eui must be 16 hexadecimal digits")
+    return eui
+
+
+def _small_json(value: dict[str, Any]) -> dict[str, Any]:
+    if len(json.dumps(value, default=str)) > 16_384:
+        raise ValueError("metadata must serialise to at most 16 KiB of JSON")
+    return value
+
+
+DevEui = Annotated[str, AfterValidator(normalize_dev_eui)]
+Name = Annotated[str, Field(min_length=1, max_length=128)]
+Description = Annotated[str, Field(max_length=2048)]
+Metadata = Annotated[dict[str, Any], AfterValidator(_small_json)]
+TransmitSeconds = Annotated[int, Field(ge=10, le=7 * 24 * 3600, description="Seconds expected between uplinks")]
+Color = Annotated[str, Field(pattern=r"^#[0-9A-Fa-f]{6}$")]
+
+
+class DeviceCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dev_eui: DevEui
+    name: Name
+    description: Description = ""
+    status: DeviceStatus = "never_seen"
+    expected_transmit_time: Optional[TransmitSeconds] = None
+    metadata: Metadata = Field(default_factory=dict)
+
+
+class DeviceUpdate(BaseModel):
+    """Fields to change; absent fields keep their value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dev_eui: Optional[DevEui] = None
+    name: Optional[Name] = None
+    description: Optional[Description] = None
+    status: Optional[DeviceStatus] = None
+    expected_transmit_time: Optional[TransmitSeconds] = None
+    metadata: Optional[Metadata] = None
+
+
+class Device(BaseModel):
+    id: str
+    owner_id: str
+    dev_eui: str
+    name: str
+    description: str = ""
+    status: DeviceStatus = "never_seen"
+    expected_transmit_time: Optional[int] = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    last_seen: Optional[str] = None
+    created_at: str
+    updated_at: str
+
+
+class DeviceList(BaseModel):
+    items: list[Device]
+    next_cursor: Optional[str] = None
+
+
+class LabelCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    description: Description = ""
+    color: Optional[Color] = None
+
+
+class LabelUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Optional[Annotated[str, Field(min_length=1, max_length=64)]] = None
+    description: Optional[Description] = None
+    color: Optional[Color] = None
+
+
+class Label(BaseModel):
+    id: str
+    owner_id: str
+    name: str
+    description: str = ""
+    color: Optional[str] = None
+    created_at: str
+    updated_at: str
+
+
+class LabelList(BaseModel):
+    items: list[Label]
+    next_cursor: Optional[str] = None
+
+
+class DeviceLabelsUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    label_ids: Annotated[list[str], Field(max_length=50)]
+
+
+class DeviceLabels(BaseModel):
+    device_id: str
+    labels: list[Label]
+
+
+class Membership(BaseModel):
+    label_id: str
+    device_id: str
+    created_at: str
+
+
+class DeviceHistoryEntry(BaseModel):
+    id: str
+    device_id: str
+    event: str = Field(description="up, join, status, location, log, ack, txack, offline, …")
+    received_at: str
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class DeviceHistoryList(BaseModel):
+    items: list[DeviceHistoryEntry]
+    next_cursor: Optional[str] = None

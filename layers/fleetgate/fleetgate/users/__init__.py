@@ -1,0 +1,1 @@
+"""Identity: users, their roles and password credentials (device-manager Authentication)."""

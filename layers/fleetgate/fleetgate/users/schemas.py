@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from typing_extensions import Annotated
+
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+
+
+def _email(value: str) -> str:
+    value = value.strip()
+    if len(value) > 254 or not _EMAIL.match(value):
+        raise ValueError("value is not a valid email address")
+    local, _, domain = value.partition("@")
+    return f"{local}@{domain.lower()}"
+
+
+Email = Annotated[str, AfterValidator(_email)]
+Username = Annotated[str, Field(min_length=3, max_length=50, pattern=r"^[A-Za-z0-9_.-]+$")]
+Password = Annotated[str, Field(min_length=8, max_length=128)]
+Role = Literal["admin", "user"]
+
+
+class RegisterRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: Email
+    username: Username
+    password: Password
+
+
+class User(BaseModel):
+    """A stored user, credentials included. Never returned by the API (see :class:`UserOut`)."""
+
+    id: str
+    email: str
+    username: str
+    role: Role
+    is_active: bool = True
+    password_hash: str
+    created_at: str
+    updated_at: str
+
+
+class UserOut(BaseModel):
+    id: str
+    email: str
+    username: str
+    role: Role
+    is_active: bool
+    created_at: str
+    updated_at: str
+
+    @classmethod
+    def of(cls, user: User) -> "UserOut":
+        return cls(**user.model_dump(exclude={"password_hash"}))
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="Seconds until the token expires")

@@ -1,0 +1,141 @@
+"""Shared fixtures. The environment is set here, before any handler module is imported.
+
+- ``aws``: a fresh in-process moto account with every table of template.yaml.
+- ``api``: calls routes through the same API Gateway v2 events and routing the local cloud uses.
+- DynamoDB calls are recorded per test through botocore's ``before-call`` event; any Scan fails the test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import botocore.session
+import pytest
+
+from localcloud.template import stack as load_stack
+
+STACK = load_stack()
+
+os.environ.update({
+    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
+    "POWERTOOLS_METRICS_NAMESPACE": "Fleetgate", "POWERTOOLS_DEV": "false",
+    **STACK.environment(),
+    "STAGE": "test", "JWT_SECRET": "test-secret-" + "x" * 32,
+})
+os.environ.pop("JWT_SECRET_ARN", None)
+for _var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
+    os.environ.pop(_var, None)
+
+
+# ------------------------------------------------------------------ DynamoDB call recording
+class CallRecorder:
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def __call__(self, model: Any, **_: Any) -> None:
+        self.calls.append(model.name)
+
+
+RECORDER = CallRecorder()
+_original_create_client = botocore.session.Session.create_client
+
+
+def _recording_create_client(self: Any, service_name: str, *args: Any, **kwargs: Any) -> Any:
+    client = _original_create_client(self, service_name, *args, **kwargs)
+    if service_name == "dynamodb":
+        client.meta.events.register("before-call.dynamodb", RECORDER)
+    return client
+
+
+botocore.session.Session.create_client = _recording_create_client  # type: ignore[method-assign]
+
+
+@pytest.fixture(autouse=True)
+def _no_scans():
+    RECORDER.calls.clear()
+    yield
+    scans = [c for c in RECORDER.calls if c in ("Scan", "ExecuteStatement")]
+    assert not scans, f"a request path used {scans}: every access pattern must be a key or index query"
+
+
+@pytest.fixture
+def aws():
+    """A clean moto account with the template's tables; cached models and settings are rebuilt."""
+    from moto import mock_aws
+
+    from fleetgate.core import settings
+
+    with mock_aws():
+        settings.reset()
+        import boto3
+
+        STACK.create_tables(boto3.client("dynamodb", region_name="us-east-1"))
+        RECORDER.calls.clear()
+        yield
+        settings.reset()
+
+
+# ------------------------------------------------------------------ API client
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: Any
+    ddb_calls: list[str] = field(default_factory=list)
+
+
+class Api:
+    """Drives the functions with real API Gateway v2 events, routed as the HTTP API routes them."""
+
+    def __init__(self) -> None:
+        from localcloud.lambdas import Functions
+
+        self.functions = Functions(STACK)
+
+    def call(self, method: str, path: str, *, token: str | None = None, json_body: Any = None,
+             form: dict[str, str] | None = None, raw: str | bytes | None = None, query: dict[str, Any] | None = None,
+             headers: dict[str, str] | None = None) -> Reply:
+        hdrs = {"user-agent": "pytest", **(headers or {})}
+        body: str | bytes | None = raw
+        if json_body is not None:
+            body, hdrs["content-type"] = json.dumps(json_body), "application/json"
+        if form is not None:
+            body, hdrs["content-type"] = urlencode(form), "application/x-www-form-urlencoded"
+        if token:
+            hdrs["authorization"] = f"Bearer {token}"
+        target = path + ("?" + urlencode(query) if query else "")
+        RECORDER.calls.clear()
+        resp = self.functions.http(method, target, hdrs, body)
+        return Reply(resp.status, resp.headers, resp.json() if resp.body else None, list(RECORDER.calls))
+
+    # conveniences ---------------------------------------------------------
+    def register(self, *, admin: bool = False, password: str = "correct horse battery") -> dict[str, Any]:
+        """A new user with a token. Unique per call."""
+        tag = uuid.uuid4().hex[:10]
+        email, username = f"user-{tag}@example.com", f"user_{tag}"
+        if admin:
+            from fleetgate.users import service
+
+            service.create_admin(email, username, password)
+        else:
+            reply = self.call("POST", "/api/v1/auth/register",
+                              json_body={"email": email, "username": username, "password": password})
+            assert reply.status == 201, reply.body
+        login = self.call("POST", "/api/v1/auth/login", form={"username": email, "password": password})
+        assert login.status == 200, login.body
+        return {"email": email, "username": username, "password": password, "token": login.body["access_token"]}
+
+
+@pytest.fixture
+def api(aws) -> Api:
+    return Api()
+
+
+def new_eui() -> str:
+    return uuid.uuid4().hex[:16]
