@@ -250,5 +250,6 @@ class Stack:
         return env
 
 
-def stack(path: Path = TEMPLATE, prefix: str = LOCAL_PREFIX) -> Stack:
-    return Stack(template=load(path), prefix=prefix)
+def stack(path: Path = TEMPLATE, prefix: str = LOCAL_PREFIX, parameters: dict[str, str] | None = None) -> Stack:
+    """The stack of ``path``; ``parameters`` override the template's parameter defaults (e.g. ``Stage=local``)."""
+    return Stack(template=load(path), prefix=prefix, parameters=dict(parameters or {}))

@@ -47,7 +47,7 @@ def update_device(device_id: str, payload: DeviceUpdate) -> Device:
 
 
 @app.delete("/api/v1/devices/<device_id>", responses={204: {"description": "Device deleted"}})
-def delete_device(device_id: str) -> Response:
+def delete_device(device_id: str) -> Response[None]:
     service.delete_device(app.principal, device_id)
     return Response(204)
 

@@ -32,7 +32,7 @@ def update_label(label_id: str, payload: LabelUpdate) -> Label:
 
 
 @app.delete("/api/v1/labels/<label_id>", responses={204: {"description": "Label deleted"}})
-def delete_label(label_id: str) -> Response:
+def delete_label(label_id: str) -> Response[None]:
     service.delete_label(app.principal, label_id)
     return Response(204)
 
@@ -45,7 +45,7 @@ def add_device(label_id: str, device_id: str) -> Response[Membership]:
 
 
 @app.delete("/api/v1/labels/<label_id>/devices/<device_id>", responses={204: {"description": "Device removed"}})
-def remove_device(label_id: str, device_id: str) -> Response:
+def remove_device(label_id: str, device_id: str) -> Response[None]:
     service.remove_device_from_label(app.principal, label_id, device_id)
     return Response(204)
 

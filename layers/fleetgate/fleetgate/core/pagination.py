@@ -45,7 +45,7 @@ def encode_cursor(last_key: dict[str, Any] | None, scope: str) -> str | None:
 def decode_cursor(cursor: str | None, scope: str) -> dict[str, Any] | None:
     if cursor in (None, ""):
         return None
-    invalid = InvalidInput("Invalid cursor", field="cursor")
+    invalid = InvalidInput("Invalid cursor", field="query:cursor")
     try:
         payload_s, _, sig_s = cursor.partition(".")
         payload, sig = payload_s.encode(), _unpad(sig_s)

@@ -12,7 +12,10 @@ from typing import Any, Callable, Iterable, TypeVar
 
 from pynamodb.attributes import UnicodeAttribute
 from pynamodb.exceptions import TransactWriteError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
 from fleetgate.core.pagination import Page, decode_cursor, encode_cursor
 from fleetgate.core.settings import cached, get_settings
@@ -51,7 +54,41 @@ def query_page(query: Callable[..., Iterable[M]], convert: Callable[[M], T], *, 
     return Page(items=items, next_cursor=encode_cursor(last_key, scope))
 
 
-def cancelled_indexes(error: TransactWriteError, reason: str = "ConditionalCheckFailed") -> list[int]:
-    """Positions of the transaction items DynamoDB cancelled for ``reason``."""
-    reasons = error.cancellation_reasons or []
-    return [i for i, r in enumerate(reasons) if r is not None and r.code == reason]
+class Transaction:
+    """A TransactWriteItems whose items have names, so a cancellation says which condition failed.
+
+    PynamoDB sends condition checks, deletes, puts and then updates, whatever the
+    order they were added in; the names are listed in that same order to map
+    DynamoDB's cancellation reasons back to them.
+    """
+
+    _ORDER = ("delete", "save", "update")
+
+    def __init__(self, model: type[Model]):
+        self._connection = model._get_connection().connection
+        self._ops: list[tuple[str, str, tuple[Any, ...], dict[str, Any]]] = []
+
+    def save(self, name: str, item: Model, condition: Condition | None = None) -> None:
+        self._ops.append(("save", name, (item,), {"condition": condition}))
+
+    def delete(self, name: str, item: Model, condition: Condition | None = None) -> None:
+        self._ops.append(("delete", name, (item,), {"condition": condition}))
+
+    def update(self, name: str, item: Model, actions: list[Action], condition: Condition | None = None) -> None:
+        self._ops.append(("update", name, (item,), {"actions": actions, "condition": condition}))
+
+    def run(self) -> set[str]:
+        """Commit. Returns the names whose condition failed (empty when committed); other failures raise."""
+        try:
+            with TransactWrite(connection=self._connection) as tx:
+                for kind, _, args, kwargs in self._ops:
+                    getattr(tx, kind)(*args, **kwargs)
+            return set()
+        except TransactWriteError as exc:
+            names = [name for kind in self._ORDER for k, name, _, _ in self._ops if k == kind]
+            reasons = exc.cancellation_reasons or []
+            failed = {names[i] for i, r in enumerate(reasons)
+                      if r is not None and r.code == "ConditionalCheckFailed" and i < len(names)}
+            if not failed:
+                raise
+            return failed

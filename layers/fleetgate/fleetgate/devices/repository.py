@@ -16,14 +16,13 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Sequence
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import DeleteError, PutError, UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
-from pynamodb.transactions import TransactWrite
 
 from fleetgate.core.errors import Conflict, NotFound
 from fleetgate.core.pagination import Page, decode_cursor, encode_cursor
-from fleetgate.core.repository import cancelled_indexes, meta, query_page, uniques
+from fleetgate.core.repository import Transaction, meta, query_page, uniques
 from fleetgate.core.settings import cached, get_settings
 from fleetgate.devices.schemas import Device, DeviceHistoryEntry, Label, Membership
 
@@ -154,23 +153,16 @@ def _label(item: LabelItem) -> Label:
     return Label(**_fields(item))
 
 
-def _tx() -> TransactWrite:
-    return TransactWrite(connection=_devices()._get_connection().connection)
-
-
 # ---------------------------------------------------------------- devices
 
 def create_device(device: Device) -> None:
     Devices, Claims = _devices(), uniques()
     item = Devices(kind="device", created_key=f"{device.created_at}#{device.id}", **device.model_dump())
-    try:
-        with _tx() as tx:
-            tx.save(item, condition=Devices.id.does_not_exist())
-            tx.save(Claims(dev_eui_key(device.dev_eui), owner_id=device.id), condition=Claims.key.does_not_exist())
-    except TransactWriteError as exc:
-        if 1 in cancelled_indexes(exc):
-            raise Conflict(f"A device with dev_eui {device.dev_eui} already exists", field="dev_eui") from None
-        raise
+    tx = Transaction(Devices)
+    tx.save("device", item, condition=Devices.id.does_not_exist())
+    tx.save("eui", Claims(dev_eui_key(device.dev_eui), owner_id=device.id), condition=Claims.key.does_not_exist())
+    if tx.run():
+        raise Conflict(f"A device with dev_eui {device.dev_eui} already exists", field="dev_eui")
 
 
 def get_device(device_id: str) -> Device | None:
@@ -190,36 +182,30 @@ def update_device(current: Device, changes: dict[str, Any], updated_at: str) -> 
     if new_eui is None or new_eui == current.dev_eui:
         try:
             target.update(actions=actions, condition=Devices.id.exists())
-        except Devices.UpdateError as exc:
+        except UpdateError as exc:
             if _conditional(exc):
                 raise NotFound("Device not found") from None
             raise
         return _device(target)
-    try:
-        with _tx() as tx:
-            tx.update(target, actions=actions, condition=Devices.id.exists())
-            tx.delete(Claims(dev_eui_key(current.dev_eui)), condition=Claims.owner_id == current.id)
-            tx.save(Claims(dev_eui_key(new_eui), owner_id=current.id), condition=Claims.key.does_not_exist())
-    except TransactWriteError as exc:
-        failed = cancelled_indexes(exc)
-        if 2 in failed:
-            raise Conflict(f"A device with dev_eui {new_eui} already exists", field="dev_eui") from None
-        if failed:
-            raise NotFound("Device not found") from None
-        raise
+    tx = Transaction(Devices)
+    tx.update("device", target, actions=actions, condition=Devices.id.exists())
+    tx.delete("old_eui", Claims(dev_eui_key(current.dev_eui)), condition=Claims.owner_id == current.id)
+    tx.save("new_eui", Claims(dev_eui_key(new_eui), owner_id=current.id), condition=Claims.key.does_not_exist())
+    failed = tx.run()
+    if "new_eui" in failed:
+        raise Conflict(f"A device with dev_eui {new_eui} already exists", field="dev_eui")
+    if failed:
+        raise NotFound("Device not found")
     return current.model_copy(update={**changes, "updated_at": updated_at})
 
 
 def delete_device(device: Device) -> None:
     Devices, Claims = _devices(), uniques()
-    try:
-        with _tx() as tx:
-            tx.delete(Devices(id=device.id), condition=Devices.id.exists())
-            tx.delete(Claims(dev_eui_key(device.dev_eui)), condition=Claims.owner_id == device.id)
-    except TransactWriteError as exc:
-        if cancelled_indexes(exc):
-            raise NotFound("Device not found") from None
-        raise
+    tx = Transaction(Devices)
+    tx.delete("device", Devices(id=device.id), condition=Devices.id.exists())
+    tx.delete("eui", Claims(dev_eui_key(device.dev_eui)), condition=Claims.owner_id == device.id)
+    if tx.run():
+        raise NotFound("Device not found")
     _delete_memberships(_memberships().query(device.id))
 
 
@@ -250,15 +236,12 @@ def _batch_get(model: type[Model], keys: Sequence[Any]) -> list[Any]:
 def create_label(label: Label) -> None:
     Labels, Claims = _labels(), uniques()
     item = Labels(kind="label", created_key=f"{label.created_at}#{label.id}", **label.model_dump())
-    try:
-        with _tx() as tx:
-            tx.save(item, condition=Labels.id.does_not_exist())
-            tx.save(Claims(label_name_key(label.owner_id, label.name), owner_id=label.id),
-                    condition=Claims.key.does_not_exist())
-    except TransactWriteError as exc:
-        if 1 in cancelled_indexes(exc):
-            raise Conflict(f"A label named {label.name!r} already exists", field="name") from None
-        raise
+    tx = Transaction(Labels)
+    tx.save("label", item, condition=Labels.id.does_not_exist())
+    tx.save("name", Claims(label_name_key(label.owner_id, label.name), owner_id=label.id),
+            condition=Claims.key.does_not_exist())
+    if tx.run():
+        raise Conflict(f"A label named {label.name!r} already exists", field="name")
 
 
 def get_label(label_id: str) -> Label | None:
@@ -280,33 +263,28 @@ def update_label(current: Label, changes: dict[str, Any], updated_at: str) -> La
     actions = [getattr(Labels, k).set(v) for k, v in changes.items()] + [Labels.updated_at.set(updated_at)]
     new_name = changes.get("name")
     renamed = new_name is not None and new_name.strip().lower() != current.name.strip().lower()
-    try:
-        with _tx() as tx:
-            tx.update(Labels(id=current.id), actions=actions, condition=Labels.id.exists())
-            if renamed:
-                tx.delete(Claims(label_name_key(current.owner_id, current.name)), condition=Claims.owner_id == current.id)
-                tx.save(Claims(label_name_key(current.owner_id, new_name), owner_id=current.id),
-                        condition=Claims.key.does_not_exist())
-    except TransactWriteError as exc:
-        failed = cancelled_indexes(exc)
-        if 2 in failed:
-            raise Conflict(f"A label named {new_name!r} already exists", field="name") from None
-        if failed:
-            raise NotFound("Label not found") from None
-        raise
+    tx = Transaction(Labels)
+    tx.update("label", Labels(id=current.id), actions=actions, condition=Labels.id.exists())
+    if renamed:
+        tx.delete("old_name", Claims(label_name_key(current.owner_id, current.name)),
+                  condition=Claims.owner_id == current.id)
+        tx.save("new_name", Claims(label_name_key(current.owner_id, new_name), owner_id=current.id),
+                condition=Claims.key.does_not_exist())
+    failed = tx.run()
+    if "new_name" in failed:
+        raise Conflict(f"A label named {new_name!r} already exists", field="name")
+    if failed:
+        raise NotFound("Label not found")
     return current.model_copy(update={**changes, "updated_at": updated_at})
 
 
 def delete_label(label: Label) -> None:
     Labels, Claims = _labels(), uniques()
-    try:
-        with _tx() as tx:
-            tx.delete(Labels(id=label.id), condition=Labels.id.exists())
-            tx.delete(Claims(label_name_key(label.owner_id, label.name)), condition=Claims.owner_id == label.id)
-    except TransactWriteError as exc:
-        if cancelled_indexes(exc):
-            raise NotFound("Label not found") from None
-        raise
+    tx = Transaction(Labels)
+    tx.delete("label", Labels(id=label.id), condition=Labels.id.exists())
+    tx.delete("name", Claims(label_name_key(label.owner_id, label.name)), condition=Claims.owner_id == label.id)
+    if tx.run():
+        raise NotFound("Label not found")
     _delete_memberships(_memberships().by_label.query(label.id))
 
 
@@ -327,7 +305,7 @@ def add_membership(device_id: str, label_id: str, owner_id: str, created_at: str
     try:
         item.save(condition=Memberships.device_id.does_not_exist())
         return Membership(device_id=device_id, label_id=label_id, created_at=created_at), True
-    except Memberships.PutError as exc:
+    except PutError as exc:
         if not _conditional(exc):
             raise
     existing = Memberships.get(device_id, label_id, consistent_read=True)
@@ -339,7 +317,7 @@ def remove_membership(device_id: str, label_id: str) -> bool:
     try:
         Memberships(device_id, label_id).delete(condition=Memberships.device_id.exists())
         return True
-    except Memberships.DeleteError as exc:
+    except DeleteError as exc:
         if _conditional(exc):
             return False
         raise
@@ -411,6 +389,5 @@ def all_history(*, limit: int, cursor: str | None, today: datetime | None = None
 
 
 def _conditional(exc: Exception) -> bool:
-    cause = getattr(exc, "cause_response_code", None)
-    return cause == "ConditionalCheckFailedException"
+    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
 

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from pynamodb.attributes import BooleanAttribute, UnicodeAttribute
-from pynamodb.exceptions import TransactWriteError
 from pynamodb.models import Model
-from pynamodb.transactions import TransactWrite
 
 from fleetgate.core.errors import Conflict
-from fleetgate.core.repository import cancelled_indexes, meta, uniques
+from fleetgate.core.repository import Transaction, meta, uniques
 from fleetgate.core.settings import cached, get_settings
 from fleetgate.users.schemas import User
 
@@ -49,18 +47,15 @@ def create(user: User) -> None:
     Users, Claims = _users(), uniques()
     item = Users(**user.model_dump())
     claims = [Claims(email_key(user.email), owner_id=user.id), Claims(username_key(user.username), owner_id=user.id)]
-    try:
-        with TransactWrite(connection=Users._get_connection().connection) as tx:
-            tx.save(item, condition=Users.id.does_not_exist())
-            for claim in claims:
-                tx.save(claim, condition=Claims.key.does_not_exist())
-    except TransactWriteError as exc:
-        failed = cancelled_indexes(exc)
-        if 1 in failed:
-            raise Conflict("Email already registered", field="email") from None
-        if 2 in failed:
-            raise Conflict("Username already taken", field="username") from None
-        raise
+    tx = Transaction(Users)
+    tx.save("user", item, condition=Users.id.does_not_exist())
+    tx.save("email", claims[0], condition=Claims.key.does_not_exist())
+    tx.save("username", claims[1], condition=Claims.key.does_not_exist())
+    failed = tx.run()
+    if "email" in failed:
+        raise Conflict("Email already registered", field="email")
+    if failed:
+        raise Conflict("Username already taken", field="username")
 
 
 def get(user_id: str) -> User | None:

@@ -1,0 +1,162 @@
+"""Shared pieces of the Fleetgate benchmarks (dev venv side): paths, environment, stats, seeding, tables.
+
+Nothing here is imported by the measured cold-start processes (those run ``_cold_child.py`` in the
+runtime-only venv, with no dev tools at all).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import uuid
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+from urllib.parse import urlencode
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+LAYER = ROOT / "layers" / "fleetgate"
+STATE = ROOT / ".bench"  # git-ignored
+
+for _p in (str(LAYER), str(ROOT)):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
+
+REGION = "us-east-1"
+JWT_SECRET = "bench-secret-" + "x" * 40
+FAKE_AWS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+}
+PASSWORD = "correct horse battery"
+
+
+def function_env(env: dict[str, str]) -> dict[str, str]:
+    """A function's template environment with the secret given in plain text (no Secrets Manager locally)."""
+    out = dict(env)
+    out.pop("JWT_SECRET_ARN", None)
+    out["JWT_SECRET"] = JWT_SECRET
+    return out
+
+
+def set_process_env(stack: Any, endpoint: str | None) -> None:
+    """Environment for driving the functions in this process (like tests/conftest.py does)."""
+    os.environ.update({**FAKE_AWS, "POWERTOOLS_DEV": "false", **function_env(stack.environment())})
+    os.environ.pop("JWT_SECRET_ARN", None)
+    for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
+        os.environ.pop(var, None)
+    if endpoint:
+        os.environ["AWS_ENDPOINT_URL"] = endpoint
+
+
+# ------------------------------------------------------------------ statistics
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100); exact for the sample, no interpolation."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def median(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    n = len(ordered)
+    if n == 0:
+        return float("nan")
+    return ordered[n // 2] if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) / 2
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], align: str | None = None) -> str:
+    """A plain-text table; ``align`` holds one of l/r per column (default: first left, others right)."""
+    rows = [[str(c) for c in r] for r in rows]
+    align = align or "l" + "r" * (len(headers) - 1)
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+
+    def fmt(cells: Sequence[str]) -> str:
+        return "  ".join(c.ljust(w) if a == "l" else c.rjust(w) for c, w, a in zip(cells, widths, align)).rstrip()
+
+    lines = [fmt(headers), fmt(["-" * w for w in widths])]
+    lines += [fmt(r) for r in rows]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ driving the API in-process
+class Client:
+    """Calls routes through localcloud.lambdas.Functions.http: real API Gateway v2 events, template routing."""
+
+    def __init__(self, stack: Any):
+        from localcloud.lambdas import Functions
+
+        self.functions = Functions(stack)
+
+    def call(self, method: str, path: str, *, token: str | None = None, json_body: Any = None,
+             form: dict[str, str] | None = None) -> Any:
+        headers, body = request_parts(token=token, json_body=json_body, form=form)
+        return self.functions.http(method, path, headers, body)
+
+    def ok(self, method: str, path: str, expect: int, **kwargs: Any) -> Any:
+        resp = self.call(method, path, **kwargs)
+        if resp.status != expect:
+            raise RuntimeError(f"setup {method} {path}: {resp.status} {resp.body[:300]!r}")
+        return resp.json()
+
+
+def request_parts(*, token: str | None = None, json_body: Any = None,
+                  form: dict[str, str] | None = None) -> tuple[dict[str, str], str | None]:
+    headers = {"user-agent": "fleetgate-bench", "accept": "application/json"}
+    body = None
+    if json_body is not None:
+        body, headers["content-type"] = json.dumps(json_body), "application/json"
+    if form is not None:
+        body, headers["content-type"] = urlencode(form), "application/x-www-form-urlencoded"
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    return headers, body
+
+
+def new_eui() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def register_user(client: Client, *, admin: bool = False) -> dict[str, str]:
+    """A new user (admins through the service, as create-admin does), logged in."""
+    tag = uuid.uuid4().hex[:10]
+    email, username = f"bench-{tag}@example.com", f"bench_{tag}"
+    if admin:
+        from fleetgate.users import service
+
+        user_id = service.create_admin(email, username, PASSWORD)[0].id
+    else:
+        user_id = client.ok("POST", "/api/v1/auth/register", 201,
+                            json_body={"email": email, "username": username, "password": PASSWORD})["id"]
+    token = client.ok("POST", "/api/v1/auth/login", 200,
+                      form={"username": email, "password": PASSWORD})["access_token"]
+    return {"id": user_id, "email": email, "username": username, "token": token}
+
+
+def seed_devices_and_labels(client: Client, token: str, *, devices: int, labels: int) -> tuple[list[str], list[str]]:
+    device_ids = [client.ok("POST", "/api/v1/devices", 201, token=token,
+                            json_body={"dev_eui": new_eui(), "name": f"bench device {i}",
+                                       "metadata": {"site": "bench", "floor": i % 3}})["id"]
+                  for i in range(devices)]
+    label_ids = [client.ok("POST", "/api/v1/labels", 201, token=token,
+                           json_body={"name": f"bench-label-{i}-{uuid.uuid4().hex[:6]}", "color": "#00aa88"})["id"]
+                 for i in range(labels)]
+    return device_ids, label_ids
+
+
+def seed_history(device_id: str, owner_id: str, entries: int) -> None:
+    """Device history has no write route (ingest writes it): add entries through the repository."""
+    from fleetgate.core.ids import new_id, now_iso
+    from fleetgate.devices import repository
+    from fleetgate.devices.schemas import DeviceHistoryEntry
+
+    for i in range(entries):
+        repository.add_history(DeviceHistoryEntry(id=new_id(), device_id=device_id, event="up",
+                                                  received_at=now_iso(), data={"fcnt": i, "rssi": -80}), owner_id)

@@ -1,0 +1,77 @@
+"""One measured cold start. Run by bench/cold_start.py with the runtime-only venv's python, never imported.
+
+Standard library only before the measured part. argv[1] is a JSON spec file; the report goes to the
+file descriptor in BENCH_RESULT_FD as one JSON line, so the function's own stdout (Powertools logs and
+metrics) cannot be mistaken for it. Modes:
+
+- ``floor``: import botocore, create one DynamoDB client, one GetItem;
+- ``function``: import the handler module, then handle one API Gateway v2 event.
+"""
+
+import os
+import sys
+import time
+
+T_START = time.perf_counter()
+
+import json  # noqa: E402  (both modes pay for it: it reads the spec)
+
+WATCH = ("aws_xray_sdk", "firebase_admin", "quickjs", "cryptography", "boto3", "httpx", "rich", "yaml", "moto",
+         "argon2", "jwt", "pydantic", "pynamodb", "aws_lambda_powertools", "botocore")
+
+
+class Context:
+    """Enough of Lambda's context object for Powertools."""
+
+    def __init__(self, name: str, memory: int, timeout: int) -> None:
+        self.function_name = name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{name}"
+        self.memory_limit_in_mb = memory
+        self.aws_request_id = "00000000-0000-4000-8000-000000000000"
+        self.log_group_name = f"/aws/lambda/{name}"
+        self.log_stream_name = "bench"
+        self._deadline = time.monotonic() + timeout
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def main() -> None:
+    with open(sys.argv[1]) as f:
+        spec = json.load(f)
+    t_spec = time.perf_counter()
+    detail = ""
+    if spec["mode"] == "floor":
+        import botocore.session
+
+        client = botocore.session.get_session().create_client("dynamodb")
+        t_init = time.perf_counter()
+        resp = client.get_item(TableName=spec["table"], Key=spec["key"])
+        status = resp["ResponseMetadata"]["HTTPStatusCode"]
+        ok = status == 200 and "Item" in resp
+    else:
+        # A plain import statement's path (not importlib.import_module), so -X importtime reports the module.
+        __import__(spec["module"])
+        handler = getattr(sys.modules[spec["module"]], spec["attribute"])
+        t_init = time.perf_counter()
+        result = handler(spec["event"], Context(spec["function_name"], spec["memory"], spec["timeout"]))
+        status = result.get("statusCode") if isinstance(result, dict) else None
+        ok = status == spec["expect_status"]
+        if not ok:
+            detail = str(result)[:500]
+    t_done = time.perf_counter()
+    loaded = sorted({m.split(".", 1)[0] for m in sys.modules} & set(WATCH))
+    report = {
+        "ok": ok, "status": status, "detail": detail,
+        "prologue_ms": (t_spec - T_START) * 1000,
+        "init_ms": (t_init - t_spec) * 1000,
+        "first_call_ms": (t_done - t_init) * 1000,
+        "in_process_ms": (t_done - T_START) * 1000,
+        "modules": len(sys.modules),
+        "loaded": loaded,
+    }
+    os.write(int(os.environ["BENCH_RESULT_FD"]), json.dumps(report).encode() + b"\n")
+
+
+main()

@@ -1,0 +1,458 @@
+"""Cold start of every API function, as a ratio of a bare botocore floor measured in the same run.
+
+A cold start here is a fresh process of the runtime-only venv (.bench/runtime-venv, built once from
+layers/fleetgate/requirements.txt and nothing else) that imports the function's handler module and
+handles its first API Gateway v2 event, timed from process start until the result arrives. The floor is
+the same kind of process importing botocore, creating one DynamoDB client and doing one GetItem. Both
+talk to one moto server (a subprocess of this script) on 127.0.0.1.
+
+Usage: .venv/bin/python bench/cold_start.py [--runs 7] [--max-seconds 240] [--top 14] [--strict]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import re
+import select
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from _benchlib import (
+    FAKE_AWS,
+    LAYER,
+    REGION,
+    ROOT,
+    STATE,
+    Client,
+    function_env,
+    median,
+    register_user,
+    request_parts,
+    seed_devices_and_labels,
+    set_process_env,
+    table,
+)
+
+CHILD = Path(__file__).resolve().parent / "_cold_child.py"
+VENV = STATE / "runtime-venv"
+REQUIREMENTS = LAYER / "requirements.txt"
+LOGS = STATE / "logs"
+TARGET_RATIO = 1.5
+# Heavy modules no API function should load (see shared/NOTES.md, "Cold-start import costs").
+FLAGGED = ("aws_xray_sdk", "firebase_admin", "quickjs", "cryptography")
+# Modules that must not be in the runtime venv: they would make the measurement unrepresentative.
+DEV_ONLY = ("moto", "samcli", "cfnlint", "pytest")
+
+# One representative route per function; a function not listed uses its first GET route without path
+# parameters. Each is what a client does most: log in; list the first page.
+REPRESENTATIVE: dict[str, tuple[str, str]] = {
+    "AuthFunction": ("POST", "/api/v1/auth/login"),
+    "DevicesFunction": ("GET", "/api/v1/devices?limit=20"),
+    "LabelsFunction": ("GET", "/api/v1/labels?limit=20"),
+}
+
+
+# ------------------------------------------------------------------ runtime-only venv
+def ensure_runtime_venv(rebuild: bool = False) -> Path:
+    """Build .bench/runtime-venv from the layer's requirements only (cached on their hash)."""
+    python = VENV / "bin" / "python"
+    base = Path(getattr(sys, "_base_executable", sys.executable)).resolve()
+    stamp_text = hashlib.sha256(REQUIREMENTS.read_bytes() + f"{base}|{platform.python_version()}".encode()).hexdigest()
+    stamp = VENV / ".bench-stamp"
+    if not rebuild and python.exists() and stamp.exists() and stamp.read_text().strip() == stamp_text:
+        return python
+    print(f"building {VENV.relative_to(ROOT)} from {REQUIREMENTS.relative_to(ROOT)} (once; cached) ...", flush=True)
+    if VENV.exists():
+        shutil.rmtree(VENV)
+    STATE.mkdir(exist_ok=True)
+    log = STATE / "runtime-venv-build.log"
+    with log.open("w") as out:
+        # No pip or setuptools inside: like a Lambda layer, it holds the runtime dependencies and nothing else.
+        steps = [[str(base), "-m", "venv", "--without-pip", str(VENV)],
+                 [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-input",
+                  "--disable-pip-version-check", "-r", str(REQUIREMENTS)]]
+        for step in steps:
+            if subprocess.run(step, stdout=out, stderr=subprocess.STDOUT, timeout=600).returncode != 0:
+                raise SystemExit(f"runtime venv build failed: {' '.join(step)}\n{log.read_text()[-3000:]}")
+    check = subprocess.run([str(python), "-c", "import importlib.util,sys; print(' '.join(m for m in sys.argv[1:] "
+                            "if importlib.util.find_spec(m)))", *DEV_ONLY], capture_output=True, text=True)
+    if check.returncode != 0 or check.stdout.strip():
+        raise SystemExit(f"runtime venv holds dev-only packages: {check.stdout.strip() or check.stderr}")
+    stamp.write_text(stamp_text)
+    return python
+
+
+# ------------------------------------------------------------------ moto server
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_moto() -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    LOGS.mkdir(parents=True, exist_ok=True)
+    log = (LOGS / "moto-server.log").open("w")
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"moto server exited: see {LOGS / 'moto-server.log'}")
+        try:
+            urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=2).read()
+            return proc, endpoint
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("moto server did not start within 30 s")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+# ------------------------------------------------------------------ measured processes
+@dataclass
+class Target:
+    name: str
+    label: str  # route, or what the floor does
+    spec_file: Path
+    env: dict[str, str]
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+    profile: list["Imp"] = field(default_factory=list)  # -X importtime tree
+
+
+def base_env(python: Path, endpoint: str, name: str, memory: int, handler: str) -> dict[str, str]:
+    """A clean environment, like Lambda's: nothing inherited from this (dev) process."""
+    return {
+        "PATH": f"{python.parent}:/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "TZ": ":UTC",
+        "HOME": "/tmp",
+        # Lambda puts the function code and /opt/python (the layer) on the path.
+        "PYTHONPATH": f"{ROOT}:{LAYER}",
+        **FAKE_AWS,
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
+        "AWS_LAMBDA_FUNCTION_NAME": name,
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory),
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "_HANDLER": handler,
+    }
+
+
+def run_once(python: Path, target: Target, *, xopts: tuple[str, ...] = (), timeout: float = 60.0,
+             stderr_to: Path | None = None) -> dict[str, Any]:
+    """Start one fresh process; wall time from just before spawning it until its report arrives."""
+    r, w = os.pipe()
+    env = {**target.env, "BENCH_RESULT_FD": str(w)}
+    out_path = LOGS / f"{target.name}.out"
+    with out_path.open("wb") as out, (stderr_to or LOGS / f"{target.name}.err").open("wb") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([str(python), "-P", *xopts, str(CHILD), str(target.spec_file)], env=env,
+                                pass_fds=(w,), stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=str(ROOT))
+        os.close(w)
+        buf = b""
+        try:
+            while not buf.endswith(b"\n"):
+                ready, _, _ = select.select([r], [], [], max(0.0, t0 + timeout - time.perf_counter()))
+                if not ready:
+                    proc.kill()
+                    raise RuntimeError(f"{target.name}: no result within {timeout:.0f} s")
+                chunk = os.read(r, 65536)
+                if not chunk:
+                    break
+                buf += chunk
+            t1 = time.perf_counter()
+        finally:
+            os.close(r)
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    if not buf:
+        tail = (LOGS / f"{target.name}.err").read_text(errors="replace")[-2000:] if stderr_to is None else ""
+        raise RuntimeError(f"{target.name}: process exited {proc.returncode} without a result\n{tail}")
+    report = json.loads(buf)
+    report["wall_ms"] = (t1 - t0) * 1000
+    if not report["ok"]:
+        raise RuntimeError(f"{target.name}: unexpected result (status {report['status']}): {report['detail']}")
+    return report
+
+
+_IMPORTTIME = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \| (.*)$")
+
+
+@dataclass
+class Imp:
+    """One line of -X importtime: a module's own and cumulative import time (µs), and what it imported."""
+
+    name: str
+    self_us: int
+    cum_us: int
+    children: list["Imp"] = field(default_factory=list)
+
+    @property
+    def package(self) -> str:
+        return self.name.split(".", 1)[0]
+
+
+def parse_importtime(path: Path) -> list[Imp]:
+    """The import tree, roots in import order. Python prints a module after the modules it imported,
+    indented two spaces per level, so a line's children are the deeper lines just before it."""
+    pending: dict[int, list[Imp]] = defaultdict(list)
+    for line in path.read_text(errors="replace").splitlines():
+        m = _IMPORTTIME.match(line)
+        if not m:
+            continue
+        raw = m.group(3)
+        depth = (len(raw) - len(raw.lstrip(" "))) // 2
+        node = Imp(raw.strip(), int(m.group(1)), int(m.group(2)), pending.pop(depth + 1, []))
+        pending[depth].append(node)
+    return pending.get(0, [])
+
+
+def walk(nodes: list[Imp], parent: Imp | None = None):
+    for node in nodes:
+        yield node, parent
+        yield from walk(node.children, node)
+
+
+def profile_lines(roots: list[Imp], top: int, max_depth: int = 2) -> list[str]:
+    if not roots:
+        return ["    (no import profile)"]
+    # The `top` costliest imports of the first levels, each shown under its importer (a parent always
+    # costs at least as much as its child, so it is picked first).
+    parents = {id(node): parent for node, parent in walk(roots)}
+    depth_of: dict[int, int] = {}
+    for node, parent in walk(roots):
+        depth_of[id(node)] = 0 if parent is None else depth_of[id(parent)] + 1
+    chosen: set[int] = set()
+    for node, parent in sorted(walk(roots), key=lambda np: -np[0].cum_us):
+        if len(chosen) >= top:
+            break
+        if depth_of[id(node)] <= max_depth and (parent is None or id(parent) in chosen):
+            chosen.add(id(node))
+    lines = ["    import tree (cumulative ms, own ms; the costliest imports of the first "
+             f"{max_depth + 1} levels, lazy imports of the first call included):"]
+
+    def render(nodes: list[Imp], depth: int) -> None:
+        for node in sorted(nodes, key=lambda n: -n.cum_us):
+            if id(node) in chosen:
+                lines.append(f"    {node.cum_us / 1000:6.0f} {node.self_us / 1000:6.1f}  {'  ' * depth}{node.name}")
+                render(node.children, depth + 1)
+
+    render(roots, 0)
+    del parents
+    # Cost of entering each package from outside it (includes what it pulls in: pynamodb includes botocore).
+    entry: dict[str, int] = defaultdict(int)
+    own: dict[str, int] = defaultdict(int)
+    for node, parent in walk(roots):
+        own[node.package] += node.self_us
+        if parent is None or parent.package != node.package:
+            entry[node.package] += node.cum_us
+    skip = {"functions", "fleetgate", "_cold_child"}
+    ranked = [kv for kv in sorted(entry.items(), key=lambda kv: -kv[1]) if kv[0] not in skip][:8]
+    lines.append("    package entry cost (cumulative, ms): " + ", ".join(f"{k} {v / 1000:.0f}" for k, v in ranked))
+    total = sum(own.values())
+    ranked = sorted(own.items(), key=lambda kv: -kv[1])[:8]
+    lines.append(f"    own import time by package (all imports {total / 1000:.0f} ms): "
+                 + ", ".join(f"{k} {v / 1000:.0f}" for k, v in ranked))
+    return lines
+
+
+# ------------------------------------------------------------------ setup
+def build_targets(stack: Any, python: Path, endpoint: str) -> tuple[Target, list[Target], list[str]]:
+    from localcloud.apigw import http_event
+
+    import boto3
+
+    stack.create_tables(boto3.client("dynamodb", region_name=REGION))
+    client = Client(stack)
+    user = register_user(client)
+    seed_devices_and_labels(client, user["token"], devices=10, labels=5)
+
+    specs = STATE / "cold-specs"
+    specs.mkdir(parents=True, exist_ok=True)
+    floor_spec = specs / "floor.json"
+    floor_spec.write_text(json.dumps({"mode": "floor", "table": stack.physical_name("UsersTable"),
+                                      "key": {"id": {"S": user["id"]}}}))
+    floor = Target("floor", "import botocore + 1 DynamoDB client + 1 GetItem", floor_spec,
+                   base_env(python, endpoint, "bench-floor", 512, "floor"))
+
+    targets, skipped = [], []
+    for fn in stack.functions.values():
+        if not fn.routes:
+            continue  # not an API function
+        chosen = REPRESENTATIVE.get(fn.logical_id)
+        if chosen is None:
+            plain = [r for r in fn.routes if r.method == "GET" and not r.params]
+            if not plain:
+                skipped.append(f"{fn.logical_id}: no representative route (add it to REPRESENTATIVE)")
+                continue
+            chosen = ("GET", plain[0].path)
+        method, target_path = chosen
+        path = target_path.split("?", 1)[0]
+        route = next((r for r in fn.routes if r.method == method and r.regex.match(path)), None)
+        if route is None:
+            skipped.append(f"{fn.logical_id}: {method} {path} is not one of its routes")
+            continue
+        if fn.logical_id == "AuthFunction":
+            headers, body = request_parts(form={"username": user["email"], "password": "correct horse battery"})
+        else:
+            headers, body = request_parts(token=user["token"])
+        event = http_event(method, target_path, headers=headers, body=body, route=route)
+        spec = specs / f"{fn.logical_id}.json"
+        spec.write_text(json.dumps({"mode": "function", "module": fn.module, "attribute": fn.attribute,
+                                    "event": event, "expect_status": 200, "memory": fn.memory,
+                                    "timeout": fn.timeout, "function_name": stack.physical_name(fn.logical_id)}))
+        env = {**base_env(python, endpoint, stack.physical_name(fn.logical_id), fn.memory, fn.handler),
+               **function_env(fn.environment)}
+        targets.append(Target(fn.logical_id, f"{method} {target_path}", spec, env))
+    return floor, targets, skipped
+
+
+# ------------------------------------------------------------------ report
+def fmt_ms(v: float) -> str:
+    return f"{v:.0f}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=7, help="measured cold starts per function (median reported)")
+    parser.add_argument("--max-seconds", type=float, default=240, help="time cap for the measured rounds")
+    parser.add_argument("--top", type=int, default=14, help="lines of import tree shown per process")
+    parser.add_argument("--rebuild-venv", action="store_true", help="rebuild .bench/runtime-venv")
+    parser.add_argument("--strict", action="store_true", help=f"exit 1 if a function is over {TARGET_RATIO}x floor")
+    args = parser.parse_args()
+    args.runs = max(1, min(args.runs, 101))
+
+    from localcloud.template import stack as load_stack
+
+    stack = load_stack()
+    python = ensure_runtime_venv(args.rebuild_venv)
+    LOGS.mkdir(parents=True, exist_ok=True)
+    version = subprocess.run([str(python), "-c", "import platform; print(platform.python_version())"],
+                             capture_output=True, text=True).stdout.strip()
+    moto, endpoint = start_moto()
+    try:
+        set_process_env(stack, endpoint)
+        floor, targets, skipped = build_targets(stack, python, endpoint)
+        everything = [floor, *targets]
+
+        # Untimed first run of each: byte-compiles the repo's code (a pip-built layer ships .pyc) and
+        # warms the OS file cache, so every measured run starts equally.
+        for t in everything:
+            try:
+                run_once(python, t)
+            except RuntimeError as exc:
+                t.error = str(exc)
+        if floor.error:
+            raise SystemExit(f"floor failed: {floor.error}")
+        live = [t for t in everything if not t.error]
+
+        started = time.monotonic()
+        rounds = 0
+        for i in range(args.runs):
+            if time.monotonic() - started > args.max_seconds:
+                break
+            # Interleaved, in a rotating order, so drift on the machine hits every target alike.
+            for t in live[i % len(live):] + live[:i % len(live)]:
+                try:
+                    t.runs.append(run_once(python, t))
+                except RuntimeError as exc:
+                    t.error = str(exc)
+            live = [t for t in live if not t.error]
+            rounds += 1
+
+        for t in everything:
+            if t.error:
+                continue
+            err = LOGS / f"{t.name}.importtime"
+            try:
+                run_once(python, t, xopts=("-X", "importtime"), stderr_to=err)
+                t.profile = parse_importtime(err)
+            except RuntimeError as exc:
+                t.profile = []
+                print(f"  import profile of {t.name} failed: {exc}", file=sys.stderr)
+    finally:
+        stop(moto)
+
+    # ---------------------------------------------------------------- print
+    fl = median([r["wall_ms"] for r in floor.runs])
+    print(f"\nFleetgate cold start: fresh process, import + first invocation, end to end; median of {rounds} "
+          f"(interleaved), python {version}, runtime-only venv {VENV.relative_to(ROOT)}, "
+          f"moto server at {endpoint}")
+    print(f"FLOOR = {fl:.0f} ms: {floor.label} (fresh process of the same venv, same endpoint)\n")
+    rows, over = [], []
+    for t in everything:
+        if t.error:
+            rows.append([t.name, t.label, "ERROR", "", "", "", "", "", "", ""])
+            continue
+        wall = [r["wall_ms"] for r in t.runs]
+        med = median(wall)
+        ratio = med / fl
+        startup = median([r["wall_ms"] - r["in_process_ms"] for r in t.runs])
+        verdict = "" if t is floor else ("ok" if ratio <= TARGET_RATIO else "OVER")
+        if verdict == "OVER":
+            over.append(f"{t.name} {ratio:.2f}x")
+        rows.append([t.name, t.label, fmt_ms(med), f"{ratio:.2f}x", f"{min(wall):.0f}-{max(wall):.0f}",
+                     fmt_ms(startup), fmt_ms(median([r["init_ms"] for r in t.runs])),
+                     fmt_ms(median([r["first_call_ms"] for r in t.runs])), str(t.runs[-1]["modules"]), verdict])
+    print(table(["function", "route", "median ms", "x floor", "range ms", "start ms", "init ms", "1st call ms",
+                 "modules", f"<={TARGET_RATIO}x"], rows, "llrrrrrrrl"))
+    print("  start = interpreter start-up until the script runs; init = import the handler module (floor: import "
+          "botocore + create the client);\n  1st call = the first invocation, lazy imports and client creation "
+          "included (floor: the GetItem).")
+    for t in everything:
+        if t.error:
+            print(f"\n{t.name}: ERROR {t.error}")
+    for line in skipped:
+        print(f"skipped {line}")
+
+    measured = [t for t in targets if not t.error]
+    if measured:
+        status = "MET" if not over and len(measured) == len(targets) else "NOT MET"
+        print(f"\nTarget every API function <= {TARGET_RATIO}x floor: {status}"
+              + (f" ({', '.join(over)})" if over else ""))
+
+    print("\nImport profiles (one extra run each with -X importtime, which inflates times; compare within a run)")
+    for t in everything:
+        if t.error:
+            continue
+        loaded = t.runs[-1]["loaded"] if t.runs else []
+        flagged = [m for m in FLAGGED if m in loaded]
+        print(f"\n  {t.name} ({t.label})")
+        print("\n".join(profile_lines(t.profile, args.top)))
+        if t is not floor:
+            print(f"    FLAGGED heavy modules loaded: {', '.join(flagged)}" if flagged else
+                  f"    flagged modules ({', '.join(FLAGGED)}): none loaded")
+            print(f"    notable packages loaded: {', '.join(m for m in loaded if m not in FLAGGED) or 'none'}")
+    return 1 if args.strict and over else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

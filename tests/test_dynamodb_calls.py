@@ -1,0 +1,85 @@
+"""DynamoDB calls per request, route by route: the cost a user pays in latency, and proof no route scans.
+
+The recorder in conftest.py counts every call botocore makes (``before-call.dynamodb``);
+any Scan fails every test. A change to these numbers is a design change: update the
+table on purpose, never to make a test pass.
+"""
+
+import pytest
+
+from tests.support import new_eui
+
+EXPECTED = {
+    ("POST", "/api/v1/auth/register"): ["TransactWriteItems"],
+    ("POST", "/api/v1/auth/login"): ["GetItem", "GetItem"],
+    ("GET", "/api/v1/devices"): ["Query"],
+    ("POST", "/api/v1/devices"): ["TransactWriteItems"],
+    ("GET", "/api/v1/devices/history"): ["Query"],
+    ("GET", "/api/v1/devices/{device_id}"): ["GetItem"],
+    ("PUT", "/api/v1/devices/{device_id}"): ["GetItem", "UpdateItem"],
+    ("GET", "/api/v1/devices/{device_id}/history"): ["GetItem", "Query"],
+    ("GET", "/api/v1/devices/{device_id}/labels"): ["GetItem", "Query", "BatchGetItem"],
+    ("PUT", "/api/v1/devices/{device_id}/labels"): ["GetItem", "BatchGetItem", "Query", "BatchWriteItem"],
+    ("DELETE", "/api/v1/devices/{device_id}"): ["GetItem", "TransactWriteItems", "Query", "BatchWriteItem"],
+    ("GET", "/api/v1/labels"): ["Query"],
+    ("POST", "/api/v1/labels"): ["TransactWriteItems"],
+    ("GET", "/api/v1/labels/{label_id}"): ["GetItem"],
+    ("PUT", "/api/v1/labels/{label_id}"): ["GetItem", "TransactWriteItems"],
+    ("POST", "/api/v1/labels/{label_id}/devices/{device_id}"): ["GetItem", "GetItem", "PutItem"],
+    ("DELETE", "/api/v1/labels/{label_id}/devices/{device_id}"): ["GetItem", "DeleteItem"],
+    # (the label is empty by then: a label with devices adds one BatchWriteItem per 25 of them)
+    ("DELETE", "/api/v1/labels/{label_id}"): ["GetItem", "TransactWriteItems", "Query"],
+}
+
+
+def test_every_route_in_the_template_has_an_expected_call_count():
+    from tests.conftest import STACK
+
+    assert {(r.method, r.path) for r in STACK.routes()} == set(EXPECTED)
+
+
+@pytest.fixture
+def world(api):
+    user = api.register(password="pw-for-counting")
+    token = user["token"]
+    device = api.call("POST", "/api/v1/devices", token=token, json_body={"dev_eui": new_eui(), "name": "d"}).body
+    label = api.call("POST", "/api/v1/labels", token=token, json_body={"name": "l"}).body
+    other = api.call("POST", "/api/v1/labels", token=token, json_body={"name": "m"}).body
+    api.call("POST", f"/api/v1/labels/{label['id']}/devices/{device['id']}", token=token)
+    return {"user": user, "token": token, "device": device["id"], "label": label["id"], "other": other["id"]}
+
+
+def test_given_each_route_when_called_then_dynamodb_calls_are_exactly_the_expected_ones(api, world):
+    t, d, lbl = world["token"], world["device"], world["label"]
+    eui = new_eui()
+    calls = [
+        ("POST", "/api/v1/auth/register", None,
+         {"email": f"{eui}@example.com", "username": f"u{eui}", "password": "password123"}),
+        ("POST", "/api/v1/auth/login", None, None),
+        ("GET", "/api/v1/devices", t, None),
+        ("POST", "/api/v1/devices", t, {"dev_eui": eui, "name": "n"}),
+        ("GET", "/api/v1/devices/history", t, None),
+        ("GET", "/api/v1/devices/{device_id}", t, None),
+        ("PUT", "/api/v1/devices/{device_id}", t, {"name": "renamed"}),
+        ("GET", "/api/v1/devices/{device_id}/history", t, None),
+        ("GET", "/api/v1/devices/{device_id}/labels", t, None),
+        ("PUT", "/api/v1/devices/{device_id}/labels", t, {"label_ids": [world["other"]]}),
+        ("GET", "/api/v1/labels", t, None),
+        ("POST", "/api/v1/labels", t, {"name": "fresh"}),
+        ("GET", "/api/v1/labels/{label_id}", t, None),
+        ("PUT", "/api/v1/labels/{label_id}", t, {"name": "renamed-label"}),
+        ("POST", "/api/v1/labels/{label_id}/devices/{device_id}", t, None),
+        ("DELETE", "/api/v1/labels/{label_id}/devices/{device_id}", t, None),
+        ("DELETE", "/api/v1/labels/{label_id}", t, None),
+        ("DELETE", "/api/v1/devices/{device_id}", t, None),
+    ]
+    seen = {}
+    for method, template, token, body in calls:
+        path = template.replace("{device_id}", d).replace("{label_id}", lbl)
+        if template == "/api/v1/auth/login":
+            reply = api.call(method, path, form={"username": world["user"]["email"], "password": "pw-for-counting"})
+        else:
+            reply = api.call(method, path, token=token, json_body=body)
+        assert reply.status < 300, (method, template, reply.status, reply.body)
+        seen[(method, template)] = reply.ddb_calls
+    assert seen == EXPECTED
