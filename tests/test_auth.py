@@ -121,3 +121,27 @@ def test_given_bad_tokens_when_calling_a_protected_route_then_401_detail(api):
 def test_given_no_token_and_invalid_body_then_401_comes_before_422(api):
     reply = api.call("POST", "/api/v1/devices", json_body={"dev_eui": "zz"})
     assert reply.status == 401
+
+
+def test_given_register_login_and_failures_then_logs_never_hold_password_or_token(api):
+    import io
+    import logging
+
+    from fleetgate.core.observability import logger
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logger.registered_formatter)  # exactly the lines Lambda would print
+    logging.getLogger(logger.name).addHandler(handler)
+    creds = _creds()
+    creds["password"] = "Pa55-unique-" + uuid.uuid4().hex[:6]
+    api.call("POST", "/api/v1/auth/register", json_body=creds)
+    ok = api.call("POST", "/api/v1/auth/login", form={"username": creds["username"], "password": creds["password"]})
+    api.call("POST", "/api/v1/auth/login", form={"username": creds["username"], "password": creds["password"] + "x"})
+    api.call("GET", "/api/v1/devices", token=ok.body["access_token"])
+    api.call("POST", "/api/v1/auth/register", json_body={**creds, "email": "broken"})
+    logging.getLogger(logger.name).removeHandler(handler)
+    logs = stream.getvalue()
+    assert '"status":401' in logs.replace(' ', '')  # requests are logged: the checks below are not vacuous
+    assert creds["password"] not in logs
+    assert ok.body["access_token"] not in logs

@@ -181,3 +181,32 @@ def test_given_unknown_route_then_404_in_api_gateway_shape(api):
     user = api.register()
     reply = api.call("GET", "/api/v1/nothing-here", token=user["token"])
     assert reply.status == 404
+
+
+def test_given_sparse_history_when_admin_pages_everything_then_each_request_is_bounded_and_nothing_is_skipped(api):
+    from datetime import datetime, timedelta, timezone
+
+    from fleetgate.core.ids import iso, new_id
+    from fleetgate.devices import repository
+    from fleetgate.devices.schemas import DeviceHistoryEntry
+
+    user, admin = api.register(), api.register(admin=True)
+    device = api.call("POST", "/api/v1/devices", token=user["token"], json_body={"dev_eui": new_eui(), "name": "d"}).body
+    now = datetime.now(timezone.utc)
+    ages = [0, 3, 12, 20]  # days ago: spread over more than one page's worth of day partitions
+    for age in ages:
+        repository.add_history(DeviceHistoryEntry(id=new_id(), device_id=device["id"], event="up",
+                                                  received_at=iso(now - timedelta(days=age)), data={"age": age}),
+                               owner_id=device["owner_id"])
+    seen, cursor, requests = [], None, 0
+    while True:
+        reply = api.call("GET", "/api/v1/devices/history", token=admin["token"],
+                         query={"limit": 50, **({"cursor": cursor} if cursor else {})})
+        assert reply.status == 200
+        assert len(reply.ddb_calls) <= repository.DAYS_PER_PAGE
+        seen += [e["data"]["age"] for e in reply.body["items"] if e["device_id"] == device["id"]]
+        cursor, requests = reply.body["next_cursor"], requests + 1
+        if not cursor:
+            break
+    assert seen == ages
+    assert requests <= 6  # 31 days of retention, 7 partitions a request

@@ -8,6 +8,7 @@ records each invocation.
 from __future__ import annotations
 
 import functools
+import time
 import warnings
 from typing import Any, Callable
 
@@ -29,6 +30,13 @@ def http_handler(resolve: Callable[[dict, Any], dict]) -> Callable[[dict, Any], 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
     @functools.wraps(resolve)
     def lambda_handler(event: dict, context: Any) -> dict:
-        return resolve(event, context)
+        started = time.perf_counter()
+        response = resolve(event, context)
+        http = event.get("requestContext", {}).get("http", {})
+        # One access line per request: route and outcome only, never headers or bodies (tokens, passwords).
+        logger.info("request", extra={
+            "method": http.get("method"), "route": event.get("routeKey"), "status": response.get("statusCode"),
+            "duration_ms": round((time.perf_counter() - started) * 1000, 1)})
+        return response
 
     return lambda_handler

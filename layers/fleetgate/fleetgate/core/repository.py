@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Callable, Iterable, TypeVar
 
 from pynamodb.attributes import UnicodeAttribute
+from pynamodb.connection import Connection, TableConnection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
@@ -24,12 +25,35 @@ M = TypeVar("M", bound=Model)
 T = TypeVar("T")
 
 
+@cached
+def _shared_connection() -> Connection:
+    """One botocore client for every table: each extra client costs a service-model load on cold start."""
+    return Connection(region=get_settings().region, max_retry_attempts=3)
+
+
+class BaseModel(Model):
+    """Base of every Fleetgate model: all of them share one connection (and so one botocore client)."""
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def _get_connection(cls) -> TableConnection:
+        fresh = cls._connection is None or cls._connection.table_name != cls.Meta.table_name
+        table = super()._get_connection()
+        if fresh:
+            shared = _shared_connection()
+            shared.add_meta_table(table.connection.get_meta_table(cls.Meta.table_name))
+            table.connection = shared
+        return table
+
+
 def meta(table_name: str) -> type:
     settings = get_settings()
     return type("Meta", (), {"table_name": table_name, "region": settings.region, "max_retry_attempts": 3})
 
 
-class UniqueClaim(Model):
+class UniqueClaim(BaseModel):
     """Template: one item per unique value (``email#…``, ``username#…``, ``dev_eui#…``, ``label#owner#name``)."""
 
     class Meta:

@@ -20,9 +20,9 @@ from pynamodb.exceptions import DeleteError, PutError, UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
-from fleetgate.core.errors import Conflict, NotFound
+from fleetgate.core.errors import Conflict, InvalidInput, NotFound
 from fleetgate.core.pagination import Page, decode_cursor, encode_cursor
-from fleetgate.core.repository import Transaction, meta, query_page, uniques
+from fleetgate.core.repository import BaseModel, Transaction, meta, query_page, uniques
 from fleetgate.core.settings import cached, get_settings
 from fleetgate.devices.schemas import Device, DeviceHistoryEntry, Label, Membership
 
@@ -39,7 +39,7 @@ def _index(name: str, hash_key: str, range_key: str | None, projection: type) ->
     return type(f"{name}_index", (GlobalSecondaryIndex,), attrs)
 
 
-class _Owned(Model):
+class _Owned(BaseModel):
     """Common attributes of devices and labels."""
 
     class Meta:
@@ -73,7 +73,7 @@ class LabelItem(_Owned):
     color = UnicodeAttribute(null=True)
 
 
-class MembershipItem(Model):
+class MembershipItem(BaseModel):
     class Meta:
         abstract = True
 
@@ -83,7 +83,7 @@ class MembershipItem(Model):
     created_at = UnicodeAttribute()
 
 
-class HistoryItem(Model):
+class HistoryItem(BaseModel):
     class Meta:
         abstract = True
 
@@ -367,15 +367,28 @@ def owner_history(owner_id: str, *, limit: int, cursor: str | None) -> Page[Devi
                       scope=f"history-owner:{owner_id}", hash_key=owner_id)
 
 
+DAYS_PER_PAGE = 7
+
+
 def all_history(*, limit: int, cursor: str | None, today: datetime | None = None) -> Page[DeviceHistoryEntry]:
-    """Everyone's history, newest first, walking back one day partition at a time over the retention window."""
+    """Everyone's history, newest first, walking back through day partitions over the retention window.
+
+    One request reads at most :data:`DAYS_PER_PAGE` day partitions, so a sparse history costs a bounded
+    number of queries: a page may then hold fewer than ``limit`` items and still carry a ``next_cursor``.
+    """
     History = _history()
+    now = today or datetime.now(timezone.utc)
     state = decode_cursor(cursor, "history-all") or {}
-    day = datetime.fromisoformat(state["day"]) if "day" in state else (today or datetime.now(timezone.utc))
-    oldest = (today or datetime.now(timezone.utc)) - timedelta(days=get_settings().history_retention_days + 1)
+    try:
+        day = datetime.fromisoformat(state["day"]) if "day" in state else now
+    except (TypeError, ValueError):
+        raise InvalidInput("Invalid cursor", field="query:cursor") from None
+    oldest = now - timedelta(days=get_settings().history_retention_days + 1)
     last_key = state.get("key")
     items: list[DeviceHistoryEntry] = []
-    while day >= oldest and len(items) < limit:
+    for _ in range(DAYS_PER_PAGE):
+        if day < oldest or len(items) >= limit:
+            break
         results = History.by_day.query(day.strftime("%Y-%m-%d"), limit=limit - len(items),
                                        page_size=limit - len(items), last_evaluated_key=last_key,
                                        scan_index_forward=False)
@@ -383,8 +396,7 @@ def all_history(*, limit: int, cursor: str | None, today: datetime | None = None
         last_key = results.last_evaluated_key
         if last_key is None:
             day -= timedelta(days=1)
-    more = day >= oldest
-    next_state = {"day": day.isoformat(), "key": last_key} if more else None
+    next_state = {"day": day.isoformat(), "key": last_key} if day >= oldest else None
     return Page(items=items, next_cursor=encode_cursor(next_state, "history-all"))
 
 

@@ -4,8 +4,10 @@ import json
 import re
 from typing import Any, Literal, Optional
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, Field
 from typing_extensions import Annotated
+
+from fleetgate.core.schemas import Input, Schema
 
 DeviceStatus = Literal["never_seen", "online", "offline", "maintenance"]
 
@@ -35,9 +37,7 @@ TransmitSeconds = Annotated[int, Field(ge=10, le=7 * 24 * 3600, description="Sec
 Color = Annotated[str, Field(pattern=r"^#[0-9A-Fa-f]{6}$")]
 
 
-class DeviceCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class DeviceCreate(Input):
     dev_eui: DevEui
     name: Name
     description: Description = ""
@@ -46,10 +46,8 @@ class DeviceCreate(BaseModel):
     metadata: Metadata = Field(default_factory=dict)
 
 
-class DeviceUpdate(BaseModel):
+class DeviceUpdate(Input):
     """Fields to change; absent fields keep their value."""
-
-    model_config = ConfigDict(extra="forbid")
 
     dev_eui: Optional[DevEui] = None
     name: Optional[Name] = None
@@ -59,7 +57,7 @@ class DeviceUpdate(BaseModel):
     metadata: Optional[Metadata] = None
 
 
-class Device(BaseModel):
+class Device(Schema):
     id: str
     owner_id: str
     dev_eui: str
@@ -73,28 +71,24 @@ class Device(BaseModel):
     updated_at: str
 
 
-class DeviceList(BaseModel):
+class DeviceList(Schema):
     items: list[Device]
     next_cursor: Optional[str] = None
 
 
-class LabelCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class LabelCreate(Input):
     name: Annotated[str, Field(min_length=1, max_length=64)]
     description: Description = ""
     color: Optional[Color] = None
 
 
-class LabelUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class LabelUpdate(Input):
     name: Optional[Annotated[str, Field(min_length=1, max_length=64)]] = None
     description: Optional[Description] = None
     color: Optional[Color] = None
 
 
-class Label(BaseModel):
+class Label(Schema):
     id: str
     owner_id: str
     name: str
@@ -104,29 +98,27 @@ class Label(BaseModel):
     updated_at: str
 
 
-class LabelList(BaseModel):
+class LabelList(Schema):
     items: list[Label]
     next_cursor: Optional[str] = None
 
 
-class DeviceLabelsUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class DeviceLabelsUpdate(Input):
     label_ids: Annotated[list[str], Field(max_length=50)]
 
 
-class DeviceLabels(BaseModel):
+class DeviceLabels(Schema):
     device_id: str
     labels: list[Label]
 
 
-class Membership(BaseModel):
+class Membership(Schema):
     label_id: str
     device_id: str
     created_at: str
 
 
-class DeviceHistoryEntry(BaseModel):
+class DeviceHistoryEntry(Schema):
     id: str
     device_id: str
     event: str = Field(description="up, join, status, location, log, ack, txack, offline, …")
@@ -134,6 +126,6 @@ class DeviceHistoryEntry(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
-class DeviceHistoryList(BaseModel):
+class DeviceHistoryList(Schema):
     items: list[DeviceHistoryEntry]
     next_cursor: Optional[str] = None

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from pynamodb.attributes import BooleanAttribute, UnicodeAttribute
-from pynamodb.models import Model
 
 from fleetgate.core.errors import Conflict
-from fleetgate.core.repository import Transaction, meta, uniques
+from fleetgate.core.repository import BaseModel, Transaction, meta, uniques
 from fleetgate.core.settings import cached, get_settings
 from fleetgate.users.schemas import User
 
 
-class UserItem(Model):
+class UserItem(BaseModel):
     class Meta:
         abstract = True
 

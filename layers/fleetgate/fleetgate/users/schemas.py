@@ -3,8 +3,10 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, Field
 from typing_extensions import Annotated
+
+from fleetgate.core.schemas import Input, Schema
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
 
@@ -23,15 +25,13 @@ Password = Annotated[str, Field(min_length=8, max_length=128)]
 Role = Literal["admin", "user"]
 
 
-class RegisterRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RegisterRequest(Input):
     email: Email
     username: Username
     password: Password
 
 
-class User(BaseModel):
+class User(Schema):
     """A stored user, credentials included. Never returned by the API (see :class:`UserOut`)."""
 
     id: str
@@ -44,7 +44,7 @@ class User(BaseModel):
     updated_at: str
 
 
-class UserOut(BaseModel):
+class UserOut(Schema):
     id: str
     email: str
     username: str
@@ -58,7 +58,7 @@ class UserOut(BaseModel):
         return cls(**user.model_dump(exclude={"password_hash"}))
 
 
-class TokenOut(BaseModel):
+class TokenOut(Schema):
     access_token: str
     token_type: Literal["bearer"] = "bearer"
     expires_in: int = Field(description="Seconds until the token expires")
