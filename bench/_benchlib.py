@@ -6,13 +6,14 @@ runtime-only venv, with no dev tools at all).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import sys
 import uuid
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 from urllib.parse import urlencode
 
 BENCH = Path(__file__).resolve().parent
@@ -52,6 +53,23 @@ def set_process_env(stack: Any, endpoint: str | None) -> None:
         os.environ.pop(var, None)
     if endpoint:
         os.environ["AWS_ENDPOINT_URL"] = endpoint
+
+
+@contextlib.contextmanager
+def quiet_stdout() -> Iterator[None]:
+    """Point file descriptor 1 at /dev/null: the functions log one JSON line per request to stdout. The
+    logging still runs (it is part of the request's cost); only its output is dropped."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(devnull)
+        os.close(saved)
 
 
 # ------------------------------------------------------------------ statistics

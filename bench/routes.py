@@ -1,0 +1,339 @@
+"""Warm, in-process latency of every route in template.yaml, as a ratio of a bare GetItem floor.
+
+DynamoDB is moto's ``mock_aws``, in this process (no HTTP server, no network): of the two ways to run
+moto it adds the least of its own, so more of what is measured is our code. Every route is driven through
+localcloud.lambdas.Functions.http with real API Gateway v2 events, after a few untimed warm-up requests
+(so the function is warm: imports done, clients and model classes built). Per route it records wall time,
+the DynamoDB calls each request makes (botocore's before-call/after-call events on every DynamoDB
+client, as tests/conftest.py counts them) and the time spent inside those calls.
+
+Usage: .venv/bin/python bench/routes.py [--requests 200] [--route-seconds 6] [--max-seconds 240]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from _benchlib import (
+    PASSWORD,
+    REGION,
+    Client,
+    median,
+    new_eui,
+    percentile,
+    quiet_stdout,
+    register_user,
+    request_parts,
+    seed_devices_and_labels,
+    seed_history,
+    set_process_env,
+    table,
+)
+
+from localcloud.template import stack as load_stack  # noqa: E402  (_benchlib puts the repo on sys.path)
+
+STACK = load_stack()
+set_process_env(STACK, endpoint=None)  # before any handler module is imported; mock_aws needs no endpoint
+
+import botocore.session  # noqa: E402
+
+
+# ------------------------------------------------------------------ DynamoDB call recording
+class Recorder:
+    """Each DynamoDB call of the current request: operation name and milliseconds inside the client."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, float]] = []
+        self._started: list[float] = []
+
+    def reset(self) -> None:
+        self.calls, self._started = [], []
+
+    def before(self, model: Any, **_: Any) -> None:
+        self._started.append(time.perf_counter())
+
+    def after(self, model: Any, **_: Any) -> None:
+        started = self._started.pop() if self._started else time.perf_counter()
+        self.calls.append((model.name, (time.perf_counter() - started) * 1000))
+
+
+RECORDER = Recorder()
+_original_create_client = botocore.session.Session.create_client
+
+
+def _recording_create_client(self: Any, service_name: str, *args: Any, **kwargs: Any) -> Any:
+    client = _original_create_client(self, service_name, *args, **kwargs)
+    if service_name == "dynamodb":
+        client.meta.events.register("before-call.dynamodb", RECORDER.before)
+        client.meta.events.register("after-call.dynamodb", RECORDER.after)
+    return client
+
+
+botocore.session.Session.create_client = _recording_create_client  # type: ignore[method-assign]
+
+
+# ------------------------------------------------------------------ scenarios
+@dataclass
+class Req:
+    path: str
+    token: str | None = None
+    json_body: Any = None
+    form: dict[str, str] | None = None
+    ctx: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Scenario:
+    method: str
+    route: str  # the template's path, e.g. /api/v1/devices/{device_id}
+    make: Callable[[int], Req]  # untimed: builds request i (and any state it needs)
+    expect: int = 200
+    variant: str = ""
+    after: Callable[[Req, Any], None] | None = None  # untimed: undo what the request did
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.method, self.route
+
+    @property
+    def label(self) -> str:
+        return f"{self.method} {self.route}" + (f" [{self.variant}]" if self.variant else "")
+
+
+@dataclass
+class Result:
+    scenario: Scenario
+    wall_ms: list[float] = field(default_factory=list)
+    ddb_ms: list[float] = field(default_factory=list)
+    sequences: Counter = field(default_factory=Counter)
+    error: str | None = None
+    capped: bool = False
+
+
+def uniq() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+def build_world(client: Client) -> dict[str, Any]:
+    user = register_user(client)
+    admin = register_user(client, admin=True)
+    devices, labels = seed_devices_and_labels(client, user["token"], devices=20, labels=6)
+    seed_history(devices[0], user["id"], entries=20)
+    client.ok("PUT", f"/api/v1/devices/{devices[0]}/labels", 200, token=user["token"],
+              json_body={"label_ids": labels[:2]})
+    return {"user": user, "admin": admin, "devices": devices, "labels": labels}
+
+
+def scenarios(client: Client, w: dict[str, Any]) -> list[Scenario]:
+    t, ta = w["user"]["token"], w["admin"]["token"]
+    d, lb = w["devices"], w["labels"]
+
+    def new_device(_: int) -> Req:
+        created = client.ok("POST", "/api/v1/devices", 201, token=t, json_body={"dev_eui": new_eui(), "name": "gone"})
+        return Req(f"/api/v1/devices/{created['id']}", t)
+
+    def new_label(_: int) -> Req:
+        created = client.ok("POST", "/api/v1/labels", 201, token=t, json_body={"name": f"gone-{uniq()}"})
+        return Req(f"/api/v1/labels/{created['id']}", t)
+
+    def add_membership(_: int) -> Req:
+        client.call("POST", f"/api/v1/labels/{lb[5]}/devices/{d[4]}", token=t)
+        return Req(f"/api/v1/labels/{lb[5]}/devices/{d[4]}", t)
+
+    def delete_created(kind: str) -> Callable[[Req, Any], None]:
+        def undo(_: Req, resp: Any) -> None:
+            client.ok("DELETE", f"/api/v1/{kind}/{resp.json()['id']}", 204, token=t)
+        return undo
+
+    return [
+        Scenario("POST", "/api/v1/auth/register", lambda i: Req("/api/v1/auth/register", json_body={
+            "email": f"r-{(u := uniq())}@example.com", "username": f"r_{u}", "password": PASSWORD}), 201),
+        Scenario("POST", "/api/v1/auth/login", lambda i: Req("/api/v1/auth/login", form={
+            "username": w["user"]["email"], "password": PASSWORD})),
+        Scenario("GET", "/api/v1/devices", lambda i: Req("/api/v1/devices", t)),
+        Scenario("GET", "/api/v1/devices", lambda i: Req("/api/v1/devices", ta), variant="admin"),
+        Scenario("POST", "/api/v1/devices", lambda i: Req("/api/v1/devices", t, json_body={
+            "dev_eui": new_eui(), "name": f"bench {i}", "metadata": {"site": "bench"}}), 201,
+            after=delete_created("devices")),
+        Scenario("GET", "/api/v1/devices/history", lambda i: Req("/api/v1/devices/history", t)),
+        Scenario("GET", "/api/v1/devices/history", lambda i: Req("/api/v1/devices/history", ta), variant="admin"),
+        Scenario("GET", "/api/v1/devices/{device_id}", lambda i: Req(f"/api/v1/devices/{d[0]}", t)),
+        Scenario("PUT", "/api/v1/devices/{device_id}", lambda i: Req(f"/api/v1/devices/{d[1]}", t, json_body={
+            "name": f"renamed {i}"})),
+        Scenario("DELETE", "/api/v1/devices/{device_id}", new_device, 204),
+        Scenario("GET", "/api/v1/devices/{device_id}/history", lambda i: Req(f"/api/v1/devices/{d[0]}/history", t)),
+        Scenario("GET", "/api/v1/devices/{device_id}/labels", lambda i: Req(f"/api/v1/devices/{d[0]}/labels", t)),
+        Scenario("PUT", "/api/v1/devices/{device_id}/labels", lambda i: Req(f"/api/v1/devices/{d[2]}/labels", t,
+                 json_body={"label_ids": [lb[0], lb[1]] if i % 2 else [lb[1], lb[2]]})),
+        Scenario("GET", "/api/v1/labels", lambda i: Req("/api/v1/labels", t)),
+        Scenario("GET", "/api/v1/labels", lambda i: Req("/api/v1/labels", ta), variant="admin"),
+        Scenario("POST", "/api/v1/labels", lambda i: Req("/api/v1/labels", t, json_body={
+            "name": f"new-{uniq()}", "color": "#112233"}), 201, after=delete_created("labels")),
+        Scenario("GET", "/api/v1/labels/{label_id}", lambda i: Req(f"/api/v1/labels/{lb[0]}", t)),
+        Scenario("PUT", "/api/v1/labels/{label_id}", lambda i: Req(f"/api/v1/labels/{lb[3]}", t, json_body={
+            "name": f"renamed-{i}-{uniq()}"})),
+        Scenario("DELETE", "/api/v1/labels/{label_id}", new_label, 204),
+        Scenario("POST", "/api/v1/labels/{label_id}/devices/{device_id}",
+                 lambda i: Req(f"/api/v1/labels/{lb[4]}/devices/{d[3]}", t), 201,
+                 after=lambda req, resp: client.ok("DELETE", req.path, 204, token=t)),
+        Scenario("DELETE", "/api/v1/labels/{label_id}/devices/{device_id}", add_membership, 204),
+    ]
+
+
+# ------------------------------------------------------------------ measuring
+def run(client: Client, sc: Scenario, *, requests: int, seconds: float, warmup: int = 3) -> Result:
+    res = Result(sc)
+    started = time.monotonic()
+    for i in range(-warmup, requests):
+        if i >= 0 and time.monotonic() - started > seconds:
+            res.capped = True
+            break
+        req = sc.make(i)
+        headers, body = request_parts(token=req.token, json_body=req.json_body, form=req.form)
+        RECORDER.reset()
+        t0 = time.perf_counter()
+        resp = client.functions.http(sc.method, req.path, headers, body)
+        wall = (time.perf_counter() - t0) * 1000
+        calls = list(RECORDER.calls)
+        if resp.status != sc.expect:
+            res.error = f"status {resp.status} (expected {sc.expect}): {resp.body[:300].decode(errors='replace')}"
+            return res
+        if sc.after:
+            sc.after(req, resp)
+        if i < 0:
+            continue
+        res.wall_ms.append(wall)
+        res.ddb_ms.append(sum(ms for _, ms in calls))
+        res.sequences[tuple(op for op, _ in calls)] += 1
+    return res
+
+
+def floor_getitem(user_id: str, requests: int, seconds: float) -> list[float]:
+    import boto3
+
+    ddb = boto3.client("dynamodb", region_name=REGION)
+    key = {"TableName": STACK.physical_name("UsersTable"), "Key": {"id": {"S": user_id}}}
+    out: list[float] = []
+    started = time.monotonic()
+    for i in range(-5, requests):
+        if i >= 0 and time.monotonic() - started > seconds:
+            break
+        t0 = time.perf_counter()
+        item = ddb.get_item(**key)
+        ms = (time.perf_counter() - t0) * 1000
+        if "Item" not in item:
+            raise SystemExit("floor GetItem found no item")
+        if i >= 0:
+            out.append(ms)
+    return out
+
+
+def describe(sequences: Counter) -> tuple[str, str]:
+    """Calls per request and operations, from the commonest sequence (others noted)."""
+    if not sequences:
+        return "0", "-"
+    common, _ = sequences.most_common(1)[0]
+    counts = Counter(common)
+    ops = ", ".join(f"{op}" + (f" x{n}" if n > 1 else "") for op, n in counts.items()) or "none"
+    calls = str(len(common))
+    if len(sequences) > 1:
+        lengths = sorted({len(s) for s in sequences})
+        calls = f"{lengths[0]}-{lengths[-1]}" if lengths[0] != lengths[-1] else calls
+        ops += f" (+{len(sequences) - 1} other sequence{'s' if len(sequences) > 2 else ''})"
+    return calls, ops
+
+
+def run_all(args: argparse.Namespace, begun: float) -> tuple[list[Result], list[float], list, list]:
+    """Set up moto and the data, measure the floor, then every route. Returns what main() prints."""
+    from moto import mock_aws
+
+    import boto3
+
+    with mock_aws():
+        STACK.create_tables(boto3.client("dynamodb", region_name=REGION))
+        client = Client(STACK)
+        world = build_world(client)
+        plan = scenarios(client, world)
+        floor = floor_getitem(world["user"]["id"], args.requests, args.route_seconds)
+
+        known = {sc.key for sc in plan}
+        template_routes = [(r.method, r.path) for fn in STACK.functions.values() for r in fn.routes]
+        ordered = [sc for key in template_routes for sc in plan if sc.key == key]
+        missing = [key for key in template_routes if key not in known]
+        stale = sorted(known - set(template_routes))
+
+        results: list[Result] = []
+        for n, sc in enumerate(ordered):
+            remaining = args.max_seconds - (time.monotonic() - begun)
+            budget = min(args.route_seconds, max(0.5, remaining / (len(ordered) - n)))
+            results.append(run(client, sc, requests=args.requests, seconds=budget))
+    return results, floor, missing, stale
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=200, help="timed requests per route (after 3 warm-up)")
+    parser.add_argument("--route-seconds", type=float, default=6.0, help="time cap per route (timed part)")
+    parser.add_argument("--max-seconds", type=float, default=240.0, help="time cap for the whole run")
+    parser.add_argument("--heavy-calls", type=int, default=4, help="flag routes making more DynamoDB calls than this")
+    args = parser.parse_args()
+    args.requests = max(1, min(args.requests, 10_000))
+    begun = time.monotonic()
+
+    with quiet_stdout():  # the access log lines of every request; the report is printed afterwards
+        results, floor, missing, stale = run_all(args, begun)
+    fl = percentile(floor, 50)
+
+    # ---------------------------------------------------------------- print
+    print(f"Fleetgate warm route latency: in-process moto (mock_aws), Functions.http with API Gateway v2 events, "
+          f"up to {args.requests} requests per route after 3 warm-up, python {sys.version.split()[0]}")
+    print(f"FLOOR = {fl:.2f} ms: p50 of a bare GetItem through the same moto (p99 {percentile(floor, 99):.2f} ms, "
+          f"n={len(floor)})\n")
+    rows, flagged = [], []
+    for r in results:
+        sc = r.scenario
+        if r.error:
+            rows.append([sc.label, "0", "ERROR", "", "", "", "", "", r.error[:80]])
+            continue
+        calls, ops = describe(r.sequences)
+        p50 = percentile(r.wall_ms, 50)
+        app = median([w - d for w, d in zip(r.wall_ms, r.ddb_ms)])
+        n_calls = max(len(s) for s in r.sequences)
+        mark = ""
+        if any(op in ("Scan", "ExecuteStatement") for s in r.sequences for op in s):
+            mark = "SCAN"
+        elif n_calls > args.heavy_calls:
+            mark = "MANY"
+        if mark:
+            flagged.append(f"{sc.label}: {calls} DynamoDB calls ({ops})")
+        rows.append([sc.label, f"{len(r.wall_ms)}{'*' if r.capped else ''}", f"{p50:.2f}",
+                     f"{percentile(r.wall_ms, 99):.2f}", f"{p50 / fl:.1f}x", f"{app:.2f}",
+                     f"{median(r.ddb_ms):.2f}", calls + (f" {mark}" if mark else ""), ops])
+    print(table(["route", "n", "p50 ms", "p99 ms", "x floor", "app ms", "ddb ms", "calls", "operations"], rows,
+                "lrrrrrrll"))
+    print("  x floor = p50 / floor p50.  ddb ms = median time inside DynamoDB client calls (botocore + moto); "
+          "app ms = median of the rest\n  (our code, Powertools, pydantic, PynamoDB, the local API Gateway "
+          "event).  calls = DynamoDB calls per request.  * = stopped by the time cap.")
+    if flagged:
+        print(f"\nRoutes over {args.heavy_calls} DynamoDB calls per request, or scanning:")
+        for line in flagged:
+            print(f"  {line}")
+    for method, path in missing:
+        print(f"no scenario for {method} {path}: add one to bench/routes.py")
+    for method, path in stale:
+        print(f"scenario for {method} {path}, which is not in template.yaml")
+    errors = [r for r in results if r.error]
+    for r in errors:
+        print(f"ERROR {r.scenario.label}: {r.error}")
+    print(f"\n({time.monotonic() - begun:.0f} s)")
+    return 1 if errors or missing else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
