@@ -35,6 +35,15 @@ def _visible(who: Principal, resource: T | None, what: str) -> T:
     return resource
 
 
+def _changes(data: DeviceUpdate | LabelUpdate, required: tuple[str, ...]) -> dict:
+    """The fields a partial update sets; ``null`` is refused for fields that cannot be empty."""
+    changes = data.model_dump(exclude_unset=True)
+    for name in required:
+        if name in changes and changes[name] is None:
+            raise InvalidInput(f"{name} cannot be null", field=name)
+    return changes
+
+
 def _scope(who: Principal) -> str | None:
     """The owner to filter lists on: the caller, or nobody for an admin."""
     return None if who.is_admin else who.user_id
@@ -59,10 +68,7 @@ def get_device(who: Principal, device_id: str) -> Device:
 
 def update_device(who: Principal, device_id: str, data: DeviceUpdate) -> Device:
     device = get_device(who, device_id)
-    changes = data.model_dump(exclude_unset=True)
-    for required in ("dev_eui", "name", "description", "status", "metadata"):
-        if required in changes and changes[required] is None:
-            raise InvalidInput(f"{required} cannot be null", field=required)
+    changes = _changes(data, required=("dev_eui", "name", "description", "status", "metadata"))
     if not changes:
         return device
     return repository.update_device(device, changes, now_iso())
@@ -119,10 +125,7 @@ def get_label(who: Principal, label_id: str) -> Label:
 
 def update_label(who: Principal, label_id: str, data: LabelUpdate) -> Label:
     label = get_label(who, label_id)
-    changes = data.model_dump(exclude_unset=True)
-    for required in ("name", "description"):
-        if required in changes and changes[required] is None:
-            raise InvalidInput(f"{required} cannot be null", field=required)
+    changes = _changes(data, required=("name", "description"))
     if not changes:
         return label
     return repository.update_label(label, changes, now_iso())
