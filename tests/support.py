@@ -52,3 +52,24 @@ class Sink:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=5)
+
+
+# ------------------------------------------------------------------ lanes that need a system tool
+import os  # noqa: E402
+import shutil  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+def lane_unavailable(reason: str) -> None:
+    """Skip (saying how to get the tool), or fail when every lane is required (CI sets FLEETGATE_REQUIRE_ALL_LANES=1)."""
+    if os.environ.get("FLEETGATE_REQUIRE_ALL_LANES") == "1":
+        pytest.fail(f"{reason} (FLEETGATE_REQUIRE_ALL_LANES=1: this lane must run)")
+    pytest.skip(reason)
+
+
+def mosquitto_binary() -> str | None:
+    found = shutil.which("mosquitto")
+    if found:
+        return found
+    return "/usr/sbin/mosquitto" if os.access("/usr/sbin/mosquitto", os.X_OK) else None

@@ -70,7 +70,7 @@ def search(who: Principal, query: str, *, limit: int) -> SearchResults:
         raise InvalidInput("query must contain at least one letter or digit", field="query:query")
     q = q[:MAX_QUERY_CHARS]
     best: dict[tuple[str, str], tuple[tuple[Any, ...], SearchHit]] = {}
-    for item in repository.query(who.user_id, q[:TOKEN_CHARS], READ_CAP):
+    for item in repository.query(who.user_id, q[:TOKEN_CHARS].rstrip(), READ_CAP):
         pos = int(item.pos)
         if len(q) > TOKEN_CHARS and not item.text[pos:].startswith(q):
             continue
