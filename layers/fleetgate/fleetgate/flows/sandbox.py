@@ -32,9 +32,17 @@ MAX_LOG_LINES = 100
 MAX_LOG_LINE_CHARS = 1000
 ENTRY_POINTS = ("decodeUplink", "processData", "process")
 
-_CONSOLE = """
+# Our own errors (not the user's code): no line number is reported for them.
+_PROMISE = "the entry point returned a Promise: async code and import() are not supported"
+_NOTHING = "the entry point returned nothing: return the transformed message"
+_NOT_JSON = "the result is not JSON-serialisable"
+_OURS = (_PROMISE, _NOTHING, _NOT_JSON)
+
+# Installed in every fresh context before the user's code (one compile per execution): the captured console,
+# the baseline of global names (to spot the functions the code adds), the entry-point finder and the call wrapper.
+_PRELUDE = """
 (function () {
-  var logs = [], dropped = 0;
+  var logs = [], dropped = 0, base = [];
   function fmt(v) {
     if (typeof v === 'string') return v;
     try { var s = JSON.stringify(v); return s === undefined ? String(v) : s; } catch (e) { return String(v); }
@@ -44,50 +52,46 @@ _CONSOLE = """
     var line = Array.prototype.map.call(arguments, fmt).join(' ');
     logs.push(line.length > %(chars)d ? line.slice(0, %(chars)d) + '...' : line);
   }
-  var c = Object.freeze({log: log, info: log, warn: log, error: log, debug: log});
-  Object.defineProperty(globalThis, 'console', {value: c, writable: false, configurable: false});
-  Object.defineProperty(globalThis, '__fleetgate_logs', {value: function () {
-    return JSON.stringify(dropped ? logs.concat(['... ' + dropped + ' more line(s) dropped']) : logs);
-  }});
-})();
-""" % {"lines": MAX_LOG_LINES, "chars": MAX_LOG_LINE_CHARS}
-
-_FIND = """
-(function (names) {
-  return JSON.stringify(names.filter(function (n) {
-    try { return typeof (0, eval)(n) === 'function'; } catch (e) { return false; }
-  }));
-})(%s)
-"""
-
-# Our own errors (not the user's code): no line number is reported for them.
-_PROMISE = "the entry point returned a Promise: async code and import() are not supported"
-_NOTHING = "the entry point returned nothing: return the transformed message"
-_NOT_JSON = "the result is not JSON-serialisable"
-_OURS = (_PROMISE, _NOTHING, _NOT_JSON)
-
-_CALL = """
-(function __fleetgate_call(fn) {
-  var r = fn(JSON.parse(__fleetgate_input));
-  if (r !== null && typeof r === 'object' && typeof r.then === 'function') throw new TypeError('%(promise)s');
-  if (r === undefined) throw new TypeError('%(nothing)s');
-  if (r === null || typeof r !== 'object' || Array.isArray(r)) r = {data: r};
-  try {
-    return JSON.stringify(r, function (k, v) {
-      var t = typeof v;
-      if (t === 'function' || t === 'symbol' || t === 'bigint')
-        throw new TypeError((k === '' ? 'the result' : 'field ' + JSON.stringify(k)) + ' is a ' + t);
-      return v;
-    });
-  } catch (e) {
-    throw new TypeError('%(not_json)s: ' + (e && e.message ? e.message : String(e)));
+  function isFunction(n) { try { return typeof (0, eval)(n) === 'function'; } catch (e) { return false; } }
+  function define(name, value) {
+    Object.defineProperty(globalThis, name, {value: value, writable: false, configurable: false, enumerable: false});
   }
-})(%%s)
-""" % {"promise": _PROMISE, "nothing": _NOTHING, "not_json": _NOT_JSON}
+  define('console', Object.freeze({log: log, info: log, warn: log, error: log, debug: log}));
+  define('__fleetgate_logs', function () {
+    return JSON.stringify(dropped ? logs.concat(['... ' + dropped + ' more line(s) dropped']) : logs);
+  });
+  define('__fleetgate_find', function (preferred, named) {
+    for (var i = 0; i < preferred.length; i++) if (isFunction(preferred[i])) return JSON.stringify([preferred[i]]);
+    var added = Object.getOwnPropertyNames(globalThis).filter(function (n) { return base.indexOf(n) < 0; });
+    var seen = {}, out = [];
+    named.concat(added).forEach(function (n) {
+      if (!seen[n] && /^[A-Za-z_$][\\w$]*$/.test(n) && isFunction(n)) { seen[n] = true; out.push(n); }
+    });
+    return JSON.stringify(out);
+  });
+  define('__fleetgate_call', function __fleetgate_call(fn) {
+    var r = fn(JSON.parse(__fleetgate_input));
+    if (r !== null && typeof r === 'object' && typeof r.then === 'function') throw new TypeError('%(promise)s');
+    if (r === undefined) throw new TypeError('%(nothing)s');
+    if (r === null || typeof r !== 'object' || Array.isArray(r)) r = {data: r};
+    try {
+      return JSON.stringify(r, function (k, v) {
+        var t = typeof v;
+        if (t === 'function' || t === 'symbol' || t === 'bigint')
+          throw new TypeError((k === '' ? 'the result' : 'field ' + JSON.stringify(k)) + ' is a ' + t);
+        return v;
+      });
+    } catch (e) {
+      throw new TypeError('%(not_json)s: ' + (e && e.message ? e.message : String(e)));
+    }
+  });
+  base = Object.getOwnPropertyNames(globalThis);
+})();
+""" % {"lines": MAX_LOG_LINES, "chars": MAX_LOG_LINE_CHARS, "promise": _PROMISE, "nothing": _NOTHING,
+       "not_json": _NOT_JSON}
 
 _DECLARED = re.compile(r"\bfunction\s*\*?\s*([A-Za-z_$][\w$]*)\s*\(")
 _BOUND = re.compile(r"\b(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*=\s*(?:async\b\s*)?(?:function\b|\(|[A-Za-z_$][\w$]*\s*=>)")
-_IDENTIFIER = re.compile(r"^[A-Za-z_$][\w$]*$")
 _FRAME = re.compile(r"^\s*at (\S+) \(<input>(?::(\d+))?")
 _MODULE_SYNTAX = re.compile(r"^\s*(?:import|export)\b", re.M)
 
@@ -161,7 +165,7 @@ class _Run:
         self.ctx = quickjs.Context()
         self.ctx.set_memory_limit(MEMORY_LIMIT_BYTES)
         self.ctx.set_max_stack_size(STACK_LIMIT_BYTES)
-        self.ctx.eval(_CONSOLE)
+        self.ctx.eval(_PRELUDE)
 
     def eval(self, code: str, *, user_code: bool) -> Any:
         remaining = self.deadline - time.perf_counter()
@@ -177,18 +181,15 @@ class _Run:
         """Run the code's top level; return its entry point's name."""
         if len(code) > MAX_CODE_CHARS:
             raise ScriptError(f"the code is longer than {MAX_CODE_CHARS} characters")
-        before = set(json.loads(self.eval("JSON.stringify(Object.getOwnPropertyNames(globalThis))", user_code=False)))
         try:
             self.eval(code, user_code=True)
         except ScriptError as exc:
             if exc.message.startswith("SyntaxError") and _MODULE_SYNTAX.search(code):
                 exc.message += " (modules are not supported: no import or export)"
             raise
-        after = json.loads(self.eval("JSON.stringify(Object.getOwnPropertyNames(globalThis))", user_code=False))
-        named = list(ENTRY_POINTS) + [n for n in after if n not in before]
-        named += [m.group(1) for rx in (_DECLARED, _BOUND) for m in rx.finditer(code)]
-        named = [n for n in dict.fromkeys(named) if _IDENTIFIER.match(n)]
-        functions = json.loads(self.eval(_FIND % json.dumps(named), user_code=False))
+        named = list(dict.fromkeys(m.group(1) for rx in (_DECLARED, _BOUND) for m in rx.finditer(code)))
+        functions = json.loads(self.eval(f"__fleetgate_find({json.dumps(list(ENTRY_POINTS))}, {json.dumps(named)})",
+                                         user_code=False))
         for preferred in ENTRY_POINTS:
             if preferred in functions:
                 return preferred
@@ -200,7 +201,7 @@ class _Run:
 
     def call(self, entry_point: str, message: dict[str, Any]) -> dict[str, Any]:
         self.ctx.set("__fleetgate_input", json.dumps(message))
-        raw = self.eval(_CALL % entry_point, user_code=False)
+        raw = self.eval(f"__fleetgate_call({entry_point})", user_code=False)
         if not isinstance(raw, str):
             raise ScriptError(f"{_NOT_JSON}: the result could not be converted")
         if len(raw.encode()) > MAX_OUTPUT_BYTES:
