@@ -33,6 +33,8 @@ T = TypeVar("T")
 MAX_FIELD_BYTES = 64 * 1024
 DAYS_PER_PAGE = 7
 KINDS = ("function", "integration", "flow")
+STATUSES = {"function": ("success", "error"), "integration": ("success", "error"),
+            "flow": ("success", "partial_success", "error")}
 
 
 class ExecutionItem(BaseModel):
@@ -79,6 +81,8 @@ def record(kind: str, resource_id: str, owner_id: str, *, status: str, started: 
     """Store one execution record; returns it as the API shows it."""
     if kind not in KINDS:
         raise ValueError(f"unknown history kind {kind!r}")
+    if status not in STATUSES[kind]:
+        raise ValueError(f"a {kind} record's status is one of {', '.join(STATUSES[kind])}, not {status!r}")
     Executions = _executions()
     history_id = new_history_id(started)
     started_at = iso(started)

@@ -8,6 +8,10 @@ starting at a letter or digit within the first :data:`MAX_START` characters, eac
 characters. A query is normalised the same way; its first :data:`TOKEN_CHARS` characters select token items by
 key prefix and a longer query is checked against the whole field value. Ranking: exact field match, then
 prefix of the field, then prefix of a word, then any substring; names before EUIs; shorter names first.
+
+Scope: the caller's own resources, admins included (the contract says "the caller's"; an admin reaches other
+users' resources through the list routes). One search reads at most :data:`READ_CAP` token items, so a one- or
+two-letter query over a large account ranks a sample of its matches; longer queries are exact.
 """
 
 from __future__ import annotations
