@@ -205,10 +205,12 @@ def device_manager_scenarios(client: Client, w: dict[str, Any],
         return make
 
     fn_body = lambda: {"name": f"fn {uniq()}", "code": code % 3}  # noqa: E731
-    int_body = lambda: {"name": f"hook {uniq()}", "type": "http", "config": {"url": "https://example.com/x"}}  # noqa: E731
+    int_body = lambda: {"name": f"hook {uniq()}", "type": "http",  # noqa: E731
+                        "config": {"url": "https://example.com/x"}}
     st_body = lambda: {"name": f"st {uniq()}", "retention_days": 7}  # noqa: E731
     flow_body = lambda: {**{k: w["flow_def"][k] for k in ("nodes", "edges")}, "name": f"flow {uniq()}"}  # noqa: E731
-    f, i, fw, s = f"/api/v1/functions/{fid}", f"/api/v1/integrations/{iid}", f"/api/v1/flows/{fl}", f"/api/v1/storages/{sid}"
+    f, i = f"/api/v1/functions/{fid}", f"/api/v1/integrations/{iid}"
+    fw, s = f"/api/v1/flows/{fl}", f"/api/v1/storages/{sid}"
     return [
         Scenario("GET", "/api/v1/functions", lambda n: Req("/api/v1/functions", t)),
         Scenario("GET", "/api/v1/functions", lambda n: Req("/api/v1/functions", ta), variant="admin"),

@@ -169,7 +169,8 @@ def test_given_a_script_that_pollutes_globals_then_the_next_execution_does_not_s
 
 def test_given_console_flood_then_logs_are_bounded(api):
     user = api.register()
-    fn = _function(api, user["token"], code="function process(m) { for (var i = 0; i < 500; i++) console.log('line', i, 'x'.repeat(5000)); return {} }")
+    fn = _function(api, user["token"], code=(
+        "function process(m) { for (var i = 0; i < 500; i++) console.log('line', i, 'x'.repeat(5000)); return {} }"))
     body = api.call("POST", f"/api/v1/functions/{fn['id']}/test", token=user["token"], json_body={}).body
     assert body["success"] is True
     assert len(body["logs"]) == 101 and body["logs"][-1] == "... 400 more line(s) dropped"

@@ -76,7 +76,7 @@ class ErrorStyle(str, Enum):
 
 
 def _loc(field: str) -> list[str]:
-    """``"name"`` → body.name; ``"query:cursor"`` → query.cursor; dots nest: ``"config.url"`` → body.config.url."""
+    """``"name"`` → body.name; ``"query:cursor"`` → query.cursor; dots nest (``"config.url"``)."""
     where, _, name = field.partition(":")
     return [where, *name.split(".")] if name else ["body", *field.split(".")]
 

@@ -119,7 +119,7 @@ class Transaction:
             return failed
 
 
-# ---------------------------------------------------------------- owned resources (shared by the device-manager contexts)
+# ---------------------------------------------------------------- owned resources (device-manager contexts)
 
 BATCH_GET_MAX = 100
 

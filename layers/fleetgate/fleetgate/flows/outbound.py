@@ -233,8 +233,8 @@ def send_mqtt(*, host: str, port: int, topic: str, qos: int, retain: bool, usern
                "body": _excerpt(body)}
     started = time.perf_counter()
     deadline = started + timeout
-    client = _mqtt_client_class()(CallbackAPIVersion.VERSION2, client_id=client_id or f"fleetgate-{uuid.uuid4().hex[:12]}",
-                                  protocol=MQTTv5)
+    client = _mqtt_client_class()(CallbackAPIVersion.VERSION2, protocol=MQTTv5,
+                                  client_id=client_id or f"fleetgate-{uuid.uuid4().hex[:12]}")
     client.connect_timeout = timeout
     if username:
         client.username_pw_set(username, password)

@@ -91,7 +91,8 @@ _PRELUDE = """
        "not_json": _NOT_JSON}
 
 _DECLARED = re.compile(r"\bfunction\s*\*?\s*([A-Za-z_$][\w$]*)\s*\(")
-_BOUND = re.compile(r"\b(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*=\s*(?:async\b\s*)?(?:function\b|\(|[A-Za-z_$][\w$]*\s*=>)")
+_BOUND = re.compile(r"\b(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*=\s*"
+                    r"(?:async\b\s*)?(?:function\b|\(|[A-Za-z_$][\w$]*\s*=>)")
 _FRAME = re.compile(r"^\s*at (\S+) \(<input>(?::(\d+))?")
 _MODULE_SYNTAX = re.compile(r"^\s*(?:import|export)\b", re.M)
 

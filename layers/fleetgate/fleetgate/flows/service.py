@@ -65,7 +65,8 @@ def validate_graph(owner_id: str, nodes: list[dict[str, Any]], edges: list[dict[
                        f"edges.{j}.target")
         is_switch = nodes[index[src]]["type"] == "switch"
         if is_switch and branch is None:
-            raise _bad(f"node {src!r}: edges out of a switch need a branch (\"true\" or \"false\")", f"edges.{j}.branch")
+            raise _bad(f"node {src!r}: edges out of a switch need a branch (\"true\" or \"false\")",
+                       f"edges.{j}.branch")
         if not is_switch and branch is not None:
             raise _bad(f"node {src!r}: only edges out of a switch have a branch", f"edges.{j}.branch")
         if (src, dst, branch) in seen:

@@ -52,7 +52,8 @@ def _instant(value: str | None, name: str) -> str | None:
     try:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise InvalidInput(f"{name} must be an ISO 8601 time, e.g. 2026-11-22T08:00:00Z", field=f"query:{name}") from None
+        raise InvalidInput(f"{name} must be an ISO 8601 time, e.g. 2026-11-22T08:00:00Z",
+                           field=f"query:{name}") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     return iso(parsed)
