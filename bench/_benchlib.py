@@ -49,6 +49,7 @@ def set_process_env(stack: Any, endpoint: str | None) -> None:
     """Environment for driving the functions in this process (like tests/conftest.py does)."""
     os.environ.update({**FAKE_AWS, "POWERTOOLS_DEV": "false", **function_env(stack.environment())})
     os.environ.pop("JWT_SECRET_ARN", None)
+    os.environ["OUTBOUND_ALLOW"] = "loopback"  # like the local cloud: integration test sends reach a loopback sink
     for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
         os.environ.pop(var, None)
     if endpoint:
@@ -178,3 +179,70 @@ def seed_history(device_id: str, owner_id: str, entries: int) -> None:
     for i in range(entries):
         repository.add_history(DeviceHistoryEntry(id=new_id(), device_id=device_id, event="up",
                                                   received_at=now_iso(), data={"fcnt": i, "rssi": -80}), owner_id)
+
+
+class LoopbackSink:
+    """A fake HTTP endpoint on 127.0.0.1 for integration test sends (answers 200 with a small JSON body)."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            disable_nagle_algorithm = True
+
+            def do_POST(self) -> None:  # noqa: N802
+                self.rfile.read(int(self.headers.get("content-length") or 0))
+                body = b'{"ok":true}'
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+def seed_device_manager(client: Client, token: str, owner_id: str, device_id: str, sink_url: str) -> dict[str, Any]:
+    """A function, an integration (to ``sink_url``), a storage with points, a flow over them, and history records."""
+    from datetime import datetime, timedelta, timezone
+
+    from fleetgate.history import service as history
+    from fleetgate.storages import repository as storages
+
+    fn = client.ok("POST", "/api/v1/functions", 201, token=token, json_body={
+        "name": "bench decoder", "code": "function decodeUplink(m) { return {t: m.data.temperature * 2} }"})
+    integration = client.ok("POST", "/api/v1/integrations", 201, token=token, json_body={
+        "name": "bench hook", "type": "http", "config": {"url": sink_url, "headers": {"Authorization": "Bearer x"}}})
+    storage = client.ok("POST", "/api/v1/storages", 201, token=token, json_body={"name": "bench series"})
+    flow = client.ok("POST", "/api/v1/flows", 201, token=token, json_body={
+        "name": "bench flow", "nodes": [{"id": "d", "type": "device", "device_id": device_id},
+                                        {"id": "f", "type": "function", "function_id": fn["id"]},
+                                        {"id": "i", "type": "integration", "integration_id": integration["id"]},
+                                        {"id": "s", "type": "storage", "storage_id": storage["id"]}],
+        "edges": [{"source": "d", "target": "f"}, {"source": "f", "target": "i"}, {"source": "f", "target": "s"}]})
+    now = datetime.now(timezone.utc)
+    st = storages.get(storage["id"])
+    for i in range(20):
+        storages.write_point(st, device_id, {"t": i}, now - timedelta(minutes=i))
+        started = now - timedelta(minutes=i)
+        history.record_function_run(function_id=fn["id"], owner_id=owner_id, status="success", started=started,
+                                    duration_ms=0.9, input={"data": {"temperature": i}}, output={"t": 2 * i})
+        ih = history.record_integration_call(integration_id=integration["id"], owner_id=owner_id, status="success",
+                                             started=started, duration_ms=3.2, request={"method": "POST"},
+                                             response={"status_code": 200})
+        fh = history.record_flow_run(flow_id=flow["id"], owner_id=owner_id, status="success", started=started,
+                                     duration_ms=12.0, trigger={"device_id": device_id})
+    return {"function": fn["id"], "integration": integration["id"], "storage": storage["id"], "flow": flow["id"],
+            "flow_def": flow, "integration_history": ih.id, "flow_history": fh.id}

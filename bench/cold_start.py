@@ -41,6 +41,7 @@ from _benchlib import (
     quiet_stdout,
     register_user,
     request_parts,
+    seed_device_manager,
     seed_devices_and_labels,
     set_process_env,
     table,
@@ -62,6 +63,11 @@ REPRESENTATIVE: dict[str, tuple[str, str]] = {
     "AuthFunction": ("POST", "/api/v1/auth/login"),
     "DevicesFunction": ("GET", "/api/v1/devices?limit=20"),
     "LabelsFunction": ("GET", "/api/v1/labels?limit=20"),
+    "FunctionsFunction": ("GET", "/api/v1/functions?limit=20"),
+    "IntegrationsFunction": ("GET", "/api/v1/integrations?limit=20"),
+    "FlowsFunction": ("GET", "/api/v1/flows?limit=20"),
+    "StoragesFunction": ("GET", "/api/v1/storages?limit=20"),
+    "SearchFunction": ("GET", "/api/v1/search?query=bench"),
 }
 
 
@@ -295,7 +301,8 @@ def build_targets(stack: Any, python: Path, endpoint: str) -> tuple[Target, list
     stack.create_tables(boto3.client("dynamodb", region_name=REGION))
     client = Client(stack)
     user = register_user(client)
-    seed_devices_and_labels(client, user["token"], devices=10, labels=5)
+    devices, _ = seed_devices_and_labels(client, user["token"], devices=10, labels=5)
+    seed_device_manager(client, user["token"], user["id"], devices[0], "https://example.com/hook")
 
     specs = STATE / "cold-specs"
     specs.mkdir(parents=True, exist_ok=True)

@@ -24,12 +24,14 @@ from _benchlib import (
     PASSWORD,
     REGION,
     Client,
+    LoopbackSink,
     median,
     new_eui,
     percentile,
     quiet_stdout,
     register_user,
     request_parts,
+    seed_device_manager,
     seed_devices_and_labels,
     seed_history,
     set_process_env,
@@ -127,7 +129,9 @@ def build_world(client: Client) -> dict[str, Any]:
     seed_history(devices[0], user["id"], entries=20)
     client.ok("PUT", f"/api/v1/devices/{devices[0]}/labels", 200, token=user["token"],
               json_body={"label_ids": labels[:2]})
-    return {"user": user, "admin": admin, "devices": devices, "labels": labels}
+    sink = LoopbackSink()
+    dm = seed_device_manager(client, user["token"], user["id"], devices[0], sink.url)
+    return {"user": user, "admin": admin, "devices": devices, "labels": labels, "sink": sink, **dm}
 
 
 def scenarios(client: Client, w: dict[str, Any]) -> list[Scenario]:
@@ -183,6 +187,78 @@ def scenarios(client: Client, w: dict[str, Any]) -> list[Scenario]:
                  lambda i: Req(f"/api/v1/labels/{lb[4]}/devices/{d[3]}", t), 201,
                  after=lambda req, resp: client.ok("DELETE", req.path, 204, token=t)),
         Scenario("DELETE", "/api/v1/labels/{label_id}/devices/{device_id}", add_membership, 204),
+        *device_manager_scenarios(client, w, delete_created),
+    ]
+
+
+def device_manager_scenarios(client: Client, w: dict[str, Any],
+                             delete_created: Callable[[str], Callable[[Req, Any], None]]) -> list[Scenario]:
+    """Functions, integrations, flows, storages, search."""
+    t, ta = w["user"]["token"], w["admin"]["token"]
+    fid, iid, fl, sid = w["function"], w["integration"], w["flow"], w["storage"]
+    code = "function decodeUplink(m) { return {t: m.data.temperature * %d} }"
+
+    def new(kind: str, body: Callable[[], dict[str, Any]]) -> Callable[[int], Req]:
+        def make(_: int) -> Req:
+            created = client.ok("POST", f"/api/v1/{kind}", 201, token=t, json_body=body())
+            return Req(f"/api/v1/{kind}/{created['id']}", t)
+        return make
+
+    fn_body = lambda: {"name": f"fn {uniq()}", "code": code % 3}  # noqa: E731
+    int_body = lambda: {"name": f"hook {uniq()}", "type": "http",  # noqa: E731
+                        "config": {"url": "https://example.com/x"}}
+    st_body = lambda: {"name": f"st {uniq()}", "retention_days": 7}  # noqa: E731
+    flow_body = lambda: {**{k: w["flow_def"][k] for k in ("nodes", "edges")}, "name": f"flow {uniq()}"}  # noqa: E731
+    f, i = f"/api/v1/functions/{fid}", f"/api/v1/integrations/{iid}"
+    fw, s = f"/api/v1/flows/{fl}", f"/api/v1/storages/{sid}"
+    return [
+        Scenario("GET", "/api/v1/functions", lambda n: Req("/api/v1/functions", t)),
+        Scenario("GET", "/api/v1/functions", lambda n: Req("/api/v1/functions", ta), variant="admin"),
+        Scenario("POST", "/api/v1/functions", lambda n: Req("/api/v1/functions", t, json_body=fn_body()), 201,
+                 after=delete_created("functions")),
+        Scenario("GET", "/api/v1/functions/history", lambda n: Req("/api/v1/functions/history", t)),
+        Scenario("GET", "/api/v1/functions/history", lambda n: Req("/api/v1/functions/history", ta), variant="admin"),
+        Scenario("GET", "/api/v1/functions/{function_id}", lambda n: Req(f, t)),
+        Scenario("PUT", "/api/v1/functions/{function_id}", lambda n: Req(f, t, json_body={"code": code % (n + 10)})),
+        Scenario("DELETE", "/api/v1/functions/{function_id}", new("functions", fn_body), 204),
+        Scenario("GET", "/api/v1/functions/{function_id}/history", lambda n: Req(f"{f}/history", t)),
+        Scenario("GET", "/api/v1/functions/{function_id}/versions", lambda n: Req(f"{f}/versions?limit=20", t)),
+        Scenario("POST", "/api/v1/functions/{function_id}/test", lambda n: Req(f"{f}/test", t, json_body={
+            "payload": {"data": {"temperature": n}}})),
+        Scenario("GET", "/api/v1/integrations", lambda n: Req("/api/v1/integrations", t)),
+        Scenario("POST", "/api/v1/integrations", lambda n: Req("/api/v1/integrations", t, json_body=int_body()), 201,
+                 after=delete_created("integrations")),
+        Scenario("GET", "/api/v1/integrations/history", lambda n: Req("/api/v1/integrations/history", t)),
+        Scenario("GET", "/api/v1/integrations/history", lambda n: Req("/api/v1/integrations/history", ta),
+                 variant="admin"),
+        Scenario("GET", "/api/v1/integrations/{integration_id}", lambda n: Req(i, t)),
+        Scenario("PUT", "/api/v1/integrations/{integration_id}", lambda n: Req(i, t, json_body={"name": f"hook {n}"})),
+        Scenario("DELETE", "/api/v1/integrations/{integration_id}", new("integrations", int_body), 204),
+        Scenario("GET", "/api/v1/integrations/{integration_id}/history", lambda n: Req(f"{i}/history", t)),
+        Scenario("GET", "/api/v1/integrations/{integration_id}/history/{history_id}",
+                 lambda n: Req(f"{i}/history/{w['integration_history']}", t)),
+        Scenario("POST", "/api/v1/integrations/{integration_id}/test", lambda n: Req(f"{i}/test", t, json_body={})),
+        Scenario("GET", "/api/v1/flows", lambda n: Req("/api/v1/flows", t)),
+        Scenario("POST", "/api/v1/flows", lambda n: Req("/api/v1/flows", t, json_body=flow_body()), 201,
+                 after=delete_created("flows")),
+        Scenario("GET", "/api/v1/flows/history", lambda n: Req("/api/v1/flows/history", t)),
+        Scenario("GET", "/api/v1/flows/history", lambda n: Req("/api/v1/flows/history", ta), variant="admin"),
+        Scenario("GET", "/api/v1/flows/{flow_id}", lambda n: Req(fw, t)),
+        Scenario("PUT", "/api/v1/flows/{flow_id}", lambda n: Req(fw, t, json_body={"enabled": n % 2 == 0})),
+        Scenario("PUT", "/api/v1/flows/{flow_id}", lambda n: Req(fw, t, json_body={
+            "nodes": w["flow_def"]["nodes"], "edges": w["flow_def"]["edges"][:2 + n % 2]}), variant="graph"),
+        Scenario("DELETE", "/api/v1/flows/{flow_id}", new("flows", flow_body), 204),
+        Scenario("GET", "/api/v1/flows/{flow_id}/history", lambda n: Req(f"{fw}/history", t)),
+        Scenario("GET", "/api/v1/flows/{flow_id}/history/{history_id}",
+                 lambda n: Req(f"{fw}/history/{w['flow_history']}", t)),
+        Scenario("GET", "/api/v1/storages", lambda n: Req("/api/v1/storages", t)),
+        Scenario("POST", "/api/v1/storages", lambda n: Req("/api/v1/storages", t, json_body=st_body()), 201,
+                 after=delete_created("storages")),
+        Scenario("GET", "/api/v1/storages/{storage_id}", lambda n: Req(s, t)),
+        Scenario("PUT", "/api/v1/storages/{storage_id}", lambda n: Req(s, t, json_body={"retention_days": 10 + n % 5})),
+        Scenario("DELETE", "/api/v1/storages/{storage_id}", new("storages", st_body), 204),
+        Scenario("GET", "/api/v1/storages/{storage_id}/data", lambda n: Req(f"{s}/data?limit=20", t)),
+        Scenario("GET", "/api/v1/search", lambda n: Req("/api/v1/search?query=bench", t)),
     ]
 
 
@@ -273,6 +349,7 @@ def run_all(args: argparse.Namespace, begun: float) -> tuple[list[Result], list[
             remaining = args.max_seconds - (time.monotonic() - begun)
             budget = min(args.route_seconds, max(0.5, remaining / (len(ordered) - n)))
             results.append(run(client, sc, requests=args.requests, seconds=budget))
+        world["sink"].close()
     return results, floor, missing, stale
 
 

@@ -27,8 +27,9 @@ DynamoDBMode = Literal["moto", "local"]
 
 
 def local_stack(path: Path = TEMPLATE) -> Stack:
-    """The stack as the local cloud runs it: parameter ``Stage`` is ``local``."""
-    return stack(path, parameters={"Stage": "local"})
+    """The stack as the local cloud runs it: parameter ``Stage`` is ``local``, and integrations may call
+    loopback sinks (``OutboundAllow``)."""
+    return stack(path, parameters={"Stage": "local", "OutboundAllow": "loopback"})
 
 
 def client_environment(stack: Stack, endpoint: str, dynamodb_endpoint: str | None = None) -> dict[str, str]:

@@ -27,6 +27,7 @@ os.environ.update({
     "POWERTOOLS_METRICS_NAMESPACE": "Fleetgate", "POWERTOOLS_DEV": "false",
     **STACK.environment(),
     "STAGE": "test", "JWT_SECRET": "test-secret-" + "x" * 32,
+    "OUTBOUND_ALLOW": "loopback",  # like the local cloud: integrations may call the tests' fake sinks
 })
 os.environ.pop("JWT_SECRET_ARN", None)
 for _var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):

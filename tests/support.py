@@ -4,3 +4,72 @@ import uuid
 def new_eui() -> str:
     """A random, unique 16-hex-digit DevEUI."""
     return uuid.uuid4().hex[:16]
+
+
+# ------------------------------------------------------------------ a fake HTTP sink on loopback
+import json  # noqa: E402
+import threading  # noqa: E402
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: E402
+
+
+class Sink:
+    """A fake HTTP endpoint on 127.0.0.1 that records what it receives and answers ``status`` / ``body``."""
+
+    def __init__(self, status: int = 200, body: bytes = b'{"ok": true}'):
+        self.status, self.body = status, body
+        self.requests: list[dict] = []
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            disable_nagle_algorithm = True
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                sink.requests.append({"method": self.command, "path": self.path,
+                                      "headers": {k.lower(): v for k, v in self.headers.items()},
+                                      "body": json.loads(raw) if raw else None})
+                self.send_response(sink.status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(sink.body)))
+                self.end_headers()
+                self.wfile.write(sink.body)
+
+            do_POST = do_PUT = do_PATCH = do_GET = do_DELETE = _handle
+
+            def log_message(self, *_: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> "Sink":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+# ------------------------------------------------------------------ lanes that need a system tool
+import os  # noqa: E402
+import shutil  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+def lane_unavailable(reason: str) -> None:
+    """Skip (saying how to get the tool), or fail when every lane is required (CI sets FLEETGATE_REQUIRE_ALL_LANES=1)."""
+    if os.environ.get("FLEETGATE_REQUIRE_ALL_LANES") == "1":
+        pytest.fail(f"{reason} (FLEETGATE_REQUIRE_ALL_LANES=1: this lane must run)")
+    pytest.skip(reason)
+
+
+def mosquitto_binary() -> str | None:
+    found = shutil.which("mosquitto")
+    if found:
+        return found
+    return "/usr/sbin/mosquitto" if os.access("/usr/sbin/mosquitto", os.X_OK) else None

@@ -5,22 +5,27 @@ any Scan fails every test. A change to these numbers is a design change: update 
 table on purpose, never to make a test pass.
 """
 
+from datetime import datetime, timezone
+
 import pytest
 
-from tests.support import new_eui
+from tests.support import Sink, new_eui
 
 EXPECTED = {
     ("POST", "/api/v1/auth/register"): ["TransactWriteItems"],
     ("POST", "/api/v1/auth/login"): ["GetItem", "GetItem"],
     ("GET", "/api/v1/devices"): ["Query"],
-    ("POST", "/api/v1/devices"): ["TransactWriteItems"],
+    # + the search tokens (1 BatchWriteItem per 25: a suffix per character of the name, up to 64, and 16 for the EUI)
+    ("POST", "/api/v1/devices"): ["TransactWriteItems", "BatchWriteItem"],
     ("GET", "/api/v1/devices/history"): ["Query"],
     ("GET", "/api/v1/devices/{device_id}"): ["GetItem"],
-    ("PUT", "/api/v1/devices/{device_id}"): ["GetItem", "UpdateItem"],
+    # a rename rewrites the search tokens (no BatchWriteItem when neither name nor dev_eui changes)
+    ("PUT", "/api/v1/devices/{device_id}"): ["GetItem", "UpdateItem", "BatchWriteItem"],
     ("GET", "/api/v1/devices/{device_id}/history"): ["GetItem", "Query"],
     ("GET", "/api/v1/devices/{device_id}/labels"): ["GetItem", "Query", "BatchGetItem"],
     ("PUT", "/api/v1/devices/{device_id}/labels"): ["GetItem", "BatchGetItem", "Query", "BatchWriteItem"],
-    ("DELETE", "/api/v1/devices/{device_id}"): ["GetItem", "TransactWriteItems", "Query", "BatchWriteItem"],
+    ("DELETE", "/api/v1/devices/{device_id}"): ["GetItem", "TransactWriteItems", "Query", "BatchWriteItem",
+                                                "BatchWriteItem"],  # memberships, then search tokens
     ("GET", "/api/v1/labels"): ["Query"],
     ("POST", "/api/v1/labels"): ["TransactWriteItems"],
     ("GET", "/api/v1/labels/{label_id}"): ["GetItem"],
@@ -29,6 +34,46 @@ EXPECTED = {
     ("DELETE", "/api/v1/labels/{label_id}/devices/{device_id}"): ["GetItem", "DeleteItem"],
     # (the label is empty by then: a label with devices adds one BatchWriteItem per 25 of them)
     ("DELETE", "/api/v1/labels/{label_id}"): ["GetItem", "TransactWriteItems", "Query"],
+    # functions: create/update write the function and its version in one transaction; search tokens follow
+    ("GET", "/api/v1/functions"): ["Query"],
+    ("POST", "/api/v1/functions"): ["TransactWriteItems", "BatchWriteItem"],
+    ("GET", "/api/v1/functions/history"): ["Query"],
+    ("GET", "/api/v1/functions/{function_id}"): ["GetItem"],
+    ("PUT", "/api/v1/functions/{function_id}"): ["GetItem", "TransactWriteItems"],  # + BatchWriteItem on a rename
+    ("DELETE", "/api/v1/functions/{function_id}"): ["GetItem", "DeleteItem", "Query", "BatchWriteItem",
+                                                    "BatchWriteItem"],  # versions, then search tokens
+    ("GET", "/api/v1/functions/{function_id}/history"): ["GetItem", "Query"],
+    ("GET", "/api/v1/functions/{function_id}/versions"): ["GetItem", "Query"],
+    ("POST", "/api/v1/functions/{function_id}/test"): ["GetItem"],  # no history written
+    # integrations
+    ("GET", "/api/v1/integrations"): ["Query"],
+    ("POST", "/api/v1/integrations"): ["PutItem", "BatchWriteItem"],
+    ("GET", "/api/v1/integrations/history"): ["Query"],
+    ("GET", "/api/v1/integrations/{integration_id}"): ["GetItem"],
+    ("PUT", "/api/v1/integrations/{integration_id}"): ["GetItem", "UpdateItem", "BatchWriteItem"],
+    ("DELETE", "/api/v1/integrations/{integration_id}"): ["GetItem", "DeleteItem", "BatchWriteItem"],
+    ("GET", "/api/v1/integrations/{integration_id}/history"): ["GetItem", "Query"],
+    ("GET", "/api/v1/integrations/{integration_id}/history/{history_id}"): ["GetItem", "GetItem"],
+    ("POST", "/api/v1/integrations/{integration_id}/test"): ["GetItem"],  # no history written
+    # flows: every reference of the graph in one BatchGetItem across the tables; flow + trigger index in one
+    # transaction
+    ("GET", "/api/v1/flows"): ["Query"],
+    ("POST", "/api/v1/flows"): ["BatchGetItem", "TransactWriteItems", "BatchWriteItem"],
+    ("GET", "/api/v1/flows/history"): ["Query"],
+    ("GET", "/api/v1/flows/{flow_id}"): ["GetItem"],
+    ("PUT", "/api/v1/flows/{flow_id}"): ["GetItem", "TransactWriteItems"],  # enable/disable; a new graph adds 1 BatchGetItem
+    ("DELETE", "/api/v1/flows/{flow_id}"): ["GetItem", "TransactWriteItems", "BatchWriteItem"],
+    ("GET", "/api/v1/flows/{flow_id}/history"): ["GetItem", "Query"],
+    ("GET", "/api/v1/flows/{flow_id}/history/{history_id}"): ["GetItem", "GetItem"],
+    # storages
+    ("GET", "/api/v1/storages"): ["Query"],
+    ("POST", "/api/v1/storages"): ["PutItem"],
+    ("GET", "/api/v1/storages/{storage_id}"): ["GetItem"],
+    ("PUT", "/api/v1/storages/{storage_id}"): ["GetItem", "UpdateItem"],
+    ("DELETE", "/api/v1/storages/{storage_id}"): ["GetItem", "DeleteItem"],
+    ("GET", "/api/v1/storages/{storage_id}/data"): ["GetItem", "Query"],
+    # search: one Query on the caller's token partition
+    ("GET", "/api/v1/search"): ["Query"],
 }
 
 
@@ -40,13 +85,43 @@ def test_every_route_in_the_template_has_an_expected_call_count():
 
 @pytest.fixture
 def world(api):
+    from fleetgate.history import service as history
+    from fleetgate.storages import repository as storages
+
     user = api.register(password="pw-for-counting")
     token = user["token"]
     device = api.call("POST", "/api/v1/devices", token=token, json_body={"dev_eui": new_eui(), "name": "d"}).body
     label = api.call("POST", "/api/v1/labels", token=token, json_body={"name": "l"}).body
     other = api.call("POST", "/api/v1/labels", token=token, json_body={"name": "m"}).body
     api.call("POST", f"/api/v1/labels/{label['id']}/devices/{device['id']}", token=token)
-    return {"user": user, "token": token, "device": device["id"], "label": label["id"], "other": other["id"]}
+    fn = api.call("POST", "/api/v1/functions", token=token,
+                  json_body={"name": "fn", "code": "function process(m) { return m }"}).body
+    storage = api.call("POST", "/api/v1/storages", token=token, json_body={"name": "st"}).body
+    sink = Sink().__enter__()
+    integration = api.call("POST", "/api/v1/integrations", token=token,
+                           json_body={"name": "in", "type": "http", "config": {"url": sink.url}}).body
+    flow = api.call("POST", "/api/v1/flows", token=token, json_body={
+        "name": "fl", "nodes": [{"id": "d", "type": "device", "device_id": device["id"]},
+                                {"id": "f", "type": "function", "function_id": fn["id"], "version": 1},
+                                {"id": "i", "type": "integration", "integration_id": integration["id"]},
+                                {"id": "s", "type": "storage", "storage_id": storage["id"]}],
+        "edges": [{"source": "d", "target": "f"}, {"source": "f", "target": "i"}, {"source": "f", "target": "s"}]}).body
+    now = datetime.now(timezone.utc)
+    ih = history.record_integration_call(integration_id=integration["id"], owner_id=user_id(api, token), status="success",
+                                         started=now, duration_ms=3, request={"method": "POST"})
+    fh = history.record_flow_run(flow_id=flow["id"], owner_id=flow["owner_id"], status="success", started=now,
+                                 duration_ms=5, trigger={"device_id": device["id"]})
+    storages.write_point(storages.get(storage["id"]), device["id"], {"t": 1}, now)
+    yield {"user": user, "token": token, "device": device["id"], "label": label["id"], "other": other["id"],
+           "function": fn["id"], "integration": integration["id"], "flow": flow["id"], "storage": storage["id"],
+           "integration_history": ih.id, "flow_history": fh.id}
+    sink.__exit__()
+
+
+def user_id(api, token):
+    from fleetgate.core.auth import verify_token
+
+    return verify_token(token).user_id
 
 
 def test_given_each_route_when_called_then_dynamodb_calls_are_exactly_the_expected_ones(api, world):
@@ -70,16 +145,63 @@ def test_given_each_route_when_called_then_dynamodb_calls_are_exactly_the_expect
         ("PUT", "/api/v1/labels/{label_id}", t, {"name": "renamed-label"}),
         ("POST", "/api/v1/labels/{label_id}/devices/{device_id}", t, None),
         ("DELETE", "/api/v1/labels/{label_id}/devices/{device_id}", t, None),
+        # functions
+        ("GET", "/api/v1/functions", t, None),
+        ("POST", "/api/v1/functions", t, {"name": "g", "code": "function process(m) { return m }"}),
+        ("GET", "/api/v1/functions/history", t, None),
+        ("GET", "/api/v1/functions/{function_id}", t, None),
+        ("PUT", "/api/v1/functions/{function_id}", t, {"code": "function process(m) { return {v: 2} }"}),
+        ("GET", "/api/v1/functions/{function_id}/history", t, None),
+        ("GET", "/api/v1/functions/{function_id}/versions", t, None),
+        ("POST", "/api/v1/functions/{function_id}/test", t, {"payload": {"a": 1}}),
+        # integrations
+        ("GET", "/api/v1/integrations", t, None),
+        ("POST", "/api/v1/integrations", t, {"name": "j", "type": "mqtt", "config": {"host": "broker.example.com",
+                                                                                   "topic": "a/b"}}),
+        ("GET", "/api/v1/integrations/history", t, None),
+        ("GET", "/api/v1/integrations/{integration_id}", t, None),
+        ("PUT", "/api/v1/integrations/{integration_id}", t, {"name": "renamed-integration"}),
+        ("GET", "/api/v1/integrations/{integration_id}/history", t, None),
+        ("GET", "/api/v1/integrations/{integration_id}/history/{history_id}", t, None),
+        ("POST", "/api/v1/integrations/{integration_id}/test", t, {}),
+        # storages
+        ("GET", "/api/v1/storages", t, None),
+        ("POST", "/api/v1/storages", t, {"name": "more"}),
+        ("GET", "/api/v1/storages/{storage_id}", t, None),
+        ("PUT", "/api/v1/storages/{storage_id}", t, {"retention_days": 9}),
+        ("GET", "/api/v1/storages/{storage_id}/data", t, None),
+        # flows
+        ("GET", "/api/v1/flows", t, None),
+        ("POST", "/api/v1/flows", t, {"name": "g", "nodes": [{"id": "l", "type": "label", "label_id": lbl}]}),
+        ("GET", "/api/v1/flows/history", t, None),
+        ("GET", "/api/v1/flows/{flow_id}", t, None),
+        ("PUT", "/api/v1/flows/{flow_id}", t, {"enabled": False}),
+        ("GET", "/api/v1/flows/{flow_id}/history", t, None),
+        ("GET", "/api/v1/flows/{flow_id}/history/{history_id}", t, None),
+        ("GET", "/api/v1/search", t, None),
+        # deletes last
+        ("DELETE", "/api/v1/flows/{flow_id}", t, None),
+        ("DELETE", "/api/v1/functions/{function_id}", t, None),
+        ("DELETE", "/api/v1/integrations/{integration_id}", t, None),
+        ("DELETE", "/api/v1/storages/{storage_id}", t, None),
         ("DELETE", "/api/v1/labels/{label_id}", t, None),
         ("DELETE", "/api/v1/devices/{device_id}", t, None),
     ]
     seen = {}
     for method, template, token, body in calls:
         path = template.replace("{device_id}", d).replace("{label_id}", lbl)
+        for key in ("function", "integration", "flow", "storage"):
+            path = path.replace(f"{{{key}_id}}", world[key])
+        if "{history_id}" in path:
+            path = path.replace("{history_id}", world["integration_history" if "integrations" in path else "flow_history"])
         if template == "/api/v1/auth/login":
             reply = api.call(method, path, form={"username": world["user"]["email"], "password": "pw-for-counting"})
+        elif template == "/api/v1/search":
+            reply = api.call(method, path, token=token, query={"query": "renamed"})
         else:
             reply = api.call(method, path, token=token, json_body=body)
         assert reply.status < 300, (method, template, reply.status, reply.body)
+        if template == "/api/v1/integrations/{integration_id}/test":
+            assert reply.body["success"] is True, reply.body
         seen[(method, template)] = reply.ddb_calls
     assert seen == EXPECTED

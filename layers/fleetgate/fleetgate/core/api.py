@@ -45,7 +45,10 @@ class ErrorStyle(str, Enum):
              extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
         if self is ErrorStyle.DETAIL:
             if status == 422 and field:
-                return {"detail": [{"loc": _loc(field), "msg": message, "type": code}]}
+                item: dict[str, Any] = {"loc": _loc(field), "msg": message, "type": code}
+                if extra:
+                    item["ctx"] = dict(extra)  # FastAPI's place for details, e.g. the line of a JavaScript error
+                return {"detail": [item]}
             return {"detail": message}
         if self is ErrorStyle.MOBIVISOR:
             return {"detail": {"error": title, "message": message, **(extra or {})}}
@@ -73,8 +76,9 @@ class ErrorStyle(str, Enum):
 
 
 def _loc(field: str) -> list[str]:
+    """``"name"`` → body.name; ``"query:cursor"`` → query.cursor; dots nest (``"config.url"``)."""
     where, _, name = field.partition(":")
-    return [where, name] if name else ["body", field]
+    return [where, *name.split(".")] if name else ["body", *field.split(".")]
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:

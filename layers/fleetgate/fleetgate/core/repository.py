@@ -8,13 +8,14 @@ there; without it, to AWS.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 from pynamodb.attributes import UnicodeAttribute
 from pynamodb.connection import Connection, TableConnection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
@@ -116,3 +117,115 @@ class Transaction:
             if not failed:
                 raise
             return failed
+
+
+# ---------------------------------------------------------------- owned resources (device-manager contexts)
+
+BATCH_GET_MAX = 100
+
+
+def gsi(name: str, hash_key: str, range_key: str | None, projection: type) -> type[GlobalSecondaryIndex]:
+    """A GlobalSecondaryIndex class over string keys (the pattern of devices/repository.py's ``_index``)."""
+    attrs: dict[str, Any] = {
+        "Meta": type("Meta", (), {"index_name": name, "projection": projection()}),
+        hash_key: UnicodeAttribute(hash_key=True),
+    }
+    if range_key:
+        attrs[range_key] = UnicodeAttribute(range_key=True)
+    return type(f"{name}_index", (GlobalSecondaryIndex,), attrs)
+
+
+class OwnedItem(BaseModel):
+    """Template of a user-owned resource: by id (table key), by owner newest first (GSI ``by_owner``), every
+    one for admins (GSI ``by_kind``, KEYS_ONLY, then one BatchGetItem per page)."""
+
+    class Meta:
+        abstract = True
+
+    id = UnicodeAttribute(hash_key=True)
+    owner_id = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    created_key = UnicodeAttribute()  # "<created_at>#<id>": newest-first order, unique
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    name = UnicodeAttribute()
+    description = UnicodeAttribute(default="")
+
+
+def owned_model(base: type[OwnedItem], model_name: str, table: str) -> type:
+    return type(model_name, (base,), {
+        "Meta": meta(table),
+        "by_owner": gsi("by_owner", "owner_id", "created_key", AllProjection)(),
+        "by_kind": gsi("by_kind", "kind", "created_key", KeysOnlyProjection)(),
+    })
+
+
+def owned_fields(item: Model, exclude: Iterable[str] = ("kind", "created_key")) -> dict[str, Any]:
+    return {k: v for k, v in item.attribute_values.items() if k not in exclude}
+
+
+def batch_get(model: type[Model], keys: Sequence[Any]) -> list[Any]:
+    out: list[Any] = []
+    for start in range(0, len(keys), BATCH_GET_MAX):
+        out.extend(model.batch_get(list(keys[start:start + BATCH_GET_MAX])))
+    return out
+
+
+def get_item(model: type[M], *key: Any) -> M | None:
+    try:
+        return model.get(*key)
+    except model.DoesNotExist:
+        return None
+
+
+def list_owned(model: type[OwnedItem], kind: str, convert: Callable[[Any], T], owner_id: str | None, *,
+               limit: int, cursor: str | None) -> Page[T]:
+    """A user's resources (``owner_id``) or everyone's (None, for admins), newest first."""
+    if owner_id is not None:
+        return query_page(model.by_owner.query, convert, limit=limit, cursor=cursor,  # type: ignore[attr-defined]
+                          scope=f"{kind}s:{owner_id}", hash_key=owner_id)
+    keys = query_page(model.by_kind.query, lambda m: m.id, limit=limit, cursor=cursor,  # type: ignore[attr-defined]
+                      scope=f"{kind}s:*", hash_key=kind)
+    found = {i.id: i for i in batch_get(model, keys.items)}
+    return Page(items=[convert(found[k]) for k in keys.items if k in found], next_cursor=keys.next_cursor)
+
+
+def is_conditional_failure(exc: Exception) -> bool:
+    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
+def batch_get_tables(requests: dict[type[Model], Sequence[Any]]) -> dict[type[Model], list[Any]]:
+    """Items of several tables in one BatchGetItem per 100 keys (PynamoDB's batch_get is one table per call).
+
+    ``requests`` maps a model class to its keys (a hash key, or a (hash, range) tuple); returns model
+    instances per model class, missing items left out.
+    """
+    wanted: list[tuple[type[Model], dict[str, Any]]] = []
+    by_table: dict[str, type[Model]] = {}
+    for model, keys in requests.items():
+        hash_attr, range_attr = model._hash_key_attribute(), model._range_key_attribute()
+        by_table[model.Meta.table_name] = model
+        for key in dict.fromkeys(keys):
+            h, r = (key if isinstance(key, tuple) else (key, None))
+            raw = {hash_attr.attr_name: {hash_attr.attr_type: hash_attr.serialize(h)}}
+            if range_attr is not None:
+                raw[range_attr.attr_name] = {range_attr.attr_type: range_attr.serialize(r)}
+            wanted.append((model, raw))
+    found: dict[type[Model], list[Any]] = {model: [] for model in requests}
+    if not wanted:
+        return found
+    client = _shared_connection().client
+    for model in requests:
+        model._get_connection()  # registers the table with the shared connection
+    for start in range(0, len(wanted), BATCH_GET_MAX):
+        pending: dict[str, Any] = {}
+        for model, raw in wanted[start:start + BATCH_GET_MAX]:
+            pending.setdefault(model.Meta.table_name, {"Keys": [], "ConsistentRead": False})["Keys"].append(raw)
+        for _ in range(10):
+            if not pending:
+                break
+            resp = client.batch_get_item(RequestItems=pending)
+            for table, items in resp.get("Responses", {}).items():
+                found[by_table[table]].extend(by_table[table].from_raw_data(i) for i in items)
+            pending = resp.get("UnprocessedKeys") or {}
+    return found

@@ -50,6 +50,15 @@ class Tables:
     labels: str
     device_labels: str
     device_history: str
+    functions: str
+    function_versions: str
+    integrations: str
+    flows: str
+    flow_triggers: str
+    storages: str
+    storage_data: str
+    search: str
+    executions: str
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,9 @@ class Settings:
     jwt_ttl_seconds: int
     jwt_issuer: str
     history_retention_days: int
+    # Outbound HTTP/MQTT destinations allowed besides public addresses (see fleetgate.flows.outbound):
+    # keywords "loopback", "private", "link-local" and/or CIDRs; empty = public addresses only.
+    outbound_allow: tuple[str, ...] = ()
     _jwt_secret: str | None = field(default=None, repr=False)
     _jwt_secret_arn: str | None = field(default=None, repr=False)
 
@@ -92,10 +104,20 @@ def get_settings() -> Settings:
             labels=_env("LABELS_TABLE"),
             device_labels=_env("DEVICE_LABELS_TABLE"),
             device_history=_env("DEVICE_HISTORY_TABLE"),
+            functions=_env("FUNCTIONS_TABLE"),
+            function_versions=_env("FUNCTION_VERSIONS_TABLE"),
+            integrations=_env("INTEGRATIONS_TABLE"),
+            flows=_env("FLOWS_TABLE"),
+            flow_triggers=_env("FLOW_TRIGGERS_TABLE"),
+            storages=_env("STORAGES_TABLE"),
+            storage_data=_env("STORAGE_DATA_TABLE"),
+            search=_env("SEARCH_TABLE"),
+            executions=_env("EXECUTIONS_TABLE"),
         ),
         jwt_ttl_seconds=_env_int("JWT_TTL_SECONDS", 3600),
         jwt_issuer=_env("JWT_ISSUER", "fleetgate"),
         history_retention_days=_env_int("HISTORY_RETENTION_DAYS", 30),
+        outbound_allow=tuple(p.strip().lower() for p in os.environ.get("OUTBOUND_ALLOW", "").split(",") if p.strip()),
         _jwt_secret=os.environ.get("JWT_SECRET") or None,
         _jwt_secret_arn=os.environ.get("JWT_SECRET_ARN") or None,
     )

@@ -209,6 +209,15 @@ def delete_device(device: Device) -> None:
     _delete_memberships(_memberships().query(device.id))
 
 
+def device_model() -> type[DeviceItem]:
+    """The device model class, for other contexts' multi-table reads (flow validation)."""
+    return _devices()
+
+
+def label_model() -> type[LabelItem]:
+    return _labels()
+
+
 def list_devices(owner_id: str | None, *, limit: int, cursor: str | None) -> Page[Device]:
     return _list_owned(_devices(), "device", _device, owner_id, limit=limit, cursor=cursor)
 

@@ -25,6 +25,7 @@ from fleetgate.devices.schemas import (
     LabelUpdate,
     Membership,
 )
+from fleetgate.search import service as search
 
 T = TypeVar("T", Device, Label)
 
@@ -44,6 +45,11 @@ def _changes(data: DeviceUpdate | LabelUpdate, required: tuple[str, ...]) -> dic
     return changes
 
 
+def _searchable(device: Device | None) -> dict[str, str | None] | None:
+    """What search indexes of a device (see fleetgate.search.service.sync, called once per device write)."""
+    return None if device is None else {"name": device.name, "dev_eui": device.dev_eui}
+
+
 def _scope(who: Principal) -> str | None:
     """The owner to filter lists on: the caller, or nobody for an admin."""
     return None if who.is_admin else who.user_id
@@ -55,6 +61,7 @@ def create_device(who: Principal, data: DeviceCreate) -> Device:
     now = now_iso()
     device = Device(id=new_id(), owner_id=who.user_id, created_at=now, updated_at=now, **data.model_dump())
     repository.create_device(device)
+    search.sync(device.owner_id, "device", device.id, None, _searchable(device))
     return device
 
 
@@ -71,11 +78,15 @@ def update_device(who: Principal, device_id: str, data: DeviceUpdate) -> Device:
     changes = _changes(data, required=("dev_eui", "name", "description", "status", "metadata"))
     if not changes:
         return device
-    return repository.update_device(device, changes, now_iso())
+    updated = repository.update_device(device, changes, now_iso())
+    search.sync(device.owner_id, "device", device.id, _searchable(device), _searchable(updated))
+    return updated
 
 
 def delete_device(who: Principal, device_id: str) -> None:
-    repository.delete_device(get_device(who, device_id))
+    device = get_device(who, device_id)
+    repository.delete_device(device)
+    search.sync(device.owner_id, "device", device.id, _searchable(device), None)
 
 
 def device_labels(who: Principal, device_id: str) -> DeviceLabels:

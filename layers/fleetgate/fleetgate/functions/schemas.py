@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from pydantic import Field
+from typing_extensions import Annotated
+
+from fleetgate.core.schemas import Input, Schema
+
+Name = Annotated[str, Field(min_length=1, max_length=128)]
+Description = Annotated[str, Field(max_length=2048)]
+Code = Annotated[str, Field(min_length=1, max_length=65536, description="JavaScript; entry point decodeUplink, "
+                                                                         "processData, process or the only function")]
+TimeoutMs = Annotated[int, Field(ge=1, le=1000, description="Time limit of one execution in ms (default 100)")]
+
+
+class FunctionCreate(Input):
+    name: Name
+    description: Description = ""
+    code: Code
+    timeout_ms: TimeoutMs = 100
+
+
+class FunctionUpdate(Input):
+    """Fields to change; absent fields keep their value. A change of code or timeout_ms makes a new version."""
+
+    name: Optional[Name] = None
+    description: Optional[Description] = None
+    code: Optional[Code] = None
+    timeout_ms: Optional[TimeoutMs] = None
+
+
+class Function(Schema):
+    id: str
+    owner_id: str
+    name: str
+    description: str = ""
+    code: str
+    timeout_ms: int = 100
+    entry_point: str
+    version: int = Field(description="Current version; every version is kept (GET .../versions)")
+    created_at: str
+    updated_at: str
+
+
+class FunctionList(Schema):
+    items: list[Function]
+    next_cursor: Optional[str] = None
+
+
+class FunctionVersion(Schema):
+    function_id: str
+    version: int
+    code: str
+    timeout_ms: int
+    entry_point: str
+    created_at: str
+
+
+class FunctionVersionList(Schema):
+    items: list[FunctionVersion]
+    next_cursor: Optional[str] = None
+
+
+class FunctionTestRequest(Input):
+    payload: dict[str, Any] = Field(default_factory=dict, description="The message the function receives")
+    version: Optional[Annotated[int, Field(ge=1)]] = Field(default=None, description="Default: the current version")
+
+
+class FunctionTestResult(Schema):
+    success: bool
+    output: Optional[dict[str, Any]] = None
+    logs: list[str] = Field(default_factory=list, description="console.log lines, in order")
+    duration_ms: float
+    error: Optional[str] = None
+    error_line: Optional[int] = None
+    version: int

@@ -1,0 +1,1 @@
+"""Execution history of functions, integrations and flows (device uplink history lives with the devices)."""

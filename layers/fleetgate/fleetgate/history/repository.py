@@ -1,0 +1,156 @@
+"""Execution history in DynamoDB (table EXECUTIONS_TABLE): one table for function runs, integration calls and
+flow runs, told apart by ``kind``.
+
+Keys and access patterns (never a Scan):
+- one resource's records, newest first: table key (``resource`` = "<kind>#<resource id>", ``sk`` = history id);
+- one record (detail routes): GetItem on the same key: the history id is the range key;
+- a user's records of one kind: GSI ``by_owner`` (``owner_kind`` = "<owner id>#<kind>", ``sk``);
+- everyone's records of one kind (admins): GSI ``by_day`` (``day_kind`` = "<kind>#<yyyy-mm-dd>", ``sk``), walked
+  back day by day over the retention window, a bounded number of partitions per request (like device history);
+  one partition per kind and day keeps the write load of busy fleets off a single hot key.
+
+History ids sort by start time: "<yyyymmddThhmmssfffZ>-<12 hex>". Records expire after HISTORY_RETENTION_DAYS
+through the ``expires_at`` TTL. Large inputs/outputs are cut to keep an item well under DynamoDB's 400 KB.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, TypeVar
+
+from pynamodb.attributes import JSONAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.indexes import AllProjection
+
+from fleetgate.core.errors import InvalidInput
+from fleetgate.core.ids import iso
+from fleetgate.core.pagination import Page, decode_cursor, encode_cursor
+from fleetgate.core.repository import BaseModel, get_item, gsi, meta, query_page
+from fleetgate.core.settings import cached, get_settings
+
+T = TypeVar("T")
+MAX_FIELD_BYTES = 64 * 1024
+DAYS_PER_PAGE = 7
+KINDS = ("function", "integration", "flow")
+STATUSES = {"function": ("success", "error"), "integration": ("success", "error"),
+            "flow": ("success", "partial_success", "error")}
+
+
+class ExecutionItem(BaseModel):
+    class Meta:
+        abstract = True
+
+    resource = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    kind = UnicodeAttribute()
+    resource_id = UnicodeAttribute()
+    owner_id = UnicodeAttribute()
+    owner_kind = UnicodeAttribute()
+    day_kind = UnicodeAttribute()
+    status = UnicodeAttribute()
+    started_at = UnicodeAttribute()
+    duration_ms = NumberAttribute()
+    record = JSONAttribute(default=dict)
+    expires_at = TTLAttribute(null=True)
+
+
+@cached
+def _executions() -> type[ExecutionItem]:
+    return type("ExecutionModel", (ExecutionItem,), {
+        "Meta": meta(get_settings().tables.executions),
+        "by_owner": gsi("by_owner", "owner_kind", "sk", AllProjection)(),
+        "by_day": gsi("by_day", "day_kind", "sk", AllProjection)(),
+    })
+
+
+def new_history_id(started: datetime) -> str:
+    started = started.astimezone(timezone.utc)
+    return started.strftime("%Y%m%dT%H%M%S") + f"{started.microsecond // 1000:03d}Z-{uuid.uuid4().hex[:12]}"
+
+
+def _bounded(value: Any) -> Any:
+    text = json.dumps(value, default=str)
+    if len(text.encode()) <= MAX_FIELD_BYTES:
+        return value
+    return {"truncated": True, "excerpt": text[:MAX_FIELD_BYTES // 2]}
+
+
+def record(kind: str, resource_id: str, owner_id: str, *, status: str, started: datetime, duration_ms: float,
+           details: dict[str, Any]) -> dict[str, Any]:
+    """Store one execution record; returns it as the API shows it."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown history kind {kind!r}")
+    if status not in STATUSES[kind]:
+        raise ValueError(f"a {kind} record's status is one of {', '.join(STATUSES[kind])}, not {status!r}")
+    Executions = _executions()
+    history_id = new_history_id(started)
+    started_at = iso(started)
+    body = {k: _bounded(v) for k, v in details.items() if v is not None}
+    Executions(f"{kind}#{resource_id}", history_id, kind=kind, resource_id=resource_id, owner_id=owner_id,
+               owner_kind=f"{owner_id}#{kind}", day_kind=f"{kind}#{started_at[:10]}", status=status,
+               started_at=started_at, duration_ms=round(float(duration_ms), 3), record=body,
+               expires_at=started + timedelta(days=get_settings().history_retention_days)).save()
+    return _plain(kind, resource_id, history_id, status, started_at, duration_ms, body)
+
+
+def _plain(kind: str, resource_id: str, history_id: str, status: str, started_at: str, duration_ms: float,
+           body: dict[str, Any]) -> dict[str, Any]:
+    return {**body, "id": history_id, f"{kind}_id": resource_id, "status": status, "started_at": started_at,
+            "duration_ms": float(duration_ms)}
+
+
+def _convert(convert: Callable[[dict[str, Any]], T]) -> Callable[[ExecutionItem], T]:
+    return lambda i: convert(_plain(i.kind, i.resource_id, i.sk, i.status, i.started_at, i.duration_ms,
+                                    i.record or {}))
+
+
+def for_resource(kind: str, resource_id: str, convert: Callable[[dict[str, Any]], T], *, limit: int,
+                 cursor: str | None) -> Page[T]:
+    key = f"{kind}#{resource_id}"
+    return query_page(_executions().query, _convert(convert), limit=limit, cursor=cursor,
+                      scope=f"exec:{key}", hash_key=key)
+
+
+def for_owner(kind: str, owner_id: str, convert: Callable[[dict[str, Any]], T], *, limit: int,
+              cursor: str | None) -> Page[T]:
+    key = f"{owner_id}#{kind}"
+    return query_page(_executions().by_owner.query, _convert(convert), limit=limit, cursor=cursor,
+                      scope=f"exec-owner:{key}", hash_key=key)
+
+
+def get(kind: str, resource_id: str, history_id: str, convert: Callable[[dict[str, Any]], T]) -> T | None:
+    if len(history_id) > 64:
+        return None
+    item = get_item(_executions(), f"{kind}#{resource_id}", history_id)
+    return None if item is None else _convert(convert)(item)
+
+
+def everyone(kind: str, convert: Callable[[dict[str, Any]], T], *, limit: int, cursor: str | None,
+             today: datetime | None = None) -> Page[T]:
+    """Everyone's records of ``kind``, newest first, walking back through day partitions (at most
+    :data:`DAYS_PER_PAGE` per request, so a page may be short and still have a ``next_cursor``)."""
+    Executions = _executions()
+    scope = f"exec-all:{kind}"
+    now = today or datetime.now(timezone.utc)
+    state = decode_cursor(cursor, scope) or {}
+    try:
+        day = datetime.fromisoformat(state["day"]) if "day" in state else now
+    except (TypeError, ValueError):
+        raise InvalidInput("Invalid cursor", field="query:cursor") from None
+    oldest = now - timedelta(days=get_settings().history_retention_days + 1)
+    last_key = state.get("key")
+    items: list[T] = []
+    conv = _convert(convert)
+    for _ in range(DAYS_PER_PAGE):
+        if day < oldest or len(items) >= limit:
+            break
+        want = limit - len(items)
+        results = Executions.by_day.query(f"{kind}#{day.strftime('%Y-%m-%d')}", limit=want, page_size=want,
+                                          last_evaluated_key=last_key, scan_index_forward=False)
+        items.extend(conv(i) for i in results)
+        last_key = results.last_evaluated_key
+        if last_key is None:
+            day -= timedelta(days=1)
+    next_state = {"day": day.isoformat(), "key": last_key} if day >= oldest else None
+    return Page(items=items, next_cursor=encode_cursor(next_state, scope))

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from typing import Any, Literal, Optional
+
+from pydantic import Field
+
+from fleetgate.core.schemas import Schema
+
+RunStatus = Literal["success", "error"]
+FlowStatus = Literal["success", "partial_success", "error"]
+
+
+class _Record(Schema):
+    id: str = Field(description="History id: sortable by start time")
+    status: str
+    started_at: str
+    duration_ms: float
+    error: Optional[str] = None
+    flow_id: Optional[str] = None
+    run_id: Optional[str] = None
+
+
+class FunctionExecution(_Record):
+    status: RunStatus
+    function_id: str
+    version: Optional[int] = None
+    input: Any = None
+    output: Any = None
+    logs: list[str] = Field(default_factory=list)
+
+
+class IntegrationExecution(_Record):
+    status: RunStatus
+    integration_id: str
+    request: dict[str, Any] = Field(default_factory=dict, description="What was sent; secrets masked")
+    response: dict[str, Any] = Field(default_factory=dict)
+
+
+class FlowExecution(_Record):
+    status: FlowStatus
+    trigger: dict[str, Any] = Field(default_factory=dict, description="What started the run (device, label, uplink)")
+    input: Any = None
+    output: Any = None
+    steps: list[dict[str, Any]] = Field(default_factory=list, description="One entry per node executed, in order")
+
+
+class FunctionExecutionList(Schema):
+    items: list[FunctionExecution]
+    next_cursor: Optional[str] = None
+
+
+class IntegrationExecutionList(Schema):
+    items: list[IntegrationExecution]
+    next_cursor: Optional[str] = None
+
+
+class FlowExecutionList(Schema):
+    items: list[FlowExecution]
+    next_cursor: Optional[str] = None

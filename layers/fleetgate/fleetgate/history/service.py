@@ -1,0 +1,66 @@
+"""Recording and reading execution history. The flow engine records through the ``record_*`` functions; the
+API reads through the ``list_*``/``get_*`` functions (the caller's visibility of the resource is checked by the
+resource's own service first)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fleetgate.core.auth import Principal
+from fleetgate.core.pagination import Page
+from fleetgate.history import repository
+from fleetgate.history.schemas import FlowExecution, FunctionExecution, IntegrationExecution
+
+_SCHEMAS: dict[str, Any] = {"function": FunctionExecution, "integration": IntegrationExecution,
+                            "flow": FlowExecution}
+
+
+def record_function_run(*, function_id: str, owner_id: str, status: str, started: datetime, duration_ms: float,
+                        input: Any, output: Any = None, logs: list[str] | None = None, error: str | None = None,
+                        version: int | None = None, flow_id: str | None = None,
+                        run_id: str | None = None) -> FunctionExecution:
+    plain = repository.record("function", function_id, owner_id, status=status, started=started,
+                              duration_ms=duration_ms,
+                              details={"input": input, "output": output, "logs": logs or [], "error": error,
+                                       "version": version, "flow_id": flow_id, "run_id": run_id})
+    return FunctionExecution(**plain)
+
+
+def record_integration_call(*, integration_id: str, owner_id: str, status: str, started: datetime,
+                            duration_ms: float, request: dict[str, Any], response: dict[str, Any] | None = None,
+                            error: str | None = None, flow_id: str | None = None,
+                            run_id: str | None = None) -> IntegrationExecution:
+    """``request`` must already have its secrets masked (the integrations service's ``masked_request``)."""
+    plain = repository.record("integration", integration_id, owner_id, status=status, started=started,
+                              duration_ms=duration_ms,
+                              details={"request": request, "response": response or {}, "error": error,
+                                       "flow_id": flow_id, "run_id": run_id})
+    return IntegrationExecution(**plain)
+
+
+def record_flow_run(*, flow_id: str, owner_id: str, status: str, started: datetime, duration_ms: float,
+                    trigger: dict[str, Any], input: Any = None, output: Any = None,
+                    steps: list[dict[str, Any]] | None = None, error: str | None = None,
+                    run_id: str | None = None) -> FlowExecution:
+    plain = repository.record("flow", flow_id, owner_id, status=status, started=started, duration_ms=duration_ms,
+                              details={"trigger": trigger, "input": input, "output": output, "steps": steps or [],
+                                       "error": error, "run_id": run_id})
+    plain.pop("flow_id", None)
+    return FlowExecution(flow_id=flow_id, **plain)
+
+
+def for_resource(kind: str, resource_id: str, *, limit: int, cursor: str | None) -> Page[Any]:
+    return repository.for_resource(kind, resource_id, lambda p: _SCHEMAS[kind](**p), limit=limit, cursor=cursor)
+
+
+def for_caller(who: Principal, kind: str, *, limit: int, cursor: str | None) -> Page[Any]:
+    """The caller's records of ``kind`` (everyone's for an admin), newest first."""
+    convert = lambda p: _SCHEMAS[kind](**p)  # noqa: E731
+    if who.is_admin:
+        return repository.everyone(kind, convert, limit=limit, cursor=cursor)
+    return repository.for_owner(kind, who.user_id, convert, limit=limit, cursor=cursor)
+
+
+def get(kind: str, resource_id: str, history_id: str) -> Any | None:
+    return repository.get(kind, resource_id, history_id, lambda p: _SCHEMAS[kind](**p))

@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+import re
+from typing import Any, Literal, Optional, Union
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, Field, model_validator
+from typing_extensions import Annotated
+
+from fleetgate.core.schemas import Input, Schema
+
+MASK = "********"
+Name = Annotated[str, Field(min_length=1, max_length=128)]
+Description = Annotated[str, Field(max_length=2048)]
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")
+_HOST = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,62}))*\.?$")
+
+
+def _url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("url must be an absolute http:// or https:// URL")
+    try:
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise ValueError("url has an invalid port") from None
+    if any(c in value for c in "\r\n\t "):
+        raise ValueError("url must not contain whitespace")
+    return value
+
+
+def _headers(value: dict[str, str]) -> dict[str, str]:
+    if len(value) > 50:
+        raise ValueError("at most 50 headers")
+    for name, v in value.items():
+        if not _HEADER_NAME.match(name):
+            raise ValueError(f"invalid header name {name!r}")
+        if any(c in v for c in "\r\n\0") or len(v) > 8192:
+            raise ValueError(f"invalid value for header {name!r}")
+        if name.lower() in ("host", "content-length", "transfer-encoding", "connection"):
+            raise ValueError(f"header {name!r} is set by Fleetgate")
+    return value
+
+
+def _host(value: str) -> str:
+    value = value.strip()
+    if value.startswith("[") and value.endswith("]"):
+        value = value[1:-1]
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(value)
+        return value
+    except ValueError:
+        pass
+    if not _HOST.match(value):
+        raise ValueError("host must be a host name or an IP address")
+    return value
+
+
+def _topic(value: str) -> str:
+    if "+" in value or "#" in value or "\0" in value:
+        raise ValueError("a publish topic cannot contain wildcards (+, #) or NUL")
+    return value
+
+
+class HttpConfig(Input):
+    type: Literal["http"] = Field(default="http", exclude=True)
+    url: Annotated[str, Field(max_length=2048), AfterValidator(_url)]
+    method: Literal["POST", "PUT", "PATCH", "GET", "DELETE"] = "POST"
+    headers: Annotated[dict[str, str], AfterValidator(_headers)] = Field(default_factory=dict)
+    timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 10.0
+    verify_tls: bool = True
+
+
+class MqttConfig(Input):
+    type: Literal["mqtt"] = Field(default="mqtt", exclude=True)
+    host: Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_host)]
+    port: Annotated[int, Field(ge=1, le=65535)] = 1883
+    topic: Annotated[str, Field(min_length=1, max_length=512), AfterValidator(_topic)]
+    qos: Literal[0, 1, 2] = 0
+    retain: bool = False
+    username: Optional[Annotated[str, Field(max_length=256)]] = None
+    password: Optional[Annotated[str, Field(max_length=512)]] = None
+    tls: bool = False
+    verify_tls: bool = True
+    client_id: Optional[Annotated[str, Field(min_length=1, max_length=128)]] = None
+    timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 10.0
+
+
+Config = Annotated[Union[HttpConfig, MqttConfig], Field(discriminator="type")]
+IntegrationType = Literal["http", "mqtt"]
+
+
+def _inject_type(data: Any) -> Any:
+    """The integration's ``type`` selects the config model (so config errors name their field)."""
+    if isinstance(data, dict) and isinstance(data.get("config"), dict) and isinstance(data.get("type"), str):
+        return {**data, "config": {**data["config"], "type": data["type"]}}
+    return data
+
+
+class IntegrationCreate(Input):
+    name: Name
+    description: Description = ""
+    type: IntegrationType
+    config: Config
+
+    @model_validator(mode="before")
+    @classmethod
+    def select_config(cls, data: Any) -> Any:
+        return _inject_type(data)
+
+
+class IntegrationUpdate(Input):
+    """Fields to change. ``config`` replaces the whole config; a secret sent back as the mask GET shows
+    (``********``, or ``Bearer ********`` for a header) keeps the stored value."""
+
+    name: Optional[Name] = None
+    description: Optional[Description] = None
+    type: Optional[IntegrationType] = None
+    config: Optional[dict[str, Any]] = None
+
+
+class Integration(Schema):
+    id: str
+    owner_id: str
+    name: str
+    description: str = ""
+    type: IntegrationType
+    config: dict[str, Any] = Field(description="Secrets (passwords, credential headers, URL passwords) masked")
+    created_at: str
+    updated_at: str
+
+
+class IntegrationList(Schema):
+    items: list[Integration]
+    next_cursor: Optional[str] = None
+
+
+class IntegrationTestRequest(Input):
+    payload: Optional[dict[str, Any]] = Field(default=None, description="Default: a sample uplink message")
+
+
+class IntegrationTestResult(Schema):
+    success: bool
+    status_code: Optional[int] = Field(default=None, description="HTTP status (HTTP integrations)")
+    latency_ms: float
+    response_excerpt: Optional[str] = None
+    error: Optional[str] = None

@@ -1,0 +1,1 @@
+"""Search over a user's devices, functions, flows and integrations, from a token index kept up to date at write time."""

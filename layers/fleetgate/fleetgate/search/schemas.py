@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from fleetgate.core.schemas import Schema
+
+SearchType = Literal["device", "function", "flow", "integration"]
+
+
+class SearchHit(Schema):
+    type: SearchType
+    id: str
+    name: str
+    dev_eui: Optional[str] = None
+    matched_field: str
+    match: Literal["exact", "prefix", "word", "substring"]
+
+
+class SearchResults(Schema):
+    query: str
+    items: list[SearchHit]

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from typing import Any, Literal, Optional
+
+from pydantic import Field
+from typing_extensions import Annotated
+
+from fleetgate.core.schemas import Input, Schema
+
+Name = Annotated[str, Field(min_length=1, max_length=128)]
+Description = Annotated[str, Field(max_length=2048)]
+RetentionDays = Annotated[int, Field(ge=1, le=3650, description="Points expire this many days after their time")]
+StorageType = Literal["timeseries"]
+
+
+class StorageCreate(Input):
+    name: Name
+    description: Description = ""
+    type: StorageType = "timeseries"
+    retention_days: RetentionDays = 30
+
+
+class StorageUpdate(Input):
+    """Fields to change. A new retention applies to points written from then on."""
+
+    name: Optional[Name] = None
+    description: Optional[Description] = None
+    retention_days: Optional[RetentionDays] = None
+
+
+class Storage(Schema):
+    id: str
+    owner_id: str
+    name: str
+    description: str = ""
+    type: StorageType = "timeseries"
+    retention_days: int
+    created_at: str
+    updated_at: str
+
+
+class StorageList(Schema):
+    items: list[Storage]
+    next_cursor: Optional[str] = None
+
+
+class DataPoint(Schema):
+    id: str
+    storage_id: str
+    device_id: str
+    timestamp: str
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class DataPointList(Schema):
+    items: list[DataPoint]
+    next_cursor: Optional[str] = None
