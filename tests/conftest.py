@@ -139,3 +139,25 @@ def api(aws) -> Api:
 
 def new_eui() -> str:
     return uuid.uuid4().hex[:16]
+
+
+# ------------------------------------------------------------------ fake upstreams
+@pytest.fixture
+def microshare(api, monkeypatch):
+    """A fake Microshare on loopback, with the function's settings pointing at it (short deadlines)."""
+    from fleetgate.core import settings
+    from tests.fakes import FakeMicroshare
+
+    fake = FakeMicroshare().start()
+    monkeypatch.setenv("MICROSHARE_AUTH_URL", fake.url)
+    monkeypatch.setenv("MICROSHARE_API_URL", fake.url + "/")
+    monkeypatch.setenv("MICROSHARE_USERNAME", fake.username)
+    monkeypatch.setenv("MICROSHARE_PASSWORD", fake.password)
+    monkeypatch.setenv("MICROSHARE_API_KEY", fake.client_id)
+    monkeypatch.setenv("API_TIMEOUT", "1.0")
+    monkeypatch.setenv("MICROSHARE_CONNECT_TIMEOUT", "0.5")
+    monkeypatch.setenv("MICROSHARE_LEASE_WAIT_SECONDS", "8")
+    monkeypatch.setenv("ERP_ADAPTER", "upload")
+    settings.reset()
+    yield fake
+    fake.stop()

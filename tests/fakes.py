@@ -255,7 +255,8 @@ class FakeMicroshare(FakeServer):
         self.username, self.password, self.client_id = username, password, client_id
         self.users = {username: password}
         self.expires_in = expires_in
-        self.tokens: set[str] = set()
+        self.tokens: dict[str, float] = {}  # token → monotonic expiry
+        self.refused = 0  # device-API requests answered 401 for a missing, unknown or expired token
         self.clusters: dict[str, dict[str, Any]] = {c["_id"]: c for c in sample_clusters()}
         self.read_delay = 0.0
         self.ignore_puts = 0
@@ -287,10 +288,14 @@ class FakeMicroshare(FakeServer):
                 return Answer.json(401, {"error": "invalid_grant"})
             token = uuid.uuid4().hex
             with self.lock:
-                self.tokens.add(token)
+                self.tokens[token] = time.monotonic() + self.expires_in
             return Answer.json(200, {"access_token": token, "token_type": "bearer", "expires_in": self.expires_in})
         auth = req.headers.get("authorization", "")
-        if not auth.startswith("Bearer ") or auth[7:] not in self.tokens:
+        with self.lock:
+            valid = auth.startswith("Bearer ") and self.tokens.get(auth[7:], 0) > time.monotonic()
+            if not valid:
+                self.refused += 1
+        if not valid:
             return Answer.json(401, {"error": "invalid token"})
         parts = [unquote(p) for p in req.path.strip("/").split("/")]
         if req.method == "GET" and parts == ["device", "*"]:

@@ -13,6 +13,7 @@ import pytest
 
 from fleetgate.core import settings
 from tests.fakes import Answer, FakeMobivisor
+from tests.support import token_for
 
 TOKEN = "mobivisor-test-token"
 
@@ -31,12 +32,12 @@ def upstream(api, monkeypatch):
 
 @pytest.fixture
 def user(api):
-    return api.register()
+    return token_for("user")
 
 
 @pytest.fixture
 def admin(api):
-    return api.register(admin=True)
+    return token_for("admin")
 
 
 def _closed_port() -> int:

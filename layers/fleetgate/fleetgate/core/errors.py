@@ -63,3 +63,7 @@ class UpstreamUnauthorized(DomainError):
     def __init__(self, message: str, *, status: int, extra: dict[str, Any] | None = None):
         super().__init__(message, extra=extra)
         self.status = status
+
+
+class UnsupportedMediaType(DomainError):
+    status, code, title = 415, "unsupported_media_type", "Unsupported Media Type"

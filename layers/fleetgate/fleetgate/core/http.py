@@ -48,11 +48,18 @@ def pooled_client(*, connect_timeout: float, timeout: float, max_connections: in
     ``connect_timeout`` bounds the TCP (and TLS) connect; ``timeout`` bounds every other phase and should
     equal the deadline the caller sets. Build it once per function instance (a ``@cached`` factory).
     """
+    import logging
     import ssl
 
     import certifi
     import httpcore
     import httpx
+
+    # httpx logs every request URL at INFO and httpcore its traffic at DEBUG; our upstream URLs may carry
+    # credentials (Microshare's token endpoint takes the password as a query parameter), so neither may
+    # log below WARNING whatever level the root logger is set to. Our clients log their own calls, URL-free.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
     class _Stream(httpcore.NetworkStream):
         def __init__(self, inner: httpcore.NetworkStream):

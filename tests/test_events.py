@@ -1,0 +1,56 @@
+"""The sample events in events/ (for `make invoke` / `sam local invoke`) are real API Gateway v2 or EventBridge
+events for routes and schedules that exist, and the Mobivisor and Microshare ones run against the fakes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from fleetgate.core import settings
+from localcloud.apigw import LambdaContext, decode_response
+from localcloud.template import stack as load_stack
+from tests.fakes import FakeMobivisor
+from tests.support import token_for
+
+EVENTS = sorted((Path(__file__).resolve().parent.parent / "events").glob("*.json"))
+
+
+def _load(path: Path, token: str = "") -> dict:
+    return json.loads(path.read_text().replace("{{token}}", token))
+
+
+@pytest.mark.parametrize("path", EVENTS, ids=lambda p: p.name)
+def test_each_sample_event_names_a_route_or_schedule_of_the_template(path):
+    stack = load_stack()
+    event = json.loads(path.read_text())
+    if event.get("source") == "aws.events":
+        assert event["detail-type"] == "Scheduled Event"
+        assert any(fn.schedules for fn in stack.functions.values())
+        return
+    route_keys = {r.route_key for r in stack.routes()}
+    assert event["version"] == "2.0" and event["routeKey"] in route_keys
+    assert event["requestContext"]["routeKey"] == event["routeKey"]
+    assert event["rawPath"] == event["requestContext"]["http"]["path"]
+    auth = event["headers"].get("authorization")
+    assert auth in (None, "Bearer {{token}}")
+
+
+@pytest.mark.parametrize("path", [p for p in EVENTS if p.name.startswith(("mobivisor-", "microshare-", "health"))],
+                         ids=lambda p: p.name)
+def test_given_fake_upstreams_when_invoking_each_sample_event_then_its_function_answers(api, microshare, monkeypatch,
+                                                                                        path):
+    with FakeMobivisor("t") as mobivisor:
+        monkeypatch.setenv("MOBIVISOR_API_URL", mobivisor.url)
+        monkeypatch.setenv("MOBIVISOR_API_TOKEN", "t")
+        settings.reset()
+        event = _load(path, token_for("admin")["token"])
+        if event.get("source") == "aws.events":
+            result = api.functions.handler("MicroshareRefreshFunction")(event, LambdaContext("refresh"))
+            assert result["clusters"] == 3
+            return
+        route, _ = api.functions.match(event["requestContext"]["http"]["method"], event["rawPath"])
+        response = decode_response(api.functions.invoke(route.function, event))
+        # the sample ids and credentials are illustrative: a clear 4xx is fine, a 5xx is not
+        assert response.status < 500, (path.name, response.status, response.body[:300])
