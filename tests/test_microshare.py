@@ -230,6 +230,12 @@ def test_given_filters_when_listing_devices_then_only_matching_devices(api, micr
     assert reply.status == 200 and {d["guid"] for d in reply.body["items"]} == guids
 
 
+def test_given_the_contracts_trailing_slash_when_listing_and_creating_then_same_routes(api, microshare, user):
+    assert api.call("GET", f"{P}/devices/", token=user["token"]).status == 200
+    created = api.call("POST", f"{P}/devices/", token=user["token"], json_body={"meta": {"location": ROD}})
+    assert created.status == 201 and created.body["cluster_id"] == "trap-acme"
+
+
 def test_given_unknown_device_type_when_listing_then_422(api, microshare, user):
     reply = api.call("GET", f"{P}/devices", token=user["token"], query={"device_type": "toaster"})
     assert reply.status == 422 and reply.body["detail"][0]["loc"] == ["query", "device_type"]
