@@ -554,7 +554,7 @@ def test_given_the_schedule_when_the_refresh_function_runs_then_the_cache_is_fre
     from localcloud.apigw import LambdaContext
 
     fn = api.functions.stack.functions["MicroshareRefreshFunction"]
-    assert [s["Schedule"] for s in fn.schedules] == [{"Ref": "MicroshareCacheRefresh"}]
+    assert [s["Schedule"] for s in fn.schedules] == ["rate(4 minutes)"]  # < CACHE_TTL (300 s): always fresh
     event = {"version": "0", "id": "1", "detail-type": "Scheduled Event", "source": "aws.events",
              "account": "123456789012", "time": "2026-11-22T10:00:00Z", "region": "us-east-1",
              "resources": ["arn:aws:events:us-east-1:123456789012:rule/refresh"], "detail": {}}
