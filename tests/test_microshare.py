@@ -156,6 +156,7 @@ def test_given_any_call_when_logging_then_no_password_or_token_is_logged(api, mi
 # ------------------------------------------------------------------ upstream failures
 @pytest.mark.parametrize("answer, status, detail", [
     (Answer.json(500, {"error": "boom"}), 502, "Microshare API returned error 500"),
+    (Answer.json(403, {"error": "forbidden"}), 502, "Microshare API returned error 403"),
     (Answer(200, b"<html>", content_type="text/html"), 502, "Microshare API returned an invalid response"),
     (Answer.json(200, {"objs": "nope"}), 502, "Microshare API returned an invalid response"),
     (Answer.json(200, {"objs": []}, delay=2), 504, "Microshare API did not respond in time"),
@@ -416,6 +417,13 @@ def test_given_default_id_when_deleting_with_cluster_id_then_only_that_device_go
     reply = api.call("DELETE", f"{P}/devices/{DEFAULT_ID}", token=user["token"], query={"cluster_id": "trap-golden"})
     assert reply.status == 204
     assert _guids(microshare, "trap-golden") == ["g-1", "g-2"] and _guids(microshare, "trap-acme") == ["a-1", "a-2"]
+
+
+def test_given_cluster_removed_upstream_after_caching_when_writing_then_404(api, microshare, user):
+    api.call("GET", f"{P}/devices", token=user["token"])
+    del microshare.clusters["trap-acme"]
+    reply = api.call("PUT", f"{P}/devices/a-1", token=user["token"], json_body={"status": "inactive"})
+    assert (reply.status, reply.body) == (404, {"detail": "Cluster trap-acme not found on Microshare"})
 
 
 # ------------------------------------------------------------------ verified, serialised writes

@@ -144,9 +144,10 @@ class FleetgateResolver(APIGatewayHttpResolver):
 
 
 def _route_path(event: Mapping[str, Any]) -> str:
-    """The request path without a named stage's prefix (``/dev/api/...`` → ``/api/...``)."""
-    path = event.get("rawPath") or ""
-    stage = (event.get("requestContext") or {}).get("stage")
+    """The path the resolver routes on, without a named stage's prefix (``/dev/api/...`` → ``/api/...``)."""
+    context = event.get("requestContext") or {}
+    path = (context.get("http") or {}).get("path") or event.get("rawPath") or ""
+    stage = context.get("stage")
     if stage and stage != "$default" and path.startswith(f"/{stage}/"):
         path = path[len(stage) + 1:]
     return path
