@@ -55,6 +55,7 @@ bench: install
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/routes.py
 	$(BIN)/python bench/functions_exec.py
+	$(BIN)/python bench/proxy.py
 
 validate: install
 	$(BIN)/sam validate --lint

@@ -68,6 +68,9 @@ REPRESENTATIVE: dict[str, tuple[str, str]] = {
     "FlowsFunction": ("GET", "/api/v1/flows?limit=20"),
     "StoragesFunction": ("GET", "/api/v1/storages?limit=20"),
     "SearchFunction": ("GET", "/api/v1/search?query=bench"),
+    "MobivisorFunction": ("GET", "/api/v1/mobivisor/devices"),
+    "MicroshareFunction": ("GET", "/api/v1/microshare/devices?limit=20"),  # warm shared cache, cold instance
+    "HealthFunction": ("GET", "/health"),
 }
 
 
@@ -293,16 +296,34 @@ def profile_lines(roots: list[Imp], top: int, max_depth: int = 3) -> list[str]:
 
 
 # ------------------------------------------------------------------ setup
-def build_targets(stack: Any, python: Path, endpoint: str) -> tuple[Target, list[Target], list[str]]:
+def start_fake_upstreams() -> tuple[list[Any], dict[str, str]]:
+    """Fake Mobivisor and Microshare (tests/fakes.py) on loopback, and the settings that point at them."""
+    from tests.fakes import FakeMicroshare, FakeMobivisor
+
+    mobivisor, microshare = FakeMobivisor("bench-token").start(), FakeMicroshare().start()
+    env = {"MOBIVISOR_API_URL": mobivisor.url, "MOBIVISOR_API_TOKEN": "bench-token",
+           "MICROSHARE_AUTH_URL": microshare.url, "MICROSHARE_API_URL": microshare.url,
+           "MICROSHARE_USERNAME": microshare.username, "MICROSHARE_PASSWORD": microshare.password,
+           "MICROSHARE_API_KEY": microshare.client_id}
+    return [mobivisor, microshare], env
+
+
+def build_targets(stack: Any, python: Path, endpoint: str,
+                  upstream_env: dict[str, str]) -> tuple[Target, list[Target], list[str]]:
     from localcloud.apigw import http_event
 
     import boto3
 
+    from fleetgate.core import settings
+
     stack.create_tables(boto3.client("dynamodb", region_name=REGION))
+    os.environ.update(upstream_env)
+    settings.reset()
     client = Client(stack)
     user = register_user(client)
     devices, _ = seed_devices_and_labels(client, user["token"], devices=10, labels=5)
     seed_device_manager(client, user["token"], user["id"], devices[0], "https://example.com/hook")
+    client.ok("GET", "/api/v1/microshare/devices", 200, token=user["token"])  # fills the shared cluster cache
 
     specs = STATE / "cold-specs"
     specs.mkdir(parents=True, exist_ok=True)
@@ -343,7 +364,7 @@ def build_targets(stack: Any, python: Path, endpoint: str) -> tuple[Target, list
                                     "event": event, "expect_status": 200, "memory": fn.memory,
                                     "timeout": fn.timeout, "function_name": stack.physical_name(fn.logical_id)}))
         env = {**base_env(python, endpoint, stack.physical_name(fn.logical_id), fn.memory, fn.handler),
-               **function_env(fn.environment)}
+               **function_env(fn.environment), **upstream_env}
         targets.append(Target(fn.logical_id, f"{method} {target_path}", spec, env))
     return floor, targets, skipped
 
@@ -371,10 +392,11 @@ def main() -> int:
     version = subprocess.run([str(python), "-c", "import platform; print(platform.python_version())"],
                              capture_output=True, text=True).stdout.strip()
     moto, endpoint = start_moto()
+    fakes, upstream_env = start_fake_upstreams()
     try:
         set_process_env(stack, endpoint)
         with quiet_stdout():  # the functions' access log lines during setup
-            floor, targets, skipped = build_targets(stack, python, endpoint)
+            floor, targets, skipped = build_targets(stack, python, endpoint, upstream_env)
         everything = [floor, *targets]
 
         # Untimed first run of each: byte-compiles the repo's code (a pip-built layer ships .pyc) and
@@ -414,6 +436,8 @@ def main() -> int:
                 print(f"  import profile of {t.name} failed: {exc}", file=sys.stderr)
     finally:
         stop(moto)
+        for fake in fakes:
+            fake.stop()
 
     # ---------------------------------------------------------------- print
     fl = median([r["wall_ms"] for r in floor.runs])

@@ -13,12 +13,14 @@ Usage: .venv/bin/python bench/routes.py [--requests 200] [--route-seconds 6] [--
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from _benchlib import (
     PASSWORD,
@@ -188,6 +190,7 @@ def scenarios(client: Client, w: dict[str, Any]) -> list[Scenario]:
                  after=lambda req, resp: client.ok("DELETE", req.path, 204, token=t)),
         Scenario("DELETE", "/api/v1/labels/{label_id}/devices/{device_id}", add_membership, 204),
         *device_manager_scenarios(client, w, delete_created),
+        *upstream_scenarios(client, w),
     ]
 
 
@@ -262,6 +265,70 @@ def device_manager_scenarios(client: Client, w: dict[str, Any],
     ]
 
 
+def upstream_scenarios(client: Client, w: dict[str, Any]) -> list[Scenario]:
+    """Mobivisor, Microshare and /health, against the fake upstreams of tests/fakes.py (on loopback)."""
+    t, ta = w["user"]["token"], w["admin"]["token"]
+    mobivisor, microshare = w["fakes"]
+    p = "/api/v1/microshare"
+    location = ["Acme", "Leeds", "Bench Hall", "BENCH-REF", "Internal", "Bait/Lured"]
+    points = [{"id": "b1", "reference": "ACME-01", "customer": "Acme", "site": "Leeds", "area": "Kitchen"},
+              {"id": "b2", "reference": "BENCH-02", "name": "Acme - Bench Yard"}]
+
+    def doomed_mobivisor_device(_: int) -> Req:
+        device_id = f"bench-{uniq()}"
+        mobivisor.devices[device_id] = {"id": device_id, "name": "doomed"}
+        return Req(f"/api/v1/mobivisor/devices/{device_id}", ta)
+
+    def new_microshare_device(guid: str) -> None:
+        client.ok("POST", f"{p}/devices", 201, token=t, json_body={"meta": {"location": location}, "guid": guid})
+
+    def doomed_microshare_device(_: int) -> Req:
+        guid = f"doomed-{uniq()}"
+        new_microshare_device(guid)
+        return Req(f"{p}/devices/{guid}", t)
+
+    def undo_create(_: Req, resp: Any) -> None:
+        client.ok("DELETE", f"{p}/devices/{resp.json()['guid']}", 204, token=t)
+
+    def rewarm(_: Req, __: Any) -> None:
+        client.ok("GET", f"{p}/devices", 200, token=t)
+
+    return [
+        Scenario("GET", "/api/v1/mobivisor/devices", lambda i: Req("/api/v1/mobivisor/devices", t)),
+        Scenario("GET", "/api/v1/mobivisor/devices/{device_id}", lambda i: Req("/api/v1/mobivisor/devices/123", t)),
+        Scenario("DELETE", "/api/v1/mobivisor/devices/{device_id}", doomed_mobivisor_device),
+        Scenario("POST", f"{p}/auth/login", lambda i: Req(f"{p}/auth/login", json_body={
+            "username": microshare.username, "password": microshare.password})),
+        Scenario("GET", f"{p}/auth/status", lambda i: Req(f"{p}/auth/status", t)),
+        Scenario("GET", f"{p}/health", lambda i: Req(f"{p}/health")),
+        Scenario("GET", f"{p}/health/microshare", lambda i: Req(f"{p}/health/microshare")),
+        Scenario("GET", f"{p}/status", lambda i: Req(f"{p}/status", t)),
+        Scenario("GET", f"{p}/devices/clusters", lambda i: Req(f"{p}/devices/clusters", t)),
+        Scenario("GET", f"{p}/devices/clusters/{{cluster_id}}", lambda i: Req(f"{p}/devices/clusters/trap-acme", t)),
+        Scenario("GET", f"{p}/devices/discovery", lambda i: Req(f"{p}/devices/discovery", t)),
+        Scenario("GET", f"{p}/devices/cache/stats", lambda i: Req(f"{p}/devices/cache/stats", t)),
+        Scenario("POST", f"{p}/devices/cache/clear", lambda i: Req(f"{p}/devices/cache/clear", t), after=rewarm),
+        Scenario("GET", f"{p}/devices/performance/benchmark",
+                 lambda i: Req(f"{p}/devices/performance/benchmark?iterations=1", t)),
+        Scenario("GET", f"{p}/devices", lambda i: Req(f"{p}/devices?limit=50", t)),
+        Scenario("POST", f"{p}/devices", lambda i: Req(f"{p}/devices", t, json_body={
+            "meta": {"location": location}, "guid": f"bench-{uniq()}"}), 201, after=undo_create),
+        Scenario("GET", f"{p}/devices/{{device_id}}", lambda i: Req(f"{p}/devices/a-1", t)),
+        Scenario("PUT", f"{p}/devices/{{device_id}}", lambda i: Req(f"{p}/devices/a-1", t, json_body={
+            "status": "maintenance" if i % 2 else "active"})),
+        Scenario("DELETE", f"{p}/devices/{{device_id}}", doomed_microshare_device, 204),
+        Scenario("GET", f"{p}/erp/status", lambda i: Req(f"{p}/erp/status", t)),
+        Scenario("POST", f"{p}/erp/inspection-points", lambda i: Req(f"{p}/erp/inspection-points", t,
+                                                                      json_body=points)),
+        Scenario("GET", f"{p}/erp/discovery", lambda i: Req(f"{p}/erp/discovery", t)),
+        Scenario("GET", f"{p}/erp/mapping", lambda i: Req(f"{p}/erp/mapping", t)),
+        Scenario("GET", f"{p}/erp/unmapped", lambda i: Req(f"{p}/erp/unmapped", t)),
+        # the first (warm-up) run creates the pending device; every timed run finds nothing left to do
+        Scenario("POST", f"{p}/erp/sync", lambda i: Req(f"{p}/erp/sync", t)),
+        Scenario("GET", "/health", lambda i: Req("/health")),
+    ]
+
+
 # ------------------------------------------------------------------ measuring
 def run(client: Client, sc: Scenario, *, requests: int, seconds: float, warmup: int = 3) -> Result:
     res = Result(sc)
@@ -325,16 +392,34 @@ def describe(sequences: Counter) -> tuple[str, str]:
     return calls, ops
 
 
+@contextlib.contextmanager
+def _stopping(*servers: Any) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        for server in servers:
+            server.stop()
+
+
 def run_all(args: argparse.Namespace, begun: float) -> tuple[list[Result], list[float], list, list]:
     """Set up moto and the data, measure the floor, then every route. Returns what main() prints."""
     from moto import mock_aws
 
     import boto3
 
-    with mock_aws():
+    from fleetgate.core import settings
+    from tests.fakes import FakeMicroshare, FakeMobivisor
+
+    mobivisor, microshare = FakeMobivisor("bench-token").start(), FakeMicroshare().start()
+    os.environ.update({"MOBIVISOR_API_URL": mobivisor.url, "MOBIVISOR_API_TOKEN": "bench-token",
+                       "MICROSHARE_AUTH_URL": microshare.url, "MICROSHARE_API_URL": microshare.url,
+                       "MICROSHARE_USERNAME": microshare.username, "MICROSHARE_PASSWORD": microshare.password,
+                       "MICROSHARE_API_KEY": microshare.client_id})
+    settings.reset()
+    with mock_aws(), _stopping(mobivisor, microshare):
         STACK.create_tables(boto3.client("dynamodb", region_name=REGION))
         client = Client(STACK)
-        world = build_world(client)
+        world = {**build_world(client), "fakes": (mobivisor, microshare)}
         plan = scenarios(client, world)
         floor = floor_getitem(world["user"]["id"], args.requests, args.route_seconds)
 

@@ -17,9 +17,7 @@ from urllib.parse import urlencode
 import botocore.session
 import pytest
 
-from localcloud.template import stack as load_stack
-
-STACK = load_stack()
+from tests.support import STACK
 
 os.environ.update({
     "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
@@ -140,3 +138,25 @@ def api(aws) -> Api:
 
 def new_eui() -> str:
     return uuid.uuid4().hex[:16]
+
+
+# ------------------------------------------------------------------ fake upstreams
+@pytest.fixture
+def microshare(api, monkeypatch):
+    """A fake Microshare on loopback, with the function's settings pointing at it (short deadlines)."""
+    from fleetgate.core import settings
+    from tests.fakes import FakeMicroshare
+
+    fake = FakeMicroshare().start()
+    monkeypatch.setenv("MICROSHARE_AUTH_URL", fake.url)
+    monkeypatch.setenv("MICROSHARE_API_URL", fake.url + "/")
+    monkeypatch.setenv("MICROSHARE_USERNAME", fake.username)
+    monkeypatch.setenv("MICROSHARE_PASSWORD", fake.password)
+    monkeypatch.setenv("MICROSHARE_API_KEY", fake.client_id)
+    monkeypatch.setenv("API_TIMEOUT", "1.0")
+    monkeypatch.setenv("MICROSHARE_CONNECT_TIMEOUT", "0.5")
+    monkeypatch.setenv("MICROSHARE_LEASE_WAIT_SECONDS", "8")
+    monkeypatch.setenv("ERP_ADAPTER", "upload")
+    settings.reset()
+    yield fake
+    fake.stop()

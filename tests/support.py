@@ -1,4 +1,10 @@
+"""Helpers shared by the tests (import them from here, never from conftest.py, which pytest loads itself)."""
+
 import uuid
+
+from localcloud.template import stack as _load_stack
+
+STACK = _load_stack()  # template.yaml as the tests run it
 
 
 def new_eui() -> str:
@@ -73,3 +79,12 @@ def mosquitto_binary() -> str | None:
     if found:
         return found
     return "/usr/sbin/mosquitto" if os.access("/usr/sbin/mosquitto", os.X_OK) else None
+def token_for(role: str = "user") -> dict:
+    """A signed device-manager token for a fresh user id, without registering (argon2) or a DynamoDB user.
+
+    For routes that only verify the token (Mobivisor, Microshare); device-manager routes need api.register().
+    """
+    from fleetgate.core.auth import issue_token
+
+    user_id = str(uuid.uuid4())
+    return {"id": user_id, "token": issue_token(user_id, role)[0]}  # type: ignore[arg-type]

@@ -93,7 +93,7 @@ def test_unexpected_exception_is_a_generic_500_in_the_family_shape(style, capsys
 def test_given_database_failure_when_calling_a_route_then_500_without_internals(api):
     import boto3
 
-    from tests.conftest import STACK
+    from tests.support import STACK
 
     user = api.register()
     boto3.client("dynamodb", region_name="us-east-1").delete_table(TableName=STACK.physical_name("DevicesTable"))

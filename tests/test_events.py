@@ -1,21 +1,50 @@
-"""The sample events in events/ (for `make invoke`): each names a template route and its function answers it."""
+"""The sample events in events/ (for `make invoke` / `sam local invoke`) are real API Gateway v2 or EventBridge
+events for routes and schedules that exist, and the Mobivisor and Microshare ones run against the fakes."""
+
+from __future__ import annotations
 
 import json
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import STACK
+from fleetgate.core import settings
+from localcloud.apigw import LambdaContext, decode_response
+from localcloud.template import stack as load_stack
+from tests.fakes import FakeMobivisor
+from tests.support import token_for
 
 EVENTS = sorted((Path(__file__).resolve().parent.parent / "events").glob("*.json"))
 
 
-@pytest.mark.parametrize("path", EVENTS, ids=[p.stem for p in EVENTS])
-def test_given_a_sample_event_when_invoked_with_a_real_token_then_its_function_answers_without_error(api, path):
+def _load(path: Path, token: str = "") -> dict:
+    return json.loads(path.read_text().replace("{{token}}", token))
+
+
+@pytest.mark.parametrize("path", EVENTS, ids=lambda p: p.name)
+def test_each_sample_event_names_a_route_or_schedule_of_the_template(path):
+    stack = load_stack()
     event = json.loads(path.read_text())
-    routes = {r.route_key: r for r in STACK.routes()}
-    assert event["routeKey"] in routes, f"{path.name}: {event['routeKey']} is not a route of template.yaml"
-    route = routes[event["routeKey"]]
+    if event.get("source") == "aws.events":
+        assert event["detail-type"] == "Scheduled Event"
+        assert any(fn.schedules for fn in stack.functions.values())
+        return
+    route_keys = {r.route_key for r in stack.routes()}
+    assert event["version"] == "2.0" and event["routeKey"] in route_keys
+    assert event["requestContext"]["routeKey"] == event["routeKey"]
+    assert event["rawPath"] == event["requestContext"]["http"]["path"]
+    auth = event["headers"].get("authorization")
+    assert auth in (None, "Bearer {{token}}")
+
+
+UPSTREAM = ("mobivisor-", "microshare-", "health")
+
+
+@pytest.mark.parametrize("path", [p for p in EVENTS if not p.name.startswith(UPSTREAM)
+                                  and json.loads(p.read_text()).get("version") == "2.0"], ids=lambda p: p.name)
+def test_given_a_device_manager_sample_event_with_a_real_token_then_its_function_answers_without_error(api, path):
+    event = json.loads(path.read_text())
+    route = {r.route_key: r for r in api.functions.stack.routes()}[event["routeKey"]]
     user = api.register()
     event["headers"] = {k: v.replace("{{token}}", user["token"]) for k, v in event["headers"].items()}
     if event["routeKey"] == "POST /api/v1/auth/login":
@@ -26,3 +55,21 @@ def test_given_a_sample_event_when_invoked_with_a_real_token_then_its_function_a
         assert result["statusCode"] == 422 and "node 'freezer'" in result["body"], result
     elif not route.params:
         assert result["statusCode"] in (200, 201, 409), result  # 409: the sample EUI/name may exist already
+
+
+@pytest.mark.parametrize("path", [p for p in EVENTS if p.name.startswith(UPSTREAM)], ids=lambda p: p.name)
+def test_given_fake_upstreams_when_invoking_each_sample_event_then_its_function_answers(api, microshare, monkeypatch,
+                                                                                        path):
+    with FakeMobivisor("t") as mobivisor:
+        monkeypatch.setenv("MOBIVISOR_API_URL", mobivisor.url)
+        monkeypatch.setenv("MOBIVISOR_API_TOKEN", "t")
+        settings.reset()
+        event = _load(path, token_for("admin")["token"])
+        if event.get("source") == "aws.events":
+            result = api.functions.handler("MicroshareRefreshFunction")(event, LambdaContext("refresh"))
+            assert result["clusters"] == 3
+            return
+        route, _ = api.functions.match(event["requestContext"]["http"]["method"], event["rawPath"])
+        response = decode_response(api.functions.invoke(route.function, event))
+        # the sample ids and credentials are illustrative: a clear 4xx is fine, a 5xx is not
+        assert response.status < 500, (path.name, response.status, response.body[:300])

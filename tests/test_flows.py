@@ -157,7 +157,7 @@ def test_given_another_users_resources_in_the_graph_then_422_as_if_missing(api, 
     bob = api.register()
     reply = api.call("POST", "/api/v1/flows", token=bob["token"], json_body=graph(world))
     assert reply.status == 422
-    assert reply.body["detail"][0]["loc"] == ["body", "nodes", "0", "device_id"]
+    assert reply.body["detail"][0]["loc"] == ["body", "nodes", 0, "device_id"]
     assert reply.body["detail"][0]["msg"] == f"node 'dev': device {world['device']} not found"
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from enum import Enum
-from typing import Any, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
@@ -44,6 +44,8 @@ class ErrorStyle(str, Enum):
     def body(self, status: int, code: str, title: str, message: str, *, field: str | None = None,
              extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
         if self is ErrorStyle.DETAIL:
+            if status == 422 and extra and extra.get("errors"):
+                return {"detail": list(extra["errors"])}  # several invalid items at once (e.g. rows of an upload)
             if status == 422 and field:
                 item: dict[str, Any] = {"loc": _loc(field), "msg": message, "type": code}
                 if extra:
@@ -75,10 +77,11 @@ class ErrorStyle(str, Enum):
         }
 
 
-def _loc(field: str) -> list[str]:
-    """``"name"`` → body.name; ``"query:cursor"`` → query.cursor; dots nest (``"config.url"``)."""
+def _loc(field: str) -> list[str | int]:
+    """``name`` → body.name; ``query:name`` → query.name; dotted names are nested (``meta.location``, ``items.3.id``)."""
     where, _, name = field.partition(":")
-    return [where, *name.split(".")] if name else ["body", *field.split(".")]
+    where, name = (where, name) if name else ("body", field)
+    return [where, *(int(p) if p.isdigit() else p for p in name.split("."))]
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
@@ -106,21 +109,31 @@ _DEFAULT_MESSAGES = {
 
 
 class FleetgateResolver(APIGatewayHttpResolver):
-    """A resolver that authenticates before validating, so a caller without a token gets 401, not 422."""
+    """A resolver that authenticates before validating, so a caller without a token gets 401, not 422.
 
-    def __init__(self, style: ErrorStyle, *, authenticated: bool):
+    ``public_paths``: exact paths (no parameters) that an authenticated resolver serves without a token.
+    ``accept_audience``: besides device-manager tokens, accept tokens issued for this audience (see core.auth).
+    A trailing slash is ignored (``/api/v1/x/`` is ``/api/v1/x``), as the contracts write some paths with one.
+    """
+
+    def __init__(self, style: ErrorStyle, *, authenticated: bool, public_paths: Iterable[str] = (),
+                 accept_audience: str | None = None):
         super().__init__(enable_validation=True)
         self.style = style
         self.authenticated = authenticated
+        self.public_paths = frozenset(p.rstrip("/") for p in public_paths)
+        self.accept_audience = accept_audience
 
     @property
     def principal(self) -> Principal:
         return self.context["principal"]
 
     def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
-        if self.authenticated:
+        event = _without_trailing_slash(event)
+        if self.authenticated and _route_path(event) not in self.public_paths:
             try:
-                self.append_context(principal=principal_from_headers(event.get("headers")))
+                self.append_context(principal=principal_from_headers(event.get("headers"),
+                                                                     accept_audience=self.accept_audience))
             except Unauthorized as exc:
                 self.clear_context()
                 body = self.style.body(401, exc.code, exc.title, exc.message)
@@ -133,12 +146,40 @@ class FleetgateResolver(APIGatewayHttpResolver):
         return super().resolve(event, context)
 
 
-def make_resolver(style: ErrorStyle, *, authenticated: bool = True) -> FleetgateResolver:
-    app = FleetgateResolver(style, authenticated=authenticated)
+def _route_path(event: Mapping[str, Any]) -> str:
+    """The path the resolver routes on, without a named stage's prefix (``/dev/api/...`` → ``/api/...``)."""
+    context = event.get("requestContext") or {}
+    path = (context.get("http") or {}).get("path") or event.get("rawPath") or ""
+    stage = context.get("stage")
+    if stage and stage != "$default" and path.startswith(f"/{stage}/"):
+        path = path[len(stage) + 1:]
+    return path
+
+
+def _without_trailing_slash(event: Mapping[str, Any]) -> Mapping[str, Any]:
+    raw = event.get("rawPath") or ""
+    if len(raw) <= 1 or not raw.endswith("/"):
+        return event
+    out = dict(event)
+    out["rawPath"] = raw.rstrip("/") or "/"
+    context = dict(out.get("requestContext") or {})
+    http = dict(context.get("http") or {})
+    if http.get("path"):
+        http["path"] = http["path"].rstrip("/") or "/"
+    context["http"] = http
+    out["requestContext"] = context
+    return out
+
+
+def make_resolver(style: ErrorStyle, *, authenticated: bool = True, public_paths: Iterable[str] = (),
+                  accept_audience: str | None = None) -> FleetgateResolver:
+    app = FleetgateResolver(style, authenticated=authenticated, public_paths=public_paths,
+                            accept_audience=accept_audience)
 
     @app.exception_handler(DomainError)
     def _domain_error(exc: DomainError) -> Response:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        # Only our own 401s challenge the caller; an upstream refusing *our* credentials is not about theirs.
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
         return _json(exc.status, style.body(exc.status, exc.code, exc.title, exc.message,
                                             field=exc.field, extra=exc.extra), headers)
 

@@ -16,24 +16,32 @@ Role = Literal["admin", "user"]
 class Principal:
     user_id: str
     role: Role
+    audience: str | None = None  # None: a device-manager login; else the API family whose login issued the token
 
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
 
 
-def issue_token(user_id: str, role: Role) -> tuple[str, int]:
-    """Return ``(token, expires_in_seconds)``."""
+def issue_token(user_id: str, role: Role, *, audience: str | None = None) -> tuple[str, int]:
+    """Return ``(token, expires_in_seconds)``.
+
+    A token with an ``audience`` (e.g. ``"microshare"``, issued by that family's own login) is accepted only by
+    resolvers that name that audience; device-manager routes reject it.
+    """
     import jwt
 
     settings = get_settings()
     now = int(time.time())
     ttl = settings.jwt_ttl_seconds
-    claims = {"sub": user_id, "role": role, "iat": now, "exp": now + ttl, "iss": settings.jwt_issuer}
+    claims: dict[str, object] = {"sub": user_id, "role": role, "iat": now, "exp": now + ttl, "iss": settings.jwt_issuer}
+    if audience:
+        claims["aud"] = audience
     return jwt.encode(claims, settings.jwt_secret, algorithm="HS256"), ttl
 
 
-def verify_token(token: str) -> Principal:
+def verify_token(token: str, *, accept_audience: str | None = None) -> Principal:
+    """A device-manager token (no ``aud``), or one whose ``aud`` is ``accept_audience``; anything else is 401."""
     import jwt
 
     settings = get_settings()
@@ -43,7 +51,7 @@ def verify_token(token: str) -> Principal:
             settings.jwt_secret,
             algorithms=["HS256"],
             issuer=settings.jwt_issuer,
-            options={"require": ["sub", "exp", "iat", "iss"]},
+            options={"require": ["sub", "exp", "iat", "iss"], "verify_aud": False},
         )
     except jwt.ExpiredSignatureError:
         raise Unauthorized("Token has expired") from None
@@ -52,10 +60,13 @@ def verify_token(token: str) -> Principal:
     role = claims.get("role")
     if role not in ("admin", "user") or not isinstance(claims["sub"], str):
         raise Unauthorized("Could not validate credentials")
-    return Principal(user_id=claims["sub"], role=role)
+    audience = claims.get("aud")
+    if audience is not None and (accept_audience is None or audience != accept_audience):
+        raise Unauthorized("Could not validate credentials")
+    return Principal(user_id=claims["sub"], role=role, audience=audience)
 
 
-def principal_from_headers(headers: Mapping[str, str] | None) -> Principal:
+def principal_from_headers(headers: Mapping[str, str] | None, *, accept_audience: str | None = None) -> Principal:
     """Read ``Authorization: Bearer <jwt>`` (header names are case-insensitive)."""
     value = next((v for k, v in (headers or {}).items() if k.lower() == "authorization"), None)
     if not value:
@@ -63,4 +74,4 @@ def principal_from_headers(headers: Mapping[str, str] | None) -> Principal:
     scheme, _, token = value.strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Not authenticated")
-    return verify_token(token.strip())
+    return verify_token(token.strip(), accept_audience=accept_audience)

@@ -35,3 +35,35 @@ class NotFound(DomainError):
 
 class Conflict(DomainError):
     status, code, title = 409, "conflict", "Conflict"
+
+
+class ConfigurationError(DomainError):
+    """A setting the route needs is missing or unusable (an operator's problem, not the caller's)."""
+
+    status, code, title = 500, "configuration_error", "Configuration Error"
+
+
+class BadGateway(DomainError):
+    """An upstream answered with an error, an unreadable body, or could not be reached."""
+
+    status, code, title = 502, "bad_gateway", "Bad Gateway"
+
+
+class GatewayTimeout(DomainError):
+    """An upstream gave no complete answer before the deadline."""
+
+    status, code, title = 504, "gateway_timeout", "Gateway Timeout"
+
+
+class UpstreamUnauthorized(DomainError):
+    """An upstream refused our credentials (401 or 403): answered with the upstream's own status."""
+
+    code, title = "unauthorized", "Unauthorized"
+
+    def __init__(self, message: str, *, status: int, extra: dict[str, Any] | None = None):
+        super().__init__(message, extra=extra)
+        self.status = status
+
+
+class UnsupportedMediaType(DomainError):
+    status, code, title = 415, "unsupported_media_type", "Unsupported Media Type"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, TypeVar
 
@@ -28,6 +29,9 @@ def cached(fn: F) -> F:
 def reset() -> None:
     for fn in _RESETTABLE:
         fn.cache_clear()
+    parameters = sys.modules.get("aws_lambda_powertools.utilities.parameters")
+    if parameters is not None:  # values read through resolve_secret (only if it was ever used)
+        parameters.clear_caches()
 
 
 def _env(name: str, default: str | None = None) -> str:
@@ -40,6 +44,16 @@ def _env(name: str, default: str | None = None) -> str:
 def _env_int(name: str, default: int) -> int:
     raw = os.environ.get(name)
     return int(raw) if raw not in (None, "") else default
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return float(raw) if raw not in (None, "") else default
+
+
+def _env_opt(name: str) -> str:
+    """An optional setting: empty when unset (the route that needs it reports it as not configured)."""
+    return os.environ.get(name, "").strip()
 
 
 @dataclass(frozen=True)
@@ -59,6 +73,7 @@ class Tables:
     storage_data: str
     search: str
     executions: str
+    microshare: str
 
 
 @dataclass(frozen=True)
@@ -113,6 +128,7 @@ def get_settings() -> Settings:
             storage_data=_env("STORAGE_DATA_TABLE"),
             search=_env("SEARCH_TABLE"),
             executions=_env("EXECUTIONS_TABLE"),
+            microshare=_env("MICROSHARE_TABLE", ""),
         ),
         jwt_ttl_seconds=_env_int("JWT_TTL_SECONDS", 3600),
         jwt_issuer=_env("JWT_ISSUER", "fleetgate"),
@@ -120,4 +136,98 @@ def get_settings() -> Settings:
         outbound_allow=tuple(p.strip().lower() for p in os.environ.get("OUTBOUND_ALLOW", "").split(",") if p.strip()),
         _jwt_secret=os.environ.get("JWT_SECRET") or None,
         _jwt_secret_arn=os.environ.get("JWT_SECRET_ARN") or None,
+    )
+
+
+# ------------------------------------------------------------------ upstream credentials
+SECRET_MAX_AGE = 300  # seconds a value read from Secrets Manager or SSM is reused before it is read again
+
+_SECRET_PREFIXES = ("secretsmanager:", "ssm:", "arn:aws:secretsmanager:", "arn:aws:ssm:")
+
+
+def names_secret(value: str) -> bool:
+    """Whether a setting's value names a secret (``secretsmanager:<name>``, ``ssm:<parameter>`` or an ARN)."""
+    return value.startswith(_SECRET_PREFIXES)
+
+
+def resolve_secret(value: str, *, force: bool = False) -> str:
+    """A credential setting's value: the value itself, or the secret it names.
+
+    ``secretsmanager:<name or ARN>`` and Secrets Manager ARNs are read with GetSecretValue;
+    ``ssm:<parameter name>`` and SSM parameter ARNs with GetParameter (decrypted). Both go through
+    Powertools parameters, cached for :data:`SECRET_MAX_AGE` seconds; ``force`` reads again (after a
+    rotation). The value is never logged. Errors propagate (the caller reports a configuration error).
+    """
+    if not names_secret(value):
+        return value
+    from aws_lambda_powertools.utilities import parameters
+
+    if value.startswith("secretsmanager:"):
+        return str(parameters.get_secret(value[len("secretsmanager:"):], max_age=SECRET_MAX_AGE, force_fetch=force))
+    if value.startswith("arn:aws:secretsmanager:"):
+        return str(parameters.get_secret(value, max_age=SECRET_MAX_AGE, force_fetch=force))
+    name = value[len("ssm:"):] if value.startswith("ssm:") else value
+    return str(parameters.get_parameter(name, decrypt=True, max_age=SECRET_MAX_AGE, force_fetch=force))
+
+
+@dataclass(frozen=True)
+class MobivisorSettings:
+    api_url: str  # MOBIVISOR_API_URL; empty: not configured
+    api_token: str = field(repr=False)  # MOBIVISOR_API_TOKEN: the token, or the secret naming it; empty: not configured
+    connect_timeout: float = 5.0  # MOBIVISOR_CONNECT_TIMEOUT
+    timeout: float = 10.0  # MOBIVISOR_TIMEOUT: deadline of the whole upstream call
+
+
+@cached
+def get_mobivisor_settings() -> MobivisorSettings:
+    return MobivisorSettings(
+        api_url=_env_opt("MOBIVISOR_API_URL"),
+        api_token=_env_opt("MOBIVISOR_API_TOKEN"),
+        connect_timeout=_env_float("MOBIVISOR_CONNECT_TIMEOUT", 5.0),
+        timeout=_env_float("MOBIVISOR_TIMEOUT", 10.0),
+    )
+
+
+@dataclass(frozen=True)
+class MicroshareSettings:
+    auth_url: str  # MICROSHARE_AUTH_URL
+    api_url: str  # MICROSHARE_API_URL
+    username: str  # MICROSHARE_USERNAME
+    password: str = field(repr=False)  # MICROSHARE_PASSWORD (or a secret naming it)
+    api_key: str = field(repr=False)  # MICROSHARE_API_KEY: the OAuth client id (or a secret naming it)
+    cache_ttl: int = 300  # CACHE_TTL: seconds discovered clusters stay fresh
+    api_timeout: float = 10.0  # API_TIMEOUT: deadline of one upstream call
+    connect_timeout: float = 5.0  # MICROSHARE_CONNECT_TIMEOUT
+    lease_seconds: float = 35.0  # MICROSHARE_LEASE_SECONDS: a cluster write lease outlives the function timeout
+    lease_wait_seconds: float = 10.0  # MICROSHARE_LEASE_WAIT_SECONDS: how long a write waits for a busy cluster
+    erp_adapter: str = "upload"  # ERP_ADAPTER: upload | odoo
+    odoo_url: str = ""  # ODOO_URL
+    odoo_database: str = ""  # ODOO_DATABASE
+    odoo_username: str = ""  # ODOO_USERNAME
+    odoo_password: str = field(default="", repr=False)  # ODOO_PASSWORD (or a secret naming it)
+    odoo_category_id: int | None = None  # ODOO_CATEGORY_ID: only products of this category are inspection points
+    odoo_timeout: float = 10.0  # ODOO_TIMEOUT
+
+
+@cached
+def get_microshare_settings() -> MicroshareSettings:
+    category = _env_opt("ODOO_CATEGORY_ID")
+    return MicroshareSettings(
+        auth_url=_env_opt("MICROSHARE_AUTH_URL"),
+        api_url=_env_opt("MICROSHARE_API_URL"),
+        username=_env_opt("MICROSHARE_USERNAME"),
+        password=_env_opt("MICROSHARE_PASSWORD"),
+        api_key=_env_opt("MICROSHARE_API_KEY"),
+        cache_ttl=_env_int("CACHE_TTL", 300),
+        api_timeout=_env_float("API_TIMEOUT", 10.0),
+        connect_timeout=_env_float("MICROSHARE_CONNECT_TIMEOUT", 5.0),
+        lease_seconds=_env_float("MICROSHARE_LEASE_SECONDS", 35.0),
+        lease_wait_seconds=_env_float("MICROSHARE_LEASE_WAIT_SECONDS", 10.0),
+        erp_adapter=(_env_opt("ERP_ADAPTER") or "upload").lower(),
+        odoo_url=_env_opt("ODOO_URL"),
+        odoo_database=_env_opt("ODOO_DATABASE"),
+        odoo_username=_env_opt("ODOO_USERNAME"),
+        odoo_password=_env_opt("ODOO_PASSWORD"),
+        odoo_category_id=int(category) if category else None,
+        odoo_timeout=_env_float("ODOO_TIMEOUT", 10.0),
     )

@@ -1,0 +1,238 @@
+"""The Microshare auth and device APIs over HTTP.
+
+Protocol (the sample's):
+- ``POST {MICROSHARE_AUTH_URL}/oauth2/token`` with query parameters username, password, client_id,
+  grant_type=password, scope=ALL:ALL → ``{access_token, expires_in}``;
+- ``GET {MICROSHARE_API_URL}/device/*?details=true&discover=true`` → ``{"objs": [cluster, ...]}``;
+- ``GET`` / ``PUT {MICROSHARE_API_URL}/device/{recType}/{clusterId}`` reads / replaces one cluster
+  ``{_id, name, recType, data: {devices: [...]}}`` (a read may wrap it as ``{"objs": [cluster]}``).
+
+One client per function instance: one pooled httpx client, and the service account's token, cached in
+memory across invocations and fetched again shortly before ``expires_in`` runs out. A 401 from the device
+API means the token went bad early: the client authenticates once more and retries once. Every call has
+a true deadline of API_TIMEOUT. Credentials and tokens are never logged (the auth URL carries the password
+in its query, so URLs are never logged either).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Sequence
+from urllib.parse import quote
+
+from fleetgate.core.errors import BadGateway, ConfigurationError, GatewayTimeout, NotFound
+from fleetgate.core.http import deadline, is_timeout, pooled_client
+from fleetgate.core.observability import logger
+from fleetgate.core.settings import MicroshareSettings, cached, get_microshare_settings, resolve_secret
+
+REFRESH_MARGIN_SECONDS = 60.0  # fetch a new token this long before expiry (at most 10 % of its lifetime)
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: Any  # parsed JSON, or None when empty or not JSON
+    ms: float
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+class CredentialsRejected(Exception):
+    """The auth endpoint refused a username/password pair."""
+
+
+class Unreachable(BadGateway):
+    """No connection to Microshare (refused, reset, DNS)."""
+
+
+class ServiceCredentialsRejected(BadGateway):
+    """Microshare refused the configured service account (or the token it issued for it)."""
+
+
+class MicroshareClient:
+    def __init__(self, settings: MicroshareSettings):
+        self.settings = settings
+        self._http = pooled_client(connect_timeout=settings.connect_timeout, timeout=settings.api_timeout,
+                                   headers={"Accept": "application/json", "User-Agent": "fleetgate-microshare"})
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._refresh_at = 0.0
+        self._expires_at = 0.0
+
+    # ------------------------------------------------------------ configuration
+    def require_configured(self) -> None:
+        s = self.settings
+        for value, name in ((s.auth_url, "Microshare auth URL"), (s.api_url, "Microshare API URL"),
+                            (s.username, "Microshare username"), (s.password, "Microshare password"),
+                            (s.api_key, "Microshare API key")):
+            if not value:
+                raise ConfigurationError(f"{name} is not configured")
+
+    @property
+    def configured(self) -> bool:
+        try:
+            self.require_configured()
+            return True
+        except ConfigurationError:
+            return False
+
+    def _secret(self, value: str, what: str) -> str:
+        try:
+            return resolve_secret(value)
+        except Exception as exc:  # noqa: BLE001 - any failure to read the secret is a configuration problem
+            logger.error(f"{what} could not be read", extra={"error_type": type(exc).__name__})
+            raise ConfigurationError(f"{what} could not be read") from None
+
+    # ------------------------------------------------------------ transport
+    def _send(self, method: str, url: str, what: str, *, params: Sequence[tuple[str, str]] = (),
+              headers: dict[str, str] | None = None, json_body: Any = None) -> Reply:
+        import httpx
+
+        started = time.perf_counter()
+        try:
+            with deadline(self.settings.api_timeout):
+                response = self._http.request(method, url, params=list(params), headers=headers,
+                                              content=None if json_body is None else json.dumps(json_body))
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol):
+            raise ConfigurationError("Microshare URL is invalid") from None
+        except httpx.HTTPError as exc:
+            ms = (time.perf_counter() - started) * 1000
+            logger.warning("Microshare call failed", extra={"upstream_call": what, "error_type": type(exc).__name__,
+                                                             "duration_ms": round(ms, 1)})
+            if is_timeout(exc):
+                raise GatewayTimeout("Microshare API did not respond in time") from None
+            raise Unreachable("Could not connect to Microshare API") from None
+        ms = (time.perf_counter() - started) * 1000
+        logger.info("Microshare call", extra={"upstream_call": what, "upstream_status": response.status_code,
+                                              "duration_ms": round(ms, 1)})
+        try:
+            body = response.json() if response.content else None
+        except ValueError:
+            body = None
+        return Reply(response.status_code, body, ms)
+
+    # ------------------------------------------------------------ authentication
+    def fetch_token(self, username: str, password: str) -> tuple[str, int]:
+        """One call to the auth endpoint. Raises CredentialsRejected for a 400/401/403."""
+        s = self.settings
+        if not s.auth_url:
+            raise ConfigurationError("Microshare auth URL is not configured")
+        if not s.api_key:
+            raise ConfigurationError("Microshare API key is not configured")
+        client_id = self._secret(s.api_key, "Microshare API key")
+        params = [("username", username), ("password", password), ("client_id", client_id),
+                  ("grant_type", "password"), ("scope", "ALL:ALL")]
+        reply = self._send("POST", s.auth_url.rstrip("/") + "/oauth2/token", "auth", params=params)
+        if reply.status in (400, 401, 403):
+            raise CredentialsRejected()
+        if not reply.ok:
+            raise BadGateway(f"Microshare auth returned error {reply.status}")
+        body = reply.body if isinstance(reply.body, dict) else {}
+        token, expires_in = body.get("access_token"), body.get("expires_in", 3600)
+        if not isinstance(token, str) or not token or not isinstance(expires_in, (int, float)) or expires_in <= 0:
+            raise BadGateway("Microshare auth returned an invalid response")
+        return token, int(expires_in)
+
+    def token(self, *, stale: str | None = None) -> str:
+        """The service account's token: cached, fetched again shortly before it expires.
+
+        ``stale``: a token the upstream just refused; a new one is fetched unless another thread already did.
+        """
+        with self._lock:
+            now = time.monotonic()
+            if self._token and now < self._refresh_at and (stale is None or self._token != stale):
+                return self._token
+            self.require_configured()
+            s = self.settings
+            try:
+                token, expires_in = self.fetch_token(s.username, self._secret(s.password, "Microshare password"))
+            except CredentialsRejected:
+                raise ServiceCredentialsRejected("Microshare rejected the configured credentials") from None
+            self._token = token
+            self._expires_at = now + expires_in
+            self._refresh_at = now + expires_in - min(REFRESH_MARGIN_SECONDS, expires_in * 0.1)
+            return token
+
+    def probe_auth(self) -> int:
+        """The status of one real authentication with the service account (the benchmark times it)."""
+        self.require_configured()
+        s = self.settings
+        params = [("username", s.username), ("password", self._secret(s.password, "Microshare password")),
+                  ("client_id", self._secret(s.api_key, "Microshare API key")), ("grant_type", "password"),
+                  ("scope", "ALL:ALL")]
+        return self._send("POST", s.auth_url.rstrip("/") + "/oauth2/token", "auth_probe", params=params).status
+
+    def token_state(self) -> tuple[bool, int | None]:
+        with self._lock:
+            if not self._token:
+                return False, None
+            return True, max(0, int(self._expires_at - time.monotonic()))
+
+    # ------------------------------------------------------------ device API
+    def api(self, method: str, segments: Sequence[str], what: str, *, params: Sequence[tuple[str, str]] = (),
+            json_body: Any = None, retry_auth: bool = True) -> Reply:
+        """A device-API call with the service token; one re-authentication and retry on a 401."""
+        token = self.token()
+        url = self.settings.api_url.rstrip("/") + "/" + "/".join(quote(s, safe="*") for s in segments)
+        headers = {"Authorization": f"Bearer {token}"}
+        if json_body is not None:
+            headers["Content-Type"] = "application/json"
+        reply = self._send(method, url, what, params=params, headers=headers, json_body=json_body)
+        if reply.status == 401 and retry_auth:
+            logger.info("Microshare token refused; authenticating again", extra={"upstream_call": what})
+            self.token(stale=token)
+            return self.api(method, segments, what, params=params, json_body=json_body, retry_auth=False)
+        return reply
+
+    def discover(self) -> list[dict[str, Any]]:
+        reply = self.api("GET", ["device", "*"], "discover", params=[("details", "true"), ("discover", "true")])
+        _expect_ok(reply)
+        objs = reply.body.get("objs") if isinstance(reply.body, dict) else None
+        if not isinstance(objs, list):
+            raise BadGateway("Microshare API returned an invalid response")
+        return [c for c in (_cluster(o) for o in objs) if c is not None]
+
+    def get_cluster(self, rec_type: str, cluster_id: str) -> dict[str, Any]:
+        reply = self.api("GET", ["device", rec_type, cluster_id], "get_cluster")
+        if reply.status == 404:
+            raise NotFound(f"Cluster {cluster_id} not found on Microshare")
+        _expect_ok(reply)
+        body = reply.body
+        if isinstance(body, dict) and isinstance(body.get("objs"), list):
+            body = body["objs"][0] if body["objs"] else None
+        cluster = _cluster(body)
+        if cluster is None:
+            raise BadGateway("Microshare API returned an invalid response")
+        return cluster
+
+    def put_cluster(self, cluster: dict[str, Any]) -> None:
+        reply = self.api("PUT", ["device", cluster["recType"], cluster["_id"]], "put_cluster", json_body=cluster)
+        if reply.status == 404:
+            raise NotFound(f"Cluster {cluster['_id']} not found on Microshare")
+        _expect_ok(reply)
+
+
+def _expect_ok(reply: Reply) -> None:
+    if reply.status == 401:
+        raise ServiceCredentialsRejected("Microshare API refused the service token")
+    if not reply.ok:
+        raise BadGateway(f"Microshare API returned error {reply.status}")
+
+
+def _cluster(obj: Any) -> dict[str, Any] | None:
+    """A cluster record, normalised: ``data.devices`` always a list of objects. None when unusable."""
+    if not isinstance(obj, dict) or not isinstance(obj.get("_id"), str) or not isinstance(obj.get("recType"), str):
+        return None
+    data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
+    devices = data.get("devices") if isinstance(data.get("devices"), list) else []
+    return {**obj, "name": str(obj.get("name") or ""), "data": {**data, "devices": [d for d in devices if isinstance(d, dict)]}}
+
+
+@cached
+def instance() -> MicroshareClient:
+    return MicroshareClient(get_microshare_settings())

@@ -1,0 +1,288 @@
+"""The Microshare ERP sync contract (../shared/specs/microshare-erp.md), under /api/v1/microshare.
+
+Devices keep Microshare's own shape (``id``, ``meta.location``, ``status``, ``guid``) and add what a
+caller needs to act on them: the cluster that holds them, their type, and the location read out by
+position (customer, site, area, and for rodent sensors the ERP reference, placement and configuration).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal, Optional
+
+from pydantic import AfterValidator, ConfigDict, Field, SecretStr
+from typing_extensions import Annotated
+
+from fleetgate.core.schemas import Input, Schema
+
+TRAP = "io.microshare.trap.packed"
+GATEWAY = "io.microshare.gateway.health.packed"
+REC_TYPES: dict[str, str] = {"rodent_sensor": TRAP, "gateway": GATEWAY}
+DEVICE_TYPES: dict[str, str] = {v: k for k, v in REC_TYPES.items()}
+LOCATION_LENGTH: dict[str, int] = {TRAP: 6, GATEWAY: 4}
+DEFAULT_DEVICE_ID = "00-00-00-00-00-00-00-00"
+
+DeviceType = Literal["rodent_sensor", "gateway"]
+DeviceStatus = Literal["pending", "active", "maintenance", "inactive"]
+
+_EUI = re.compile(r"^[0-9A-F]{16}$")
+
+
+def _eui(value: str) -> str:
+    """``58a0cbfffe800001`` and ``58-A0-CB-FF-FE-80-00-01`` are one DevEUI; Microshare writes it dashed, upper case."""
+    raw = re.sub(r"[\s:-]", "", value).upper()
+    if not _EUI.match(raw):
+        raise ValueError("id must be a DevEUI: 16 hexadecimal digits, e.g. 00-00-00-00-00-00-00-00")
+    return "-".join(raw[i:i + 2] for i in range(0, 16, 2))
+
+
+DevEui = Annotated[str, AfterValidator(_eui)]
+LocationPart = Annotated[str, Field(max_length=256)]
+Text = Annotated[str, Field(min_length=1, max_length=256)]
+
+
+# ------------------------------------------------------------------ auth
+class LoginRequest(Input):
+    username: Annotated[str, Field(min_length=1, max_length=254)]
+    password: Annotated[SecretStr, Field(min_length=1, max_length=256)]  # masked in every repr and debug log
+
+
+class LoginToken(Schema):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+
+
+class UpstreamSession(Schema):
+    configured: bool = Field(description="Microshare URLs and service credentials are all set")
+    token_cached: bool = Field(description="This instance holds a Microshare token")
+    token_expires_in: Optional[int] = Field(None, description="Seconds until the cached token expires")
+
+
+class AuthStatus(Schema):
+    authenticated: bool = True
+    user_id: str
+    role: str
+    token_source: Literal["fleetgate", "microshare"]
+    upstream: UpstreamSession
+
+
+# ------------------------------------------------------------------ health and status
+class Health(Schema):
+    status: Literal["healthy"] = "healthy"
+    service: str
+    version: str
+    timestamp: str
+
+
+class UpstreamHealth(Schema):
+    status: Literal["healthy", "unhealthy"]
+    microshare_api: Literal["connected", "not_configured", "unreachable", "timeout", "error"]
+    authentication: Literal["valid", "invalid", "unknown"]
+    cluster_count: Optional[int] = None
+    response_time_ms: Optional[float] = None
+    error: Optional[str] = None
+    timestamp: str
+
+
+class CacheStats(Schema):
+    hits: int
+    misses: int
+    hit_rate: Optional[float] = Field(None, description="hits / (hits + misses), null before the first read")
+    fresh: bool
+    clusters: int
+    devices: int
+    refreshed_at: Optional[str] = None
+    expires_at: Optional[str] = None
+    age_seconds: Optional[float] = None
+    ttl_seconds: int
+
+
+class CacheCleared(Schema):
+    cleared: int = Field(description="Cached clusters removed")
+    message: str
+
+
+class ErpStatus(Schema):
+    adapter: Literal["upload", "odoo"]
+    configured: bool
+    connected: Optional[bool] = None
+    inspection_points: Optional[int] = None
+    last_upload_at: Optional[str] = None
+    error: Optional[str] = None
+
+
+class ServiceStatus(Schema):
+    status: Literal["running"] = "running"
+    version: str
+    upstream: UpstreamSession
+    cache: CacheStats
+    erp_adapter: str
+    timestamp: str
+
+
+# ------------------------------------------------------------------ devices and clusters
+class DeviceMetaIn(Schema):
+    """``meta`` of a device: ``location`` is required; other keys are kept as given."""
+
+    model_config = ConfigDict(extra="allow", defer_build=True)
+
+    location: Annotated[list[LocationPart], Field(min_length=1, max_length=16)]
+
+
+class DeviceCreate(Input):
+    id: DevEui = Field(DEFAULT_DEVICE_ID, description="DevEUI; the default id marks a device not yet deployed")
+    device_type: DeviceType = "rodent_sensor"
+    meta: DeviceMetaIn
+    status: DeviceStatus = "pending"
+    guid: Optional[Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]] = Field(
+        None, description="Unique within its cluster; generated when absent")
+
+
+class DeviceUpdate(Input):
+    """Fields to change; absent fields keep their value. ``meta`` keys are merged, ``meta.location`` replaced."""
+
+    id: Optional[DevEui] = None
+    meta: Optional[DeviceMetaIn] = None
+    status: Optional[DeviceStatus] = None
+
+
+class Device(Schema):
+    id: str
+    guid: Optional[str] = None
+    status: Optional[str] = None
+    device_type: str = Field(description="rodent_sensor, gateway, or other")
+    rec_type: str
+    cluster_id: str
+    cluster_name: str
+    meta: dict[str, Any]
+    location: list[str]
+    customer: Optional[str] = None
+    site: Optional[str] = None
+    area: Optional[str] = None
+    erp_reference: Optional[str] = Field(None, description="location[3] of a rodent sensor: the ERP link")
+    placement: Optional[str] = None
+    configuration: Optional[str] = None
+
+
+class DeviceList(Schema):
+    items: list[Device]
+    next_cursor: Optional[str] = None
+
+
+class ClusterSummary(Schema):
+    id: str
+    name: str
+    rec_type: str
+    device_type: str
+    device_count: int
+
+
+class ClusterList(Schema):
+    items: list[ClusterSummary]
+    next_cursor: Optional[str] = None
+
+
+class ClusterDetail(ClusterSummary):
+    devices: list[Device]
+
+
+class Discovery(Schema):
+    clusters: list[ClusterSummary]
+    cluster_count: int
+    device_count: int
+    devices_by_type: dict[str, int]
+    refreshed_at: str
+    duration_ms: float
+
+
+# ------------------------------------------------------------------ ERP
+class InspectionPoint(Schema):
+    id: str
+    reference: str = Field(description="The ERP's internal reference; matches location[3] of a rodent sensor")
+    name: str = ""
+    customer: str
+    site: str
+    area: str
+    placement: str = "Internal"
+    configuration: str = "Bait/Lured"
+    source: Literal["upload", "odoo"]
+
+
+class InspectionPointIn(Input):
+    """One uploaded inspection point. Give customer, site and area, or a ``name`` "Customer - Area"."""
+
+    id: Annotated[str, Field(min_length=1, max_length=128)]
+    reference: Text
+    name: Annotated[str, Field(max_length=256)] = ""
+    customer: Optional[Text] = None
+    site: Optional[Text] = None
+    area: Optional[Text] = None
+    placement: Optional[Text] = None
+    configuration: Optional[Text] = None
+
+
+class InspectionPointList(Schema):
+    adapter: str
+    count: int
+    items: list[InspectionPoint]
+
+
+class UploadResult(Schema):
+    adapter: Literal["upload"] = "upload"
+    received: int
+    stored: int
+    removed: int = Field(description="Points of the previous upload absent from this one")
+    uploaded_at: str
+
+
+class PointMapping(Schema):
+    point: InspectionPoint
+    device: Device
+
+
+class GapAnalysis(Schema):
+    adapter: str
+    total_points: int
+    mapped: int
+    unmapped: int
+    coverage_percent: float
+    mappings: list[PointMapping]
+    unmapped_points: list[InspectionPoint]
+    unmatched_devices: int = Field(description="Rodent sensors whose location[3] matches no inspection point")
+
+
+class SyncItem(Schema):
+    point_id: str
+    reference: str
+    outcome: Literal["created", "would_create", "skipped"]
+    cluster_id: Optional[str] = None
+    device: Optional[Device] = None
+    reason: Optional[str] = None
+
+
+class SyncResult(Schema):
+    dry_run: bool
+    created: int
+    already_mapped: int
+    skipped: int
+    coverage_before: float
+    coverage_after: float
+    items: list[SyncItem]
+
+
+# ------------------------------------------------------------------ benchmark
+class OperationTiming(Schema):
+    calls: int
+    successes: int = Field(description="2xx answers only")
+    failures: int
+    statuses: dict[str, int] = Field(description="HTTP status (or timeout / error) → count")
+    min_ms: Optional[float] = None
+    p50_ms: Optional[float] = None
+    max_ms: Optional[float] = None
+    mean_ms: Optional[float] = None
+
+
+class Benchmark(Schema):
+    iterations: int
+    total_ms: float
+    operations: dict[str, OperationTiming]

@@ -1,0 +1,1 @@
+"""Mobivisor proxy: device list, details and deletion forwarded to Dealdio's Mobivisor API."""

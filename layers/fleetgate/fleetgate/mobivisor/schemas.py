@@ -1,0 +1,34 @@
+"""The Mobivisor proxy's contract (../shared/specs/mobivisor-proxy.md).
+
+Device list and details are Mobivisor's own JSON, passed through unchanged: the proxy does not reshape
+what the upstream owns, so fields Mobivisor adds later reach callers without a release of ours.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ConfigDict, RootModel
+
+from fleetgate.core.schemas import Schema
+
+
+class MobivisorDevices(RootModel[Any]):
+    """Mobivisor's answer to GET /devices, unchanged."""
+
+    model_config = ConfigDict(defer_build=True, json_schema_extra={"example": {"devices": [
+        {"id": "123", "name": "Device 1", "status": "online"},
+        {"id": "456", "name": "Device 2", "status": "offline"}]}})
+
+
+class MobivisorDevice(RootModel[Any]):
+    """Mobivisor's answer to GET /devices/{id}, unchanged."""
+
+    model_config = ConfigDict(defer_build=True, json_schema_extra={"example": {
+        "id": "123", "name": "Device 1", "status": "online", "last_seen": "2025-10-18T10:30:00Z",
+        "location": "Store A", "firmware_version": "1.2.3"}})
+
+
+class DeviceDeleted(Schema):
+    message: str = "Device deleted successfully"
+    device_id: str

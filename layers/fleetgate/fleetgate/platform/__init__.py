@@ -1,0 +1,1 @@
+"""Platform-wide concerns that belong to no single API family (the deployment's health check)."""
