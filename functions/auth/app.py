@@ -2,6 +2,7 @@
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Form
+from pydantic import SecretStr
 from typing_extensions import Annotated
 
 from fleetgate.core.api import ErrorStyle, make_resolver
@@ -19,8 +20,8 @@ def register(payload: RegisterRequest) -> Response[UserOut]:
 
 @app.post("/api/v1/auth/login")
 def login(username: Annotated[str, Form(min_length=1, max_length=254)],
-          password: Annotated[str, Form(min_length=1, max_length=128)]) -> TokenOut:
-    return service.login(username, password)
+          password: Annotated[SecretStr, Form(min_length=1, max_length=128)]) -> TokenOut:
+    return service.login(username, password.get_secret_value())
 
 
 lambda_handler = http_handler(app.resolve)

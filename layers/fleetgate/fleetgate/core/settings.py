@@ -95,12 +95,12 @@ class Settings:
         return _jwt_secret(self._jwt_secret, self._jwt_secret_arn)
 
 
-@cached
 def _jwt_secret(plain: str | None, arn: str | None) -> str:
     if plain:
         return plain
     if arn:
-        # Secrets Manager, through Powertools parameters (cached for 5 minutes).
+        # Secrets Manager, through Powertools parameters: its cache keeps the value 5 minutes, so a rotated
+        # secret reaches warm instances without a cold start.
         from aws_lambda_powertools.utilities import parameters
 
         return str(parameters.get_secret(arn, max_age=300))

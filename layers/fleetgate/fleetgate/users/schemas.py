@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, SecretStr
 from typing_extensions import Annotated
 
 from fleetgate.core.schemas import Input, Schema
@@ -21,7 +21,8 @@ def _email(value: str) -> str:
 
 Email = Annotated[str, AfterValidator(_email)]
 Username = Annotated[str, Field(min_length=3, max_length=50, pattern=r"^[A-Za-z0-9_.-]+$")]
-Password = Annotated[str, Field(min_length=8, max_length=128)]
+# SecretStr: a password never shows up in a repr, a log line or a debug dump of route arguments.
+Password = Annotated[SecretStr, Field(min_length=8, max_length=128)]
 Role = Literal["admin", "user"]
 
 
