@@ -25,7 +25,7 @@ $(PY_STAMP): requirements-dev.txt layers/fleetgate/requirements.txt
 # swagger-ui-dist serves /docs offline. DynamoDB Local comes from the jar inside the npm package
 # amplify-dynamodb-simulator; only its emulator/ folder is used, so it is unpacked without its JS dependencies.
 $(NODE_STAMP): package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	mkdir -p .localcloud/npm node_modules/amplify-dynamodb-simulator
 	cd .localcloud/npm && npm pack --silent $(DDB_SIMULATOR) >/dev/null
 	tar -xzf .localcloud/npm/amplify-dynamodb-simulator-*.tgz -C node_modules/amplify-dynamodb-simulator --strip-components=1
@@ -45,7 +45,7 @@ test: install
 
 ## make invoke FUNCTION=DevicesFunction EVENT=events/devices-list.json
 invoke: install
-	$(BIN)/python -m localcloud invoke $(FUNCTION) $(EVENT)
+	$(BIN)/python -m localcloud invoke $(FUNCTION) $(EVENT) $(ARGS)
 
 ## make create-admin EMAIL=... USERNAME=... [PASSWORD=...]  (against the running `make dev`)
 create-admin: install

@@ -11,10 +11,15 @@ import logging
 import os
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from localcloud.state import secret_value
 from localcloud.template import TEMPLATE, Stack, stack
+
+if TYPE_CHECKING:
+    from moto.server import ThreadedMotoServer
+
+    from localcloud.dynamodb_local import DynamoDBLocal
 
 log = logging.getLogger("localcloud")
 
@@ -83,24 +88,23 @@ class LocalCloud:
         self.endpoint = ""
         self.dynamodb_endpoint = ""
         self.queue_urls: dict[str, str] = {}  # logical id → URL
-        self._moto: Any = None
-        self._dynamodb_local: Any = None
+        self._moto: ThreadedMotoServer | None = None
+        self._dynamodb_local: DynamoDBLocal | None = None
 
     def start(self) -> LocalCloud:
         from moto.server import ThreadedMotoServer
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         try:
-            self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-            self._moto.start()
-            self.endpoint = "http://127.0.0.1:{}".format(self._moto.get_host_and_port()[1])
-            self.dynamodb_endpoint = self.endpoint
-            if self.dynamodb == "local":
+            if self.dynamodb == "local":  # first: Java is forked before moto's server thread exists
                 from localcloud.dynamodb_local import DynamoDBLocal
 
                 log.info("starting DynamoDB Local (about 6-10 s), data in %s", self.data_dir / "dynamodb")
                 self._dynamodb_local = DynamoDBLocal(self.data_dir / "dynamodb")
-                self.dynamodb_endpoint = self._dynamodb_local.endpoint
+            self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+            self._moto.start()
+            self.endpoint = "http://127.0.0.1:{}".format(self._moto.get_host_and_port()[1])
+            self.dynamodb_endpoint = self._dynamodb_local.endpoint if self._dynamodb_local else self.endpoint
             apply_environment(client_environment(self.stack, self.endpoint, self.dynamodb_endpoint))
             self.provision()
         except BaseException:

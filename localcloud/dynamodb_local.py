@@ -28,22 +28,27 @@ from localcloud.template import ROOT
 
 EMULATOR = ROOT / "node_modules" / "amplify-dynamodb-simulator" / "emulator"
 JAR = EMULATOR / "DynamoDBLocal.jar"
-HOW_TO_GET = "install Java 17 (apt-get install -y openjdk-17-jre-headless) and run npm ci"
+INSTALL_JAVA = "install Java 17 (apt-get install -y openjdk-17-jre-headless)"
+INSTALL_JAR = "run `make install` (it unpacks npm's amplify-dynamodb-simulator into node_modules/)"
 
 
 def available() -> tuple[bool, str]:
     """Whether Java and the DynamoDB Local jar are present; the reason says what is missing and how to get it."""
     if shutil.which("java") is None:
-        return False, f"DynamoDB Local needs java on PATH: {HOW_TO_GET}"
+        return False, f"DynamoDB Local needs java on PATH: {INSTALL_JAVA} and {INSTALL_JAR}"
     if not JAR.is_file():
-        return False, f"DynamoDB Local jar not found at {JAR.relative_to(ROOT)}: {HOW_TO_GET}"
+        return False, f"DynamoDB Local jar not found at {JAR.relative_to(ROOT)}: {INSTALL_JAR}"
     return True, f"DynamoDB Local at {JAR.relative_to(ROOT)}"
 
 
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None  # resolved before any fork
+PR_SET_PDEATHSIG = 1
+
+
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    if sys.platform.startswith("linux"):
-        PR_SET_PDEATHSIG = 1
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    """Linux: the kernel sends the child SIGTERM when the thread that started it exits (a crash, a kill -9)."""
+    if _LIBC is not None:
+        _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class DynamoDBLocal:
@@ -67,7 +72,7 @@ class DynamoDBLocal:
             ["java", "-Djava.library.path=./DynamoDBLocal_lib", "-jar", JAR.name, "-sharedDb", *storage,
              "-port", str(self.port), "-disableTelemetry"],
             cwd=EMULATOR, stdin=subprocess.DEVNULL, stdout=self._output, stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads are started in between
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - start it before other threads (LocalCloud does)
         )
         atexit.register(self.stop)
         if not wait_for_http(self.port, timeout=startup_timeout, alive=self.running):

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Protocol
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
 DAYS = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]
@@ -45,7 +45,10 @@ def parse(expression: str, tz: str | None = None) -> Expression:
     if not m:
         raise ValueError(f"{expression!r}: expected rate(...), cron(...) or at(...)")
     kind, body = m.group(1), m.group(2).strip()
-    zone = ZoneInfo(tz) if tz and tz != "UTC" else timezone.utc
+    try:
+        zone = ZoneInfo(tz) if tz and tz != "UTC" else timezone.utc
+    except (ValueError, ZoneInfoNotFoundError):
+        raise ValueError(f"{expression!r}: unknown time zone {tz!r}") from None
     if kind == "rate":
         return Rate.parse(body)
     if kind == "cron":

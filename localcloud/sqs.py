@@ -40,7 +40,8 @@ def event_sources(stack: Stack, sqs: Any, queue_urls: dict[str, str] | None = No
     """The enabled SQS event sources of every function, with each queue's local URL and ARN."""
     by_reference = {}  # what Stack.resolve gives for !Ref / !GetAtt .Arn / .QueueName → logical id
     for logical_id in stack.resources_of("AWS::SQS::Queue"):
-        for ref in ({"Ref": logical_id}, {"Fn::GetAtt": [logical_id, "Arn"]}, {"Fn::GetAtt": [logical_id, "QueueName"]}):
+        for ref in ({"Ref": logical_id}, {"Fn::GetAtt": [logical_id, "Arn"]},
+                    {"Fn::GetAtt": [logical_id, "QueueName"]}):
             by_reference[stack.resolve(ref)] = logical_id
     sources = []
     for fn in stack.functions.values():
@@ -163,7 +164,7 @@ class SqsPoller:
                 log.exception("polling %s failed; retrying in 1 s", self.source.queue_url)
                 self._stop.wait(1)
 
-    def stop(self) -> None:
+    def stop(self, wait: bool = True) -> None:
         self._stop.set()
-        if self._thread is not None:
+        if wait and self._thread is not None:
             self._thread.join(timeout=self.wait_seconds + 5)

@@ -134,7 +134,15 @@ class Stack:
         return {k: v for k, v in self.template.get("Resources", {}).items() if v.get("Type") == kind}
 
     def physical_name(self, logical_id: str) -> str:
-        return f"{self.prefix}-{logical_id}"
+        """The local name of a resource; FIFO queues keep the ``.fifo`` suffix AWS requires."""
+        res = self.template.get("Resources", {}).get(logical_id, {})
+        fifo = res.get("Type") == "AWS::SQS::Queue" and res.get("Properties", {}).get("FifoQueue")
+        return f"{self.prefix}-{logical_id}" + (".fifo" if fifo else "")
+
+    @property
+    def pseudo_parameters(self) -> dict[str, str]:
+        return {"AWS::Region": self.region, "AWS::StackName": self.prefix, "AWS::AccountId": self.account,
+                "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com", "AWS::NoValue": ""}
 
     def queue_url(self, logical_id: str, endpoint: str) -> str:
         return f"{endpoint.rstrip('/')}/{self.account}/{self.physical_name(logical_id)}"
@@ -146,10 +154,8 @@ class Stack:
             if key == "Ref":
                 if arg in self.parameters:
                     return self.parameters[arg]
-                if arg == "AWS::Region":
-                    return self.region
-                if arg == "AWS::StackName":
-                    return self.prefix
+                if arg in self.pseudo_parameters:
+                    return self.pseudo_parameters[arg]
                 res = self.template.get("Resources", {}).get(arg, {})
                 if res.get("Type") == "AWS::SQS::Queue":
                     return f"https://sqs.{self.region}.amazonaws.com/{self.account}/{self.physical_name(arg)}"
@@ -171,9 +177,15 @@ class Stack:
                     return self.physical_name(logical_id)
                 return self.physical_name(logical_id)
             if key == "Fn::Sub":
-                text = arg if isinstance(arg, str) else arg[0]
-                return re.sub(r"\$\{([^}!]+)\}", lambda m: str(self.resolve(
-                    {"Fn::GetAtt": m.group(1).split(".", 1)} if "." in m.group(1) else {"Ref": m.group(1)})), text)
+                text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1] if len(arg) > 1 else {})
+
+                def substitute(m: re.Match[str]) -> str:
+                    name = m.group(1)
+                    if name in variables:
+                        return str(self.resolve(variables[name]))
+                    return str(self.resolve({"Fn::GetAtt": name.split(".", 1)} if "." in name else {"Ref": name}))
+
+                return re.sub(r"\$\{([^}!]+)\}", substitute, text)
         return value
 
     def routes(self) -> list[Route]:
@@ -234,7 +246,7 @@ class Stack:
                         "ReceiveMessageWaitTimeSeconds", "FifoQueue", "ContentBasedDeduplication"):
                 if key in props:
                     attrs[key] = str(props[key]).lower() if isinstance(props[key], bool) else str(props[key])
-            name = self.physical_name(logical_id) + (".fifo" if props.get("FifoQueue") else "")
+            name = self.physical_name(logical_id)
             urls[logical_id] = sqs.create_queue(QueueName=name, Attributes=attrs)["QueueUrl"]
             return urls[logical_id]
 

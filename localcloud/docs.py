@@ -1,0 +1,151 @@
+"""One OpenAPI document for the whole API, and Swagger UI for it.
+
+Every function's module keeps a Powertools resolver ``app`` that knows its routes and
+models; Powertools' ``OpenAPIMerge`` merges their schemas into one document with an HTTP
+bearer scheme. Operations of resolvers that do not authenticate (``app.authenticated``
+is False, e.g. register and log in) are marked public (``security: []``).
+
+Swagger UI's assets come from ``node_modules/swagger-ui-dist`` (``npm ci``), else from the
+copy Powertools bundles, else from a CDN, so /docs works on an offline laptop.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import mimetypes
+import sys
+import threading
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from localcloud.lambdas import Functions
+from localcloud.template import ROOT
+
+log = logging.getLogger("localcloud.docs")
+
+TITLE = "Fleetgate API"
+CDN = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5"
+STATIC_PREFIX = "/docs/static/"
+HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+_SWAGGER_HTML = """<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>{title}</title>
+  <link rel="stylesheet" href="{css}">
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="{js}"></script>
+  <script>
+    window.ui = SwaggerUIBundle({{url: "/openapi.json", dom_id: "#swagger-ui", deepLinking: true,
+                                 persistAuthorization: true}});
+  </script>
+</body>
+</html>
+"""
+
+
+def _assets() -> tuple[Path | None, str, str]:
+    """(directory served under /docs/static/ or None for the CDN, bundle file, css file)."""
+    npm = ROOT / "node_modules" / "swagger-ui-dist"
+    if (npm / "swagger-ui-bundle.js").is_file():
+        return npm, "swagger-ui-bundle.js", "swagger-ui.css"
+    try:
+        import aws_lambda_powertools.event_handler.openapi.swagger_ui as bundled
+
+        powertools = Path(bundled.__file__).parent
+        if (powertools / "swagger-ui-bundle.min.js").is_file():
+            return powertools, "swagger-ui-bundle.min.js", "swagger-ui.min.css"
+    except ImportError:  # pragma: no cover - Powertools is a runtime dependency
+        pass
+    return None, "swagger-ui-bundle.js", "swagger-ui.css"
+
+
+def _version() -> str:
+    try:
+        return str(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"])
+    except (OSError, KeyError, ValueError):
+        return "0.0.0"
+
+
+class ApiDocs:
+    def __init__(self, functions: Functions, *, title: str = TITLE):
+        self.functions = functions
+        self.title = title
+        self.mismatches: list[str] = []  # template routes without a handler route and vice versa
+        self._json: bytes | None = None
+        self._lock = threading.Lock()
+        self._static_dir, self._js, self._css = _assets()
+
+    # ---------------------------------------------------------------- OpenAPI
+    def openapi_json(self) -> bytes:
+        """The merged document (built once, on first use: it imports every function module)."""
+        with self._lock:
+            if self._json is None:
+                self._json = self._build().encode()
+        return self._json
+
+    def openapi(self) -> dict[str, Any]:
+        return json.loads(self.openapi_json())
+
+    def _build(self) -> str:
+        from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
+        from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+
+        merge = OpenAPIMerge(title=self.title, version=_version(), on_conflict="warn",
+                             security_schemes={"bearerAuth": HTTPBearer(bearerFormat="JWT")},
+                             security=[{"bearerAuth": []}])
+        self.mismatches = []
+        for logical_id, fn in self.functions.stack.functions.items():
+            if not fn.routes:
+                continue
+            self.functions.handler(logical_id)  # imports the module as Lambda would
+            app = getattr(sys.modules[fn.module], "app", None)
+            if app is None or not hasattr(app, "get_openapi_schema"):
+                log.warning("%s (%s) has no Powertools resolver named app: not in /openapi.json", logical_id, fn.module)
+                continue
+            schema = app.get_openapi_schema().model_dump(by_alias=True, exclude_none=True)
+            if not getattr(app, "authenticated", True):
+                for operation in _operations(schema):
+                    operation["security"] = []
+            self.mismatches += _compare(logical_id, fn.routes, schema)
+            merge.add_schema(schema)
+        for problem in self.mismatches:
+            log.warning("%s", problem)
+        return merge.get_openapi_json_schema()
+
+    # ---------------------------------------------------------------- Swagger UI
+    def swagger_html(self) -> bytes:
+        base = STATIC_PREFIX.rstrip("/") if self._static_dir else CDN
+        return _SWAGGER_HTML.format(title=self.title, js=f"{base}/{self._js}", css=f"{base}/{self._css}").encode()
+
+    def static(self, name: str) -> tuple[bytes, str] | None:
+        """An asset file by name (no sub-paths), with its content type; None when there is none."""
+        if self._static_dir is None or "/" in name or "\\" in name or name.startswith("."):
+            return None
+        path = self._static_dir / name
+        if not path.is_file():
+            return None
+        return path.read_bytes(), mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+def _operations(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    return [op for item in schema.get("paths", {}).values() for method, op in item.items() if method in HTTP_METHODS]
+
+
+def _compare(logical_id: str, routes: list[Any], schema: dict[str, Any]) -> list[str]:
+    """Routes template.yaml sends to a function that its resolver lacks, and the reverse."""
+    if any(r.method == "ANY" or "+}" in r.path for r in routes):
+        return []  # catch-all routes: anything may be handled
+    in_template = {(r.method.lower(), r.path.rstrip("/") or "/") for r in routes}
+    in_app = {(method, path.rstrip("/") or "/") for path, item in schema.get("paths", {}).items()
+              for method in item if method in HTTP_METHODS}
+    problems = [f"template.yaml routes {m.upper()} {p} to {logical_id}, whose app has no such route"
+                for m, p in sorted(in_template - in_app)]
+    problems += [f"{logical_id}'s app defines {m.upper()} {p}, which template.yaml does not route "
+                 f"(API Gateway would answer 404)" for m, p in sorted(in_app - in_template)]
+    return problems

@@ -1,0 +1,92 @@
+"""``python -m localcloud invoke <LogicalId> <event.json>``: one function, one event, result JSON on stdout.
+
+Against the running local cloud when there is one (its state.json), else against an embedded
+moto started for this one call. Handler logs and metrics go to stderr, so stdout holds only the
+result. A ``{{token}}`` in the event becomes a bearer token signed with the local JWT secret
+(``--user-id``, ``--role``), so the events/ files work as they are.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import IO, Any, Iterator
+
+from localcloud.cloud import LocalCloud, apply_environment, client_environment, local_stack
+from localcloud.lambdas import Functions, ensure_import_paths
+from localcloud.state import running_state
+
+log = logging.getLogger("localcloud")
+
+TOKEN_PLACEHOLDER = "{{token}}"
+
+
+def invoke(logical_id: str, event_file: str, *, data_dir: Path, user_id: str = "local-dev-user",
+           role: str = "user") -> int:
+    stack = local_stack()
+    if logical_id not in stack.functions:
+        print(f"No function {logical_id} in template.yaml; there are: {', '.join(stack.functions)}", file=sys.stderr)
+        return 2
+    try:
+        event_text = sys.stdin.read() if event_file == "-" else Path(event_file).read_text()
+    except OSError as exc:
+        print(f"Cannot read {event_file}: {exc.strerror}", file=sys.stderr)
+        return 2
+
+    with _result_stream() as out, contextlib.ExitStack() as cleanup:
+        state = running_state(data_dir.resolve())
+        if state:
+            log.info("invoking %s against the local cloud at %s", logical_id, state["api_url"])
+            apply_environment(client_environment(stack, state["endpoint"], state.get("dynamodb_endpoint")))
+        else:
+            log.info("no local cloud is running: starting an embedded moto for this call (its data is discarded)")
+            cloud = cleanup.enter_context(LocalCloud(stack, data_dir))
+            log.info("moto at %s", cloud.endpoint)
+        if TOKEN_PLACEHOLDER in event_text:
+            event_text = event_text.replace(TOKEN_PLACEHOLDER, _token(user_id, role))
+            log.info("%s replaced by a token for user %s (role %s)", TOKEN_PLACEHOLDER, user_id, role)
+        try:
+            event = json.loads(event_text)
+        except ValueError as exc:
+            print(f"{event_file} is not JSON: {exc}", file=sys.stderr)
+            return 2
+        try:
+            result: Any = Functions(stack).invoke(logical_id, event)
+            status = 0
+        except Exception as exc:
+            traceback.print_exc()
+            result = {"errorMessage": str(exc), "errorType": type(exc).__name__,
+                      "stackTrace": traceback.format_tb(exc.__traceback__)}  # what Lambda answers
+            status = 1
+        print(json.dumps(result, indent=2, default=str), file=out)
+    return status
+
+
+def _token(user_id: str, role: str) -> str:
+    ensure_import_paths()
+    from fleetgate.core import settings
+    from fleetgate.core.auth import issue_token
+
+    settings.reset()
+    return issue_token(user_id, role)[0]  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def _result_stream() -> Iterator[IO[str]]:
+    """Point file descriptor 1 at stderr (Powertools loggers hold sys.stdout) and yield the real stdout."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    out = os.fdopen(os.dup(saved), "w")
+    try:
+        yield out
+    finally:
+        out.close()
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)

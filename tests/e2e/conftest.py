@@ -1,0 +1,97 @@
+"""Start ``python -m localcloud serve`` as a real process and stop it, always."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+import pytest
+
+from localcloud.net import free_port
+from localcloud.template import ROOT
+
+
+def cli_environment() -> dict[str, str]:
+    """The developer's shell, minus what the test session adds: the local cloud must use its own secret."""
+    env = dict(os.environ)
+    for var in ("JWT_SECRET", "JWT_SECRET_ARN", "STAGE"):
+        env.pop(var, None)
+    return env
+
+
+def run_cli(*args: str, timeout: float = 60, **kwargs) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "localcloud", *args], cwd=ROOT, env=cli_environment(),
+                          capture_output=True, text=True, timeout=timeout, **kwargs)
+
+
+@dataclass
+class RunningCloud:
+    url: str
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> int:
+        """SIGTERM (a clean stop, like Ctrl-C), then kill if it hangs; returns the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+def start_cloud(data_dir: Path, *extra: str, timeout: float = 90) -> RunningCloud:
+    port = free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log = data_dir / "serve.log"
+    with log.open("wb") as sink:  # a file, not a pipe nobody reads, which would fill and block the server
+        process = subprocess.Popen(
+            [sys.executable, "-m", "localcloud", "serve", "--port", str(port), "--data-dir", str(data_dir), *extra],
+            cwd=ROOT, env=cli_environment(), stdout=sink, stderr=subprocess.STDOUT)
+    cloud = RunningCloud(f"http://127.0.0.1:{port}", data_dir, process, log)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the local cloud exited with {process.returncode}:\n{cloud.output()}")
+        try:
+            if httpx.get(f"{cloud.url}/openapi.json", timeout=2).status_code == 200 and \
+                    (data_dir / "state.json").exists():
+                return cloud
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    cloud.stop()
+    pytest.fail(f"the local cloud did not answer within {timeout} s:\n{cloud.output()}")
+
+
+@pytest.fixture(scope="module")
+def local_cloud(tmp_path_factory) -> Iterator[RunningCloud]:
+    cloud = start_cloud(tmp_path_factory.mktemp("localcloud"))
+    try:
+        yield cloud
+    finally:
+        cloud.stop()
+
+
+@pytest.fixture
+def http(local_cloud) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=local_cloud.url, timeout=30) as client:
+        yield client
+
+
+def state_of(data_dir: Path) -> dict:
+    return json.loads((data_dir / "state.json").read_text())

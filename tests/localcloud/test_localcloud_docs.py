@@ -1,0 +1,74 @@
+"""The merged OpenAPI document and Swagger UI, built from the real template and function modules."""
+
+from __future__ import annotations
+
+import pytest
+
+from localcloud.docs import ApiDocs
+from localcloud.lambdas import Functions
+from localcloud.server import Gateway
+from localcloud.template import ROOT, stack
+
+
+@pytest.fixture(scope="module")
+def docs() -> ApiDocs:
+    return ApiDocs(Functions(stack()))
+
+
+def test_given_every_function_when_merging_then_one_document_covers_every_template_route(docs):
+    document = docs.openapi()
+
+    assert document["info"]["title"] == "Fleetgate API"
+    operations = {(m.upper(), p) for p, item in document["paths"].items() for m in item}
+    template_routes = {(r.method, r.path) for r in docs.functions.stack.routes()}
+    assert template_routes <= operations
+    assert docs.mismatches == []  # every app route is wired in template.yaml, and the reverse
+
+
+def test_given_the_merged_document_when_reading_models_then_requests_and_responses_reference_component_schemas(docs):
+    document = docs.openapi()
+
+    schemas = document["components"]["schemas"]
+    assert {"Device", "DeviceCreate", "DeviceList", "Label", "RegisterRequest", "TokenOut", "UserOut"} <= set(schemas)
+    create = document["paths"]["/api/v1/devices"]["post"]
+    assert create["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/DeviceCreate")
+    assert "application/x-www-form-urlencoded" in document["paths"]["/api/v1/auth/login"]["post"]["requestBody"][
+        "content"]
+
+
+def test_given_public_and_protected_routes_when_merging_then_bearer_auth_applies_except_to_public_ones(docs):
+    document = docs.openapi()
+
+    assert document["components"]["securitySchemes"]["bearerAuth"] == {
+        "type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    assert document["security"] == [{"bearerAuth": []}]
+    assert document["paths"]["/api/v1/auth/login"]["post"]["security"] == []
+    assert document["paths"]["/api/v1/auth/register"]["post"]["security"] == []
+    assert "security" not in document["paths"]["/api/v1/devices"]["get"]  # inherits bearerAuth
+
+
+def test_given_swagger_ui_when_requested_then_it_points_at_openapi_json_and_serves_its_assets(docs):
+    gateway = Gateway(docs.functions, docs)
+
+    page = gateway.handle("GET", "/docs", [], b"")
+
+    assert page.status == 200 and page.headers["content-type"].startswith("text/html")
+    assert b'url: "/openapi.json"' in page.body
+    if (ROOT / "node_modules" / "swagger-ui-dist").is_dir():
+        assert b"/docs/static/swagger-ui-bundle.js" in page.body
+        asset = gateway.handle("GET", "/docs/static/swagger-ui-bundle.js", [], b"")
+        assert asset.status == 200 and "javascript" in asset.headers["content-type"]
+    assert gateway.handle("GET", "/docs/static/../package.json", [], b"").status == 404
+    assert gateway.handle("GET", "/docs/static/nope.js", [], b"").status == 404
+
+
+def test_given_a_route_missing_from_the_template_when_comparing_then_it_is_reported(docs):
+    from localcloud.docs import _compare
+
+    routes = [r for r in docs.functions.stack.functions["LabelsFunction"].routes if r.method != "DELETE"]
+    schema = {"paths": {"/api/v1/labels/{label_id}": {"delete": {}}}}
+
+    problems = _compare("LabelsFunction", routes, schema)
+
+    assert "LabelsFunction's app defines DELETE /api/v1/labels/{label_id}, which template.yaml does not route " \
+           "(API Gateway would answer 404)" in problems
