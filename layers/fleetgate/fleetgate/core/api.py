@@ -76,9 +76,12 @@ class ErrorStyle(str, Enum):
 
 
 def _loc(field: str) -> list[str]:
-    """``"name"`` → body.name; ``"query:cursor"`` → query.cursor; dots nest: ``"config.url"`` → body.config.url."""
-    where, _, name = field.partition(":")
-    return [where, *name.split(".")] if name else ["body", *field.split(".")]
+    """``"name"`` → body.name; ``"query:cursor"`` → query.cursor; dots nest: ``"config.url"`` → body.config.url;
+    ``"body:"`` → body (the whole body)."""
+    where, sep, name = field.partition(":")
+    if sep:
+        return [where, *name.split(".")] if name else [where]
+    return ["body", *field.split(".")]
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
@@ -138,7 +141,7 @@ def make_resolver(style: ErrorStyle, *, authenticated: bool = True) -> Fleetgate
 
     @app.exception_handler(DomainError)
     def _domain_error(exc: DomainError) -> Response:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        headers = {"WWW-Authenticate": getattr(exc, "challenge", "Bearer")} if exc.status == 401 else None
         return _json(exc.status, style.body(exc.status, exc.code, exc.title, exc.message,
                                             field=exc.field, extra=exc.extra), headers)
 

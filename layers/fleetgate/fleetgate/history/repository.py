@@ -62,9 +62,10 @@ def _executions() -> type[ExecutionItem]:
     })
 
 
-def new_history_id(started: datetime) -> str:
+def new_history_id(started: datetime, suffix: str | None = None) -> str:
+    """``suffix`` (12 hex digits) makes the id deterministic, e.g. derived from a flow run's id."""
     started = started.astimezone(timezone.utc)
-    return started.strftime("%Y%m%dT%H%M%S") + f"{started.microsecond // 1000:03d}Z-{uuid.uuid4().hex[:12]}"
+    return started.strftime("%Y%m%dT%H%M%S") + f"{started.microsecond // 1000:03d}Z-{suffix or uuid.uuid4().hex[:12]}"
 
 
 def _bounded(value: Any) -> Any:
@@ -75,12 +76,13 @@ def _bounded(value: Any) -> Any:
 
 
 def record(kind: str, resource_id: str, owner_id: str, *, status: str, started: datetime, duration_ms: float,
-           details: dict[str, Any]) -> dict[str, Any]:
-    """Store one execution record; returns it as the API shows it."""
+           details: dict[str, Any], history_id: str | None = None) -> dict[str, Any]:
+    """Store one execution record; returns it as the API shows it. A given ``history_id`` (see
+    :func:`new_history_id`) makes the write idempotent: the same record is written again, never a second one."""
     if kind not in KINDS:
         raise ValueError(f"unknown history kind {kind!r}")
     Executions = _executions()
-    history_id = new_history_id(started)
+    history_id = history_id or new_history_id(started)
     started_at = iso(started)
     body = {k: _bounded(v) for k, v in details.items() if v is not None}
     Executions(f"{kind}#{resource_id}", history_id, kind=kind, resource_id=resource_id, owner_id=owner_id,
