@@ -1,6 +1,6 @@
 """Shared fixtures. The environment is set here, before any handler module is imported.
 
-- ``aws``: a fresh in-process moto account with every table of template.yaml.
+- ``aws``: a fresh in-process moto account with every table and queue of template.yaml.
 - ``api``: calls routes through the same API Gateway v2 events and routing the local cloud uses.
 - DynamoDB calls are recorded per test through botocore's ``before-call`` event; any Scan fails the test.
 """
@@ -26,10 +26,11 @@ os.environ.update({
     "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
     "POWERTOOLS_METRICS_NAMESPACE": "Fleetgate", "POWERTOOLS_DEV": "false",
     **STACK.environment(),
-    "STAGE": "test", "JWT_SECRET": "test-secret-" + "x" * 32,
+    "STAGE": "test", "JWT_SECRET": "test-secret-" + "x" * 32, "INGEST_KEY_SECRET": "test-ingest-" + "y" * 32,
     "OUTBOUND_ALLOW": "loopback",  # like the local cloud: integrations may call the tests' fake sinks
 })
 os.environ.pop("JWT_SECRET_ARN", None)
+os.environ.pop("INGEST_KEY_SECRET_ARN", None)
 for _var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
     os.environ.pop(_var, None)
 
@@ -77,6 +78,7 @@ def aws():
         import boto3
 
         STACK.create_tables(boto3.client("dynamodb", region_name="us-east-1"))
+        STACK.create_queues(boto3.client("sqs", region_name="us-east-1"))
         RECORDER.calls.clear()
         yield
         settings.reset()
