@@ -478,3 +478,29 @@ def test_given_a_flow_edited_during_a_run_then_the_run_finishes_on_the_graph_it_
         assert len(first.requests) == 1 and second.requests == []
         [run] = _runs(w, flow)
         assert run["trigger"]["flow_version"] == flow["updated_at"]
+
+
+def test_given_a_step_claimed_by_a_live_worker_then_a_copy_waits_and_after_the_claim_dies_it_is_taken_over(w):
+    from fleetgate.core.ids import now_iso
+    from fleetgate.engine import repository, service
+    from fleetgate.engine.schemas import Step
+
+    with ScriptedSink() as sink:
+        flow = _flow(w, [{"id": "out", "type": "integration", "integration_id": _integration(w, sink.url)["id"]}],
+                     [("dev", "out")])
+        _uplink(w)
+        assert service.handle_step(_receive_all()[0]["Body"]) == "done"
+        [body] = [m["Body"] for m in _receive_all()]
+        step = Step.decode(body)
+        claim = {"node_id": "out", "node_type": "integration", "attempt": 1, "started_at": now_iso()}
+        assert repository.claim_step(step.run_id, step.key, token="other", lease_seconds=60, **claim) is None
+
+        with pytest.raises(service.StepInProgress):
+            service.handle_step(body)  # a copy while the other worker runs it: back to the queue
+        assert service.handle_step(body, receive_count=5) == "in_progress"  # its last copy: left to the holder
+        assert sink.requests == []
+
+        repository.release_step(step.run_id, step.key, "other")  # that worker died (its lease ran out)
+        assert service.handle_step(body) == "done"
+
+        assert len(sink.requests) == 1 and _runs(w, flow)[0]["status"] == "success"

@@ -10,7 +10,8 @@ FLOW_RUNS_TABLE, one partition per run (``run_id``):
   or a claim whose lease ran out: its worker died); finished with the result (input, output, error, duration,
   the next steps and their message) under the claimer's token. A step whose trace is finished is never executed
   again: a redelivery only makes sure it is counted and its next steps are sent.
-DEAD_LETTERS_TABLE: (``flow_id``, ``id``), newest first; ``id`` is deterministic per failed step.
+DEAD_LETTERS_TABLE: (``flow_id``, ``id``), newest first; ``id`` is deterministic per failed step. Pending ones
+also carry ``pending`` (their flow id), indexed by the sparse GSI ``by_pending``: replay reads pending ones only.
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ from pynamodb.attributes import (
     UnicodeSetAttribute,
 )
 from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.indexes import AllProjection
 
 from fleetgate.core.pagination import Page
-from fleetgate.core.repository import BaseModel, batch_get, get_item, is_conditional_failure, meta, query_page
+from fleetgate.core.repository import BaseModel, batch_get, get_item, gsi, is_conditional_failure, meta, query_page
 from fleetgate.core.settings import cached, get_engine_settings, get_settings
 from fleetgate.engine.schemas import DeadLetter
 
@@ -106,6 +108,7 @@ class DeadLetterItem(BaseModel):
     device_id = UnicodeAttribute(null=True)
     replayed_at = UnicodeAttribute(null=True)
     replay_run_id = UnicodeAttribute(null=True)
+    pending = UnicodeAttribute(null=True)  # the flow id while pending: GSI by_pending holds only pending ones
     expires_at = TTLAttribute(null=True)
 
 
@@ -121,7 +124,10 @@ def _traces() -> type[TraceItem]:
 
 @cached
 def _dead_letters() -> type[DeadLetterItem]:
-    return type("DeadLetterModel", (DeadLetterItem,), {"Meta": meta(get_settings().tables.dead_letters)})
+    return type("DeadLetterModel", (DeadLetterItem,), {
+        "Meta": meta(get_settings().tables.dead_letters),
+        "by_pending": gsi("by_pending", "pending", "id", AllProjection)(),
+    })
 
 
 def _expires(now: datetime | None = None) -> datetime:
@@ -252,14 +258,19 @@ def put_dead_letter(letter: DeadLetter, owner_id: str) -> None:
     Letters = _dead_letters()
     retention = timedelta(days=get_settings().history_retention_days)
     Letters(letter.flow_id, letter.id, owner_id=owner_id, expires_at=datetime.now(timezone.utc) + retention,
+            pending=letter.flow_id if letter.status == "pending" else None,
             **letter.model_dump(exclude={"flow_id", "id"}, exclude_none=True)).save()
 
 
 def list_dead_letters(flow_id: str, status: str | None, *, limit: int, cursor: str | None) -> Page[DeadLetter]:
     Letters = _dead_letters()
+    scope = f"dead-letters:{flow_id}:{status or '*'}"
+    if status == "pending":
+        return query_page(Letters.by_pending.query, _dead_letter, limit=limit, cursor=cursor,  # type: ignore[attr-defined]
+                          scope=scope, hash_key=flow_id)
     filters = {"filter_condition": Letters.status == status} if status else {}
-    return query_page(Letters.query, _dead_letter, limit=limit, cursor=cursor,
-                      scope=f"dead-letters:{flow_id}:{status or '*'}", hash_key=flow_id, **filters)
+    return query_page(Letters.query, _dead_letter, limit=limit, cursor=cursor, scope=scope, hash_key=flow_id,
+                      **filters)
 
 
 def get_dead_letters(flow_id: str, ids: Iterable[str]) -> list[DeadLetter]:
@@ -269,8 +280,8 @@ def get_dead_letters(flow_id: str, ids: Iterable[str]) -> list[DeadLetter]:
 def pending_dead_letters(flow_id: str, limit: int) -> tuple[list[DeadLetter], bool]:
     """Up to ``limit`` pending dead letters, oldest first, and whether there are more."""
     Letters = _dead_letters()
-    found = [_dead_letter(i) for i in Letters.query(flow_id, filter_condition=Letters.status == "pending",
-                                                    limit=limit + 1, page_size=100)]
+    found = [_dead_letter(i) for i in Letters.by_pending.query(flow_id, limit=limit + 1,  # type: ignore[attr-defined]
+                                                               page_size=limit + 1)]
     return found[:limit], len(found) > limit
 
 
@@ -279,7 +290,8 @@ def mark_replayed(flow_id: str, letter_id: str, run_id: str, at: str) -> bool:
     Letters = _dead_letters()
     try:
         Letters(flow_id, letter_id).update(
-            actions=[Letters.status.set("replayed"), Letters.replayed_at.set(at), Letters.replay_run_id.set(run_id)],
+            actions=[Letters.status.set("replayed"), Letters.replayed_at.set(at), Letters.replay_run_id.set(run_id),
+                     Letters.pending.remove()],
             condition=Letters.id.exists() & (Letters.status == "pending"))
         return True
     except UpdateError as exc:

@@ -60,6 +60,10 @@ DEFAULT_TRIGGER_EVENTS = ("up",)
 _runs: OrderedDict[str, RunContext] = OrderedDict()
 
 
+class StepInProgress(RuntimeError):
+    """Another worker holds the step's claim: the message is redelivered later."""
+
+
 def run_id_for(origin: str, flow_id: str) -> str:
     return str(uuid.uuid5(RUN_NAMESPACE, f"{origin}|{flow_id}"))
 
@@ -92,8 +96,9 @@ def start_runs(*, device_id: str, owner_id: str, dev_eui: str, event: str, messa
 # ================================================================ the worker
 def handle_step(body: str, *, receive_count: int = 1, remaining_ms: int = 900_000) -> str:
     """Execute the step in one SQS message. Returns what happened (for logs and tests): done, duplicate,
-    in_progress, skipped, requeued, malformed, taken_over. Raises on unexpected failures (the message is
-    redelivered), except on its last receive, when the step is dead-lettered instead."""
+    in_progress, skipped, requeued, malformed, taken_over. Raises on unexpected failures and on a step another
+    worker has claimed (the message is redelivered), except on its last receive, when a failing step is
+    dead-lettered instead and a claimed one is left to its holder."""
     try:
         step = Step.decode(body)
     except ValueError as exc:
@@ -185,9 +190,13 @@ def _run_step(run: RunContext, step: Step, *, lease_seconds: float, final: bool,
     if existing is not None:
         if existing.status == "done":
             return _complete(run, step, _Done.of(existing), duplicate=True)
-        logger.info("step running in another worker; this copy is dropped",
-                    extra={"run_id": run.run_id, "step": step.key})
-        return "in_progress"
+        if final:  # claimed under a live lease: its holder finishes it (its own copy returns if it dies)
+            logger.info("step running in another worker; this last copy is dropped",
+                        extra={"run_id": run.run_id, "step": step.key})
+            return "in_progress"
+        # Running elsewhere, or its worker died and the lease has not run out yet: try again after the
+        # visibility timeout (at least 6 x the function timeout, so by then the lease is over or the step done).
+        raise StepInProgress(f"step {step.key} of run {run.run_id} is claimed by another worker")
     message: dict[str, Any] = step.message or {}
     try:
         message = _message(step)
