@@ -54,6 +54,7 @@ create-admin: install
 bench: install
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/routes.py
+	$(BIN)/python bench/ingest.py
 
 validate: install
 	$(BIN)/sam validate --lint
