@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from fleetgate.core.ids import iso, now_iso
+from fleetgate.core.ids import now_iso
 from fleetgate.engine.schemas import START, NodeResult, Step
 
 MAX_RETRY_DELAY = 900
@@ -231,5 +231,3 @@ def timed(fn: Callable[[], NodeResult]) -> tuple[NodeResult, str, float]:
 def size_of(value: Any) -> int:
     return len(json.dumps(value, separators=(",", ":"), default=str).encode())
 
-
-__all__ = ["RunContext", "execute", "node_type", "idempotency_key", "timed", "size_of", "iso"]

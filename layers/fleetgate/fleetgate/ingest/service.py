@@ -182,10 +182,8 @@ def detect_offline(now: datetime | None = None, *, deadline: float | None = None
     at = iso(now)
     marked, flows, stopped = 0, 0, False
     for shard in range(get_engine_settings().offline_shards):
-        if marked >= limit:
-            stopped = True
-            break
-        for item in repository.due_devices(f"s{shard}", at, limit - marked):
+        # one more than the room left: a due device beyond the limit means this run is not complete
+        for item in repository.due_devices(f"s{shard}", at, limit - marked + 1):
             if marked >= limit or (deadline is not None and time.monotonic() > deadline):
                 stopped = True
                 break
