@@ -56,6 +56,7 @@ bench: install
 	$(BIN)/python bench/routes.py
 	$(BIN)/python bench/functions_exec.py
 	$(BIN)/python bench/proxy.py
+	$(BIN)/python bench/ingest.py
 
 validate: install
 	$(BIN)/sam validate --lint

@@ -37,11 +37,17 @@ FAKE_AWS = {
 PASSWORD = "correct horse battery"
 
 
+INGEST_KEY_SECRET = "bench-ingest-" + "k" * 40
+
+
 def function_env(env: dict[str, str]) -> dict[str, str]:
-    """A function's template environment with the secret given in plain text (no Secrets Manager locally)."""
+    """A function's template environment with the secrets given in plain text (no Secrets Manager locally)."""
     out = dict(env)
     out.pop("JWT_SECRET_ARN", None)
     out["JWT_SECRET"] = JWT_SECRET
+    if "INGEST_KEY_SECRET_ARN" in out:
+        out.pop("INGEST_KEY_SECRET_ARN")
+        out["INGEST_KEY_SECRET"] = INGEST_KEY_SECRET
     return out
 
 
@@ -50,6 +56,7 @@ def set_process_env(stack: Any, endpoint: str | None) -> None:
     os.environ.update({**FAKE_AWS, "POWERTOOLS_DEV": "false", **function_env(stack.environment())})
     os.environ.pop("JWT_SECRET_ARN", None)
     os.environ["OUTBOUND_ALLOW"] = "loopback"  # like the local cloud: integration test sends reach a loopback sink
+    os.environ.pop("INGEST_KEY_SECRET_ARN", None)
     for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
         os.environ.pop(var, None)
     if endpoint:

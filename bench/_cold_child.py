@@ -8,7 +8,8 @@ metrics) cannot be mistaken for it. Modes:
 - ``stack``: the same after importing the stack every API function is built on (PynamoDB, a Powertools
   HTTP resolver with validation, its Logger, pydantic), and none of our code: the part of a cold start
   our code cannot remove;
-- ``function``: import the handler module, then handle one API Gateway v2 event.
+- ``function``: import the handler module, then handle one event (API Gateway v2, SQS or scheduled); an
+  HTTP result must have ``expect_status``, another must hold the fields of ``expect_result``.
 """
 
 import os
@@ -64,13 +65,22 @@ def main() -> None:
         status = resp["ResponseMetadata"]["HTTPStatusCode"]
         ok = status == 200 and "Item" in resp
     else:
+        event = spec["event"]
+        if spec.get("fresh_uuid"):  # a new uplink / run in every process, so none is a duplicate of the last
+            import uuid
+
+            event = json.loads(json.dumps(event).replace("{{uuid}}", str(uuid.uuid4())))
         # A plain import statement's path (not importlib.import_module), so -X importtime reports the module.
         __import__(spec["module"])
         handler = getattr(sys.modules[spec["module"]], spec["attribute"])
         t_init = time.perf_counter()
-        result = handler(spec["event"], Context(spec["function_name"], spec["memory"], spec["timeout"]))
-        status = result.get("statusCode") if isinstance(result, dict) else None
-        ok = status == spec["expect_status"]
+        result = handler(event, Context(spec["function_name"], spec["memory"], spec["timeout"]))
+        if "expect_result" in spec:  # an SQS or scheduled event: the result's fields
+            status = "event"
+            ok = isinstance(result, dict) and all(result.get(k) == v for k, v in spec["expect_result"].items())
+        else:
+            status = result.get("statusCode") if isinstance(result, dict) else None
+            ok = status == spec["expect_status"]
         if not ok:
             detail = str(result)[:500]
     t_done = time.perf_counter()

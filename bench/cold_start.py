@@ -1,8 +1,9 @@
-"""Cold start of every API function, as a ratio of a bare botocore floor measured in the same run.
+"""Cold start of every function, as a ratio of a bare botocore floor measured in the same run.
 
 A cold start here is a fresh process of the runtime-only venv (.bench/runtime-venv, built once from
 layers/fleetgate/requirements.txt and nothing else) that imports the function's handler module and
-handles its first API Gateway v2 event, timed from process start until the result arrives. The floor is
+handles its first event (API Gateway v2; SQS or EventBridge for the flow worker and offline detection),
+timed from process start until the result arrives. The floor is
 the same kind of process importing botocore, creating one DynamoDB client and doing one GetItem. Both
 talk to one moto server (a subprocess of this script) on 127.0.0.1.
 
@@ -38,6 +39,7 @@ from _benchlib import (
     Client,
     function_env,
     median,
+    new_eui,
     quiet_stdout,
     register_user,
     request_parts,
@@ -317,6 +319,7 @@ def build_targets(stack: Any, python: Path, endpoint: str,
     from fleetgate.core import settings
 
     stack.create_tables(boto3.client("dynamodb", region_name=REGION))
+    stack.create_queues(boto3.client("sqs", region_name=REGION))
     os.environ.update(upstream_env)
     settings.reset()
     client = Client(stack)
@@ -324,6 +327,7 @@ def build_targets(stack: Any, python: Path, endpoint: str,
     devices, _ = seed_devices_and_labels(client, user["token"], devices=10, labels=5)
     seed_device_manager(client, user["token"], user["id"], devices[0], "https://example.com/hook")
     client.ok("GET", "/api/v1/microshare/devices", 200, token=user["token"])  # fills the shared cluster cache
+    special = event_targets(stack, client, user)
 
     specs = STATE / "cold-specs"
     specs.mkdir(parents=True, exist_ok=True)
@@ -339,8 +343,19 @@ def build_targets(stack: Any, python: Path, endpoint: str,
     targets, skipped = [Target("stack", "floor + PynamoDB, Powertools resolver (validation), Logger, pydantic",
                                stack_spec, base_env(python, endpoint, "bench-stack", 512, "stack"))], []
     for fn in stack.functions.values():
+        env = {**base_env(python, endpoint, stack.physical_name(fn.logical_id), fn.memory, fn.handler),
+               **function_env(fn.environment), **upstream_env}
+        if fn.logical_id in special:  # a request that needs seeded data, or an SQS / schedule event
+            label, event, expect = special[fn.logical_id]
+            spec = specs / f"{fn.logical_id}.json"
+            spec.write_text(json.dumps({"mode": "function", "module": fn.module, "attribute": fn.attribute,
+                                        "event": event, **expect, "fresh_uuid": True, "memory": fn.memory,
+                                        "timeout": fn.timeout, "function_name": stack.physical_name(fn.logical_id)}))
+            targets.append(Target(fn.logical_id, label, spec, env))
+            continue
         if not fn.routes:
-            continue  # not an API function
+            skipped.append(f"{fn.logical_id}: no HTTP route and no event in event_targets()")
+            continue
         chosen = REPRESENTATIVE.get(fn.logical_id)
         if chosen is None:
             plain = [r for r in fn.routes if r.method == "GET" and not r.params]
@@ -363,10 +378,55 @@ def build_targets(stack: Any, python: Path, endpoint: str,
         spec.write_text(json.dumps({"mode": "function", "module": fn.module, "attribute": fn.attribute,
                                     "event": event, "expect_status": 200, "memory": fn.memory,
                                     "timeout": fn.timeout, "function_name": stack.physical_name(fn.logical_id)}))
-        env = {**base_env(python, endpoint, stack.physical_name(fn.logical_id), fn.memory, fn.handler),
-               **function_env(fn.environment), **upstream_env}
         targets.append(Target(fn.logical_id, f"{method} {target_path}", spec, env))
     return floor, targets, skipped
+
+
+def event_targets(stack: Any, client: Client, user: dict[str, str]) -> dict[str, tuple[str, dict, dict]]:
+    """Functions measured with an event of their own: ingest (an X-API-Key and an uplink body), routes that need a
+    seeded id, and functions without HTTP routes (the flow worker's SQS event, offline detection's schedule).
+    ``{{uuid}}`` in an event becomes a fresh UUID in every measured process (a new uplink, a new run)."""
+    from localcloud.apigw import http_event
+
+    events = ROOT / "events"
+    t = user["token"]
+    eui = new_eui()
+    device = client.ok("POST", "/api/v1/devices", 201, token=t, json_body={"dev_eui": eui, "name": "cold start"})
+    storage = client.ok("POST", "/api/v1/storages", 201, token=t, json_body={"name": "cold start"})
+    flow = client.ok("POST", "/api/v1/flows", 201, token=t, json_body={
+        "name": "cold start", "nodes": [{"id": "sensor", "type": "device", "device_id": device["id"]},
+                                        {"id": "keep", "type": "storage", "storage_id": storage["id"]}],
+        "edges": [{"source": "sensor", "target": "keep"}]})
+    key = client.ok("POST", "/api/v1/ingest/keys", 201, token=t, json_body={"name": "cold start"})["key"]
+    out: dict[str, tuple[str, dict, dict]] = {}
+    routes = {(r.method, r.path): r for r in stack.routes()}
+
+    ingest = json.loads((events / "ingest-chirpstack-up.json").read_text())
+    body = json.loads(ingest["body"])
+    body["deduplicationId"], body["deviceInfo"]["devEui"] = "{{uuid}}", eui
+    out["IngestFunction"] = ("POST /api/v1/ingest/chirpstack?event=up (X-API-Key, ChirpStack v4 uplink)", http_event(
+        "POST", "/api/v1/ingest/chirpstack?event=up", body=json.dumps(body),
+        headers={"content-type": "application/json", "x-api-key": key, "user-agent": "ChirpStack"},
+        route=routes[("POST", "/api/v1/ingest/chirpstack")]), {"expect_status": 202})
+
+    path = f"/api/v1/flows/{flow['id']}/dead-letters"
+    out["DeadLettersFunction"] = (f"GET {path}", http_event(
+        "GET", path, headers={"authorization": f"Bearer {t}", "accept": "application/json"},
+        route=routes[("GET", "/api/v1/flows/{flow_id}/dead-letters")]), {"expect_status": 200})
+
+    sqs_event = json.loads((events / "flow-worker-sqs.json").read_text())
+    step = json.loads(sqs_event["Records"][0]["body"])
+    step.update(flow_id=flow["id"], run_id="{{uuid}}")
+    step["start"].update(owner_id=flow["owner_id"], device_id=device["id"], dev_eui=eui, origin="{{uuid}}")
+    sqs_event["Records"][0]["body"] = json.dumps(step)
+    out["FlowWorkerFunction"] = ("SQS: the first step of a run (events/flow-worker-sqs.json)", sqs_event,
+                                 {"expect_result": {"batchItemFailures": []}})
+
+    scheduled = json.loads((events / "offline-schedule.json").read_text())
+    scheduled["time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    out["OfflineFunction"] = ("Schedule: offline detection (events/offline-schedule.json)", scheduled,
+                              {"expect_result": {"complete": True}})
+    return {name: spec for name, spec in out.items() if name in stack.functions}
 
 
 # ------------------------------------------------------------------ report

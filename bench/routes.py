@@ -40,6 +40,7 @@ from _benchlib import (
     table,
 )
 
+from _engine_scenarios import engine_scenarios  # noqa: E402
 from localcloud.template import stack as load_stack  # noqa: E402  (_benchlib puts the repo on sys.path)
 
 STACK = load_stack()
@@ -339,6 +340,7 @@ def run(client: Client, sc: Scenario, *, requests: int, seconds: float, warmup: 
             break
         req = sc.make(i)
         headers, body = request_parts(token=req.token, json_body=req.json_body, form=req.form)
+        headers.update(req.ctx.get("headers") or {})  # e.g. ingest's X-API-Key
         RECORDER.reset()
         t0 = time.perf_counter()
         resp = client.functions.http(sc.method, req.path, headers, body)
@@ -420,7 +422,7 @@ def run_all(args: argparse.Namespace, begun: float) -> tuple[list[Result], list[
         STACK.create_tables(boto3.client("dynamodb", region_name=REGION))
         client = Client(STACK)
         world = {**build_world(client), "fakes": (mobivisor, microshare)}
-        plan = scenarios(client, world)
+        plan = scenarios(client, world) + engine_scenarios(client, world, Scenario, Req)
         floor = floor_getitem(world["user"]["id"], args.requests, args.route_seconds)
 
         known = {sc.key for sc in plan}

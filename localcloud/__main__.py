@@ -1,6 +1,7 @@
 """Command line of the local cloud. Run from the repository root with the venv's python:
 
     python -m localcloud serve [--port 3000] [--host 127.0.0.1] [--dynamodb moto|local] [--data-dir .localcloud]
+                               [--param Name=Value ...]
     python -m localcloud create-admin EMAIL USERNAME [PASSWORD] [--stack NAME [--region R]]
     python -m localcloud invoke LogicalId EVENT.json [--user-id ID] [--role user|admin]
 """
@@ -40,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--dynamodb", choices=["moto", "local"], default="moto",
                        help="moto (fast, in memory) or local: DynamoDB Local, the real engine, kept in --data-dir")
     serve.add_argument("--template", type=Path, default=TEMPLATE, help=argparse.SUPPRESS)
+    serve.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                       help="override a template parameter (repeatable), e.g. FlowQueueVisibilityTimeout=2")
 
     admin = commands.add_parser("create-admin", parents=[common], help="create an admin user (or promote one)")
     admin.add_argument("email")
@@ -62,8 +65,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         from localcloud.serve import serve
 
+        parameters = {}
+        for item in args.param:
+            name, sep, value = item.partition("=")
+            if not sep or not name:
+                print(f"--param needs NAME=VALUE, got {item!r}", file=sys.stderr)
+                return 2
+            parameters[name] = value
         return serve(port=args.port, host=args.host, dynamodb=args.dynamodb, data_dir=args.data_dir,
-                     template=args.template.resolve())
+                     template=args.template.resolve(), parameters=parameters)
     if args.command == "create-admin":
         from localcloud.admin import create_admin
 

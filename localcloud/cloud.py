@@ -26,10 +26,10 @@ log = logging.getLogger("localcloud")
 DynamoDBMode = Literal["moto", "local"]
 
 
-def local_stack(path: Path = TEMPLATE) -> Stack:
+def local_stack(path: Path = TEMPLATE, overrides: dict[str, str] | None = None) -> Stack:
     """The stack as the local cloud runs it: parameter ``Stage`` is ``local``, and integrations may call
-    loopback sinks (``OutboundAllow``)."""
-    return stack(path, parameters={"Stage": "local", "OutboundAllow": "loopback"})
+    loopback sinks (``OutboundAllow``); ``overrides`` set other parameters (``serve --param Name=Value``)."""
+    return stack(path, parameters={"Stage": "local", "OutboundAllow": "loopback", **(overrides or {})})
 
 
 def client_environment(stack: Stack, endpoint: str, dynamodb_endpoint: str | None = None) -> dict[str, str]:

@@ -3,7 +3,8 @@
 Against the running local cloud when there is one (its state.json), else against an embedded
 moto started for this one call. Handler logs and metrics go to stderr, so stdout holds only the
 result. A ``{{token}}`` in the event becomes a bearer token signed with the local JWT secret
-(``--user-id``, ``--role``), so the events/ files work as they are.
+(``--user-id``, ``--role``), and ``{{ingest_key}}`` a new ingest key (X-API-Key) of that user, so the events/
+files work as they are.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from localcloud.state import running_state
 log = logging.getLogger("localcloud")
 
 TOKEN_PLACEHOLDER = "{{token}}"
+INGEST_KEY_PLACEHOLDER = "{{ingest_key}}"
 
 
 def invoke(logical_id: str, event_file: str, *, data_dir: Path, user_id: str = "local-dev-user",
@@ -50,6 +52,9 @@ def invoke(logical_id: str, event_file: str, *, data_dir: Path, user_id: str = "
         if TOKEN_PLACEHOLDER in event_text:
             event_text = event_text.replace(TOKEN_PLACEHOLDER, _token(user_id, role))
             log.info("%s replaced by a token for user %s (role %s)", TOKEN_PLACEHOLDER, user_id, role)
+        if INGEST_KEY_PLACEHOLDER in event_text:
+            event_text = event_text.replace(INGEST_KEY_PLACEHOLDER, _ingest_key(user_id))
+            log.info("%s replaced by a new ingest key of user %s", INGEST_KEY_PLACEHOLDER, user_id)
         try:
             event = json.loads(event_text)
         except ValueError as exc:
@@ -74,6 +79,18 @@ def _token(user_id: str, role: str) -> str:
 
     settings.reset()
     return issue_token(user_id, role)[0]  # type: ignore[arg-type]
+
+
+def _ingest_key(user_id: str) -> str:
+    """A new X-API-Key of ``user_id`` in the target cloud (listed under their ingest keys as "make invoke")."""
+    ensure_import_paths()
+    from fleetgate.core import settings
+    from fleetgate.core.auth import Principal
+    from fleetgate.ingest import service
+    from fleetgate.ingest.schemas import IngestKeyCreate
+
+    settings.reset()
+    return service.create_key(Principal(user_id, "user"), IngestKeyCreate(name="make invoke")).key
 
 
 @contextlib.contextmanager

@@ -28,7 +28,8 @@ class _Background(Protocol):
 
 
 def serve(*, port: int = 3000, host: str = "127.0.0.1", dynamodb: DynamoDBMode = "moto",
-          data_dir: Path = Path(".localcloud"), template: Path = TEMPLATE) -> int:
+          data_dir: Path = Path(".localcloud"), template: Path = TEMPLATE,
+          parameters: dict[str, str] | None = None) -> int:
     data_dir = data_dir.resolve()
     other = running_state(data_dir)
     if other:
@@ -40,7 +41,11 @@ def serve(*, port: int = 3000, host: str = "127.0.0.1", dynamodb: DynamoDBMode =
         if not ok:
             print(reason, file=sys.stderr)
             return 1
-    stack = local_stack(template)
+    stack = local_stack(template, parameters)
+    unknown = sorted(set(parameters or {}) - set(stack.template.get("Parameters", {})))
+    if unknown:
+        print(f"{template.name} has no parameter {', '.join(unknown)}", file=sys.stderr)
+        return 1
     functions = Functions(stack)
     docs = ApiDocs(functions)
     gateway = Gateway(functions, docs)
@@ -123,6 +128,9 @@ def _banner(stack: Stack, gateway: Gateway, cloud: LocalCloud, api_url: str, dat
     where = template.relative_to(ROOT) if template.is_relative_to(ROOT) else template
     lines = [
         f"Fleetgate local cloud ({where}, Stage={stack.parameters.get('Stage')}, pid {os.getpid()})",
+        *(f"  Parameter      {name}={value}" for name, value in sorted(stack.parameters.items())
+          if name not in ("Stage", "OutboundAllow")
+          and str(stack.template["Parameters"][name].get("Default", "")) != value),
         f"  API            {api_url}/",
         f"  Docs           {api_url}/docs   (OpenAPI: {api_url}/openapi.json)",
     ]

@@ -170,6 +170,8 @@ class Stack:
                     name = self.physical_name(logical_id)
                     if service == "dynamodb":
                         return f"arn:aws:dynamodb:{self.region}:{self.account}:table/{name}"
+                    if res_type == "AWS::IAM::Role":
+                        return f"arn:aws:iam::{self.account}:role/{name}"
                     if service == "lambda":
                         return f"arn:aws:lambda:{self.region}:{self.account}:function:{name}"
                     return f"arn:aws:{service}:{self.region}:{self.account}:{name}"
@@ -241,11 +243,12 @@ class Stack:
                 create(dlq_id)
                 attrs["RedrivePolicy"] = __import__("json").dumps({
                     "deadLetterTargetArn": self.resolve({"Fn::GetAtt": [dlq_id, "Arn"]}),
-                    "maxReceiveCount": int(redrive.get("maxReceiveCount", 3))})
+                    "maxReceiveCount": int(self.resolve(redrive.get("maxReceiveCount", 3)))})
             for key in ("VisibilityTimeout", "DelaySeconds", "MessageRetentionPeriod",
                         "ReceiveMessageWaitTimeSeconds", "FifoQueue", "ContentBasedDeduplication"):
                 if key in props:
-                    attrs[key] = str(props[key]).lower() if isinstance(props[key], bool) else str(props[key])
+                    value = self.resolve(props[key])  # a parameter (!Ref) resolves to its local value
+                    attrs[key] = str(value).lower() if isinstance(value, bool) else str(value)
             name = self.physical_name(logical_id)
             urls[logical_id] = sqs.create_queue(QueueName=name, Attributes=attrs)["QueueUrl"]
             return urls[logical_id]

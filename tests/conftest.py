@@ -1,6 +1,6 @@
 """Shared fixtures. The environment is set here, before any handler module is imported.
 
-- ``aws``: a fresh in-process moto account with every table of template.yaml.
+- ``aws``: a fresh in-process moto account with every table and queue of template.yaml.
 - ``api``: calls routes through the same API Gateway v2 events and routing the local cloud uses.
 - DynamoDB calls are recorded per test through botocore's ``before-call`` event; any Scan fails the test.
 """
@@ -17,31 +17,23 @@ from urllib.parse import urlencode
 import botocore.session
 import pytest
 
-from tests.support import STACK
+from tests.support import RECORDER, STACK
 
 os.environ.update({
     "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
     "POWERTOOLS_METRICS_NAMESPACE": "Fleetgate", "POWERTOOLS_DEV": "false",
     **STACK.environment(),
-    "STAGE": "test", "JWT_SECRET": "test-secret-" + "x" * 32,
+    "STAGE": "test", "JWT_SECRET": "test-secret-" + "x" * 32, "INGEST_KEY_SECRET": "test-ingest-" + "y" * 32,
     "OUTBOUND_ALLOW": "loopback",  # like the local cloud: integrations may call the tests' fake sinks
 })
 os.environ.pop("JWT_SECRET_ARN", None)
+os.environ.pop("INGEST_KEY_SECRET_ARN", None)
 for _var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
     os.environ.pop(_var, None)
 
 
 # ------------------------------------------------------------------ DynamoDB call recording
-class CallRecorder:
-    def __init__(self) -> None:
-        self.calls: list[str] = []
-
-    def __call__(self, model: Any, **_: Any) -> None:
-        self.calls.append(model.name)
-
-
-RECORDER = CallRecorder()
 _original_create_client = botocore.session.Session.create_client
 
 
@@ -75,6 +67,7 @@ def aws():
         import boto3
 
         STACK.create_tables(boto3.client("dynamodb", region_name="us-east-1"))
+        STACK.create_queues(boto3.client("sqs", region_name="us-east-1"))
         RECORDER.calls.clear()
         yield
         settings.reset()

@@ -7,6 +7,19 @@ from localcloud.template import stack as _load_stack
 STACK = _load_stack()  # template.yaml as the tests run it
 
 
+class CallRecorder:
+    """The DynamoDB operations botocore sends (conftest.py registers it on every DynamoDB client)."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def __call__(self, model, **_) -> None:  # noqa: ANN001 - botocore's before-call signature
+        self.calls.append(model.name)
+
+
+RECORDER = CallRecorder()
+
+
 def new_eui() -> str:
     """A random, unique 16-hex-digit DevEUI."""
     return uuid.uuid4().hex[:16]

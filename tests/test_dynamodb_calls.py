@@ -11,6 +11,7 @@ import pytest
 
 from fleetgate.core import settings
 from tests.fakes import FakeMobivisor
+from tests.flow_support import v4_up
 from tests.support import STACK, Sink, new_eui
 
 EXPECTED = {
@@ -109,6 +110,18 @@ EXPECTED = {
     # one cluster receives devices: its lease and its cache entry
     ("POST", "/api/v1/microshare/erp/sync"): ["Query", "Query", "UpdateItem", "PutItem", "PutItem", "DeleteItem"],
     ("GET", "/health"): [],
+    # ingest keys
+    ("GET", "/api/v1/ingest/keys"): ["Query"],
+    ("POST", "/api/v1/ingest/keys"): ["PutItem"],
+    ("DELETE", "/api/v1/ingest/keys/{key_id}"): ["GetItem", "DeleteItem"],
+    # ingest of an uplink (a device with one label): the key and the dev_eui claim in one BatchGetItem, the device,
+    # the deduplication claim, device history, presence, then the trigger lookups (labels, device, each label).
+    # Not one call more per matching flow: the fan-out is SQS messages (see tests/test_ingest.py)
+    ("POST", "/api/v1/ingest/chirpstack"): ["BatchGetItem", "GetItem", "PutItem", "PutItem", "UpdateItem",
+                                            "Query", "Query", "Query"],
+    # dead letters: the flow (visibility), then its dead letters; a replay marks each one it sends (here: one)
+    ("GET", "/api/v1/flows/{flow_id}/dead-letters"): ["GetItem", "Query"],
+    ("POST", "/api/v1/flows/{flow_id}/dead-letters/replay"): ["GetItem", "Query", "UpdateItem"],
 }
 
 
@@ -145,10 +158,24 @@ def world(api):
     fh = history.record_flow_run(flow_id=flow["id"], owner_id=flow["owner_id"], status="success", started=now,
                                  duration_ms=5, trigger={"device_id": device["id"]})
     storages.write_point(storages.get(storage["id"]), device["id"], {"t": 1}, now)
+    ingest_key = api.call("POST", "/api/v1/ingest/keys", token=token, json_body={"name": "cs"}).body
+    dead_letter(flow)
     yield {"user": user, "token": token, "device": device["id"], "label": label["id"], "other": other["id"],
            "function": fn["id"], "integration": integration["id"], "flow": flow["id"], "storage": storage["id"],
-           "integration_history": ih.id, "flow_history": fh.id}
+           "integration_history": ih.id, "flow_history": fh.id, "dev_eui": device["dev_eui"],
+           "ingest_key": ingest_key["key"], "key": ingest_key["id"]}
     sink.__exit__()
+
+
+def dead_letter(flow: dict) -> None:
+    from fleetgate.core.ids import now_iso
+    from fleetgate.engine import repository as engine
+    from fleetgate.engine.schemas import DeadLetter
+
+    engine.put_dead_letter(DeadLetter(id="20261122T000000000Z-000000000001", flow_id=flow["id"], run_id="r",
+                                      node_id="i", node_type="integration", attempts=5, last_error="HTTP 500",
+                                      failed_at=now_iso(), status="pending", message={"data": {"t": 1}}),
+                           flow["owner_id"])
 
 
 def user_id(api, token):
@@ -203,6 +230,12 @@ def test_given_each_route_when_called_then_dynamodb_calls_are_exactly_the_expect
         ("GET", "/api/v1/storages/{storage_id}", t, None),
         ("PUT", "/api/v1/storages/{storage_id}", t, {"retention_days": 9}),
         ("GET", "/api/v1/storages/{storage_id}/data", t, None),
+        # ingest
+        ("GET", "/api/v1/ingest/keys", t, None),
+        ("POST", "/api/v1/ingest/keys", t, {"name": "another"}),
+        ("POST", "/api/v1/ingest/chirpstack", None, v4_up(world["dev_eui"])),
+        ("GET", "/api/v1/flows/{flow_id}/dead-letters", t, None),
+        ("POST", "/api/v1/flows/{flow_id}/dead-letters/replay", t, None),
         # flows
         ("GET", "/api/v1/flows", t, None),
         ("POST", "/api/v1/flows", t, {"name": "g", "nodes": [{"id": "l", "type": "label", "label_id": lbl}]}),
@@ -213,6 +246,7 @@ def test_given_each_route_when_called_then_dynamodb_calls_are_exactly_the_expect
         ("GET", "/api/v1/flows/{flow_id}/history/{history_id}", t, None),
         ("GET", "/api/v1/search", t, None),
         # deletes last
+        ("DELETE", "/api/v1/ingest/keys/{key_id}", t, None),
         ("DELETE", "/api/v1/flows/{flow_id}", t, None),
         ("DELETE", "/api/v1/functions/{function_id}", t, None),
         ("DELETE", "/api/v1/integrations/{integration_id}", t, None),
@@ -223,7 +257,7 @@ def test_given_each_route_when_called_then_dynamodb_calls_are_exactly_the_expect
     seen = {}
     for method, template, token, body in calls:
         path = template.replace("{device_id}", d).replace("{label_id}", lbl)
-        for key in ("function", "integration", "flow", "storage"):
+        for key in ("function", "integration", "flow", "storage", "key"):
             path = path.replace(f"{{{key}_id}}", world[key])
         if "{history_id}" in path:
             path = path.replace("{history_id}", world["integration_history" if "integrations" in path else "flow_history"])
@@ -231,6 +265,10 @@ def test_given_each_route_when_called_then_dynamodb_calls_are_exactly_the_expect
             reply = api.call(method, path, form={"username": world["user"]["email"], "password": "pw-for-counting"})
         elif template == "/api/v1/search":
             reply = api.call(method, path, token=token, query={"query": "renamed"})
+        elif template == "/api/v1/ingest/chirpstack":
+            reply = api.call(method, path, json_body=body, query={"event": "up"},
+                             headers={"x-api-key": world["ingest_key"]})
+            assert reply.body["status"] == "accepted" and reply.body["flows_triggered"] == 1, reply.body
         else:
             reply = api.call(method, path, token=token, json_body=body)
         assert reply.status < 300, (method, template, reply.status, reply.body)
@@ -238,7 +276,8 @@ def test_given_each_route_when_called_then_dynamodb_calls_are_exactly_the_expect
             assert reply.body["success"] is True, reply.body
         seen[(method, template)] = reply.ddb_calls
     assert seen == _family(("/api/v1/auth/", "/api/v1/devices", "/api/v1/labels", "/api/v1/functions",
-                            "/api/v1/integrations", "/api/v1/flows", "/api/v1/storages", "/api/v1/search"))
+                            "/api/v1/integrations", "/api/v1/flows", "/api/v1/storages", "/api/v1/search",
+                            "/api/v1/ingest"))
 
 
 def _family(prefixes: tuple[str, ...]) -> dict:

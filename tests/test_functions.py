@@ -249,3 +249,19 @@ def test_given_history_record_then_it_expires_after_the_retention(api):
     item = next(iter(repository._executions().query(f"function#{fn['id']}")))
     days = get_settings().history_retention_days
     assert int(item.expires_at.timestamp()) == int(started.timestamp()) + days * 86400
+
+
+def test_given_a_run_whose_logs_exceed_the_record_limit_then_history_still_reads_with_a_note_of_what_was_cut(api):
+    from fleetgate.history import service as history
+
+    user = api.register()
+    fn = _function(api, user["token"])
+    lines = [f"{i:03d} " + "x" * 996 for i in range(100)]  # the sandbox's own caps: 100 lines of 1000 characters
+    history.record_function_run(function_id=fn["id"], owner_id=fn["owner_id"], status="success",
+                                started=datetime.now(timezone.utc), duration_ms=3.0, input={"raw": 1},
+                                output={"celsius": 0.1}, logs=lines)
+    reply = api.call("GET", f"/api/v1/functions/{fn['id']}/history", token=user["token"])
+    assert reply.status == 200, reply.body
+    logs = reply.body["items"][0]["logs"]
+    assert logs[0] == lines[0] and len(logs) < len(lines)
+    assert logs[-1] == f"... {len(lines) - len(logs) + 1} more line(s) not kept"

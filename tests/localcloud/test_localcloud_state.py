@@ -57,6 +57,7 @@ def test_given_the_template_secret_when_created_then_functions_read_it_by_the_ar
         create_secrets(local, client, tmp_path)  # a restart
 
         arn = local.functions["AuthFunction"].environment["JWT_SECRET_ARN"]
-        assert arns == {"JwtSecret": arn}
+        assert arns == {"JwtSecret": arn,
+                        "IngestKeySecret": local.functions["IngestFunction"].environment["INGEST_KEY_SECRET_ARN"]}
         value = client.get_secret_value(SecretId=arn)["SecretString"]
     assert value == secret_value(tmp_path, "JwtSecret", {}) and len(value) == 64

@@ -78,10 +78,11 @@ class ErrorStyle(str, Enum):
 
 
 def _loc(field: str) -> list[str | int]:
-    """``name`` → body.name; ``query:name`` → query.name; dotted names are nested (``meta.location``, ``items.3.id``)."""
-    where, _, name = field.partition(":")
-    where, name = (where, name) if name else ("body", field)
-    return [where, *(int(p) if p.isdigit() else p for p in name.split("."))]
+    """``name`` → body.name; ``query:name`` → query.name; dotted names are nested (``meta.location``,
+    ``items.3.id``, list indexes as integers, as pydantic reports them); ``body:`` → the whole body."""
+    where, sep, name = field.partition(":")
+    where, name = (where, name) if sep else ("body", field)
+    return [where, *(int(p) if p.isdigit() else p for p in name.split(".") if p)]
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
@@ -178,8 +179,9 @@ def make_resolver(style: ErrorStyle, *, authenticated: bool = True, public_paths
 
     @app.exception_handler(DomainError)
     def _domain_error(exc: DomainError) -> Response:
-        # Only our own 401s challenge the caller; an upstream refusing *our* credentials is not about theirs.
-        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+        # Only our own 401s challenge the caller (Bearer, or the scheme the error names, e.g. an ingest API key);
+        # an upstream refusing *our* credentials is not about theirs.
+        headers = {"WWW-Authenticate": getattr(exc, "challenge", "Bearer")} if isinstance(exc, Unauthorized) else None
         return _json(exc.status, style.body(exc.status, exc.code, exc.title, exc.message,
                                             field=exc.field, extra=exc.extra), headers)
 

@@ -40,3 +40,25 @@ def http_handler(resolve: Callable[[dict, Any], dict]) -> Callable[[dict, Any], 
         return response
 
     return lambda_handler
+
+
+def event_handler(handle: Callable[[dict, Any], Any]) -> Callable[[dict, Any], Any]:
+    """Wrap an event consumer (SQS batch, schedule) as a Lambda handler: Lambda context in the logs, flushed
+    metrics, one summary line per invocation (counts only, never the events' contents)."""
+
+    @metrics.log_metrics
+    @logger.inject_lambda_context(clear_state=True)
+    @functools.wraps(handle)
+    def lambda_handler(event: dict, context: Any) -> Any:
+        started = time.perf_counter()
+        result = handle(event, context)
+        records = event.get("Records") if isinstance(event, dict) else None
+        failed = result.get("batchItemFailures") if isinstance(result, dict) else None
+        logger.info("event", extra={
+            "source": (records[0].get("eventSource") if records else None) or (event or {}).get("source"),
+            "records": len(records) if records is not None else None,
+            "failed": len(failed) if failed is not None else None,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 1)})
+        return result
+
+    return lambda_handler

@@ -44,9 +44,23 @@ class BaseModel(Model):
         table = super()._get_connection()
         if fresh:
             shared = _shared_connection()
-            shared.add_meta_table(table.connection.get_meta_table(cls.Meta.table_name))
+            _register_table(shared, table.connection.get_meta_table(cls.Meta.table_name))
             table.connection = shared
         return table
+
+
+def _register_table(shared: Connection, meta_table: Any) -> None:
+    """Several models may map one table (e.g. a partial view of the devices table with an index of its own): the
+    shared connection keeps one description per table, with the union of their indexes."""
+    existing = shared._tables.get(meta_table.table_name)
+    if existing is None:
+        shared.add_meta_table(meta_table)
+        return
+    for kind, name in (("GlobalSecondaryIndexes", "IndexName"), ("LocalSecondaryIndexes", "IndexName"),
+                       ("AttributeDefinitions", "AttributeName")):
+        known = existing.data.setdefault(kind, [])
+        names = {entry.get(name) for entry in known}
+        known.extend(entry for entry in meta_table.data.get(kind) or [] if entry.get(name) not in names)
 
 
 def meta(table_name: str) -> type:

@@ -74,6 +74,10 @@ class Tables:
     search: str
     executions: str
     microshare: str
+    ingest_keys: str
+    ingest_dedup: str
+    flow_runs: str
+    dead_letters: str
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,10 @@ def get_settings() -> Settings:
             search=_env("SEARCH_TABLE"),
             executions=_env("EXECUTIONS_TABLE"),
             microshare=_env("MICROSHARE_TABLE", ""),
+            ingest_keys=_env("INGEST_KEYS_TABLE"),
+            ingest_dedup=_env("INGEST_DEDUP_TABLE"),
+            flow_runs=_env("FLOW_RUNS_TABLE"),
+            dead_letters=_env("DEAD_LETTERS_TABLE"),
         ),
         jwt_ttl_seconds=_env_int("JWT_TTL_SECONDS", 3600),
         jwt_issuer=_env("JWT_ISSUER", "fleetgate"),
@@ -230,4 +238,56 @@ def get_microshare_settings() -> MicroshareSettings:
         odoo_password=_env_opt("ODOO_PASSWORD"),
         odoo_category_id=int(category) if category else None,
         odoo_timeout=_env_float("ODOO_TIMEOUT", 10.0),
+    )
+
+
+# ---------------------------------------------------------------- ingest and the flow engine (read on first use only:
+# functions that never ingest or run flows, and create-admin against a deployed stack, need none of it)
+@dataclass(frozen=True)
+class EngineSettings:
+    steps_queue_url: str
+    steps_queue_arn: str
+    dead_letter_queue_url: str
+    scheduler_role_arn: str
+    schedule_prefix: str  # names of one-time delay schedules start with it (one stack's never collide with another's)
+    sqs_delay_limit: int  # delays up to this many seconds use SQS DelaySeconds (max 900); longer ones a schedule
+    max_receive_count: int  # the steps queue's redrive maxReceiveCount: the last receive dead-letters a failing step
+    run_ttl_hours: int  # run state and step traces (the step idempotency window; > the longest delay node)
+    ingest_dedup_hours: int  # how long a deduplicationId is remembered
+    offline_shards: int  # partitions of the devices' offline_due index
+    _ingest_key_secret: str | None = field(default=None, repr=False)
+    _ingest_key_secret_arn: str | None = field(default=None, repr=False)
+
+    @property
+    def ingest_key_secret(self) -> str:
+        """The key of the ingest API keys' HMAC (keys are stored as HMAC-SHA256 of the key under it)."""
+        if self._ingest_key_secret:
+            return self._ingest_key_secret
+        if self._ingest_key_secret_arn:
+            return _secret_from_arn(self._ingest_key_secret_arn)
+        raise RuntimeError("INGEST_KEY_SECRET or INGEST_KEY_SECRET_ARN must be set")
+
+
+def _secret_from_arn(arn: str) -> str:
+    """Secrets Manager through Powertools parameters, whose cache keeps the value 5 minutes (rotation-friendly)."""
+    from aws_lambda_powertools.utilities import parameters
+
+    return str(parameters.get_secret(arn, max_age=300))
+
+
+@cached
+def get_engine_settings() -> EngineSettings:
+    return EngineSettings(
+        steps_queue_url=_env("FLOW_STEPS_QUEUE_URL"),
+        steps_queue_arn=_env("FLOW_STEPS_QUEUE_ARN"),
+        dead_letter_queue_url=_env("FLOW_DEAD_LETTER_QUEUE_URL"),
+        scheduler_role_arn=_env("FLOW_SCHEDULER_ROLE_ARN", ""),
+        schedule_prefix=_env("FLOW_SCHEDULE_PREFIX", "fleetgate"),
+        sqs_delay_limit=max(0, min(_env_int("FLOW_SQS_DELAY_LIMIT", 900), 900)),
+        max_receive_count=max(1, _env_int("FLOW_MAX_RECEIVE_COUNT", 5)),
+        run_ttl_hours=max(1, _env_int("FLOW_RUN_TTL_HOURS", 9 * 24)),
+        ingest_dedup_hours=max(1, _env_int("INGEST_DEDUP_HOURS", 24)),
+        offline_shards=max(1, min(_env_int("OFFLINE_SHARDS", 4), 64)),
+        _ingest_key_secret=os.environ.get("INGEST_KEY_SECRET") or None,
+        _ingest_key_secret_arn=os.environ.get("INGEST_KEY_SECRET_ARN") or None,
     )

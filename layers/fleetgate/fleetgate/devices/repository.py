@@ -64,6 +64,8 @@ class DeviceItem(_Owned):
     expected_transmit_time = NumberAttribute(null=True)
     metadata = JSONAttribute(default=dict)
     last_seen = UnicodeAttribute(null=True)
+    battery = JSONAttribute(null=True)  # written by ingest (status events)
+    location = JSONAttribute(null=True)  # written by ingest (location events)
 
 
 class LabelItem(_Owned):

@@ -67,6 +67,10 @@ class Device(Schema):
     expected_transmit_time: Optional[int] = None
     metadata: dict[str, Any] = Field(default_factory=dict)
     last_seen: Optional[str] = None
+    battery: Optional[dict[str, Any]] = Field(default=None, description="From the last status event: level (%), "
+                                              "level_unavailable, external_power_source, margin, updated_at")
+    location: Optional[dict[str, Any]] = Field(default=None, description="From the last location event: "
+                                               "latitude, longitude, altitude, source, accuracy, updated_at")
     created_at: str
     updated_at: str
 

@@ -1,12 +1,14 @@
 """Flow definitions: nodes and edges as JSON.
 
 Nodes (``id`` unique in the flow, ``type`` one of the node types, optional ``name`` and ``position`` for editors):
-- ``device`` (``device_id``) and ``label`` (``label_id``): triggers, a flow runs when one of them sends an uplink;
+- ``device`` (``device_id``) and ``label`` (``label_id``): triggers, a flow runs when one of them sends an uplink
+  (``events``: ["up"] by default; "offline" when offline detection marks the device, or one of the label's, offline);
 - ``function`` (``function_id``, ``version``: a pinned version, or null to follow the latest);
 - ``integration`` (``integration_id``), ``storage`` (``storage_id``);
 - ``switch`` (``field``: a dotted path in the message, ``operator``: ==, !=, <, <=, >, >=, contains, exists, and
   ``value``, not used by ``exists``): its outgoing edges carry ``branch`` "true" or "false";
-- ``delay`` (``seconds``, 1..900): holds the message that long before its outgoing edges.
+- ``delay`` (``seconds``, 1..604800): holds the message that long before its outgoing edges (through SQS up to
+  15 minutes, beyond through an EventBridge Scheduler one-time schedule).
 Edges: ``source`` → ``target`` node ids.
 """
 
@@ -24,7 +26,11 @@ TRIGGER_TYPES = ("device", "label")
 OPERATORS = ("==", "!=", "<", "<=", ">", ">=", "contains", "exists")
 MAX_NODES = 100
 MAX_EDGES = 200
-MAX_DELAY_SECONDS = 900
+MAX_DELAY_SECONDS = 7 * 24 * 3600
+TRIGGER_EVENTS = ("up", "offline")
+TriggerEvents = Annotated[list[Literal["up", "offline"]],
+                          Field(min_length=1, max_length=2, description="What starts the flow: uplinks (up, the "
+                                                                        "default) and/or offline detection")]
 
 NodeId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 RefId = Annotated[str, Field(min_length=1, max_length=64)]
@@ -44,11 +50,13 @@ class _Node(Input):
 class DeviceNode(_Node):
     type: Literal["device"]
     device_id: RefId
+    events: Optional[TriggerEvents] = None
 
 
 class LabelNode(_Node):
     type: Literal["label"]
     label_id: RefId
+    events: Optional[TriggerEvents] = None
 
 
 class FunctionNode(_Node):

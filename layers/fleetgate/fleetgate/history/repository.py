@@ -64,27 +64,44 @@ def _executions() -> type[ExecutionItem]:
     })
 
 
-def new_history_id(started: datetime) -> str:
+def new_history_id(started: datetime, suffix: str | None = None) -> str:
+    """``suffix`` (12 hex digits) makes the id deterministic, e.g. derived from a flow run's id."""
     started = started.astimezone(timezone.utc)
-    return started.strftime("%Y%m%dT%H%M%S") + f"{started.microsecond // 1000:03d}Z-{uuid.uuid4().hex[:12]}"
+    return started.strftime("%Y%m%dT%H%M%S") + f"{started.microsecond // 1000:03d}Z-{suffix or uuid.uuid4().hex[:12]}"
 
 
 def _bounded(value: Any) -> Any:
+    """A field cut to :data:`MAX_FIELD_BYTES`, keeping its type: a list keeps its first items (console lines get a
+    closing note saying how many were dropped), a string its start, anything else becomes an excerpt object."""
     text = json.dumps(value, default=str)
     if len(text.encode()) <= MAX_FIELD_BYTES:
         return value
+    if isinstance(value, list):
+        kept: list[Any] = []
+        size = 2
+        for item in value:
+            size += len(json.dumps(item, default=str).encode()) + 1
+            if size > MAX_FIELD_BYTES - 100:
+                break
+            kept.append(item)
+        if all(isinstance(item, str) for item in value):
+            kept.append(f"... {len(value) - len(kept)} more line(s) not kept")
+        return kept
+    if isinstance(value, str):
+        return value.encode()[:MAX_FIELD_BYTES - 100].decode(errors="ignore") + "..."
     return {"truncated": True, "excerpt": text[:MAX_FIELD_BYTES // 2]}
 
 
 def record(kind: str, resource_id: str, owner_id: str, *, status: str, started: datetime, duration_ms: float,
-           details: dict[str, Any]) -> dict[str, Any]:
-    """Store one execution record; returns it as the API shows it."""
+           details: dict[str, Any], history_id: str | None = None) -> dict[str, Any]:
+    """Store one execution record; returns it as the API shows it. A given ``history_id`` (see
+    :func:`new_history_id`) makes the write idempotent: the same record is written again, never a second one."""
     if kind not in KINDS:
         raise ValueError(f"unknown history kind {kind!r}")
     if status not in STATUSES[kind]:
         raise ValueError(f"a {kind} record's status is one of {', '.join(STATUSES[kind])}, not {status!r}")
     Executions = _executions()
-    history_id = new_history_id(started)
+    history_id = history_id or new_history_id(started)
     started_at = iso(started)
     body = {k: _bounded(v) for k, v in details.items() if v is not None}
     Executions(f"{kind}#{resource_id}", history_id, kind=kind, resource_id=resource_id, owner_id=owner_id,

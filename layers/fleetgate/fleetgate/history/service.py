@@ -42,10 +42,10 @@ def record_integration_call(*, integration_id: str, owner_id: str, status: str, 
 def record_flow_run(*, flow_id: str, owner_id: str, status: str, started: datetime, duration_ms: float,
                     trigger: dict[str, Any], input: Any = None, output: Any = None,
                     steps: list[dict[str, Any]] | None = None, error: str | None = None,
-                    run_id: str | None = None) -> FlowExecution:
+                    run_id: str | None = None, history_id: str | None = None) -> FlowExecution:
     plain = repository.record("flow", flow_id, owner_id, status=status, started=started, duration_ms=duration_ms,
                               details={"trigger": trigger, "input": input, "output": output, "steps": steps or [],
-                                       "error": error, "run_id": run_id})
+                                       "error": error, "run_id": run_id}, history_id=history_id)
     plain.pop("flow_id", None)
     return FlowExecution(flow_id=flow_id, **plain)
 

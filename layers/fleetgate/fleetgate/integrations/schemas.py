@@ -64,6 +64,12 @@ def _topic(value: str) -> str:
     return value
 
 
+MaxAttempts = Annotated[int, Field(ge=1, le=10, description="Deliveries tried by a flow before the step is "
+                                                            "dead-lettered (default 5)")]
+RetryBackoff = Annotated[float, Field(ge=1, le=900, description="Seconds before the first retry; doubles with each "
+                                                                "retry, at most 900 (default 30)")]
+
+
 class HttpConfig(Input):
     type: Literal["http"] = Field(default="http", exclude=True)
     url: Annotated[str, Field(max_length=2048), AfterValidator(_url)]
@@ -71,6 +77,8 @@ class HttpConfig(Input):
     headers: Annotated[dict[str, str], AfterValidator(_headers)] = Field(default_factory=dict)
     timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 10.0
     verify_tls: bool = True
+    max_attempts: MaxAttempts = 5
+    retry_backoff_seconds: RetryBackoff = 30.0
 
 
 class MqttConfig(Input):
@@ -86,6 +94,8 @@ class MqttConfig(Input):
     verify_tls: bool = True
     client_id: Optional[Annotated[str, Field(min_length=1, max_length=128)]] = None
     timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 10.0
+    max_attempts: MaxAttempts = 5
+    retry_backoff_seconds: RetryBackoff = 30.0
 
 
 Config = Annotated[Union[HttpConfig, MqttConfig], Field(discriminator="type")]

@@ -189,15 +189,19 @@ def sample_payload() -> dict[str, Any]:
             "data": {"temperature": 21.5, "humidity": 48}}
 
 
-def send(record: dict[str, Any], payload: dict[str, Any]) -> Any:
-    """Deliver ``payload`` through the integration (the flow engine's entry point too); returns the Outcome."""
+def send(record: dict[str, Any], payload: dict[str, Any], *, headers: dict[str, str] | None = None) -> Any:
+    """Deliver ``payload`` through the integration (the flow engine's entry point too); returns the Outcome.
+    ``headers`` are added to an HTTP integration's own (the engine's Idempotency-Key); MQTT ignores them."""
     from fleetgate.flows import outbound
 
     config, kind = record["config"], record["type"]
     shown = masked_request(kind, config)
     if kind == "http":
         cfg = HttpConfig(**config)
-        return outbound.send_http(url=cfg.url, method=cfg.method, headers=cfg.headers, timeout=cfg.timeout_seconds,
+        sent = {**cfg.headers, **(headers or {})}
+        if headers:
+            shown = {**shown, "headers": {**shown["headers"], **headers}}
+        return outbound.send_http(url=cfg.url, method=cfg.method, headers=sent, timeout=cfg.timeout_seconds,
                                   verify_tls=cfg.verify_tls, payload=payload, masked_request=shown)
     cfg = MqttConfig(**config)
     return outbound.send_mqtt(host=cfg.host, port=cfg.port, topic=cfg.topic, qos=cfg.qos, retain=cfg.retain,

@@ -1,0 +1,32 @@
+"""Dead-letter routes of a flow: the steps that failed for good (integrations out of attempts, steps that kept
+crashing the worker), and replaying them."""
+
+from typing import Literal, Optional
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from typing_extensions import Annotated
+
+from fleetgate.core.api import Cursor, ErrorStyle, Limit, make_resolver
+from fleetgate.core.observability import http_handler
+from fleetgate.engine import service
+from fleetgate.engine.schemas import DeadLetterList, DeadLetterReplay, DeadLetterReplayResult
+
+app = make_resolver(ErrorStyle.DETAIL)
+
+Status = Annotated[Optional[Literal["pending", "replayed"]], Query(description="Only this status (default: all)")]
+
+
+@app.get("/api/v1/flows/<flow_id>/dead-letters")
+def list_dead_letters(flow_id: str, status: Status = None, limit: Limit = 50, cursor: Cursor = None) -> DeadLetterList:
+    page = service.list_dead_letters(app.principal, flow_id, status=status, limit=limit, cursor=cursor)
+    return DeadLetterList(items=page.items, next_cursor=page.next_cursor)
+
+
+@app.post("/api/v1/flows/<flow_id>/dead-letters/replay",
+          responses={202: {"description": "Sent again: each replay is a new run of the flow"}})
+def replay_dead_letters(flow_id: str, payload: Optional[DeadLetterReplay] = None) -> Response[DeadLetterReplayResult]:
+    return Response(202, content_types.APPLICATION_JSON, service.replay_dead_letters(app.principal, flow_id, payload))
+
+
+lambda_handler = http_handler(app.resolve)

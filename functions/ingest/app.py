@@ -1,0 +1,38 @@
+"""Ingest route (device-manager Data Ingestion): POST /api/v1/ingest/chirpstack, behind the HTTP API and the
+function's URL. Authenticated by the X-API-Key header (an ingest key), not a bearer token."""
+
+import base64
+from typing import Optional
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Header, Query
+from typing_extensions import Annotated
+
+from fleetgate.core.api import ErrorStyle, make_resolver
+from fleetgate.core.observability import http_handler
+from fleetgate.ingest import service
+from fleetgate.ingest.schemas import IngestResult
+
+app = make_resolver(ErrorStyle.DETAIL, authenticated=False)
+
+EventParam = Annotated[Optional[str], Query(max_length=16, description="up (default), join, ack, txack, log, "
+                                                                         "status or location")]
+ApiKey = Annotated[Optional[str], Header(alias="x-api-key", max_length=256, description="An ingest key")]
+
+
+def _raw_body() -> bytes:
+    event = app.current_event
+    if event.body is None:
+        return b""
+    return base64.b64decode(event.body) if event.is_base64_encoded else event.body.encode()
+
+
+@app.post("/api/v1/ingest/chirpstack", responses={202: {"description": "Accepted (also duplicates and unknown "
+                                                                       "devices: see status and reason)"}})
+def ingest_chirpstack(event: EventParam = None, x_api_key: ApiKey = None) -> Response[IngestResult]:
+    result = service.ingest(api_key=x_api_key, event=event, body=_raw_body(),
+                            content_type=app.current_event.headers.get("content-type"))
+    return Response(202, content_types.APPLICATION_JSON, result)
+
+
+lambda_handler = http_handler(app.resolve)

@@ -1,0 +1,233 @@
+"""Executing one node of a run: what each node type does, and which steps follow.
+
+- ``$start``: the trigger; the message goes to the successors of the trigger nodes that matched;
+- ``function``: the user's JavaScript (pinned version, or the latest) transforms the message in the QuickJS
+  sandbox; a script error ends the path as failed (no retry: the same code fails the same way);
+- ``switch``: its condition picks the "true" or "false" edges; none on that side ends the path (successfully);
+- ``integration``: delivers the message (HTTP with an ``Idempotency-Key`` header, or MQTT); a failed delivery is
+  retried as a new step after the integration's backoff (doubling, at most 900 s) until its ``max_attempts``,
+  then the step is dead-lettered and its path failed;
+- ``storage``: writes the message's ``data`` (or the message) as a point of the trigger device;
+- ``delay``: its successors run ``seconds`` later.
+A node's successors receive its output (functions) or its input (all others).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from fleetgate.core.ids import now_iso
+from fleetgate.engine.schemas import START, NodeResult, Step
+
+MAX_RETRY_DELAY = 900
+TRIGGER_TYPES = ("device", "label")
+
+
+@dataclass
+class RunContext:
+    """A run as the worker needs it (cached per run: the graph of a run never changes)."""
+
+    run_id: str
+    flow_id: str
+    flow_version: str | None
+    owner_id: str
+    device_id: str | None
+    started_at: str
+    trigger: dict[str, Any]
+    input: Any
+    nodes: dict[str, dict[str, Any]]
+    edges: dict[str, list[tuple[str, str | None]]] = field(default_factory=dict)  # source → [(target, branch)]
+
+    @classmethod
+    def of(cls, *, run_id: str, flow_id: str, flow_version: str | None, owner_id: str, device_id: str | None,
+           started_at: str, trigger: dict[str, Any], input: Any, graph: dict[str, Any]) -> "RunContext":
+        edges: dict[str, list[tuple[str, str | None]]] = {}
+        for edge in graph.get("edges") or []:
+            edges.setdefault(edge["source"], []).append((edge["target"], edge.get("branch")))
+        return cls(run_id=run_id, flow_id=flow_id, flow_version=flow_version, owner_id=owner_id,
+                   device_id=device_id, started_at=started_at, trigger=trigger, input=input,
+                   nodes={n["id"]: n for n in graph.get("nodes") or []}, edges=edges)
+
+    def successors(self, node_id: str, branch: str | None = None) -> list[str]:
+        targets = [t for t, b in self.edges.get(node_id, []) if branch is None or b == branch]
+        return list(dict.fromkeys(targets))
+
+
+def child_via(step: Step) -> str:
+    """The path id of the steps that follow ``step``: two paths into one node are two different steps."""
+    return hashlib.sha1(f"{step.key}".encode()).hexdigest()[:10]
+
+
+def _forward(run: RunContext, step: Step, targets: list[str], message: dict[str, Any], *, output: Any = None,
+             delay: int = 0, detail: dict[str, Any] | None = None) -> NodeResult:
+    via = child_via(step)
+    nxt = [{"node_id": t, "attempt": 1, "via": via, "delay": delay} for t in targets]
+    return NodeResult(ok=True, output=message if output is None else output, next=nxt,
+                      next_message=message if nxt else None, path_end=None if nxt else "ok", detail=detail or {})
+
+
+def _failed(error: str, output: Any = None, detail: dict[str, Any] | None = None) -> NodeResult:
+    return NodeResult(ok=False, output=output, error=error, path_end="failed", detail=detail or {})
+
+
+def node_type(run: RunContext, node_id: str) -> str:
+    return "trigger" if node_id == START else run.nodes.get(node_id, {}).get("type", "unknown")
+
+
+def execute(run: RunContext, step: Step, message: dict[str, Any]) -> NodeResult:
+    if step.node_id == START:
+        triggers = run.trigger.get("nodes") or []
+        targets = list(dict.fromkeys(t for n in triggers for t in run.successors(n)))
+        return _forward(run, step, targets, message, output={"trigger_nodes": triggers, "next": targets})
+    node = run.nodes.get(step.node_id)
+    if node is None:
+        return _failed(f"node {step.node_id!r} is not in the flow (version {run.flow_version})")
+    runner = _RUNNERS.get(node["type"])
+    if runner is None:
+        return _failed(f"node {step.node_id!r}: a {node['type']} node cannot be executed")
+    return runner(run, step, node, message)
+
+
+# ------------------------------------------------------------------ node types
+def _switch(run: RunContext, step: Step, node: dict[str, Any], message: dict[str, Any]) -> NodeResult:
+    from fleetgate.flows import conditions
+
+    branch = "true" if conditions.matches(node, message) else "false"
+    return _forward(run, step, run.successors(node["id"], branch), message, output={"branch": branch})
+
+
+def _delay(run: RunContext, step: Step, node: dict[str, Any], message: dict[str, Any]) -> NodeResult:
+    seconds = int(node["seconds"])
+    return _forward(run, step, run.successors(node["id"]), message, output={"delay_seconds": seconds}, delay=seconds)
+
+
+PINNED_CACHE_SECONDS = 300
+_pinned: dict[tuple[str, int], tuple[float, Any]] = {}
+
+
+def _pinned_version(function_id: str, version: int) -> Any:
+    """Function versions never change: a warm worker reads each one once per few minutes (a deleted function
+    stops within that time)."""
+    from fleetgate.functions import repository
+
+    key = (function_id, version)
+    hit = _pinned.get(key)
+    if hit is not None and time.monotonic() - hit[0] < PINNED_CACHE_SECONDS:
+        return hit[1]
+    found = repository.get_version(function_id, version)
+    if len(_pinned) > 256:
+        _pinned.clear()
+    _pinned[key] = (time.monotonic(), found)
+    return found
+
+
+def _function(run: RunContext, step: Step, node: dict[str, Any], message: dict[str, Any]) -> NodeResult:
+    from fleetgate.flows import sandbox
+    from fleetgate.functions import repository
+    from fleetgate.history import service as history
+
+    function_id, pinned = node["function_id"], node.get("version")
+    if pinned is not None:  # ownership was checked when the flow was saved; versions are immutable
+        code = _pinned_version(function_id, int(pinned))
+    else:
+        latest = repository.get(function_id)
+        code = latest if latest is not None and latest.owner_id == run.owner_id else None
+    if code is None:
+        return _failed(f"function {function_id}" + (f" version {pinned}" if pinned else "") + " not found")
+    started = datetime.now(timezone.utc)
+    result = sandbox.run(code.code, message, timeout_ms=code.timeout_ms)
+    recorded = history.record_function_run(
+        function_id=function_id, owner_id=run.owner_id, status="success" if result.ok else "error", started=started,
+        duration_ms=result.duration_ms, input=message, output=result.output, logs=result.logs, error=result.error,
+        version=code.version, flow_id=run.flow_id, run_id=run.run_id)
+    detail = {"function_history_id": recorded.id, "version": code.version}
+    if not result.ok or result.output is None:
+        where = f" (line {result.error_line})" if result.error_line else ""
+        return _failed(f"function {function_id}: {result.error}{where}", detail=detail)
+    return _forward(run, step, run.successors(node["id"]), result.output, detail=detail)
+
+
+def _integration(run: RunContext, step: Step, node: dict[str, Any], message: dict[str, Any]) -> NodeResult:
+    from fleetgate.history import service as history
+    from fleetgate.integrations import repository
+    from fleetgate.integrations import service as integrations
+
+    integration_id = node["integration_id"]
+    record = repository.get(integration_id)
+    if record is None or record["owner_id"] != run.owner_id:
+        return _failed(f"integration {integration_id} not found")
+    started = datetime.now(timezone.utc)
+    outcome = integrations.send(record, message, headers={"Idempotency-Key": idempotency_key(run, step)})
+    recorded = history.record_integration_call(
+        integration_id=integration_id, owner_id=run.owner_id, status="success" if outcome.success else "error",
+        started=started, duration_ms=outcome.latency_ms, request=outcome.request, response=outcome.response,
+        error=outcome.error, flow_id=run.flow_id, run_id=run.run_id)
+    output = {k: v for k, v in (("status_code", outcome.status_code), ("response", outcome.response_excerpt),
+                                ("latency_ms", outcome.latency_ms)) if v is not None}
+    detail = {"integration_history_id": recorded.id}
+    if outcome.success:
+        return _forward(run, step, run.successors(node["id"]), message, output=output, detail=detail)
+    config = record.get("config") or {}
+    max_attempts = int(config.get("max_attempts") or 5)
+    error = f"integration {integration_id}: {outcome.error or 'delivery failed'}"
+    if step.attempt < max_attempts:
+        backoff = float(config.get("retry_backoff_seconds") or 30)
+        delay = int(min(MAX_RETRY_DELAY, backoff * 2 ** (step.attempt - 1)))
+        retry = {"node_id": step.node_id, "attempt": step.attempt + 1, "via": step.via, "delay": delay}
+        return NodeResult(ok=False, output=output, error=error, next=[retry], next_message=message,
+                          detail={**detail, "retry_in_seconds": delay, "max_attempts": max_attempts})
+    return NodeResult(ok=False, output=output, error=error, path_end="failed",
+                      detail={**detail, "max_attempts": max_attempts},
+                      dead_letter={"node_type": "integration", "integration_id": integration_id,
+                                   "attempts": step.attempt, "last_error": error, "message": message})
+
+
+def _storage(run: RunContext, step: Step, node: dict[str, Any], message: dict[str, Any]) -> NodeResult:
+    from fleetgate.storages import repository
+
+    storage_id = node["storage_id"]
+    storage = repository.get(storage_id)
+    if storage is None or storage.owner_id != run.owner_id:
+        return _failed(f"storage {storage_id} not found")
+    data = message["data"] if isinstance(message.get("data"), dict) else message
+    point = repository.write_point(storage, run.device_id or "unknown", data, _timestamp(message))
+    return _forward(run, step, run.successors(node["id"]), message,
+                    output={"point_id": point.id, "timestamp": point.timestamp})
+
+
+def _timestamp(message: dict[str, Any]) -> datetime:
+    value = message.get("received_at")
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+        except ValueError:
+            pass
+    return datetime.now(timezone.utc)
+
+
+_RUNNERS: dict[str, Callable[[RunContext, Step, dict[str, Any], dict[str, Any]], NodeResult]] = {
+    "switch": _switch, "delay": _delay, "function": _function, "integration": _integration, "storage": _storage,
+}
+
+
+def idempotency_key(run: RunContext, step: Step) -> str:
+    """The same for every attempt of one delivery (a receiver can drop a retry it already processed)."""
+    return f"{run.run_id}:{step.node_id}:{step.via}"
+
+
+def timed(fn: Callable[[], NodeResult]) -> tuple[NodeResult, str, float]:
+    """Run a node; (result, started_at, duration_ms)."""
+    started_at, t0 = now_iso(), time.perf_counter()
+    result = fn()
+    return result, started_at, round((time.perf_counter() - t0) * 1000, 3)
+
+
+def size_of(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":"), default=str).encode())
+

@@ -1,0 +1,135 @@
+"""Flow steps (the SQS messages of the engine) and the dead-letter API.
+
+A step is one node to execute in one run: ``flow_id`` (+ ``flow_version``, the flow's ``updated_at`` the run
+snapshotted), ``run_id``, ``node_id``, ``attempt``, ``via`` (which path reached the node: two paths into one node
+are two steps) and the ``message``, or a ``message_ref`` to the trace that holds it (delayed steps whose message
+would not fit a schedule's input). The first step of a run carries ``start``: what started it (the trigger
+event and nodes, the device, an origin for deterministic run ids, or the dead letter it replays); the worker
+creates the run from it. Its node is :data:`START`, which fans out to the trigger nodes' successors.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal, Optional
+
+from pydantic import Field
+from typing_extensions import Annotated
+
+from fleetgate.core.schemas import Input, Schema
+
+START = "$start"  # not a valid node id in a saved flow (node ids are [A-Za-z0-9_.:-]+)
+STEP_VERSION = 1
+
+
+@dataclass
+class Step:
+    flow_id: str
+    run_id: str
+    node_id: str
+    attempt: int = 1
+    via: str = "0"
+    message: dict[str, Any] | None = None
+    message_ref: dict[str, str] | None = None
+    flow_version: str | None = None
+    start: dict[str, Any] | None = None
+
+    @property
+    def key(self) -> str:
+        """The step's idempotency key within its run (and the range key of its trace)."""
+        return f"step#{self.node_id}#{self.attempt:03d}#{self.via}"
+
+    def encode(self) -> str:
+        body: dict[str, Any] = {"v": STEP_VERSION, "flow_id": self.flow_id, "run_id": self.run_id,
+                                "node_id": self.node_id, "attempt": self.attempt, "via": self.via}
+        for name in ("flow_version", "start", "message_ref"):
+            if getattr(self, name) is not None:
+                body[name] = getattr(self, name)
+        if self.message_ref is None:
+            body["message"] = self.message if self.message is not None else {}
+        return json.dumps(body, separators=(",", ":"), default=str)
+
+    @classmethod
+    def decode(cls, body: str) -> "Step":
+        raw = json.loads(body)
+        if not isinstance(raw, dict) or raw.get("v") != STEP_VERSION:
+            raise ValueError("not a flow step (v1)")
+        try:
+            step = cls(flow_id=str(raw["flow_id"]), run_id=str(raw["run_id"]), node_id=str(raw["node_id"]),
+                       attempt=int(raw.get("attempt", 1)), via=str(raw.get("via", "0")),
+                       message=raw.get("message"), message_ref=raw.get("message_ref"),
+                       flow_version=raw.get("flow_version"), start=raw.get("start"))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"malformed flow step: {exc}") from None
+        if step.message is not None and not isinstance(step.message, dict):
+            raise ValueError("malformed flow step: message must be an object")
+        if step.attempt < 1 or "#" in step.node_id or "#" in step.via:
+            raise ValueError("malformed flow step: bad attempt, node id or path")
+        return step
+
+
+@dataclass
+class Outgoing:
+    """A step to send, and after how many seconds it may run."""
+
+    step: Step
+    delay: int = 0
+
+
+@dataclass
+class NodeResult:
+    """What executing a node gives: its trace fields, the next steps and how its path ends (if it does)."""
+
+    ok: bool
+    output: Any = None
+    error: str | None = None
+    next: list[dict[str, Any]] = field(default_factory=list)  # {"node_id", "attempt", "via", "delay"}
+    next_message: dict[str, Any] | None = None
+    path_end: Literal["ok", "failed"] | None = None
+    dead_letter: dict[str, Any] | None = None  # the failed step, when it is dead-lettered
+    detail: dict[str, Any] = field(default_factory=dict)  # extra trace fields (retry delay, history ids, ...)
+
+
+# ------------------------------------------------------------------ dead letters (API)
+DeadLetterStatus = Literal["pending", "replayed"]
+
+
+class DeadLetter(Schema):
+    id: str = Field(description="Sortable by the failed run's start")
+    flow_id: str
+    run_id: str
+    node_id: str
+    node_type: str
+    attempts: int = Field(description="Deliveries tried")
+    last_error: str
+    failed_at: str
+    status: DeadLetterStatus
+    message: dict[str, Any] = Field(default_factory=dict, description="The message the step was to deliver")
+    integration_id: Optional[str] = None
+    device_id: Optional[str] = None
+    replayed_at: Optional[str] = None
+    replay_run_id: Optional[str] = None
+
+
+class DeadLetterList(Schema):
+    items: list[DeadLetter]
+    next_cursor: Optional[str] = None
+
+
+class DeadLetterReplay(Input):
+    ids: Optional[Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]],
+                            Field(min_length=1, max_length=100)]] = Field(
+        default=None, description="Dead letters to replay; leave out to replay every pending one (100 at most per call)")
+
+
+class ReplaySkipped(Schema):
+    id: str
+    reason: str
+
+
+class DeadLetterReplayResult(Schema):
+    replayed: list[str] = Field(description="Dead letters sent again, each as the first step of a new run")
+    run_ids: list[str]
+    skipped: list[ReplaySkipped] = Field(default_factory=list)
+    more: bool = Field(default=False, description="More pending dead letters than one call replays: call again")

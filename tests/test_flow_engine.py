@@ -1,0 +1,506 @@
+"""The flow engine, handler level: ingest → SQS (moto) → the flow worker through the local cloud's SQS poller (real
+SQS events, partial batch responses, visibility timeouts), EventBridge Scheduler for long delays, histories."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import boto3
+import pytest
+
+from tests.flow_support import (
+    ScriptedSink,
+    dead_letter_messages,
+    poller,
+    queue_depth,
+    queue_url,
+    run_worker,
+    v4_up,
+)
+from tests.support import new_eui
+
+INGEST = "/api/v1/ingest/chirpstack"
+TO_FAHRENHEIT = "function process(m) { m.data.temperatureF = m.data.temperature * 9 / 5 + 32; return m; }"
+
+
+@pytest.fixture
+def w(api):
+    user = api.register()
+    t = user["token"]
+    eui = new_eui()
+    device = api.call("POST", "/api/v1/devices", token=t, json_body={"dev_eui": eui, "name": "freezer"}).body
+    key = api.call("POST", "/api/v1/ingest/keys", token=t, json_body={"name": "cs"}).body["key"]
+    fn = api.call("POST", "/api/v1/functions", token=t, json_body={"name": "to F", "code": TO_FAHRENHEIT}).body
+    return {"api": api, "t": t, "eui": eui, "device": device, "key": key, "fn": fn}
+
+
+def _integration(w, url: str, **config) -> dict:
+    reply = w["api"].call("POST", "/api/v1/integrations", token=w["t"], json_body={
+        "name": f"sink {uuid.uuid4().hex[:6]}", "type": "http", "config": {"url": url, "timeout_seconds": 2, **config}})
+    assert reply.status == 201, reply.body
+    return reply.body
+
+
+def _flow(w, nodes: list[dict], edges: list[tuple], **extra) -> dict:
+    body = {"name": f"flow {uuid.uuid4().hex[:6]}", **extra,
+            "nodes": [{"id": "dev", "type": "device", "device_id": w["device"]["id"]}, *nodes],
+            "edges": [dict(zip(("source", "target", "branch"), e)) for e in edges]}
+    reply = w["api"].call("POST", "/api/v1/flows", token=w["t"], json_body=body)
+    assert reply.status == 201, reply.body
+    return reply.body
+
+
+def _two_step(w, integration: dict) -> dict:
+    """device → function (to Fahrenheit) → HTTP integration."""
+    return _flow(w, [{"id": "toF", "type": "function", "function_id": w["fn"]["id"]},
+                     {"id": "out", "type": "integration", "integration_id": integration["id"]}],
+                 [("dev", "toF"), ("toF", "out")])
+
+
+def _uplink(w, **kwargs) -> dict:
+    reply = w["api"].call("POST", INGEST, json_body=v4_up(w["eui"], **kwargs), query={"event": "up"},
+                          headers={"x-api-key": w["key"]})
+    assert reply.status == 202 and reply.body["status"] == "accepted", reply.body
+    return reply.body
+
+
+def _runs(w, flow: dict) -> list[dict]:
+    reply = w["api"].call("GET", f"/api/v1/flows/{flow['id']}/history", token=w["t"])
+    assert reply.status == 200, reply.body
+    return reply.body["items"]
+
+
+def _settled(w, flow: dict, count: int = 1):
+    return lambda: len(_runs(w, flow)) >= count
+
+
+def _integration_history(w, integration: dict) -> list[dict]:
+    return w["api"].call("GET", f"/api/v1/integrations/{integration['id']}/history", token=w["t"]).body["items"]
+
+
+def _receive_all() -> list[dict]:
+    """Take every visible message off the steps queue (to re-send them by hand)."""
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    out = []
+    while True:
+        got = sqs.receive_message(QueueUrl=queue_url(), MaxNumberOfMessages=10, WaitTimeSeconds=0,
+                                  MessageSystemAttributeNames=["All"]).get("Messages", [])
+        if not got:
+            return out
+        for m in got:
+            out.append(m)
+            sqs.delete_message(QueueUrl=queue_url(), ReceiptHandle=m["ReceiptHandle"])
+
+
+def _send(bodies: list[str]) -> None:
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    for body in bodies:
+        sqs.send_message(QueueUrl=queue_url(), MessageBody=body)
+
+
+def _visibility(seconds: int) -> None:
+    boto3.client("sqs", region_name="us-east-1").set_queue_attributes(
+        QueueUrl=queue_url(), Attributes={"VisibilityTimeout": str(seconds)})
+
+
+# ------------------------------------------------------------------ the happy path
+def test_given_a_two_step_flow_when_an_uplink_arrives_then_function_then_integration_and_the_run_succeeds(w):
+    with ScriptedSink() as sink:
+        integration = _integration(w, sink.url)
+        flow = _two_step(w, integration)
+
+        up = _uplink(w, temperature=-18.0)
+        run_worker(w["api"])
+
+        [request] = sink.requests
+        assert request["body"]["data"] == {"temperature": -18.0, "humidity": 48, "battery": 92,
+                                           "temperatureF": -0.3999999999999986}
+        assert request["body"]["device_id"] == w["device"]["id"] and request["body"]["history_id"] == up["history_id"]
+        [run] = _runs(w, flow)
+        assert request["headers"]["idempotency-key"].startswith(f"{run['run_id']}:out:")
+        assert run["status"] == "success" and run["error"] is None
+        assert run["trigger"]["event"] == "up" and run["trigger"]["device_id"] == w["device"]["id"]
+        assert [(s["node_id"], s["type"], s["status"]) for s in run["steps"]] == [
+            ("$start", "trigger", "success"), ("toF", "function", "success"), ("out", "integration", "success")]
+        function_step, integration_step = run["steps"][1], run["steps"][2]
+        assert function_step["input"]["data"]["temperature"] == -18.0
+        assert function_step["output"]["data"]["temperatureF"] == pytest.approx(-0.4)
+        assert integration_step["output"]["status_code"] == 200 and integration_step["duration_ms"] > 0
+        assert all(s["started_at"].endswith("Z") for s in run["steps"])
+        detail = w["api"].call("GET", f"/api/v1/flows/{flow['id']}/history/{run['id']}", token=w["t"]).body
+        assert detail["steps"] == run["steps"]
+        [fn_run] = w["api"].call("GET", f"/api/v1/functions/{w['fn']['id']}/history", token=w["t"]).body["items"]
+        assert (fn_run["run_id"], fn_run["flow_id"], fn_run["status"]) == (run["run_id"], flow["id"], "success")
+        [call] = _integration_history(w, integration)
+        assert (call["run_id"], call["status"]) == (run["run_id"], "success")
+        assert call["request"]["headers"]["Idempotency-Key"] == request["headers"]["idempotency-key"]
+
+
+def _drain_recording(w) -> list[str]:
+    """Run the worker on every visible step until none is left (no delays in these flows); the bodies handled."""
+    from localcloud.sqs import sqs_event
+
+    feed, bodies = poller(w["api"]), []
+    for _ in range(50):
+        messages = _receive_all()
+        if not messages:
+            return bodies
+        bodies += [m["Body"] for m in messages]
+        result = w["api"].functions.invoke("FlowWorkerFunction",
+                                           sqs_event(messages, feed.source.queue_arn, "us-east-1"))
+        assert result == {"batchItemFailures": []}
+    raise AssertionError("the run did not end")
+
+
+def test_given_every_step_redelivered_after_the_run_finished_then_the_integration_is_not_called_again(w):
+    with ScriptedSink() as sink:
+        flow = _two_step(w, _integration(w, sink.url))
+        _uplink(w)
+        bodies = _drain_recording(w)
+        assert [json.loads(b)["node_id"] for b in bodies] == ["$start", "toF", "out"] and len(sink.requests) == 1
+
+        _send(bodies * 2)  # SQS delivers every step of the run again, twice
+        handled = _drain_recording(w)
+
+        assert len(handled) == 6
+        assert len(sink.requests) == 1
+        assert len(_runs(w, flow)) == 1 and _runs(w, flow)[0]["status"] == "success"
+
+
+def test_given_the_same_start_step_twice_then_one_run(w):
+    with ScriptedSink() as sink:
+        flow = _two_step(w, _integration(w, sink.url))
+        _uplink(w)
+        bodies = [m["Body"] for m in _receive_all()]
+
+        _send(bodies * 2)
+        run_worker(w["api"])
+
+        assert len(sink.requests) == 1 and len(_runs(w, flow)) == 1
+
+
+# ------------------------------------------------------------------ retries and dead letters
+def test_given_a_sink_that_fails_twice_then_retries_with_backoff_deliver_it_exactly_once(w):
+    with ScriptedSink(script=[503, 500]) as sink:
+        integration = _integration(w, sink.url, max_attempts=5, retry_backoff_seconds=1)
+        flow = _two_step(w, integration)
+        started = time.monotonic()
+
+        _uplink(w)
+        run_worker(w["api"], until=_settled(w, flow), timeout=30)
+
+        assert [r["body"]["data"]["temperatureF"] for r in sink.requests] == [70.7] * 3
+        assert len({r["headers"]["idempotency-key"] for r in sink.requests}) == 1  # one delivery, three attempts
+        assert time.monotonic() - started >= 3  # backoff: 1 s, then 2 s
+        [run] = _runs(w, flow)
+        assert run["status"] == "success"
+        attempts = [(s["attempt"], s["status"], s.get("retry_in_seconds")) for s in run["steps"] if s["node_id"] == "out"]
+        assert attempts == [(1, "error", 1), (2, "error", 2), (3, "success", None)]
+        assert "HTTP 503" in run["steps"][2]["error"]
+        assert sorted(c["status"] for c in _integration_history(w, integration)) == ["error", "error", "success"]
+        assert w["api"].call("GET", f"/api/v1/flows/{flow['id']}/dead-letters", token=w["t"]).body["items"] == []
+
+
+def test_given_a_sink_that_always_fails_then_dead_letter_and_a_replay_after_it_recovers_delivers_once(w):
+    with ScriptedSink(then=500) as sink:
+        integration = _integration(w, sink.url, max_attempts=2, retry_backoff_seconds=1)
+        flow = _two_step(w, integration)
+
+        _uplink(w)
+        run_worker(w["api"], until=_settled(w, flow), timeout=30)
+
+        [run] = _runs(w, flow)
+        assert run["status"] == "error" and "HTTP 500" in run["error"]
+        assert len(sink.requests) == 2
+        letters = w["api"].call("GET", f"/api/v1/flows/{flow['id']}/dead-letters", token=w["t"])
+        assert letters.status == 200
+        [letter] = letters.body["items"]
+        assert (letter["node_id"], letter["node_type"], letter["attempts"], letter["status"]) == (
+            "out", "integration", 2, "pending")
+        assert "HTTP 500" in letter["last_error"] and letter["run_id"] == run["run_id"]
+        assert letter["message"]["data"]["temperatureF"] == 70.7  # what the step was to deliver
+        [queued] = dead_letter_messages()
+        assert queued["dead_letter"]["id"] == letter["id"]
+
+        sink.status = 200  # the sink recovers
+        replay = w["api"].call("POST", f"/api/v1/flows/{flow['id']}/dead-letters/replay", token=w["t"], json_body={})
+        run_worker(w["api"], until=_settled(w, flow, 2), timeout=30)
+
+        assert replay.status == 202 and replay.body["replayed"] == [letter["id"]] and replay.body["more"] is False
+        assert len(sink.requests) == 3
+        assert sink.requests[-1]["body"]["data"]["temperatureF"] == 70.7
+        replayed = next(r for r in _runs(w, flow) if r["run_id"] == replay.body["run_ids"][0])
+        assert replayed["status"] == "success" and replayed["trigger"]["replay_of"] == letter["id"]
+        assert [s["node_id"] for s in replayed["steps"]] == ["out"]
+        after = w["api"].call("GET", f"/api/v1/flows/{flow['id']}/dead-letters", token=w["t"]).body["items"]
+        assert [(d["status"], d["replay_run_id"]) for d in after] == [("replayed", replayed["run_id"])]
+        again = w["api"].call("POST", f"/api/v1/flows/{flow['id']}/dead-letters/replay", token=w["t"],
+                              json_body={"ids": [letter["id"], "nope"]})
+        assert again.body["replayed"] == [] and {s["id"] for s in again.body["skipped"]} == {letter["id"], "nope"}
+        run_worker(w["api"])
+        assert len(sink.requests) == 3
+
+
+def test_given_dead_letters_of_someone_elses_flow_then_404(w):
+    flow = _flow(w, [], [])
+    bob = w["api"].register()
+
+    assert w["api"].call("GET", f"/api/v1/flows/{flow['id']}/dead-letters", token=bob["token"]).status == 404
+    assert w["api"].call("POST", f"/api/v1/flows/{flow['id']}/dead-letters/replay", token=bob["token"]).status == 404
+
+
+def test_given_two_branches_where_one_fails_then_partial_success_and_when_both_fail_error(w):
+    with ScriptedSink() as good, ScriptedSink(then=500) as bad:
+        ok = _integration(w, good.url)
+        failing = _integration(w, bad.url, max_attempts=1)
+        mixed = _flow(w, [{"id": "a", "type": "integration", "integration_id": ok["id"]},
+                          {"id": "b", "type": "integration", "integration_id": failing["id"]}],
+                      [("dev", "a"), ("dev", "b")])
+
+        _uplink(w)
+        run_worker(w["api"], until=_settled(w, mixed), timeout=20)
+        w["api"].call("PUT", f"/api/v1/flows/{mixed['id']}", token=w["t"], json_body={"enabled": False})
+        both = _flow(w, [{"id": "b1", "type": "integration", "integration_id": failing["id"]},
+                         {"id": "b2", "type": "integration", "integration_id": failing["id"]}],
+                     [("dev", "b1"), ("dev", "b2")])
+        _uplink(w)
+        run_worker(w["api"], until=_settled(w, both), timeout=20)
+
+        assert _runs(w, mixed)[0]["status"] == "partial_success"
+        assert "1 of 2 paths failed" in _runs(w, mixed)[0]["error"]
+        assert _runs(w, both)[0]["status"] == "error"
+
+
+# ------------------------------------------------------------------ failures inside the worker
+def test_given_a_worker_that_raises_in_the_middle_of_a_batch_then_no_step_is_lost(w, monkeypatch):
+    from fleetgate.engine import nodes
+
+    _visibility(1)
+    with ScriptedSink() as sink:
+        integration = _integration(w, sink.url)
+        flows = [_flow(w, [{"id": "out", "type": "integration", "integration_id": integration["id"]}],
+                       [("dev", "out")]) for _ in range(3)]
+        _uplink(w)
+        feed = poller(w["api"])
+        assert feed.poll_once() == 3  # the three start steps, one batch
+        real, crashed = nodes.execute, []
+
+        def flaky(run, step, message):
+            if run.flow_id == flows[1]["id"] and not crashed:
+                crashed.append(step.key)
+                raise ConnectionError("the worker lost its connection in the middle of the batch")
+            return real(run, step, message)
+
+        monkeypatch.setattr(nodes, "execute", flaky)
+        messages = boto3.client("sqs", region_name="us-east-1").receive_message(
+            QueueUrl=queue_url(), MaxNumberOfMessages=10, WaitTimeSeconds=0, MessageSystemAttributeNames=["All"])
+        from localcloud.sqs import sqs_event
+
+        event = sqs_event(messages["Messages"], feed.source.queue_arn, "us-east-1")
+        result = w["api"].functions.invoke("FlowWorkerFunction", event)
+
+        failed_ids = [f["itemIdentifier"] for f in result["batchItemFailures"]]
+        assert len(event["Records"]) == 3 and len(failed_ids) == 1 and crashed
+        failed_body = json.loads(next(r["body"] for r in event["Records"] if r["messageId"] == failed_ids[0]))
+        assert failed_body["flow_id"] == flows[1]["id"]
+        done = [r for r in event["Records"] if r["messageId"] not in failed_ids]
+        boto3.client("sqs", region_name="us-east-1").delete_message_batch(QueueUrl=queue_url(), Entries=[
+            {"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(done)])  # as Lambda does
+
+        run_worker(w["api"], until=lambda: all(_runs(w, f) for f in flows), timeout=20)
+
+        assert len(sink.requests) == 3
+        assert [_runs(w, f)[0]["status"] for f in flows] == ["success"] * 3
+
+
+def test_given_a_step_that_keeps_crashing_when_it_is_received_for_the_last_time_then_it_is_dead_lettered(
+        w, monkeypatch):
+    from fleetgate.engine import nodes, service
+
+    with ScriptedSink() as sink:
+        flow = _flow(w, [{"id": "out", "type": "integration", "integration_id": _integration(w, sink.url)["id"]}],
+                     [("dev", "out")])
+        _uplink(w)
+        start = _receive_all()[0]["Body"]
+        assert service.handle_step(start) == "done"
+        [step] = [m["Body"] for m in _receive_all()]
+        monkeypatch.setattr(nodes, "execute", lambda *a: (_ for _ in ()).throw(RuntimeError("poison")))
+
+        with pytest.raises(RuntimeError):
+            service.handle_step(step, receive_count=1)
+        outcome = service.handle_step(step, receive_count=5)  # the queue's maxReceiveCount
+
+        assert outcome == "done" and sink.requests == []
+        [run] = _runs(w, flow)
+        assert run["status"] == "error" and "failed on this step 5 times" in run["error"]
+        [letter] = w["api"].call("GET", f"/api/v1/flows/{flow['id']}/dead-letters", token=w["t"]).body["items"]
+        assert letter["node_id"] == "out" and "poison" in letter["last_error"]
+
+
+def test_given_malformed_messages_and_steps_of_unknown_runs_then_they_are_dropped_without_failing_the_batch(w):
+    feed = poller(w["api"])
+    stranger = {"v": 1, "flow_id": str(uuid.uuid4()), "run_id": str(uuid.uuid4()), "node_id": "x", "message": {}}
+    _send(["not json at all", json.dumps({"v": 99}), json.dumps(stranger)])
+
+    feed.poll_once()
+
+    assert queue_depth() == 0
+
+
+# ------------------------------------------------------------------ node types
+def test_given_a_switch_then_only_its_branch_runs_and_storage_keeps_the_point(w):
+    storage = w["api"].call("POST", "/api/v1/storages", token=w["t"], json_body={"name": "temps"}).body
+    with ScriptedSink() as hot, ScriptedSink() as cold:
+        flow = _flow(w, [{"id": "warm", "type": "switch", "field": "data.temperature", "operator": ">", "value": 10},
+                         {"id": "alert", "type": "integration", "integration_id": _integration(w, hot.url)["id"]},
+                         {"id": "log", "type": "integration", "integration_id": _integration(w, cold.url)["id"]},
+                         {"id": "keep", "type": "storage", "storage_id": storage["id"]}],
+                     [("dev", "warm"), ("warm", "alert", "true"), ("warm", "log", "false"), ("dev", "keep")])
+
+        _uplink(w, temperature=25.0)
+        _uplink(w, temperature=-5.0)
+        run_worker(w["api"], until=_settled(w, flow, 2), timeout=20)
+
+        assert [r["body"]["data"]["temperature"] for r in hot.requests] == [25.0]
+        assert [r["body"]["data"]["temperature"] for r in cold.requests] == [-5.0]
+    points = w["api"].call("GET", f"/api/v1/storages/{storage['id']}/data", token=w["t"]).body["items"]
+    assert sorted(p["data"]["temperature"] for p in points) == [-5.0, 25.0]
+    assert {p["device_id"] for p in points} == {w["device"]["id"]}
+    assert [r["status"] for r in _runs(w, flow)] == ["success", "success"]
+
+
+def test_given_two_paths_into_one_node_then_it_runs_once_per_path_and_the_run_settles(w):
+    other = w["api"].call("POST", "/api/v1/functions", token=w["t"],
+                          json_body={"name": "tag", "code": "function process(m) { m.data.tag = 'b'; return m; }"}).body
+    with ScriptedSink() as sink:
+        flow = _flow(w, [{"id": "a", "type": "function", "function_id": w["fn"]["id"]},
+                         {"id": "b", "type": "function", "function_id": other["id"]},
+                         {"id": "out", "type": "integration", "integration_id": _integration(w, sink.url)["id"]}],
+                     [("dev", "a"), ("dev", "b"), ("a", "out"), ("b", "out")])
+
+        _uplink(w)
+        run_worker(w["api"], until=_settled(w, flow), timeout=20)
+
+        assert sorted("temperatureF" in r["body"]["data"] for r in sink.requests) == [False, True]
+        assert len({r["headers"]["idempotency-key"] for r in sink.requests}) == 2
+        assert _runs(w, flow)[0]["status"] == "success"
+
+
+def test_given_a_function_that_throws_then_the_path_fails_without_retry(w):
+    broken = w["api"].call("POST", "/api/v1/functions", token=w["t"], json_body={
+        "name": "broken", "code": "function process(m) {\n  return m.data.missing.value;\n}"}).body
+    with ScriptedSink() as sink:
+        flow = _flow(w, [{"id": "f", "type": "function", "function_id": broken["id"]},
+                         {"id": "out", "type": "integration", "integration_id": _integration(w, sink.url)["id"]}],
+                     [("dev", "f"), ("f", "out")])
+
+        _uplink(w)
+        run_worker(w["api"], until=_settled(w, flow), timeout=20)
+
+        [run] = _runs(w, flow)
+        assert run["status"] == "error" and "TypeError" in run["error"] and "line 2" in run["error"]
+        assert sink.requests == [] and [s["node_id"] for s in run["steps"]] == ["$start", "f"]
+
+
+def test_given_a_short_delay_node_then_the_next_step_waits_in_sqs(w):
+    with ScriptedSink() as sink:
+        flow = _flow(w, [{"id": "wait", "type": "delay", "seconds": 2},
+                         {"id": "out", "type": "integration", "integration_id": _integration(w, sink.url)["id"]}],
+                     [("dev", "wait"), ("wait", "out")])
+        _uplink(w)
+        started = time.monotonic()
+
+        run_worker(w["api"], until=_settled(w, flow), timeout=20)
+
+        assert time.monotonic() - started >= 2 and len(sink.requests) == 1
+        assert _runs(w, flow)[0]["steps"][1]["output"] == {"delay_seconds": 2}
+
+
+def test_given_a_delay_beyond_15_minutes_then_an_eventbridge_schedule_sends_the_step_when_due(w):
+    from localcloud.scheduler import Scheduler
+    from tests.support import STACK
+
+    with ScriptedSink() as sink:
+        flow = _flow(w, [{"id": "wait", "type": "delay", "seconds": 3600},
+                         {"id": "out", "type": "integration", "integration_id": _integration(w, sink.url)["id"]}],
+                     [("dev", "wait"), ("wait", "out")])
+        _uplink(w)
+        run_worker(w["api"])  # start and delay steps; the next one is scheduled, not queued
+        scheduler = boto3.client("scheduler", region_name="us-east-1")
+        [summary] = scheduler.list_schedules()["Schedules"]
+        schedule = scheduler.get_schedule(Name=summary["Name"])
+        due = datetime.strptime(schedule["ScheduleExpression"], "at(%Y-%m-%dT%H:%M:%S)").replace(tzinfo=timezone.utc)
+        assert timedelta(minutes=59) < due - datetime.now(timezone.utc) <= timedelta(minutes=60, seconds=2)
+        assert schedule["Target"]["Arn"] == STACK.environment()["FLOW_STEPS_QUEUE_ARN"]
+        assert json.loads(schedule["Target"]["Input"])["message_ref"]["sk"].startswith("step#wait#")
+        assert sink.requests == [] and queue_depth() == 0
+        local = Scheduler(STACK, w["api"].functions.invoke, scheduler=scheduler,
+                          sqs=boto3.client("sqs", region_name="us-east-1"))
+
+        assert [n for n in local.tick(due - timedelta(seconds=1)) if n.startswith("default/")] == []
+        assert [n for n in local.tick(due) if n.startswith("default/")] == [f"default/{summary['Name']}"]
+        run_worker(w["api"], until=_settled(w, flow), timeout=20)
+
+        assert len(sink.requests) == 1 and sink.requests[0]["body"]["data"]["temperature"] == 21.5
+        assert _runs(w, flow)[0]["status"] == "success"
+        assert scheduler.list_schedules()["Schedules"] == []  # one-time: deleted after it fired
+
+
+# ------------------------------------------------------------------ runs and flows
+def test_given_a_flow_disabled_after_the_uplink_then_no_run_starts(w):
+    with ScriptedSink() as sink:
+        flow = _two_step(w, _integration(w, sink.url))
+        _uplink(w)
+
+        w["api"].call("PUT", f"/api/v1/flows/{flow['id']}", token=w["t"], json_body={"enabled": False})
+        run_worker(w["api"])
+
+        assert sink.requests == [] and _runs(w, flow) == []
+
+
+def test_given_a_flow_edited_during_a_run_then_the_run_finishes_on_the_graph_it_started_with(w):
+    with ScriptedSink() as first, ScriptedSink() as second:
+        one, two = _integration(w, first.url), _integration(w, second.url)
+        flow = _flow(w, [{"id": "out", "type": "integration", "integration_id": one["id"]}], [("dev", "out")])
+        _uplink(w)
+        feed = poller(w["api"])
+        feed.poll_once()  # the start step: the run takes its snapshot
+
+        w["api"].call("PUT", f"/api/v1/flows/{flow['id']}", token=w["t"], json_body={
+            "nodes": [{"id": "dev", "type": "device", "device_id": w["device"]["id"]},
+                      {"id": "out", "type": "integration", "integration_id": two["id"]}],
+            "edges": [{"source": "dev", "target": "out"}]})
+        run_worker(w["api"], until=_settled(w, flow), timeout=20)
+
+        assert len(first.requests) == 1 and second.requests == []
+        [run] = _runs(w, flow)
+        assert run["trigger"]["flow_version"] == flow["updated_at"]
+
+
+def test_given_a_step_claimed_by_a_live_worker_then_a_copy_waits_and_after_the_claim_dies_it_is_taken_over(w):
+    from fleetgate.core.ids import now_iso
+    from fleetgate.engine import repository, service
+    from fleetgate.engine.schemas import Step
+
+    with ScriptedSink() as sink:
+        flow = _flow(w, [{"id": "out", "type": "integration", "integration_id": _integration(w, sink.url)["id"]}],
+                     [("dev", "out")])
+        _uplink(w)
+        assert service.handle_step(_receive_all()[0]["Body"]) == "done"
+        [body] = [m["Body"] for m in _receive_all()]
+        step = Step.decode(body)
+        claim = {"node_id": "out", "node_type": "integration", "attempt": 1, "started_at": now_iso()}
+        assert repository.claim_step(step.run_id, step.key, token="other", lease_seconds=60, **claim) is None
+
+        with pytest.raises(service.StepInProgress):
+            service.handle_step(body)  # a copy while the other worker runs it: back to the queue
+        assert service.handle_step(body, receive_count=5) == "in_progress"  # its last copy: left to the holder
+        assert sink.requests == []
+
+        repository.release_step(step.run_id, step.key, "other")  # that worker died (its lease ran out)
+        assert service.handle_step(body) == "done"
+
+        assert len(sink.requests) == 1 and _runs(w, flow)[0]["status"] == "success"
