@@ -17,26 +17,15 @@ from typing import Any, Iterable, Sequence
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.indexes import AllProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
 from fleetgate.core.errors import Conflict, InvalidInput, NotFound
 from fleetgate.core.pagination import Page, decode_cursor, encode_cursor
-from fleetgate.core.repository import BaseModel, Transaction, meta, query_page, uniques
+from fleetgate.core.repository import BATCH_GET_MAX, BaseModel, Transaction, meta, query_page, uniques
+from fleetgate.core.repository import gsi as _index
 from fleetgate.core.settings import cached, get_settings
 from fleetgate.devices.schemas import Device, DeviceHistoryEntry, Label, Membership
-
-BATCH_GET_MAX = 100
-
-
-def _index(name: str, hash_key: str, range_key: str | None, projection: type) -> type[GlobalSecondaryIndex]:
-    attrs: dict[str, Any] = {
-        "Meta": type("Meta", (), {"index_name": name, "projection": projection()}),
-        hash_key: UnicodeAttribute(hash_key=True),
-    }
-    if range_key:
-        attrs[range_key] = UnicodeAttribute(range_key=True)
-    return type(f"{name}_index", (GlobalSecondaryIndex,), attrs)
 
 
 class _Owned(BaseModel):
