@@ -18,33 +18,28 @@ from typing import Any, Iterable, Sequence
 from pynamodb.attributes import JSONAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
 from pynamodb.indexes import AllProjection, KeysOnlyProjection
-from pynamodb.models import Model
 
 from fleetgate.core.errors import Conflict, InvalidInput, NotFound
 from fleetgate.core.pagination import Page, decode_cursor, encode_cursor
-from fleetgate.core.repository import BATCH_GET_MAX, BaseModel, Transaction, meta, query_page, uniques
-from fleetgate.core.repository import gsi as _index
+from fleetgate.core.repository import (
+    BaseModel,
+    OwnedItem,
+    Transaction,
+    batch_get,
+    gsi,
+    is_conditional_failure,
+    list_owned,
+    meta,
+    owned_fields,
+    owned_model,
+    query_page,
+    uniques,
+)
 from fleetgate.core.settings import cached, get_settings
 from fleetgate.devices.schemas import Device, DeviceHistoryEntry, Label, Membership
 
 
-class _Owned(BaseModel):
-    """Common attributes of devices and labels."""
-
-    class Meta:
-        abstract = True
-
-    id = UnicodeAttribute(hash_key=True)
-    owner_id = UnicodeAttribute()
-    kind = UnicodeAttribute()
-    created_key = UnicodeAttribute()  # "<created_at>#<id>": newest-first order, unique
-    created_at = UnicodeAttribute()
-    updated_at = UnicodeAttribute()
-    name = UnicodeAttribute()
-    description = UnicodeAttribute(default="")
-
-
-class DeviceItem(_Owned):
+class DeviceItem(OwnedItem):
     class Meta:
         abstract = True
 
@@ -57,7 +52,7 @@ class DeviceItem(_Owned):
     location = JSONAttribute(null=True)  # written by ingest (location events)
 
 
-class LabelItem(_Owned):
+class LabelItem(OwnedItem):
     class Meta:
         abstract = True
 
@@ -89,29 +84,21 @@ class HistoryItem(BaseModel):
     expires_at = TTLAttribute(null=True)
 
 
-def _owned_model(base: type[_Owned], model_name: str, table: str) -> type:
-    return type(model_name, (base,), {
-        "Meta": meta(table),
-        "by_owner": _index("by_owner", "owner_id", "created_key", AllProjection)(),
-        "by_kind": _index("by_kind", "kind", "created_key", KeysOnlyProjection)(),
-    })
-
-
 @cached
 def _devices() -> type[DeviceItem]:
-    return _owned_model(DeviceItem, "DeviceModel", get_settings().tables.devices)
+    return owned_model(DeviceItem, "DeviceModel", get_settings().tables.devices)
 
 
 @cached
 def _labels() -> type[LabelItem]:
-    return _owned_model(LabelItem, "LabelModel", get_settings().tables.labels)
+    return owned_model(LabelItem, "LabelModel", get_settings().tables.labels)
 
 
 @cached
 def _memberships() -> type[MembershipItem]:
     return type("MembershipModel", (MembershipItem,), {
         "Meta": meta(get_settings().tables.device_labels),
-        "by_label": _index("by_label", "label_id", "device_id", KeysOnlyProjection)(),
+        "by_label": gsi("by_label", "label_id", "device_id", KeysOnlyProjection)(),
     })
 
 
@@ -119,8 +106,8 @@ def _memberships() -> type[MembershipItem]:
 def _history() -> type[HistoryItem]:
     return type("HistoryModel", (HistoryItem,), {
         "Meta": meta(get_settings().tables.device_history),
-        "by_owner": _index("by_owner", "owner_id", "sk", AllProjection)(),
-        "by_day": _index("by_day", "day", "sk", AllProjection)(),
+        "by_owner": gsi("by_owner", "owner_id", "sk", AllProjection)(),
+        "by_day": gsi("by_day", "day", "sk", AllProjection)(),
     })
 
 
@@ -132,16 +119,12 @@ def label_name_key(owner_id: str, name: str) -> str:
     return f"label#{owner_id}#{name.strip().lower()}"
 
 
-def _fields(item: Model, exclude: Iterable[str] = ("kind", "created_key")) -> dict[str, Any]:
-    return {k: v for k, v in item.attribute_values.items() if k not in exclude}
-
-
 def _device(item: DeviceItem) -> Device:
-    return Device(**_fields(item))
+    return Device(**owned_fields(item))
 
 
 def _label(item: LabelItem) -> Label:
-    return Label(**_fields(item))
+    return Label(**owned_fields(item))
 
 
 # ---------------------------------------------------------------- devices
@@ -174,7 +157,7 @@ def update_device(current: Device, changes: dict[str, Any], updated_at: str) -> 
         try:
             target.update(actions=actions, condition=Devices.id.exists())
         except UpdateError as exc:
-            if _conditional(exc):
+            if is_conditional_failure(exc):
                 raise NotFound("Device not found") from None
             raise
         return _device(target)
@@ -210,25 +193,7 @@ def label_model() -> type[LabelItem]:
 
 
 def list_devices(owner_id: str | None, *, limit: int, cursor: str | None) -> Page[Device]:
-    return _list_owned(_devices(), "device", _device, owner_id, limit=limit, cursor=cursor)
-
-
-def _list_owned(model: type[_Owned], kind: str, convert: Any, owner_id: str | None, *,
-                limit: int, cursor: str | None) -> Page[Any]:
-    if owner_id is not None:
-        return query_page(model.by_owner.query, convert, limit=limit, cursor=cursor,  # type: ignore[attr-defined]
-                          scope=f"{kind}s:{owner_id}", hash_key=owner_id)
-    keys = query_page(model.by_kind.query, lambda m: m.id, limit=limit, cursor=cursor,  # type: ignore[attr-defined]
-                      scope=f"{kind}s:*", hash_key=kind)
-    found = {i.id: i for i in _batch_get(model, keys.items)}
-    return Page(items=[convert(found[k]) for k in keys.items if k in found], next_cursor=keys.next_cursor)
-
-
-def _batch_get(model: type[Model], keys: Sequence[Any]) -> list[Any]:
-    out: list[Any] = []
-    for start in range(0, len(keys), BATCH_GET_MAX):
-        out.extend(model.batch_get(list(keys[start:start + BATCH_GET_MAX])))
-    return out
+    return list_owned(_devices(), "device", _device, owner_id, limit=limit, cursor=cursor)
 
 
 # ---------------------------------------------------------------- labels
@@ -254,7 +219,7 @@ def get_label(label_id: str) -> Label | None:
 
 def get_labels(label_ids: Sequence[str]) -> list[Label]:
     """The labels that exist among ``label_ids``, in the given order."""
-    found = {i.id: _label(i) for i in _batch_get(_labels(), list(dict.fromkeys(label_ids)))}
+    found = {i.id: _label(i) for i in batch_get(_labels(), list(dict.fromkeys(label_ids)))}
     return [found[i] for i in label_ids if i in found]
 
 
@@ -289,7 +254,7 @@ def delete_label(label: Label) -> None:
 
 
 def list_labels(owner_id: str | None, *, limit: int, cursor: str | None) -> Page[Label]:
-    return _list_owned(_labels(), "label", _label, owner_id, limit=limit, cursor=cursor)
+    return list_owned(_labels(), "label", _label, owner_id, limit=limit, cursor=cursor)
 
 
 # ---------------------------------------------------------------- memberships
@@ -306,7 +271,7 @@ def add_membership(device_id: str, label_id: str, owner_id: str, created_at: str
         item.save(condition=Memberships.device_id.does_not_exist())
         return Membership(device_id=device_id, label_id=label_id, created_at=created_at), True
     except PutError as exc:
-        if not _conditional(exc):
+        if not is_conditional_failure(exc):
             raise
     existing = Memberships.get(device_id, label_id, consistent_read=True)
     return Membership(device_id=device_id, label_id=label_id, created_at=existing.created_at), False
@@ -318,7 +283,7 @@ def remove_membership(device_id: str, label_id: str) -> bool:
         Memberships(device_id, label_id).delete(condition=Memberships.device_id.exists())
         return True
     except DeleteError as exc:
-        if _conditional(exc):
+        if is_conditional_failure(exc):
             return False
         raise
 
@@ -398,8 +363,3 @@ def all_history(*, limit: int, cursor: str | None, today: datetime | None = None
             day -= timedelta(days=1)
     next_state = {"day": day.isoformat(), "key": last_key} if day >= oldest else None
     return Page(items=items, next_cursor=encode_cursor(next_state, "history-all"))
-
-
-def _conditional(exc: Exception) -> bool:
-    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
-

@@ -24,7 +24,7 @@ from pynamodb.attributes import BinaryAttribute, NumberAttribute, TTLAttribute, 
 from pynamodb.exceptions import DeleteError, PutError
 
 from fleetgate.core.ids import iso
-from fleetgate.core.repository import BaseModel, meta
+from fleetgate.core.repository import BaseModel, is_conditional_failure, meta
 from fleetgate.core.settings import cached, get_settings
 
 CACHE, META, STATS, LEASE, UPLOAD = "cache", "meta", "stats", "lease", "erp-upload"
@@ -67,9 +67,6 @@ def _unpack(raw: bytes | None) -> Any:
 def _at(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, timezone.utc)
 
-
-def _conditional(exc: Exception) -> bool:
-    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 
 # ------------------------------------------------------------------ cluster cache
@@ -130,7 +127,7 @@ def store_cluster(cluster: dict[str, Any], *, fetched_at: float, ttl: int) -> bo
             condition=Items.pk.does_not_exist() | (Items.fetched_at < fetched_at))
         return True
     except PutError as exc:
-        if _conditional(exc):
+        if is_conditional_failure(exc):
             return False
         raise
 
@@ -151,7 +148,7 @@ def store_discovery(clusters: list[dict[str, Any]], *, fetched_at: float, ttl: i
               expires_at=_at(info.fresh_until) + GARBAGE_AFTER).save(
             condition=Items.pk.does_not_exist() | (Items.fetched_at < fetched_at))
     except PutError as exc:
-        if not _conditional(exc):
+        if not is_conditional_failure(exc):
             raise  # else: a newer discovery already marked the cache
     return info
 
@@ -188,7 +185,7 @@ def acquire_lease(cluster_id: str, owner: str, seconds: float) -> bool:
             condition=Items.pk.does_not_exist() | (Items.lease_until < now))
         return True
     except PutError as exc:
-        if _conditional(exc):
+        if is_conditional_failure(exc):
             return False
         raise
 
@@ -198,7 +195,7 @@ def release_lease(cluster_id: str, owner: str) -> None:
     try:
         Items(LEASE, cluster_id).delete(condition=Items.owner == owner)
     except DeleteError as exc:
-        if not _conditional(exc):  # else: it expired and someone else holds it now; theirs to release
+        if not is_conditional_failure(exc):  # else: it expired and someone else holds it now; theirs to release
             raise
 
 
