@@ -11,7 +11,7 @@ DDB_SIMULATOR := amplify-dynamodb-simulator@2.9.30
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY ?= 0
 
-.PHONY: install dev dev-ddb test invoke create-admin bench validate build clean
+.PHONY: install dev dev-ddb test lint format invoke create-admin bench validate build clean
 
 install: $(PY_STAMP) $(NODE_STAMP)
 
@@ -39,9 +39,19 @@ dev: install
 dev-ddb: install
 	$(BIN)/python -m localcloud serve --dynamodb local $(ARGS)
 
-## Run the test suite. Lanes that need Java (DynamoDB Local) or mosquitto skip, saying how to get them, when absent.
-test: install
+## Lint and format check (ruff), then the test suite. Lanes that need Java (DynamoDB Local) or mosquitto skip,
+## saying how to get them, when absent.
+test: install lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+## Rewrite the code in the project's format and apply ruff's safe fixes.
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 ## make invoke FUNCTION=DevicesFunction EVENT=events/devices-list.json
 invoke: install

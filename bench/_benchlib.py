@@ -12,8 +12,10 @@ import math
 import os
 import sys
 import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 from urllib.parse import urlencode
 
 BENCH = Path(__file__).resolve().parent
@@ -105,7 +107,9 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], align: str | No
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
 
     def fmt(cells: Sequence[str]) -> str:
-        return "  ".join(c.ljust(w) if a == "l" else c.rjust(w) for c, w, a in zip(cells, widths, align)).rstrip()
+        return "  ".join(
+            c.ljust(w) if a == "l" else c.rjust(w) for c, w, a in zip(cells, widths, align, strict=True)
+        ).rstrip()
 
     lines = [fmt(headers), fmt(["-" * w for w in widths])]
     lines += [fmt(r) for r in rows]
@@ -121,8 +125,15 @@ class Client:
 
         self.functions = Functions(stack)
 
-    def call(self, method: str, path: str, *, token: str | None = None, json_body: Any = None,
-             form: dict[str, str] | None = None) -> Any:
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        json_body: Any = None,
+        form: dict[str, str] | None = None,
+    ) -> Any:
         headers, body = request_parts(token=token, json_body=json_body, form=form)
         return self.functions.http(method, path, headers, body)
 
@@ -133,8 +144,9 @@ class Client:
         return resp.json()
 
 
-def request_parts(*, token: str | None = None, json_body: Any = None,
-                  form: dict[str, str] | None = None) -> tuple[dict[str, str], str | None]:
+def request_parts(
+    *, token: str | None = None, json_body: Any = None, form: dict[str, str] | None = None
+) -> tuple[dict[str, str], str | None]:
     headers = {"user-agent": "fleetgate-bench", "accept": "application/json"}
     body = None
     if json_body is not None:
@@ -159,21 +171,38 @@ def register_user(client: Client, *, admin: bool = False) -> dict[str, str]:
 
         user_id = service.create_admin(email, username, PASSWORD)[0].id
     else:
-        user_id = client.ok("POST", "/api/v1/auth/register", 201,
-                            json_body={"email": email, "username": username, "password": PASSWORD})["id"]
-    token = client.ok("POST", "/api/v1/auth/login", 200,
-                      form={"username": email, "password": PASSWORD})["access_token"]
+        user_id = client.ok(
+            "POST", "/api/v1/auth/register", 201, json_body={"email": email, "username": username, "password": PASSWORD}
+        )["id"]
+    token = client.ok("POST", "/api/v1/auth/login", 200, form={"username": email, "password": PASSWORD})["access_token"]
     return {"id": user_id, "email": email, "username": username, "token": token}
 
 
 def seed_devices_and_labels(client: Client, token: str, *, devices: int, labels: int) -> tuple[list[str], list[str]]:
-    device_ids = [client.ok("POST", "/api/v1/devices", 201, token=token,
-                            json_body={"dev_eui": new_eui(), "name": f"bench device {i}",
-                                       "metadata": {"site": "bench", "floor": i % 3}})["id"]
-                  for i in range(devices)]
-    label_ids = [client.ok("POST", "/api/v1/labels", 201, token=token,
-                           json_body={"name": f"bench-label-{i}-{uuid.uuid4().hex[:6]}", "color": "#00aa88"})["id"]
-                 for i in range(labels)]
+    device_ids = [
+        client.ok(
+            "POST",
+            "/api/v1/devices",
+            201,
+            token=token,
+            json_body={
+                "dev_eui": new_eui(),
+                "name": f"bench device {i}",
+                "metadata": {"site": "bench", "floor": i % 3},
+            },
+        )["id"]
+        for i in range(devices)
+    ]
+    label_ids = [
+        client.ok(
+            "POST",
+            "/api/v1/labels",
+            201,
+            token=token,
+            json_body={"name": f"bench-label-{i}-{uuid.uuid4().hex[:6]}", "color": "#00aa88"},
+        )["id"]
+        for i in range(labels)
+    ]
     return device_ids, label_ids
 
 
@@ -184,8 +213,12 @@ def seed_history(device_id: str, owner_id: str, entries: int) -> None:
     from fleetgate.devices.schemas import DeviceHistoryEntry
 
     for i in range(entries):
-        repository.add_history(DeviceHistoryEntry(id=new_id(), device_id=device_id, event="up",
-                                                  received_at=now_iso(), data={"fcnt": i, "rssi": -80}), owner_id)
+        repository.add_history(
+            DeviceHistoryEntry(
+                id=new_id(), device_id=device_id, event="up", received_at=now_iso(), data={"fcnt": i, "rssi": -80}
+            ),
+            owner_id,
+        )
 
 
 class LoopbackSink:
@@ -198,7 +231,7 @@ class LoopbackSink:
         class Handler(BaseHTTPRequestHandler):
             disable_nagle_algorithm = True
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("content-length") or 0))
                 body = b'{"ok":true}'
                 self.send_response(200)
@@ -223,33 +256,83 @@ class LoopbackSink:
 
 def seed_device_manager(client: Client, token: str, owner_id: str, device_id: str, sink_url: str) -> dict[str, Any]:
     """A function, an integration (to ``sink_url``), a storage with points, a flow over them, and history records."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from fleetgate.history import service as history
     from fleetgate.storages import repository as storages
 
-    fn = client.ok("POST", "/api/v1/functions", 201, token=token, json_body={
-        "name": "bench decoder", "code": "function decodeUplink(m) { return {t: m.data.temperature * 2} }"})
-    integration = client.ok("POST", "/api/v1/integrations", 201, token=token, json_body={
-        "name": "bench hook", "type": "http", "config": {"url": sink_url, "headers": {"Authorization": "Bearer x"}}})
+    fn = client.ok(
+        "POST",
+        "/api/v1/functions",
+        201,
+        token=token,
+        json_body={"name": "bench decoder", "code": "function decodeUplink(m) { return {t: m.data.temperature * 2} }"},
+    )
+    integration = client.ok(
+        "POST",
+        "/api/v1/integrations",
+        201,
+        token=token,
+        json_body={
+            "name": "bench hook",
+            "type": "http",
+            "config": {"url": sink_url, "headers": {"Authorization": "Bearer x"}},
+        },
+    )
     storage = client.ok("POST", "/api/v1/storages", 201, token=token, json_body={"name": "bench series"})
-    flow = client.ok("POST", "/api/v1/flows", 201, token=token, json_body={
-        "name": "bench flow", "nodes": [{"id": "d", "type": "device", "device_id": device_id},
-                                        {"id": "f", "type": "function", "function_id": fn["id"]},
-                                        {"id": "i", "type": "integration", "integration_id": integration["id"]},
-                                        {"id": "s", "type": "storage", "storage_id": storage["id"]}],
-        "edges": [{"source": "d", "target": "f"}, {"source": "f", "target": "i"}, {"source": "f", "target": "s"}]})
-    now = datetime.now(timezone.utc)
+    flow = client.ok(
+        "POST",
+        "/api/v1/flows",
+        201,
+        token=token,
+        json_body={
+            "name": "bench flow",
+            "nodes": [
+                {"id": "d", "type": "device", "device_id": device_id},
+                {"id": "f", "type": "function", "function_id": fn["id"]},
+                {"id": "i", "type": "integration", "integration_id": integration["id"]},
+                {"id": "s", "type": "storage", "storage_id": storage["id"]},
+            ],
+            "edges": [{"source": "d", "target": "f"}, {"source": "f", "target": "i"}, {"source": "f", "target": "s"}],
+        },
+    )
+    now = datetime.now(UTC)
     st = storages.get(storage["id"])
     for i in range(20):
         storages.write_point(st, device_id, {"t": i}, now - timedelta(minutes=i))
         started = now - timedelta(minutes=i)
-        history.record_function_run(function_id=fn["id"], owner_id=owner_id, status="success", started=started,
-                                    duration_ms=0.9, input={"data": {"temperature": i}}, output={"t": 2 * i})
-        ih = history.record_integration_call(integration_id=integration["id"], owner_id=owner_id, status="success",
-                                             started=started, duration_ms=3.2, request={"method": "POST"},
-                                             response={"status_code": 200})
-        fh = history.record_flow_run(flow_id=flow["id"], owner_id=owner_id, status="success", started=started,
-                                     duration_ms=12.0, trigger={"device_id": device_id})
-    return {"function": fn["id"], "integration": integration["id"], "storage": storage["id"], "flow": flow["id"],
-            "flow_def": flow, "integration_history": ih.id, "flow_history": fh.id}
+        history.record_function_run(
+            function_id=fn["id"],
+            owner_id=owner_id,
+            status="success",
+            started=started,
+            duration_ms=0.9,
+            input={"data": {"temperature": i}},
+            output={"t": 2 * i},
+        )
+        ih = history.record_integration_call(
+            integration_id=integration["id"],
+            owner_id=owner_id,
+            status="success",
+            started=started,
+            duration_ms=3.2,
+            request={"method": "POST"},
+            response={"status_code": 200},
+        )
+        fh = history.record_flow_run(
+            flow_id=flow["id"],
+            owner_id=owner_id,
+            status="success",
+            started=started,
+            duration_ms=12.0,
+            trigger={"device_id": device_id},
+        )
+    return {
+        "function": fn["id"],
+        "integration": integration["id"],
+        "storage": storage["id"],
+        "flow": flow["id"],
+        "flow_def": flow,
+        "integration_history": ih.id,
+        "flow_history": fh.id,
+    }

@@ -20,8 +20,23 @@ T_START = time.perf_counter()
 
 import json  # noqa: E402  (both modes pay for it: it reads the spec)
 
-WATCH = ("aws_xray_sdk", "firebase_admin", "quickjs", "cryptography", "boto3", "httpx", "rich", "yaml", "moto",
-         "argon2", "jwt", "pydantic", "pynamodb", "aws_lambda_powertools", "botocore")
+WATCH = (
+    "aws_xray_sdk",
+    "firebase_admin",
+    "quickjs",
+    "cryptography",
+    "boto3",
+    "httpx",
+    "rich",
+    "yaml",
+    "moto",
+    "argon2",
+    "jwt",
+    "pydantic",
+    "pynamodb",
+    "aws_lambda_powertools",
+    "botocore",
+)
 
 
 class Context:
@@ -86,7 +101,9 @@ def main() -> None:
     t_done = time.perf_counter()
     loaded = sorted({m.split(".", 1)[0] for m in sys.modules} & set(WATCH))
     report = {
-        "ok": ok, "status": status, "detail": detail,
+        "ok": ok,
+        "status": status,
+        "detail": detail,
         "prologue_ms": (t_spec - T_START) * 1000,
         "init_ms": (t_init - t_spec) * 1000,
         "first_call_ms": (t_done - t_init) * 1000,

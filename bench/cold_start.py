@@ -92,14 +92,34 @@ def ensure_runtime_venv(rebuild: bool = False) -> Path:
     log = STATE / "runtime-venv-build.log"
     with log.open("w") as out:
         # No pip or setuptools inside: like a Lambda layer, it holds the runtime dependencies and nothing else.
-        steps = [[str(base), "-m", "venv", "--without-pip", str(VENV)],
-                 [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-input",
-                  "--disable-pip-version-check", "-r", str(REQUIREMENTS)]]
+        steps = [
+            [str(base), "-m", "venv", "--without-pip", str(VENV)],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "--python",
+                str(python),
+                "install",
+                "--no-input",
+                "--disable-pip-version-check",
+                "-r",
+                str(REQUIREMENTS),
+            ],
+        ]
         for step in steps:
             if subprocess.run(step, stdout=out, stderr=subprocess.STDOUT, timeout=600).returncode != 0:
                 raise SystemExit(f"runtime venv build failed: {' '.join(step)}\n{log.read_text()[-3000:]}")
-    check = subprocess.run([str(python), "-c", "import importlib.util,sys; print(' '.join(m for m in sys.argv[1:] "
-                            "if importlib.util.find_spec(m)))", *DEV_ONLY], capture_output=True, text=True)
+    check = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "import importlib.util,sys; print(' '.join(m for m in sys.argv[1:] if importlib.util.find_spec(m)))",
+            *DEV_ONLY,
+        ],
+        capture_output=True,
+        text=True,
+    )
     if check.returncode != 0 or check.stdout.strip():
         raise SystemExit(f"runtime venv holds dev-only packages: {check.stdout.strip() or check.stderr}")
     stamp.write_text(stamp_text)
@@ -117,8 +137,12 @@ def start_moto() -> tuple[subprocess.Popen, str]:
     port = free_port()
     LOGS.mkdir(parents=True, exist_ok=True)
     log = (LOGS / "moto-server.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
     endpoint = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -152,7 +176,7 @@ class Target:
     env: dict[str, str]
     runs: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
-    profile: list["Imp"] = field(default_factory=list)  # -X importtime tree
+    profile: list[Imp] = field(default_factory=list)  # -X importtime tree
 
 
 def base_env(python: Path, endpoint: str, name: str, memory: int, handler: str) -> dict[str, str]:
@@ -175,16 +199,24 @@ def base_env(python: Path, endpoint: str, name: str, memory: int, handler: str) 
     }
 
 
-def run_once(python: Path, target: Target, *, xopts: tuple[str, ...] = (), timeout: float = 60.0,
-             stderr_to: Path | None = None) -> dict[str, Any]:
+def run_once(
+    python: Path, target: Target, *, xopts: tuple[str, ...] = (), timeout: float = 60.0, stderr_to: Path | None = None
+) -> dict[str, Any]:
     """Start one fresh process; wall time from just before spawning it until its report arrives."""
     r, w = os.pipe()
     env = {**target.env, "BENCH_RESULT_FD": str(w)}
     out_path = LOGS / f"{target.name}.out"
     with out_path.open("wb") as out, (stderr_to or LOGS / f"{target.name}.err").open("wb") as err:
         t0 = time.perf_counter()
-        proc = subprocess.Popen([str(python), "-P", *xopts, str(CHILD), str(target.spec_file)], env=env,
-                                pass_fds=(w,), stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=str(ROOT))
+        proc = subprocess.Popen(
+            [str(python), "-P", *xopts, str(CHILD), str(target.spec_file)],
+            env=env,
+            pass_fds=(w,),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            cwd=str(ROOT),
+        )
         os.close(w)
         buf = b""
         try:
@@ -225,7 +257,7 @@ class Imp:
     name: str
     self_us: int
     cum_us: int
-    children: list["Imp"] = field(default_factory=list)
+    children: list[Imp] = field(default_factory=list)
 
     @property
     def package(self) -> str:
@@ -247,7 +279,7 @@ def parse_importtime(path: Path) -> list[Imp]:
     roots = pending.get(0, [])
     # Drop the harness's start-up imports: everything up to its ``import json``, before the measured part.
     harness = next((i for i, node in enumerate(roots) if node.name == "json"), -1)
-    return roots[harness + 1:]
+    return roots[harness + 1 :]
 
 
 def walk(nodes: list[Imp], parent: Imp | None = None):
@@ -270,8 +302,10 @@ def profile_lines(roots: list[Imp], top: int, max_depth: int = 3) -> list[str]:
             break
         if depth_of[id(node)] <= max_depth and (parent is None or id(parent) in chosen):
             chosen.add(id(node))
-    lines = ["    import tree (cumulative ms, own ms; the costliest imports of the first "
-             f"{max_depth + 1} levels, lazy imports of the first call included):"]
+    lines = [
+        "    import tree (cumulative ms, own ms; the costliest imports of the first "
+        f"{max_depth + 1} levels, lazy imports of the first call included):"
+    ]
 
     def render(nodes: list[Imp], depth: int) -> None:
         for node in sorted(nodes, key=lambda n: -n.cum_us):
@@ -292,8 +326,10 @@ def profile_lines(roots: list[Imp], top: int, max_depth: int = 3) -> list[str]:
     lines.append("    package entry cost (cumulative, ms): " + ", ".join(f"{k} {v / 1000:.0f}" for k, v in ranked))
     total = sum(own.values())
     ranked = sorted(own.items(), key=lambda kv: -kv[1])[:8]
-    lines.append(f"    own import time by package (all imports {total / 1000:.0f} ms): "
-                 + ", ".join(f"{k} {v / 1000:.0f}" for k, v in ranked))
+    lines.append(
+        f"    own import time by package (all imports {total / 1000:.0f} ms): "
+        + ", ".join(f"{k} {v / 1000:.0f}" for k, v in ranked)
+    )
     return lines
 
 
@@ -303,20 +339,25 @@ def start_fake_upstreams() -> tuple[list[Any], dict[str, str]]:
     from tests.fakes import FakeMicroshare, FakeMobivisor
 
     mobivisor, microshare = FakeMobivisor("bench-token").start(), FakeMicroshare().start()
-    env = {"MOBIVISOR_API_URL": mobivisor.url, "MOBIVISOR_API_TOKEN": "bench-token",
-           "MICROSHARE_AUTH_URL": microshare.url, "MICROSHARE_API_URL": microshare.url,
-           "MICROSHARE_USERNAME": microshare.username, "MICROSHARE_PASSWORD": microshare.password,
-           "MICROSHARE_API_KEY": microshare.client_id}
+    env = {
+        "MOBIVISOR_API_URL": mobivisor.url,
+        "MOBIVISOR_API_TOKEN": "bench-token",
+        "MICROSHARE_AUTH_URL": microshare.url,
+        "MICROSHARE_API_URL": microshare.url,
+        "MICROSHARE_USERNAME": microshare.username,
+        "MICROSHARE_PASSWORD": microshare.password,
+        "MICROSHARE_API_KEY": microshare.client_id,
+    }
     return [mobivisor, microshare], env
 
 
-def build_targets(stack: Any, python: Path, endpoint: str,
-                  upstream_env: dict[str, str]) -> tuple[Target, list[Target], list[str]]:
-    from localcloud.apigw import http_event
-
+def build_targets(
+    stack: Any, python: Path, endpoint: str, upstream_env: dict[str, str]
+) -> tuple[Target, list[Target], list[str]]:
     import boto3
 
     from fleetgate.core import settings
+    from localcloud.apigw import http_event
 
     stack.create_tables(boto3.client("dynamodb", region_name=REGION))
     stack.create_queues(boto3.client("sqs", region_name=REGION))
@@ -332,25 +373,55 @@ def build_targets(stack: Any, python: Path, endpoint: str,
     specs = STATE / "cold-specs"
     specs.mkdir(parents=True, exist_ok=True)
     floor_spec = specs / "floor.json"
-    floor_spec.write_text(json.dumps({"mode": "floor", "table": stack.physical_name("UsersTable"),
-                                      "key": {"id": {"S": user["id"]}}}))
-    floor = Target("floor", "import botocore + 1 DynamoDB client + 1 GetItem", floor_spec,
-                   base_env(python, endpoint, "bench-floor", 512, "floor"))
+    floor_spec.write_text(
+        json.dumps({"mode": "floor", "table": stack.physical_name("UsersTable"), "key": {"id": {"S": user["id"]}}})
+    )
+    floor = Target(
+        "floor",
+        "import botocore + 1 DynamoDB client + 1 GetItem",
+        floor_spec,
+        base_env(python, endpoint, "bench-floor", 512, "floor"),
+    )
 
     stack_spec = specs / "stack.json"
-    stack_spec.write_text(json.dumps({"mode": "stack", "table": stack.physical_name("UsersTable"),
-                                      "key": {"id": {"S": user["id"]}}}))
-    targets, skipped = [Target("stack", "floor + PynamoDB, Powertools resolver (validation), Logger, pydantic",
-                               stack_spec, base_env(python, endpoint, "bench-stack", 512, "stack"))], []
+    stack_spec.write_text(
+        json.dumps({"mode": "stack", "table": stack.physical_name("UsersTable"), "key": {"id": {"S": user["id"]}}})
+    )
+    targets, skipped = (
+        [
+            Target(
+                "stack",
+                "floor + PynamoDB, Powertools resolver (validation), Logger, pydantic",
+                stack_spec,
+                base_env(python, endpoint, "bench-stack", 512, "stack"),
+            )
+        ],
+        [],
+    )
     for fn in stack.functions.values():
-        env = {**base_env(python, endpoint, stack.physical_name(fn.logical_id), fn.memory, fn.handler),
-               **function_env(fn.environment), **upstream_env}
+        env = {
+            **base_env(python, endpoint, stack.physical_name(fn.logical_id), fn.memory, fn.handler),
+            **function_env(fn.environment),
+            **upstream_env,
+        }
         if fn.logical_id in special:  # a request that needs seeded data, or an SQS / schedule event
             label, event, expect = special[fn.logical_id]
             spec = specs / f"{fn.logical_id}.json"
-            spec.write_text(json.dumps({"mode": "function", "module": fn.module, "attribute": fn.attribute,
-                                        "event": event, **expect, "fresh_uuid": True, "memory": fn.memory,
-                                        "timeout": fn.timeout, "function_name": stack.physical_name(fn.logical_id)}))
+            spec.write_text(
+                json.dumps(
+                    {
+                        "mode": "function",
+                        "module": fn.module,
+                        "attribute": fn.attribute,
+                        "event": event,
+                        **expect,
+                        "fresh_uuid": True,
+                        "memory": fn.memory,
+                        "timeout": fn.timeout,
+                        "function_name": stack.physical_name(fn.logical_id),
+                    }
+                )
+            )
             targets.append(Target(fn.logical_id, label, spec, env))
             continue
         if not fn.routes:
@@ -375,9 +446,20 @@ def build_targets(stack: Any, python: Path, endpoint: str,
             headers, body = request_parts(token=user["token"])
         event = http_event(method, target_path, headers=headers, body=body, route=route)
         spec = specs / f"{fn.logical_id}.json"
-        spec.write_text(json.dumps({"mode": "function", "module": fn.module, "attribute": fn.attribute,
-                                    "event": event, "expect_status": 200, "memory": fn.memory,
-                                    "timeout": fn.timeout, "function_name": stack.physical_name(fn.logical_id)}))
+        spec.write_text(
+            json.dumps(
+                {
+                    "mode": "function",
+                    "module": fn.module,
+                    "attribute": fn.attribute,
+                    "event": event,
+                    "expect_status": 200,
+                    "memory": fn.memory,
+                    "timeout": fn.timeout,
+                    "function_name": stack.physical_name(fn.logical_id),
+                }
+            )
+        )
         targets.append(Target(fn.logical_id, f"{method} {target_path}", spec, env))
     return floor, targets, skipped
 
@@ -393,10 +475,20 @@ def event_targets(stack: Any, client: Client, user: dict[str, str]) -> dict[str,
     eui = new_eui()
     device = client.ok("POST", "/api/v1/devices", 201, token=t, json_body={"dev_eui": eui, "name": "cold start"})
     storage = client.ok("POST", "/api/v1/storages", 201, token=t, json_body={"name": "cold start"})
-    flow = client.ok("POST", "/api/v1/flows", 201, token=t, json_body={
-        "name": "cold start", "nodes": [{"id": "sensor", "type": "device", "device_id": device["id"]},
-                                        {"id": "keep", "type": "storage", "storage_id": storage["id"]}],
-        "edges": [{"source": "sensor", "target": "keep"}]})
+    flow = client.ok(
+        "POST",
+        "/api/v1/flows",
+        201,
+        token=t,
+        json_body={
+            "name": "cold start",
+            "nodes": [
+                {"id": "sensor", "type": "device", "device_id": device["id"]},
+                {"id": "keep", "type": "storage", "storage_id": storage["id"]},
+            ],
+            "edges": [{"source": "sensor", "target": "keep"}],
+        },
+    )
     key = client.ok("POST", "/api/v1/ingest/keys", 201, token=t, json_body={"name": "cold start"})["key"]
     out: dict[str, tuple[str, dict, dict]] = {}
     routes = {(r.method, r.path): r for r in stack.routes()}
@@ -404,28 +496,48 @@ def event_targets(stack: Any, client: Client, user: dict[str, str]) -> dict[str,
     ingest = json.loads((events / "ingest-chirpstack-up.json").read_text())
     body = json.loads(ingest["body"])
     body["deduplicationId"], body["deviceInfo"]["devEui"] = "{{uuid}}", eui
-    out["IngestFunction"] = ("POST /api/v1/ingest/chirpstack?event=up (X-API-Key, ChirpStack v4 uplink)", http_event(
-        "POST", "/api/v1/ingest/chirpstack?event=up", body=json.dumps(body),
-        headers={"content-type": "application/json", "x-api-key": key, "user-agent": "ChirpStack"},
-        route=routes[("POST", "/api/v1/ingest/chirpstack")]), {"expect_status": 202})
+    out["IngestFunction"] = (
+        "POST /api/v1/ingest/chirpstack?event=up (X-API-Key, ChirpStack v4 uplink)",
+        http_event(
+            "POST",
+            "/api/v1/ingest/chirpstack?event=up",
+            body=json.dumps(body),
+            headers={"content-type": "application/json", "x-api-key": key, "user-agent": "ChirpStack"},
+            route=routes[("POST", "/api/v1/ingest/chirpstack")],
+        ),
+        {"expect_status": 202},
+    )
 
     path = f"/api/v1/flows/{flow['id']}/dead-letters"
-    out["DeadLettersFunction"] = (f"GET {path}", http_event(
-        "GET", path, headers={"authorization": f"Bearer {t}", "accept": "application/json"},
-        route=routes[("GET", "/api/v1/flows/{flow_id}/dead-letters")]), {"expect_status": 200})
+    out["DeadLettersFunction"] = (
+        f"GET {path}",
+        http_event(
+            "GET",
+            path,
+            headers={"authorization": f"Bearer {t}", "accept": "application/json"},
+            route=routes[("GET", "/api/v1/flows/{flow_id}/dead-letters")],
+        ),
+        {"expect_status": 200},
+    )
 
     sqs_event = json.loads((events / "flow-worker-sqs.json").read_text())
     step = json.loads(sqs_event["Records"][0]["body"])
     step.update(flow_id=flow["id"], run_id="{{uuid}}")
     step["start"].update(owner_id=flow["owner_id"], device_id=device["id"], dev_eui=eui, origin="{{uuid}}")
     sqs_event["Records"][0]["body"] = json.dumps(step)
-    out["FlowWorkerFunction"] = ("SQS: the first step of a run (events/flow-worker-sqs.json)", sqs_event,
-                                 {"expect_result": {"batchItemFailures": []}})
+    out["FlowWorkerFunction"] = (
+        "SQS: the first step of a run (events/flow-worker-sqs.json)",
+        sqs_event,
+        {"expect_result": {"batchItemFailures": []}},
+    )
 
     scheduled = json.loads((events / "offline-schedule.json").read_text())
     scheduled["time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    out["OfflineFunction"] = ("Schedule: offline detection (events/offline-schedule.json)", scheduled,
-                              {"expect_result": {"complete": True}})
+    out["OfflineFunction"] = (
+        "Schedule: offline detection (events/offline-schedule.json)",
+        scheduled,
+        {"expect_result": {"complete": True}},
+    )
     return {name: spec for name, spec in out.items() if name in stack.functions}
 
 
@@ -449,8 +561,9 @@ def main() -> int:
     stack = load_stack()
     python = ensure_runtime_venv(args.rebuild_venv)
     LOGS.mkdir(parents=True, exist_ok=True)
-    version = subprocess.run([str(python), "-c", "import platform; print(platform.python_version())"],
-                             capture_output=True, text=True).stdout.strip()
+    version = subprocess.run(
+        [str(python), "-c", "import platform; print(platform.python_version())"], capture_output=True, text=True
+    ).stdout.strip()
     moto, endpoint = start_moto()
     fakes, upstream_env = start_fake_upstreams()
     try:
@@ -476,7 +589,7 @@ def main() -> int:
             if time.monotonic() - started > args.max_seconds:
                 break
             # Interleaved, in a rotating order, so drift on the machine hits every target alike.
-            for t in live[i % len(live):] + live[:i % len(live)]:
+            for t in live[i % len(live) :] + live[: i % len(live)]:
                 try:
                     t.runs.append(run_once(python, t))
                 except RuntimeError as exc:
@@ -501,9 +614,11 @@ def main() -> int:
 
     # ---------------------------------------------------------------- print
     fl = median([r["wall_ms"] for r in floor.runs])
-    print(f"\nFleetgate cold start: fresh process, import + first invocation, end to end; median of {rounds} "
-          f"(interleaved), python {version}, runtime-only venv {VENV.relative_to(ROOT)}, "
-          f"moto server at {endpoint}")
+    print(
+        f"\nFleetgate cold start: fresh process, import + first invocation, end to end; median of {rounds} "
+        f"(interleaved), python {version}, runtime-only venv {VENV.relative_to(ROOT)}, "
+        f"moto server at {endpoint}"
+    )
     print(f"FLOOR = {fl:.0f} ms: {floor.label} (fresh process of the same venv, same endpoint)\n")
     rows, over = [], []
     for t in everything:
@@ -517,19 +632,50 @@ def main() -> int:
         verdict = "" if t.name in ("floor", "stack") else ("ok" if ratio <= TARGET_RATIO else "OVER")
         if verdict == "OVER":
             over.append(f"{t.name} {ratio:.2f}x")
-        rows.append([t.name, t.label, fmt_ms(med), f"{ratio:.2f}x", f"{min(wall):.0f}-{max(wall):.0f}",
-                     fmt_ms(startup), fmt_ms(median([r["init_ms"] for r in t.runs])),
-                     fmt_ms(median([r["first_call_ms"] for r in t.runs])), str(t.runs[-1]["modules"]), verdict])
-    print(table(["function", "route", "median ms", "x floor", "range ms", "start ms", "init ms", "1st call ms",
-                 "modules", f"<={TARGET_RATIO}x"], rows, "llrrrrrrrl"))
-    print("  start = interpreter start-up until the script runs; init = import the handler module (floor: import "
-          "botocore);\n  1st call = the first invocation: DynamoDB client creation, lazy imports and the DynamoDB "
-          "calls (floor: create the client + one GetItem).")
+        rows.append(
+            [
+                t.name,
+                t.label,
+                fmt_ms(med),
+                f"{ratio:.2f}x",
+                f"{min(wall):.0f}-{max(wall):.0f}",
+                fmt_ms(startup),
+                fmt_ms(median([r["init_ms"] for r in t.runs])),
+                fmt_ms(median([r["first_call_ms"] for r in t.runs])),
+                str(t.runs[-1]["modules"]),
+                verdict,
+            ]
+        )
+    print(
+        table(
+            [
+                "function",
+                "route",
+                "median ms",
+                "x floor",
+                "range ms",
+                "start ms",
+                "init ms",
+                "1st call ms",
+                "modules",
+                f"<={TARGET_RATIO}x",
+            ],
+            rows,
+            "llrrrrrrrl",
+        )
+    )
+    print(
+        "  start = interpreter start-up until the script runs; init = import the handler module (floor: import "
+        "botocore);\n  1st call = the first invocation: DynamoDB client creation, lazy imports and the DynamoDB "
+        "calls (floor: create the client + one GetItem)."
+    )
     base = next((t for t in targets if t.name == "stack" and not t.error and t.runs), None)
     if base:
         stack_ms = median([r["wall_ms"] for r in base.runs])
-        print(f"\nSTACK = {stack_ms:.0f} ms = {stack_ms / fl:.2f}x floor: what the mandated libraries alone cost. "
-              "Our code's share per function:")
+        print(
+            f"\nSTACK = {stack_ms:.0f} ms = {stack_ms / fl:.2f}x floor: what the mandated libraries alone cost. "
+            "Our code's share per function:"
+        )
         for t in targets:
             if t is not base and not t.error and t.runs:
                 own = median([r["wall_ms"] for r in t.runs]) - stack_ms
@@ -543,12 +689,16 @@ def main() -> int:
     measured = [t for t in targets if not t.error]
     if measured:
         status = "MET" if not over and len(measured) == len(targets) else "NOT MET"
-        print(f"\nTarget every API function <= {TARGET_RATIO}x floor: {status}"
-              + (f" ({', '.join(over)})" if over else ""))
+        print(
+            f"\nTarget every API function <= {TARGET_RATIO}x floor: {status}"
+            + (f" ({', '.join(over)})" if over else "")
+        )
 
-    print("\nImport profiles (one extra run each with -X importtime, which inflates times: compare within a run. "
-          "Modules loaded through\nimportlib.import_module, like pydantic's lazy `from pydantic import BaseModel`, "
-          "are not shown under their importer.)")
+    print(
+        "\nImport profiles (one extra run each with -X importtime, which inflates times: compare within a run. "
+        "Modules loaded through\nimportlib.import_module, like pydantic's lazy `from pydantic import BaseModel`, "
+        "are not shown under their importer.)"
+    )
     for t in everything:
         if t.error:
             continue
@@ -557,8 +707,11 @@ def main() -> int:
         print(f"\n  {t.name} ({t.label})")
         print("\n".join(profile_lines(t.profile, args.top)))
         if t is not floor:
-            print(f"    FLAGGED heavy modules loaded: {', '.join(flagged)}" if flagged else
-                  f"    flagged modules ({', '.join(FLAGGED)}): none loaded")
+            print(
+                f"    FLAGGED heavy modules loaded: {', '.join(flagged)}"
+                if flagged
+                else f"    flagged modules ({', '.join(FLAGGED)}): none loaded"
+            )
             print(f"    notable packages loaded: {', '.join(m for m in loaded if m not in FLAGGED) or 'none'}")
     failed = any(t.error for t in everything) or bool(skipped)
     return 1 if failed or (args.strict and over) else 0

@@ -18,11 +18,11 @@ import argparse
 import json
 import sys
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from _benchlib import median, percentile, table
 
-from fleetgate.flows import sandbox  # noqa: E402  (_benchlib puts the layer on sys.path)
+from fleetgate.flows import sandbox
 
 CODE = """
 function decodeUplink(message) {
@@ -33,9 +33,17 @@ function decodeUplink(message) {
   return out;
 }
 """
-PAYLOAD = json.dumps({"device_id": "3f2a9c1e-7b2d-4a8e-9c1f-0d2b3a4c5e6f", "dev_eui": "70b3d57ed0000001",
-                      "received_at": "2026-11-22T08:00:00.000Z", "f_cnt": 1234, "rssi": -87, "snr": 7.5,
-                      "data": {"temperature": 4.2, "humidity": 71, "battery": 3.61}})
+PAYLOAD = json.dumps(
+    {
+        "device_id": "3f2a9c1e-7b2d-4a8e-9c1f-0d2b3a4c5e6f",
+        "dev_eui": "70b3d57ed0000001",
+        "received_at": "2026-11-22T08:00:00.000Z",
+        "f_cnt": 1234,
+        "rssi": -87,
+        "snr": 7.5,
+        "data": {"temperature": 4.2, "humidity": 71, "battery": 3.61},
+    }
+)
 
 
 def floor() -> None:
@@ -73,10 +81,12 @@ def main() -> int:
     parser.add_argument("--max-seconds", type=float, default=60.0, help="time cap for the whole run")
     args = parser.parse_args()
     runs = max(10, min(args.runs, 100_000))
-    targets: dict[str, Callable[[], None]] = {"floor: json.loads + json.dumps": floor,
-                                              "bare quickjs: context + eval + call": bare_quickjs(),
-                                              "sandbox.run (per execution)": platform_run,
-                                              "sandbox.check (per save)": platform_check}
+    targets: dict[str, Callable[[], None]] = {
+        "floor: json.loads + json.dumps": floor,
+        "bare quickjs: context + eval + call": bare_quickjs(),
+        "sandbox.run (per execution)": platform_run,
+        "sandbox.check (per save)": platform_check,
+    }
     for fn in targets.values():  # warm-up: imports, caches
         for _ in range(20):
             fn()
@@ -92,8 +102,10 @@ def main() -> int:
                 out.append((time.perf_counter() - t0) * 1e6)
         rounds += 1
     fl = median(timings["floor: json.loads + json.dumps"])
-    print(f"Fleetgate function execution: {min(len(v) for v in timings.values())} timed runs per target in "
-          f"{rounds} interleaved rounds, python {sys.version.split()[0]}, payload {len(PAYLOAD)} bytes")
+    print(
+        f"Fleetgate function execution: {min(len(v) for v in timings.values())} timed runs per target in "
+        f"{rounds} interleaved rounds, python {sys.version.split()[0]}, payload {len(PAYLOAD)} bytes"
+    )
     print(f"FLOOR = {fl:.1f} us: json.loads + json.dumps of the same payload\n")
     rows = []
     for name, values in timings.items():
@@ -102,10 +114,14 @@ def main() -> int:
     print(table(["target", "median us", "p99 us", "x floor"], rows))
     run_med = median(timings["sandbox.run (per execution)"])
     bare = median(timings["bare quickjs: context + eval + call"])
-    print(f"\n  sandbox.run overhead over bare quickjs: {run_med - bare:.0f} us per execution "
-          f"(console capture, entry-point detection, result checks)")
-    print(f"  one execution = {run_med / 1000:.2f} ms; at the 100 ms default limit the sandbox's own cost is "
-          f"{run_med / 1000 / 100:.1%} of the budget")
+    print(
+        f"\n  sandbox.run overhead over bare quickjs: {run_med - bare:.0f} us per execution "
+        f"(console capture, entry-point detection, result checks)"
+    )
+    print(
+        f"  one execution = {run_med / 1000:.2f} ms; at the 100 ms default limit the sandbox's own cost is "
+        f"{run_med / 1000 / 100:.1%} of the budget"
+    )
     print(f"\n({time.monotonic() - started:.0f} s)")
     return 0
 

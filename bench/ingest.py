@@ -45,7 +45,7 @@ from _benchlib import (
     table,
 )
 
-from localcloud.template import stack as load_stack  # noqa: E402  (_benchlib puts the repo on sys.path)
+from localcloud.template import stack as load_stack
 
 STACK = load_stack()
 set_process_env(STACK, endpoint=None)
@@ -59,13 +59,27 @@ INGEST = "/api/v1/ingest/chirpstack"
 def uplink(eui: str, f_cnt: int) -> dict[str, Any]:
     """A ChirpStack v4 ``up`` event (unique deduplicationId: every one is processed)."""
     return {
-        "deduplicationId": str(uuid.uuid4()), "time": "2026-11-22T08:15:04.512321+00:00",
-        "deviceInfo": {"tenantName": "ChirpStack", "applicationName": "bench", "deviceProfileName": "EM300-TH",
-                       "deviceName": "bench", "devEui": eui, "tags": {}},
-        "devAddr": "01fa2b3c", "adr": True, "dr": 5, "fCnt": f_cnt, "fPort": 85, "data": "AXVcA2c0AQ==",
+        "deduplicationId": str(uuid.uuid4()),
+        "time": "2026-11-22T08:15:04.512321+00:00",
+        "deviceInfo": {
+            "tenantName": "ChirpStack",
+            "applicationName": "bench",
+            "deviceProfileName": "EM300-TH",
+            "deviceName": "bench",
+            "devEui": eui,
+            "tags": {},
+        },
+        "devAddr": "01fa2b3c",
+        "adr": True,
+        "dr": 5,
+        "fCnt": f_cnt,
+        "fPort": 85,
+        "data": "AXVcA2c0AQ==",
         "object": {"temperature": 21.5, "humidity": 48},
-        "rxInfo": [{"gatewayId": "0016c001f153a14c", "rssi": -97, "snr": 7.5},
-                   {"gatewayId": "0016c001f153b22d", "rssi": -84, "snr": 9.25}],
+        "rxInfo": [
+            {"gatewayId": "0016c001f153a14c", "rssi": -97, "snr": 7.5},
+            {"gatewayId": "0016c001f153b22d", "rssi": -84, "snr": 9.25},
+        ],
         "txInfo": {"frequency": 868300000},
     }
 
@@ -82,7 +96,7 @@ class Sink:
             protocol_version = "HTTP/1.1"
             disable_nagle_algorithm = True
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("content-length") or 0))
                 with sink.lock:
                     sink.count += 1
@@ -115,18 +129,43 @@ def setup_world(client: Client, sink_url: str, *, flows: int) -> dict[str, Any]:
     label = client.ok("POST", "/api/v1/labels", 201, token=t, json_body={"name": f"bench-{uuid.uuid4().hex[:6]}"})
     client.ok("POST", f"/api/v1/labels/{label['id']}/devices/{device['id']}", 201, token=t)
     fn = client.ok("POST", "/api/v1/functions", 201, token=t, json_body={"name": "to F", "code": TO_FAHRENHEIT})
-    integration = client.ok("POST", "/api/v1/integrations", 201, token=t, json_body={
-        "name": "sink", "type": "http", "config": {"url": sink_url, "timeout_seconds": 5}})
-    client.ok("POST", "/api/v1/flows", 201, token=t, json_body={
-        "name": "two step", "nodes": [{"id": "d", "type": "device", "device_id": device["id"]},
-                                      {"id": "f", "type": "function", "function_id": fn["id"], "version": 1},
-                                      {"id": "i", "type": "integration", "integration_id": integration["id"]}],
-        "edges": [{"source": "d", "target": "f"}, {"source": "f", "target": "i"}]})
+    integration = client.ok(
+        "POST",
+        "/api/v1/integrations",
+        201,
+        token=t,
+        json_body={"name": "sink", "type": "http", "config": {"url": sink_url, "timeout_seconds": 5}},
+    )
+    client.ok(
+        "POST",
+        "/api/v1/flows",
+        201,
+        token=t,
+        json_body={
+            "name": "two step",
+            "nodes": [
+                {"id": "d", "type": "device", "device_id": device["id"]},
+                {"id": "f", "type": "function", "function_id": fn["id"], "version": 1},
+                {"id": "i", "type": "integration", "integration_id": integration["id"]},
+            ],
+            "edges": [{"source": "d", "target": "f"}, {"source": "f", "target": "i"}],
+        },
+    )
     for n in range(flows - 1):
-        client.ok("POST", "/api/v1/flows", 201, token=t, json_body={
-            "name": f"label {n}", "nodes": [{"id": "l", "type": "label", "label_id": label["id"]},
-                                            {"id": "i", "type": "integration", "integration_id": integration["id"]}],
-            "edges": [{"source": "l", "target": "i"}]})
+        client.ok(
+            "POST",
+            "/api/v1/flows",
+            201,
+            token=t,
+            json_body={
+                "name": f"label {n}",
+                "nodes": [
+                    {"id": "l", "type": "label", "label_id": label["id"]},
+                    {"id": "i", "type": "integration", "integration_id": integration["id"]},
+                ],
+                "edges": [{"source": "l", "target": "i"}],
+            },
+        )
     return {"user": user, "key": key, "eui": eui, "device": device}
 
 
@@ -182,8 +221,9 @@ def drain(sqs: Any, queue: str) -> None:
         got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
         if not got:
             return
-        sqs.delete_message_batch(QueueUrl=queue, Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]}
-                                                          for n, m in enumerate(got)])
+        sqs.delete_message_batch(
+            QueueUrl=queue, Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(got)]
+        )
 
 
 # ------------------------------------------------------------------ 2. flow worker CPU per uplink
@@ -199,8 +239,12 @@ def start_moto() -> tuple[subprocess.Popen, str]:
     port = free_port()
     (STATE / "logs").mkdir(parents=True, exist_ok=True)
     log = (STATE / "logs" / "ingest-moto.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
     endpoint = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -243,8 +287,7 @@ def bench_worker(uplinks: int, seconds: float) -> dict[str, Any]:
         arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         client = Client(STACK)
         world = setup_world(client, sink.url, flows=1)
-        raw_ddb = botocore.session.get_session().create_client("dynamodb", region_name=REGION,
-                                                               endpoint_url=endpoint)
+        raw_ddb = botocore.session.get_session().create_client("dynamodb", region_name=REGION, endpoint_url=endpoint)
         key = {"TableName": STACK.physical_name("UsersTable"), "Key": {"id": {"S": world["user"]["id"]}}}
         plain_http = httpx.Client()
         cpu, wall, steps, floor = [], [], [], []
@@ -257,15 +300,17 @@ def bench_worker(uplinks: int, seconds: float) -> dict[str, Any]:
             plain_http.post(sink.url, json={"n": i})
             floor_cpu = (time.thread_time() - t0) * 1000
             expected = sink.count + 1
-            resp = client.functions.http("POST", f"{INGEST}?event=up", ingest_headers(world["key"]),
-                                         json.dumps(uplink(world["eui"], 100 + i)))
+            resp = client.functions.http(
+                "POST", f"{INGEST}?event=up", ingest_headers(world["key"]), json.dumps(uplink(world["eui"], 100 + i))
+            )
             if resp.status != 202:
                 raise SystemExit(f"ingest failed: {resp.status} {resp.body[:200]!r}")
             used, took, handled = 0.0, 0.0, 0
             deadline = time.monotonic() + 30
             while sink.count < expected and time.monotonic() < deadline:
-                got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=0,
-                                          MessageSystemAttributeNames=["All"]).get("Messages", [])
+                got = sqs.receive_message(
+                    QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=0, MessageSystemAttributeNames=["All"]
+                ).get("Messages", [])
                 if not got:
                     time.sleep(0.01)
                     continue
@@ -277,8 +322,10 @@ def bench_worker(uplinks: int, seconds: float) -> dict[str, Any]:
                 handled += len(got)
                 if result.get("batchItemFailures"):
                     raise SystemExit(f"worker reported failures: {result}")
-                sqs.delete_message_batch(QueueUrl=queue, Entries=[
-                    {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(got)])
+                sqs.delete_message_batch(
+                    QueueUrl=queue,
+                    Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(got)],
+                )
             if sink.count < expected:
                 raise SystemExit("the two-step flow did not deliver within 30 s")
             if i >= 0:
@@ -302,10 +349,18 @@ def bench_cloud(uplinks: int, seconds: float) -> dict[str, Any]:
     data_dir = STATE / "ingest-cloud"
     data_dir.mkdir(parents=True, exist_ok=True)
     log = (data_dir / "serve.log").open("wb")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL") and k not in (
-        "JWT_SECRET", "INGEST_KEY_SECRET", "STAGE")}
-    proc = subprocess.Popen([sys.executable, "-m", "localcloud", "serve", "--port", str(port), "--data-dir",
-                             str(data_dir)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("AWS_ENDPOINT_URL") and k not in ("JWT_SECRET", "INGEST_KEY_SECRET", "STAGE")
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "localcloud", "serve", "--port", str(port), "--data-dir", str(data_dir)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     sink = Sink()
     try:
@@ -338,8 +393,12 @@ def bench_cloud(uplinks: int, seconds: float) -> dict[str, Any]:
             started = time.perf_counter()
             for i in range(uplinks):
                 a0 = time.perf_counter()
-                reply = http.post(url, params={"event": "up"}, content=json.dumps(uplink(world["eui"], 1000 + i)),
-                                  headers=ingest_headers(world["key"]))
+                reply = http.post(
+                    url,
+                    params={"event": "up"},
+                    content=json.dumps(uplink(world["eui"], 1000 + i)),
+                    headers=ingest_headers(world["key"]),
+                )
                 acks.append((time.perf_counter() - a0) * 1000)
                 if reply.status_code != 202 or reply.json()["status"] != "accepted":
                     raise SystemExit(f"ingest over HTTP failed: {reply.status_code} {reply.text[:200]}")
@@ -368,8 +427,16 @@ class HttpClient:
     def __init__(self, http: Any):
         self.http = http
 
-    def ok(self, method: str, path: str, expect: int, *, token: str | None = None, json_body: Any = None,
-           form: dict[str, str] | None = None) -> Any:
+    def ok(
+        self,
+        method: str,
+        path: str,
+        expect: int,
+        *,
+        token: str | None = None,
+        json_body: Any = None,
+        form: dict[str, str] | None = None,
+    ) -> Any:
         headers = {"authorization": f"Bearer {token}"} if token else {}
         resp = self.http.request(method, path, json=json_body, data=form, headers=headers)
         if resp.status_code != expect:
@@ -397,35 +464,78 @@ def main() -> int:
     cloud = bench_cloud(args.cloud_uplinks, budget * 0.3)
 
     fl = percentile(ack["floor"], 50)
-    print(f"Fleetgate ingest and flow engine benchmark, python {sys.version.split()[0]}, loopback only "
-          f"({time.monotonic() - begun:.0f} s)\n")
-    print(f"1. Ingest acknowledgement in-process (Functions.http, moto mock_aws; a v4 uplink of a labelled device "
-          f"with 3 matching flows), n={len(ack['acks'])}")
-    print(table(["measure", "p50 ms", "p99 ms", "x floor (p50)"], [
-        ["floor: bare GetItem", f"{fl:.2f}", f"{percentile(ack['floor'], 99):.2f}", "1.0x"],
-        ["ingest ack (202)", f"{percentile(ack['acks'], 50):.2f}", f"{percentile(ack['acks'], 99):.2f}",
-         f"{percentile(ack['acks'], 50) / fl:.1f}x"],
-    ]))
+    print(
+        f"Fleetgate ingest and flow engine benchmark, python {sys.version.split()[0]}, loopback only "
+        f"({time.monotonic() - begun:.0f} s)\n"
+    )
+    print(
+        f"1. Ingest acknowledgement in-process (Functions.http, moto mock_aws; a v4 uplink of a labelled device "
+        f"with 3 matching flows), n={len(ack['acks'])}"
+    )
+    print(
+        table(
+            ["measure", "p50 ms", "p99 ms", "x floor (p50)"],
+            [
+                ["floor: bare GetItem", f"{fl:.2f}", f"{percentile(ack['floor'], 99):.2f}", "1.0x"],
+                [
+                    "ingest ack (202)",
+                    f"{percentile(ack['acks'], 50):.2f}",
+                    f"{percentile(ack['acks'], 99):.2f}",
+                    f"{percentile(ack['acks'], 50) / fl:.1f}x",
+                ],
+            ],
+        )
+    )
     wf = median(worker["floor"])
-    print(f"\n2. Flow worker CPU per uplink, two-step flow (function, then HTTP integration to a local sink; the start "
-          f"step too: {median(worker['steps']):.0f} steps), moto server subprocess, n={len(worker['cpu'])}")
-    print(table(["measure", "median ms", "p99 ms", "x floor (median)"], [
-        ["floor: CPU of 1 GetItem + 1 HTTP POST", f"{wf:.2f}", f"{percentile(worker['floor'], 99):.2f}", "1.0x"],
-        ["worker CPU per uplink", f"{median(worker['cpu']):.2f}", f"{percentile(worker['cpu'], 99):.2f}",
-         f"{median(worker['cpu']) / wf:.1f}x"],
-        ["worker wall per uplink", f"{median(worker['wall']):.2f}", f"{percentile(worker['wall'], 99):.2f}",
-         f"{median(worker['wall']) / wf:.1f}x"],
-    ]))
+    print(
+        f"\n2. Flow worker CPU per uplink, two-step flow (function, then HTTP integration to a local sink; the start "
+        f"step too: {median(worker['steps']):.0f} steps), moto server subprocess, n={len(worker['cpu'])}"
+    )
+    print(
+        table(
+            ["measure", "median ms", "p99 ms", "x floor (median)"],
+            [
+                [
+                    "floor: CPU of 1 GetItem + 1 HTTP POST",
+                    f"{wf:.2f}",
+                    f"{percentile(worker['floor'], 99):.2f}",
+                    "1.0x",
+                ],
+                [
+                    "worker CPU per uplink",
+                    f"{median(worker['cpu']):.2f}",
+                    f"{percentile(worker['cpu'], 99):.2f}",
+                    f"{median(worker['cpu']) / wf:.1f}x",
+                ],
+                [
+                    "worker wall per uplink",
+                    f"{median(worker['wall']):.2f}",
+                    f"{percentile(worker['wall'], 99):.2f}",
+                    f"{median(worker['wall']) / wf:.1f}x",
+                ],
+            ],
+        )
+    )
     rate = cloud["uplinks"] / cloud["elapsed"]
-    print(f"\n3. Local cloud end to end (python -m localcloud serve, embedded moto server; {cloud['uplinks']} uplinks "
-          f"posted one after another to the ingest Function URL, until the sink has every delivery)")
-    print(table(["measure", "value", "x floor"], [
-        ["floor: GET /api/v1/devices/{id} per second", f"{cloud['floor_rps']:.1f}/s", "1.0x"],
-        ["uplinks per second, end to end", f"{rate:.2f}/s", f"{rate / cloud['floor_rps']:.3f}x"],
-        ["ingest acks over HTTP, p50 / p99 ms", f"{percentile(cloud['acks'], 50):.1f} / "
-                                                f"{percentile(cloud['acks'], 99):.1f}", ""],
-        ["posting all uplinks took", f"{cloud['posted']:.2f} s", ""],
-    ]))
+    print(
+        f"\n3. Local cloud end to end (python -m localcloud serve, embedded moto server; {cloud['uplinks']} uplinks "
+        f"posted one after another to the ingest Function URL, until the sink has every delivery)"
+    )
+    print(
+        table(
+            ["measure", "value", "x floor"],
+            [
+                ["floor: GET /api/v1/devices/{id} per second", f"{cloud['floor_rps']:.1f}/s", "1.0x"],
+                ["uplinks per second, end to end", f"{rate:.2f}/s", f"{rate / cloud['floor_rps']:.3f}x"],
+                [
+                    "ingest acks over HTTP, p50 / p99 ms",
+                    f"{percentile(cloud['acks'], 50):.1f} / {percentile(cloud['acks'], 99):.1f}",
+                    "",
+                ],
+                ["posting all uplinks took", f"{cloud['posted']:.2f} s", ""],
+            ],
+        )
+    )
     return 0
 
 

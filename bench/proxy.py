@@ -43,18 +43,31 @@ def _client_process(mode: str, url: str, requests: int, seconds: float, barrier:
 
         stack = load_stack()
         os.environ.update(function_env(stack.functions["MobivisorFunction"].environment))
-        os.environ.update({"MOBIVISOR_API_URL": url, "MOBIVISOR_API_TOKEN": MOBIVISOR_TOKEN, "JWT_SECRET": JWT_SECRET,
-                           "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
-                           "POWERTOOLS_SERVICE_NAME": "mobivisor"})
+        os.environ.update(
+            {
+                "MOBIVISOR_API_URL": url,
+                "MOBIVISOR_API_TOKEN": MOBIVISOR_TOKEN,
+                "JWT_SECRET": JWT_SECRET,
+                "AWS_REGION": "us-east-1",
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "POWERTOOLS_SERVICE_NAME": "mobivisor",
+            }
+        )
         if mode == "proxy":
             from fleetgate.core.auth import issue_token
             from functions.mobivisor.app import lambda_handler
             from localcloud.apigw import LambdaContext, http_event
 
-            route = next(r for r in stack.functions["MobivisorFunction"].routes
-                         if r.method == "GET" and r.params)
-            event = http_event("GET", "/api/v1/mobivisor/devices/123", route=route, headers={
-                "authorization": f"Bearer {issue_token('bench-user', 'user')[0]}", "accept": "application/json"})
+            route = next(r for r in stack.functions["MobivisorFunction"].routes if r.method == "GET" and r.params)
+            event = http_event(
+                "GET",
+                "/api/v1/mobivisor/devices/123",
+                route=route,
+                headers={
+                    "authorization": f"Bearer {issue_token('bench-user', 'user')[0]}",
+                    "accept": "application/json",
+                },
+            )
             context = LambdaContext("fleetgate-MobivisorFunction")
 
             def once() -> None:
@@ -86,10 +99,10 @@ def _client_process(mode: str, url: str, requests: int, seconds: float, barrier:
             once()
             times.append((time.perf_counter() - t0) * 1000)
         results.put(("ok", times))
-    except BaseException as exc:  # noqa: BLE001 - reported to the parent
+    except BaseException as exc:
         try:
             barrier.abort()
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
         results.put(("error", f"{type(exc).__name__}: {exc}"))
 
@@ -97,8 +110,10 @@ def _client_process(mode: str, url: str, requests: int, seconds: float, barrier:
 def run_clients(mode: str, url: str, clients: int, requests: int, seconds: float) -> list[float]:
     ctx = mp.get_context("spawn")
     barrier, results = ctx.Barrier(clients), ctx.Queue()
-    procs = [ctx.Process(target=_client_process, args=(mode, url, requests, seconds, barrier, results), daemon=True)
-             for _ in range(clients)]
+    procs = [
+        ctx.Process(target=_client_process, args=(mode, url, requests, seconds, barrier, results), daemon=True)
+        for _ in range(clients)
+    ]
     for p in procs:
         p.start()
     times: list[float] = []
@@ -133,18 +148,51 @@ def mobivisor_part(args: argparse.Namespace, budget: float) -> list[str]:
             (direct, d_conns, d_served), (proxy, p_conns, p_served) = measured["direct"], measured["proxy"]
             d50, d99 = percentile(direct, 50), percentile(direct, 99)
             p50, p99 = percentile(proxy, 50), percentile(proxy, 99)
-            rows.append([str(clients), str(len(proxy)), f"{d50:.2f}", f"{d99:.2f}", f"{p50:.2f}", f"{p99:.2f}",
-                         f"{p50 - d50:.2f}", f"{p99 - d99:.2f}", f"{p50 / d50:.1f}x",
-                         f"{1000 * p_conns / p_served:.1f}", f"{1000 * d_conns / d_served:.1f}"])
-    lines.append("Mobivisor proxy: GET /api/v1/mobivisor/devices/123, each client a separate process (one warm "
-                 "function instance), fake Mobivisor on 127.0.0.1")
-    lines.append("FLOOR = a direct GET /devices/123 to the same fake from the same kind of process "
-                 "(one pooled httpx client)\n")
-    lines.append(table(["clients", "n", "direct p50", "direct p99", "proxy p50", "proxy p99", "added p50",
-                        "added p99", "p50 x floor", "proxy conns/1000", "direct conns/1000"], rows))
-    lines.append("  ms; added = proxy - direct at the same percentile; n = proxy requests timed (all clients); "
-                 f"conns/1000 = TCP connections the upstream accepted per 1000 requests it served ({WARMUP} "
-                 "warm-up requests per client included).")
+            rows.append(
+                [
+                    str(clients),
+                    str(len(proxy)),
+                    f"{d50:.2f}",
+                    f"{d99:.2f}",
+                    f"{p50:.2f}",
+                    f"{p99:.2f}",
+                    f"{p50 - d50:.2f}",
+                    f"{p99 - d99:.2f}",
+                    f"{p50 / d50:.1f}x",
+                    f"{1000 * p_conns / p_served:.1f}",
+                    f"{1000 * d_conns / d_served:.1f}",
+                ]
+            )
+    lines.append(
+        "Mobivisor proxy: GET /api/v1/mobivisor/devices/123, each client a separate process (one warm "
+        "function instance), fake Mobivisor on 127.0.0.1"
+    )
+    lines.append(
+        "FLOOR = a direct GET /devices/123 to the same fake from the same kind of process (one pooled httpx client)\n"
+    )
+    lines.append(
+        table(
+            [
+                "clients",
+                "n",
+                "direct p50",
+                "direct p99",
+                "proxy p50",
+                "proxy p99",
+                "added p50",
+                "added p99",
+                "p50 x floor",
+                "proxy conns/1000",
+                "direct conns/1000",
+            ],
+            rows,
+        )
+    )
+    lines.append(
+        "  ms; added = proxy - direct at the same percentile; n = proxy requests timed (all clients); "
+        f"conns/1000 = TCP connections the upstream accepted per 1000 requests it served ({WARMUP} "
+        "warm-up requests per client included)."
+    )
     return lines
 
 
@@ -169,9 +217,15 @@ def microshare_part(args: argparse.Namespace, budget: float) -> list[str]:
 
     botocore.session.Session.create_client = recording  # type: ignore[method-assign]
     fake = FakeMicroshare().start()
-    os.environ.update({"MICROSHARE_AUTH_URL": fake.url, "MICROSHARE_API_URL": fake.url,
-                       "MICROSHARE_USERNAME": fake.username, "MICROSHARE_PASSWORD": fake.password,
-                       "MICROSHARE_API_KEY": fake.client_id})
+    os.environ.update(
+        {
+            "MICROSHARE_AUTH_URL": fake.url,
+            "MICROSHARE_API_URL": fake.url,
+            "MICROSHARE_USERNAME": fake.username,
+            "MICROSHARE_PASSWORD": fake.password,
+            "MICROSHARE_API_KEY": fake.client_id,
+        }
+    )
     try:
         with mock_aws():
             import boto3
@@ -222,8 +276,12 @@ def microshare_part(args: argparse.Namespace, budget: float) -> list[str]:
                     if i >= 0 and time.monotonic() > stop_at:
                         break
                     t0 = time.perf_counter()
-                    ddb.query(TableName=table_name, KeyConditionExpression="pk = :p",
-                              ExpressionAttributeValues={":p": {"S": "cache"}}, ConsistentRead=True)
+                    ddb.query(
+                        TableName=table_name,
+                        KeyConditionExpression="pk = :p",
+                        ExpressionAttributeValues={":p": {"S": "cache"}},
+                        ConsistentRead=True,
+                    )
                     if i >= 0:
                         out.append((time.perf_counter() - t0) * 1000)
                 return out
@@ -237,19 +295,35 @@ def microshare_part(args: argparse.Namespace, budget: float) -> list[str]:
 
     fl = percentile(floor, 50)
     rows = []
-    for label, times, up, ddb_calls in (("cached (warm cache)", warm, warm_up, warm_ddb),
-                                        ("uncached (cache cleared first)", cold, cold_up, cold_ddb)):
-        rows.append([label, str(len(times)), f"{percentile(times, 50):.2f}", f"{percentile(times, 99):.2f}",
-                     f"{percentile(times, 50) / fl:.1f}x", f"{up / len(times):.2f}", str(len(ddb_calls)),
-                     ", ".join(ddb_calls)])
-    lines = ["Microshare: GET /api/v1/microshare/devices?limit=50 (6 devices in 3 clusters), in-process "
-             "moto (mock_aws), fake Microshare on 127.0.0.1",
-             f"FLOOR = {fl:.2f} ms: p50 of one bare Query of the cache partition (ConsistentRead) through the same "
-             f"moto (p99 {percentile(floor, 99):.2f} ms, n={len(floor)})\n",
-             table(["request", "n", "p50 ms", "p99 ms", "x floor", "upstream calls/req", "ddb calls", "operations"],
-                   rows, "lrrrrrrl"),
-             f"  uncached / cached p50 = {percentile(cold, 50) / percentile(warm, 50):.1f}x; the upstream token "
-             "stays cached in the instance, so an uncached read costs one discovery call."]
+    for label, times, up, ddb_calls in (
+        ("cached (warm cache)", warm, warm_up, warm_ddb),
+        ("uncached (cache cleared first)", cold, cold_up, cold_ddb),
+    ):
+        rows.append(
+            [
+                label,
+                str(len(times)),
+                f"{percentile(times, 50):.2f}",
+                f"{percentile(times, 99):.2f}",
+                f"{percentile(times, 50) / fl:.1f}x",
+                f"{up / len(times):.2f}",
+                str(len(ddb_calls)),
+                ", ".join(ddb_calls),
+            ]
+        )
+    lines = [
+        "Microshare: GET /api/v1/microshare/devices?limit=50 (6 devices in 3 clusters), in-process "
+        "moto (mock_aws), fake Microshare on 127.0.0.1",
+        f"FLOOR = {fl:.2f} ms: p50 of one bare Query of the cache partition (ConsistentRead) through the same "
+        f"moto (p99 {percentile(floor, 99):.2f} ms, n={len(floor)})\n",
+        table(
+            ["request", "n", "p50 ms", "p99 ms", "x floor", "upstream calls/req", "ddb calls", "operations"],
+            rows,
+            "lrrrrrrl",
+        ),
+        f"  uncached / cached p50 = {percentile(cold, 50) / percentile(warm, 50):.1f}x; the upstream token "
+        "stays cached in the instance, so an uncached read costs one discovery call.",
+    ]
     return lines
 
 

@@ -19,8 +19,9 @@ import sys
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from _benchlib import (
     PASSWORD,
@@ -39,9 +40,9 @@ from _benchlib import (
     set_process_env,
     table,
 )
+from _engine_scenarios import engine_scenarios
 
-from _engine_scenarios import engine_scenarios  # noqa: E402
-from localcloud.template import stack as load_stack  # noqa: E402  (_benchlib puts the repo on sys.path)
+from localcloud.template import stack as load_stack
 
 STACK = load_stack()
 set_process_env(STACK, endpoint=None)  # before any handler module is imported; mock_aws needs no endpoint
@@ -130,8 +131,9 @@ def build_world(client: Client) -> dict[str, Any]:
     admin = register_user(client, admin=True)
     devices, labels = seed_devices_and_labels(client, user["token"], devices=20, labels=6)
     seed_history(devices[0], user["id"], entries=20)
-    client.ok("PUT", f"/api/v1/devices/{devices[0]}/labels", 200, token=user["token"],
-              json_body={"label_ids": labels[:2]})
+    client.ok(
+        "PUT", f"/api/v1/devices/{devices[0]}/labels", 200, token=user["token"], json_body={"label_ids": labels[:2]}
+    )
     sink = LoopbackSink()
     dm = seed_device_manager(client, user["token"], user["id"], devices[0], sink.url)
     return {"user": user, "admin": admin, "devices": devices, "labels": labels, "sink": sink, **dm}
@@ -156,47 +158,89 @@ def scenarios(client: Client, w: dict[str, Any]) -> list[Scenario]:
     def delete_created(kind: str) -> Callable[[Req, Any], None]:
         def undo(_: Req, resp: Any) -> None:
             client.ok("DELETE", f"/api/v1/{kind}/{resp.json()['id']}", 204, token=t)
+
         return undo
 
     return [
-        Scenario("POST", "/api/v1/auth/register", lambda i: Req("/api/v1/auth/register", json_body={
-            "email": f"r-{(u := uniq())}@example.com", "username": f"r_{u}", "password": PASSWORD}), 201),
-        Scenario("POST", "/api/v1/auth/login", lambda i: Req("/api/v1/auth/login", form={
-            "username": w["user"]["email"], "password": PASSWORD})),
+        Scenario(
+            "POST",
+            "/api/v1/auth/register",
+            lambda i: Req(
+                "/api/v1/auth/register",
+                json_body={"email": f"r-{(u := uniq())}@example.com", "username": f"r_{u}", "password": PASSWORD},
+            ),
+            201,
+        ),
+        Scenario(
+            "POST",
+            "/api/v1/auth/login",
+            lambda i: Req("/api/v1/auth/login", form={"username": w["user"]["email"], "password": PASSWORD}),
+        ),
         Scenario("GET", "/api/v1/devices", lambda i: Req("/api/v1/devices", t)),
         Scenario("GET", "/api/v1/devices", lambda i: Req("/api/v1/devices", ta), variant="admin"),
-        Scenario("POST", "/api/v1/devices", lambda i: Req("/api/v1/devices", t, json_body={
-            "dev_eui": new_eui(), "name": f"bench {i}", "metadata": {"site": "bench"}}), 201,
-            after=delete_created("devices")),
+        Scenario(
+            "POST",
+            "/api/v1/devices",
+            lambda i: Req(
+                "/api/v1/devices",
+                t,
+                json_body={"dev_eui": new_eui(), "name": f"bench {i}", "metadata": {"site": "bench"}},
+            ),
+            201,
+            after=delete_created("devices"),
+        ),
         Scenario("GET", "/api/v1/devices/history", lambda i: Req("/api/v1/devices/history", t)),
         Scenario("GET", "/api/v1/devices/history", lambda i: Req("/api/v1/devices/history", ta), variant="admin"),
         Scenario("GET", "/api/v1/devices/{device_id}", lambda i: Req(f"/api/v1/devices/{d[0]}", t)),
-        Scenario("PUT", "/api/v1/devices/{device_id}", lambda i: Req(f"/api/v1/devices/{d[1]}", t, json_body={
-            "name": f"renamed {i}"})),
+        Scenario(
+            "PUT",
+            "/api/v1/devices/{device_id}",
+            lambda i: Req(f"/api/v1/devices/{d[1]}", t, json_body={"name": f"renamed {i}"}),
+        ),
         Scenario("DELETE", "/api/v1/devices/{device_id}", new_device, 204),
         Scenario("GET", "/api/v1/devices/{device_id}/history", lambda i: Req(f"/api/v1/devices/{d[0]}/history", t)),
         Scenario("GET", "/api/v1/devices/{device_id}/labels", lambda i: Req(f"/api/v1/devices/{d[0]}/labels", t)),
-        Scenario("PUT", "/api/v1/devices/{device_id}/labels", lambda i: Req(f"/api/v1/devices/{d[2]}/labels", t,
-                 json_body={"label_ids": [lb[0], lb[1]] if i % 2 else [lb[1], lb[2]]})),
+        Scenario(
+            "PUT",
+            "/api/v1/devices/{device_id}/labels",
+            lambda i: Req(
+                f"/api/v1/devices/{d[2]}/labels",
+                t,
+                json_body={"label_ids": [lb[0], lb[1]] if i % 2 else [lb[1], lb[2]]},
+            ),
+        ),
         Scenario("GET", "/api/v1/labels", lambda i: Req("/api/v1/labels", t)),
         Scenario("GET", "/api/v1/labels", lambda i: Req("/api/v1/labels", ta), variant="admin"),
-        Scenario("POST", "/api/v1/labels", lambda i: Req("/api/v1/labels", t, json_body={
-            "name": f"new-{uniq()}", "color": "#112233"}), 201, after=delete_created("labels")),
+        Scenario(
+            "POST",
+            "/api/v1/labels",
+            lambda i: Req("/api/v1/labels", t, json_body={"name": f"new-{uniq()}", "color": "#112233"}),
+            201,
+            after=delete_created("labels"),
+        ),
         Scenario("GET", "/api/v1/labels/{label_id}", lambda i: Req(f"/api/v1/labels/{lb[0]}", t)),
-        Scenario("PUT", "/api/v1/labels/{label_id}", lambda i: Req(f"/api/v1/labels/{lb[3]}", t, json_body={
-            "name": f"renamed-{i}-{uniq()}"})),
+        Scenario(
+            "PUT",
+            "/api/v1/labels/{label_id}",
+            lambda i: Req(f"/api/v1/labels/{lb[3]}", t, json_body={"name": f"renamed-{i}-{uniq()}"}),
+        ),
         Scenario("DELETE", "/api/v1/labels/{label_id}", new_label, 204),
-        Scenario("POST", "/api/v1/labels/{label_id}/devices/{device_id}",
-                 lambda i: Req(f"/api/v1/labels/{lb[4]}/devices/{d[3]}", t), 201,
-                 after=lambda req, resp: client.ok("DELETE", req.path, 204, token=t)),
+        Scenario(
+            "POST",
+            "/api/v1/labels/{label_id}/devices/{device_id}",
+            lambda i: Req(f"/api/v1/labels/{lb[4]}/devices/{d[3]}", t),
+            201,
+            after=lambda req, resp: client.ok("DELETE", req.path, 204, token=t),
+        ),
         Scenario("DELETE", "/api/v1/labels/{label_id}/devices/{device_id}", add_membership, 204),
         *device_manager_scenarios(client, w, delete_created),
         *upstream_scenarios(client, w),
     ]
 
 
-def device_manager_scenarios(client: Client, w: dict[str, Any],
-                             delete_created: Callable[[str], Callable[[Req, Any], None]]) -> list[Scenario]:
+def device_manager_scenarios(
+    client: Client, w: dict[str, Any], delete_created: Callable[[str], Callable[[Req, Any], None]]
+) -> list[Scenario]:
     """Functions, integrations, flows, storages, search."""
     t, ta = w["user"]["token"], w["admin"]["token"]
     fid, iid, fl, sid = w["function"], w["integration"], w["flow"], w["storage"]
@@ -206,11 +250,11 @@ def device_manager_scenarios(client: Client, w: dict[str, Any],
         def make(_: int) -> Req:
             created = client.ok("POST", f"/api/v1/{kind}", 201, token=t, json_body=body())
             return Req(f"/api/v1/{kind}/{created['id']}", t)
+
         return make
 
     fn_body = lambda: {"name": f"fn {uniq()}", "code": code % 3}  # noqa: E731
-    int_body = lambda: {"name": f"hook {uniq()}", "type": "http",  # noqa: E731
-                        "config": {"url": "https://example.com/x"}}
+    int_body = lambda: {"name": f"hook {uniq()}", "type": "http", "config": {"url": "https://example.com/x"}}  # noqa: E731
     st_body = lambda: {"name": f"st {uniq()}", "retention_days": 7}  # noqa: E731
     flow_body = lambda: {**{k: w["flow_def"][k] for k in ("nodes", "edges")}, "name": f"flow {uniq()}"}  # noqa: E731
     f, i = f"/api/v1/functions/{fid}", f"/api/v1/integrations/{iid}"
@@ -218,8 +262,13 @@ def device_manager_scenarios(client: Client, w: dict[str, Any],
     return [
         Scenario("GET", "/api/v1/functions", lambda n: Req("/api/v1/functions", t)),
         Scenario("GET", "/api/v1/functions", lambda n: Req("/api/v1/functions", ta), variant="admin"),
-        Scenario("POST", "/api/v1/functions", lambda n: Req("/api/v1/functions", t, json_body=fn_body()), 201,
-                 after=delete_created("functions")),
+        Scenario(
+            "POST",
+            "/api/v1/functions",
+            lambda n: Req("/api/v1/functions", t, json_body=fn_body()),
+            201,
+            after=delete_created("functions"),
+        ),
         Scenario("GET", "/api/v1/functions/history", lambda n: Req("/api/v1/functions/history", t)),
         Scenario("GET", "/api/v1/functions/history", lambda n: Req("/api/v1/functions/history", ta), variant="admin"),
         Scenario("GET", "/api/v1/functions/{function_id}", lambda n: Req(f, t)),
@@ -227,37 +276,66 @@ def device_manager_scenarios(client: Client, w: dict[str, Any],
         Scenario("DELETE", "/api/v1/functions/{function_id}", new("functions", fn_body), 204),
         Scenario("GET", "/api/v1/functions/{function_id}/history", lambda n: Req(f"{f}/history", t)),
         Scenario("GET", "/api/v1/functions/{function_id}/versions", lambda n: Req(f"{f}/versions?limit=20", t)),
-        Scenario("POST", "/api/v1/functions/{function_id}/test", lambda n: Req(f"{f}/test", t, json_body={
-            "payload": {"data": {"temperature": n}}})),
+        Scenario(
+            "POST",
+            "/api/v1/functions/{function_id}/test",
+            lambda n: Req(f"{f}/test", t, json_body={"payload": {"data": {"temperature": n}}}),
+        ),
         Scenario("GET", "/api/v1/integrations", lambda n: Req("/api/v1/integrations", t)),
-        Scenario("POST", "/api/v1/integrations", lambda n: Req("/api/v1/integrations", t, json_body=int_body()), 201,
-                 after=delete_created("integrations")),
+        Scenario(
+            "POST",
+            "/api/v1/integrations",
+            lambda n: Req("/api/v1/integrations", t, json_body=int_body()),
+            201,
+            after=delete_created("integrations"),
+        ),
         Scenario("GET", "/api/v1/integrations/history", lambda n: Req("/api/v1/integrations/history", t)),
-        Scenario("GET", "/api/v1/integrations/history", lambda n: Req("/api/v1/integrations/history", ta),
-                 variant="admin"),
+        Scenario(
+            "GET", "/api/v1/integrations/history", lambda n: Req("/api/v1/integrations/history", ta), variant="admin"
+        ),
         Scenario("GET", "/api/v1/integrations/{integration_id}", lambda n: Req(i, t)),
         Scenario("PUT", "/api/v1/integrations/{integration_id}", lambda n: Req(i, t, json_body={"name": f"hook {n}"})),
         Scenario("DELETE", "/api/v1/integrations/{integration_id}", new("integrations", int_body), 204),
         Scenario("GET", "/api/v1/integrations/{integration_id}/history", lambda n: Req(f"{i}/history", t)),
-        Scenario("GET", "/api/v1/integrations/{integration_id}/history/{history_id}",
-                 lambda n: Req(f"{i}/history/{w['integration_history']}", t)),
+        Scenario(
+            "GET",
+            "/api/v1/integrations/{integration_id}/history/{history_id}",
+            lambda n: Req(f"{i}/history/{w['integration_history']}", t),
+        ),
         Scenario("POST", "/api/v1/integrations/{integration_id}/test", lambda n: Req(f"{i}/test", t, json_body={})),
         Scenario("GET", "/api/v1/flows", lambda n: Req("/api/v1/flows", t)),
-        Scenario("POST", "/api/v1/flows", lambda n: Req("/api/v1/flows", t, json_body=flow_body()), 201,
-                 after=delete_created("flows")),
+        Scenario(
+            "POST",
+            "/api/v1/flows",
+            lambda n: Req("/api/v1/flows", t, json_body=flow_body()),
+            201,
+            after=delete_created("flows"),
+        ),
         Scenario("GET", "/api/v1/flows/history", lambda n: Req("/api/v1/flows/history", t)),
         Scenario("GET", "/api/v1/flows/history", lambda n: Req("/api/v1/flows/history", ta), variant="admin"),
         Scenario("GET", "/api/v1/flows/{flow_id}", lambda n: Req(fw, t)),
         Scenario("PUT", "/api/v1/flows/{flow_id}", lambda n: Req(fw, t, json_body={"enabled": n % 2 == 0})),
-        Scenario("PUT", "/api/v1/flows/{flow_id}", lambda n: Req(fw, t, json_body={
-            "nodes": w["flow_def"]["nodes"], "edges": w["flow_def"]["edges"][:2 + n % 2]}), variant="graph"),
+        Scenario(
+            "PUT",
+            "/api/v1/flows/{flow_id}",
+            lambda n: Req(
+                fw, t, json_body={"nodes": w["flow_def"]["nodes"], "edges": w["flow_def"]["edges"][: 2 + n % 2]}
+            ),
+            variant="graph",
+        ),
         Scenario("DELETE", "/api/v1/flows/{flow_id}", new("flows", flow_body), 204),
         Scenario("GET", "/api/v1/flows/{flow_id}/history", lambda n: Req(f"{fw}/history", t)),
-        Scenario("GET", "/api/v1/flows/{flow_id}/history/{history_id}",
-                 lambda n: Req(f"{fw}/history/{w['flow_history']}", t)),
+        Scenario(
+            "GET", "/api/v1/flows/{flow_id}/history/{history_id}", lambda n: Req(f"{fw}/history/{w['flow_history']}", t)
+        ),
         Scenario("GET", "/api/v1/storages", lambda n: Req("/api/v1/storages", t)),
-        Scenario("POST", "/api/v1/storages", lambda n: Req("/api/v1/storages", t, json_body=st_body()), 201,
-                 after=delete_created("storages")),
+        Scenario(
+            "POST",
+            "/api/v1/storages",
+            lambda n: Req("/api/v1/storages", t, json_body=st_body()),
+            201,
+            after=delete_created("storages"),
+        ),
         Scenario("GET", "/api/v1/storages/{storage_id}", lambda n: Req(s, t)),
         Scenario("PUT", "/api/v1/storages/{storage_id}", lambda n: Req(s, t, json_body={"retention_days": 10 + n % 5})),
         Scenario("DELETE", "/api/v1/storages/{storage_id}", new("storages", st_body), 204),
@@ -272,8 +350,10 @@ def upstream_scenarios(client: Client, w: dict[str, Any]) -> list[Scenario]:
     mobivisor, microshare = w["fakes"]
     p = "/api/v1/microshare"
     location = ["Acme", "Leeds", "Bench Hall", "BENCH-REF", "Internal", "Bait/Lured"]
-    points = [{"id": "b1", "reference": "ACME-01", "customer": "Acme", "site": "Leeds", "area": "Kitchen"},
-              {"id": "b2", "reference": "BENCH-02", "name": "Acme - Bench Yard"}]
+    points = [
+        {"id": "b1", "reference": "ACME-01", "customer": "Acme", "site": "Leeds", "area": "Kitchen"},
+        {"id": "b2", "reference": "BENCH-02", "name": "Acme - Bench Yard"},
+    ]
 
     def doomed_mobivisor_device(_: int) -> Req:
         device_id = f"bench-{uniq()}"
@@ -298,8 +378,13 @@ def upstream_scenarios(client: Client, w: dict[str, Any]) -> list[Scenario]:
         Scenario("GET", "/api/v1/mobivisor/devices", lambda i: Req("/api/v1/mobivisor/devices", t)),
         Scenario("GET", "/api/v1/mobivisor/devices/{device_id}", lambda i: Req("/api/v1/mobivisor/devices/123", t)),
         Scenario("DELETE", "/api/v1/mobivisor/devices/{device_id}", doomed_mobivisor_device),
-        Scenario("POST", f"{p}/auth/login", lambda i: Req(f"{p}/auth/login", json_body={
-            "username": microshare.username, "password": microshare.password})),
+        Scenario(
+            "POST",
+            f"{p}/auth/login",
+            lambda i: Req(
+                f"{p}/auth/login", json_body={"username": microshare.username, "password": microshare.password}
+            ),
+        ),
         Scenario("GET", f"{p}/auth/status", lambda i: Req(f"{p}/auth/status", t)),
         Scenario("GET", f"{p}/health", lambda i: Req(f"{p}/health")),
         Scenario("GET", f"{p}/health/microshare", lambda i: Req(f"{p}/health/microshare")),
@@ -309,18 +394,30 @@ def upstream_scenarios(client: Client, w: dict[str, Any]) -> list[Scenario]:
         Scenario("GET", f"{p}/devices/discovery", lambda i: Req(f"{p}/devices/discovery", t)),
         Scenario("GET", f"{p}/devices/cache/stats", lambda i: Req(f"{p}/devices/cache/stats", t)),
         Scenario("POST", f"{p}/devices/cache/clear", lambda i: Req(f"{p}/devices/cache/clear", t), after=rewarm),
-        Scenario("GET", f"{p}/devices/performance/benchmark",
-                 lambda i: Req(f"{p}/devices/performance/benchmark?iterations=1", t)),
+        Scenario(
+            "GET",
+            f"{p}/devices/performance/benchmark",
+            lambda i: Req(f"{p}/devices/performance/benchmark?iterations=1", t),
+        ),
         Scenario("GET", f"{p}/devices", lambda i: Req(f"{p}/devices?limit=50", t)),
-        Scenario("POST", f"{p}/devices", lambda i: Req(f"{p}/devices", t, json_body={
-            "meta": {"location": location}, "guid": f"bench-{uniq()}"}), 201, after=undo_create),
+        Scenario(
+            "POST",
+            f"{p}/devices",
+            lambda i: Req(f"{p}/devices", t, json_body={"meta": {"location": location}, "guid": f"bench-{uniq()}"}),
+            201,
+            after=undo_create,
+        ),
         Scenario("GET", f"{p}/devices/{{device_id}}", lambda i: Req(f"{p}/devices/a-1", t)),
-        Scenario("PUT", f"{p}/devices/{{device_id}}", lambda i: Req(f"{p}/devices/a-1", t, json_body={
-            "status": "maintenance" if i % 2 else "active"})),
+        Scenario(
+            "PUT",
+            f"{p}/devices/{{device_id}}",
+            lambda i: Req(f"{p}/devices/a-1", t, json_body={"status": "maintenance" if i % 2 else "active"}),
+        ),
         Scenario("DELETE", f"{p}/devices/{{device_id}}", doomed_microshare_device, 204),
         Scenario("GET", f"{p}/erp/status", lambda i: Req(f"{p}/erp/status", t)),
-        Scenario("POST", f"{p}/erp/inspection-points", lambda i: Req(f"{p}/erp/inspection-points", t,
-                                                                      json_body=points)),
+        Scenario(
+            "POST", f"{p}/erp/inspection-points", lambda i: Req(f"{p}/erp/inspection-points", t, json_body=points)
+        ),
         Scenario("GET", f"{p}/erp/discovery", lambda i: Req(f"{p}/erp/discovery", t)),
         Scenario("GET", f"{p}/erp/mapping", lambda i: Req(f"{p}/erp/mapping", t)),
         Scenario("GET", f"{p}/erp/unmapped", lambda i: Req(f"{p}/erp/unmapped", t)),
@@ -405,18 +502,24 @@ def _stopping(*servers: Any) -> Iterator[None]:
 
 def run_all(args: argparse.Namespace, begun: float) -> tuple[list[Result], list[float], list, list]:
     """Set up moto and the data, measure the floor, then every route. Returns what main() prints."""
-    from moto import mock_aws
-
     import boto3
+    from moto import mock_aws
 
     from fleetgate.core import settings
     from tests.fakes import FakeMicroshare, FakeMobivisor
 
     mobivisor, microshare = FakeMobivisor("bench-token").start(), FakeMicroshare().start()
-    os.environ.update({"MOBIVISOR_API_URL": mobivisor.url, "MOBIVISOR_API_TOKEN": "bench-token",
-                       "MICROSHARE_AUTH_URL": microshare.url, "MICROSHARE_API_URL": microshare.url,
-                       "MICROSHARE_USERNAME": microshare.username, "MICROSHARE_PASSWORD": microshare.password,
-                       "MICROSHARE_API_KEY": microshare.client_id})
+    os.environ.update(
+        {
+            "MOBIVISOR_API_URL": mobivisor.url,
+            "MOBIVISOR_API_TOKEN": "bench-token",
+            "MICROSHARE_AUTH_URL": microshare.url,
+            "MICROSHARE_API_URL": microshare.url,
+            "MICROSHARE_USERNAME": microshare.username,
+            "MICROSHARE_PASSWORD": microshare.password,
+            "MICROSHARE_API_KEY": microshare.client_id,
+        }
+    )
     settings.reset()
     with mock_aws(), _stopping(mobivisor, microshare):
         STACK.create_tables(boto3.client("dynamodb", region_name=REGION))
@@ -455,10 +558,14 @@ def main() -> int:
     fl = percentile(floor, 50)
 
     # ---------------------------------------------------------------- print
-    print(f"Fleetgate warm route latency: in-process moto (mock_aws), Functions.http with API Gateway v2 events, "
-          f"up to {args.requests} requests per route after 3 warm-up, python {sys.version.split()[0]}")
-    print(f"FLOOR = {fl:.2f} ms: p50 of a bare GetItem through the same moto (p99 {percentile(floor, 99):.2f} ms, "
-          f"n={len(floor)})\n")
+    print(
+        f"Fleetgate warm route latency: in-process moto (mock_aws), Functions.http with API Gateway v2 events, "
+        f"up to {args.requests} requests per route after 3 warm-up, python {sys.version.split()[0]}"
+    )
+    print(
+        f"FLOOR = {fl:.2f} ms: p50 of a bare GetItem through the same moto (p99 {percentile(floor, 99):.2f} ms, "
+        f"n={len(floor)})\n"
+    )
     rows, flagged = [], []
     for r in results:
         sc = r.scenario
@@ -467,7 +574,7 @@ def main() -> int:
             continue
         calls, ops = describe(r.sequences)
         p50 = percentile(r.wall_ms, 50)
-        app = median([w - d for w, d in zip(r.wall_ms, r.ddb_ms)])
+        app = median([w - d for w, d in zip(r.wall_ms, r.ddb_ms, strict=True)])
         n_calls = max(len(s) for s in r.sequences)
         mark = ""
         if any(op in ("Scan", "ExecuteStatement") for s in r.sequences for op in s):
@@ -476,14 +583,29 @@ def main() -> int:
             mark = "MANY"
         if mark:
             flagged.append(f"{sc.label}: {calls} DynamoDB calls ({ops})")
-        rows.append([sc.label, f"{len(r.wall_ms)}{'*' if r.capped else ''}", f"{p50:.2f}",
-                     f"{percentile(r.wall_ms, 99):.2f}", f"{p50 / fl:.1f}x", f"{app:.2f}",
-                     f"{median(r.ddb_ms):.2f}", calls + (f" {mark}" if mark else ""), ops])
-    print(table(["route", "n", "p50 ms", "p99 ms", "x floor", "app ms", "ddb ms", "calls", "operations"], rows,
-                "lrrrrrrll"))
-    print("  x floor = p50 / floor p50.  ddb ms = median time inside DynamoDB client calls (botocore + moto); "
-          "app ms = median of the rest\n  (our code, Powertools, pydantic, PynamoDB, the local API Gateway "
-          "event).  calls = DynamoDB calls per request.  * = stopped by the time cap.")
+        rows.append(
+            [
+                sc.label,
+                f"{len(r.wall_ms)}{'*' if r.capped else ''}",
+                f"{p50:.2f}",
+                f"{percentile(r.wall_ms, 99):.2f}",
+                f"{p50 / fl:.1f}x",
+                f"{app:.2f}",
+                f"{median(r.ddb_ms):.2f}",
+                calls + (f" {mark}" if mark else ""),
+                ops,
+            ]
+        )
+    print(
+        table(
+            ["route", "n", "p50 ms", "p99 ms", "x floor", "app ms", "ddb ms", "calls", "operations"], rows, "lrrrrrrll"
+        )
+    )
+    print(
+        "  x floor = p50 / floor p50.  ddb ms = median time inside DynamoDB client calls (botocore + moto); "
+        "app ms = median of the rest\n  (our code, Powertools, pydantic, PynamoDB, the local API Gateway "
+        "event).  calls = DynamoDB calls per request.  * = stopped by the time cap."
+    )
     if flagged:
         print(f"\nRoutes over {args.heavy_calls} DynamoDB calls per request, or scanning:")
         for line in flagged:

@@ -1,9 +1,9 @@
 """Command line of the local cloud. Run from the repository root with the venv's python:
 
-    python -m localcloud serve [--port 3000] [--host 127.0.0.1] [--dynamodb moto|local] [--data-dir .localcloud]
-                               [--param Name=Value ...]
-    python -m localcloud create-admin EMAIL USERNAME [PASSWORD] [--stack NAME [--region R]]
-    python -m localcloud invoke LogicalId EVENT.json [--user-id ID] [--role user|admin]
+python -m localcloud serve [--port 3000] [--host 127.0.0.1] [--dynamodb moto|local] [--data-dir .localcloud]
+                           [--param Name=Value ...]
+python -m localcloud create-admin EMAIL USERNAME [PASSWORD] [--stack NAME [--region R]]
+python -m localcloud invoke LogicalId EVENT.json [--user-id ID] [--role user|admin]
 """
 
 from __future__ import annotations
@@ -30,19 +30,32 @@ def _logging(verbose: bool) -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m localcloud", description="Fleetgate's local cloud (dev only).")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
-                        help="state.json, secrets.json and DynamoDB Local's files (default: .localcloud)")
+    common.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DEFAULT_DATA_DIR,
+        help="state.json, secrets.json and DynamoDB Local's files (default: .localcloud)",
+    )
     common.add_argument("-v", "--verbose", action="store_true", help="debug logs")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", parents=[common], help="run API, queues and schedules until Ctrl-C")
     serve.add_argument("--port", type=int, default=3000)
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--dynamodb", choices=["moto", "local"], default="moto",
-                       help="moto (fast, in memory) or local: DynamoDB Local, the real engine, kept in --data-dir")
+    serve.add_argument(
+        "--dynamodb",
+        choices=["moto", "local"],
+        default="moto",
+        help="moto (fast, in memory) or local: DynamoDB Local, the real engine, kept in --data-dir",
+    )
     serve.add_argument("--template", type=Path, default=TEMPLATE, help=argparse.SUPPRESS)
-    serve.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                       help="override a template parameter (repeatable), e.g. FlowQueueVisibilityTimeout=2")
+    serve.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a template parameter (repeatable), e.g. FlowQueueVisibilityTimeout=2",
+    )
 
     admin = commands.add_parser("create-admin", parents=[common], help="create an admin user (or promote one)")
     admin.add_argument("email")
@@ -72,13 +85,20 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"--param needs NAME=VALUE, got {item!r}", file=sys.stderr)
                 return 2
             parameters[name] = value
-        return serve(port=args.port, host=args.host, dynamodb=args.dynamodb, data_dir=args.data_dir,
-                     template=args.template.resolve(), parameters=parameters)
+        return serve(
+            port=args.port,
+            host=args.host,
+            dynamodb=args.dynamodb,
+            data_dir=args.data_dir,
+            template=args.template.resolve(),
+            parameters=parameters,
+        )
     if args.command == "create-admin":
         from localcloud.admin import create_admin
 
-        return create_admin(args.email, args.username, args.password, data_dir=args.data_dir,
-                            stack_name=args.stack, region=args.region)
+        return create_admin(
+            args.email, args.username, args.password, data_dir=args.data_dir, stack_name=args.stack, region=args.region
+        )
     from localcloud.invoke import invoke
 
     return invoke(args.function, args.event, data_dir=args.data_dir, user_id=args.user_id, role=args.role)

@@ -17,16 +17,26 @@ from localcloud.state import running_state
 from localcloud.template import Stack
 
 
-def create_admin(email: str, username: str, password: str | None, *, data_dir: Path,
-                 stack_name: str | None = None, region: str | None = None) -> int:
+def create_admin(
+    email: str,
+    username: str,
+    password: str | None,
+    *,
+    data_dir: Path,
+    stack_name: str | None = None,
+    region: str | None = None,
+) -> int:
     if stack_name:
         target = f"stack {stack_name}"
         os.environ.update(deployed_environment(local_stack(), stack_name, region))
     else:
         state = running_state(data_dir.resolve())
         if state is None:
-            print(f"No local cloud is running (no live {data_dir / 'state.json'}): run `make dev` first, "
-                  "or pass --stack NAME for a deployed stack.", file=sys.stderr)
+            print(
+                f"No local cloud is running (no live {data_dir / 'state.json'}): run `make dev` first, "
+                "or pass --stack NAME for a deployed stack.",
+                file=sys.stderr,
+            )
             return 2
         target = f"the local cloud at {state['api_url']}"
         apply_environment(client_environment(local_stack(), state["endpoint"], state.get("dynamodb_endpoint")))
@@ -64,8 +74,11 @@ def deployed_environment(stack: Stack, stack_name: str, region: str | None) -> d
         raise SystemExit("No AWS region: pass --region or set AWS_REGION.")
     physical = _physical_ids(session.client("cloudformation"), stack_name)
     local_names = {stack.physical_name(t): t for t in stack.resources_of("AWS::DynamoDB::Table")}
-    env = {var: physical[local_names[value]] for var, value in stack.environment().items()
-           if value in local_names and local_names[value] in physical}
+    env = {
+        var: physical[local_names[value]]
+        for var, value in stack.environment().items()
+        if value in local_names and local_names[value] in physical
+    }
     missing = set(local_names.values()) - set(physical)
     if missing:
         raise SystemExit(f"Stack {stack_name} has no {', '.join(sorted(missing))}: is it a Fleetgate stack?")

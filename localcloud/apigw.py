@@ -6,20 +6,35 @@ import base64
 import json
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from localcloud.template import Route
 
-TEXT_TYPES = ("application/json", "application/x-www-form-urlencoded", "text/", "application/xml",
-              "application/javascript", "application/problem+json")
+TEXT_TYPES = (
+    "application/json",
+    "application/x-www-form-urlencoded",
+    "text/",
+    "application/xml",
+    "application/javascript",
+    "application/problem+json",
+)
 
 
-def http_event(method: str, raw_path_and_query: str, *, headers: Mapping[str, str] | None = None,
-               body: bytes | str | None = None, route: Route | None = None,
-               path_parameters: Mapping[str, str] | None = None, source_ip: str = "127.0.0.1",
-               stage: str = "$default", api_id: str = "local") -> dict[str, Any]:
+def http_event(
+    method: str,
+    raw_path_and_query: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    body: bytes | str | None = None,
+    route: Route | None = None,
+    path_parameters: Mapping[str, str] | None = None,
+    source_ip: str = "127.0.0.1",
+    stage: str = "$default",
+    api_id: str = "local",
+) -> dict[str, Any]:
     """Build the event API Gateway v2 hands to a Lambda proxy integration."""
     split = urlsplit(raw_path_and_query)
     path = split.path or "/"
@@ -55,8 +70,13 @@ def http_event(method: str, raw_path_and_query: str, *, headers: Mapping[str, st
             "apiId": api_id,
             "domainName": lower.get("host", "127.0.0.1"),
             "domainPrefix": api_id,
-            "http": {"method": method.upper(), "path": path, "protocol": "HTTP/1.1",
-                     "sourceIp": source_ip, "userAgent": lower.get("user-agent", "")},
+            "http": {
+                "method": method.upper(),
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": lower.get("user-agent", ""),
+            },
             "requestId": str(uuid.uuid4()),
             "routeKey": route.route_key if route else "$default",
             "stage": stage,

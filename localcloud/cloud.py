@@ -36,10 +36,15 @@ def client_environment(stack: Stack, endpoint: str, dynamodb_endpoint: str | Non
     """What a function of ``stack`` sees locally: the template's environment, fake credentials and the endpoints."""
     return {
         **stack.environment(),
-        "AWS_ACCESS_KEY_ID": "localcloud", "AWS_SECRET_ACCESS_KEY": "localcloud", "AWS_SESSION_TOKEN": "localcloud",
-        "AWS_REGION": stack.region, "AWS_DEFAULT_REGION": stack.region,
+        "AWS_ACCESS_KEY_ID": "localcloud",
+        "AWS_SECRET_ACCESS_KEY": "localcloud",
+        "AWS_SESSION_TOKEN": "localcloud",
+        "AWS_REGION": stack.region,
+        "AWS_DEFAULT_REGION": stack.region,
         # Nothing from ~/.aws (profiles, per-service endpoints) may send a call to a real account.
-        "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
         "AWS_ENDPOINT_URL": endpoint,
         "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint or endpoint,
     }
@@ -103,7 +108,7 @@ class LocalCloud:
                 self._dynamodb_local = DynamoDBLocal(self.data_dir / "dynamodb")
             self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
             self._moto.start()
-            self.endpoint = "http://127.0.0.1:{}".format(self._moto.get_host_and_port()[1])
+            self.endpoint = f"http://127.0.0.1:{self._moto.get_host_and_port()[1]}"
             self.dynamodb_endpoint = self._dynamodb_local.endpoint if self._dynamodb_local else self.endpoint
             apply_environment(client_environment(self.stack, self.endpoint, self.dynamodb_endpoint))
             self.provision()
@@ -119,9 +124,13 @@ class LocalCloud:
         created = self.stack.create_tables(session.client("dynamodb"))
         self.queue_urls = self.stack.create_queues(session.client("sqs"))
         secrets = create_secrets(self.stack, session.client("secretsmanager"), self.data_dir)
-        log.info("created %d tables (%d already there), %d queues, %d secrets", len(created),
-                 len(self.stack.resources_of("AWS::DynamoDB::Table")) - len(created), len(self.queue_urls),
-                 len(secrets))
+        log.info(
+            "created %d tables (%d already there), %d queues, %d secrets",
+            len(created),
+            len(self.stack.resources_of("AWS::DynamoDB::Table")) - len(created),
+            len(self.queue_urls),
+            len(secrets),
+        )
 
     def stop(self) -> None:
         if self._dynamodb_local is not None:
@@ -134,6 +143,7 @@ class LocalCloud:
     def __enter__(self) -> LocalCloud:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()

@@ -96,9 +96,13 @@ class ApiDocs:
         from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
         from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
-        merge = OpenAPIMerge(title=self.title, version=_version(), on_conflict="warn",
-                             security_schemes={"bearerAuth": HTTPBearer(bearerFormat="JWT")},
-                             security=[{"bearerAuth": []}])
+        merge = OpenAPIMerge(
+            title=self.title,
+            version=_version(),
+            on_conflict="warn",
+            security_schemes={"bearerAuth": HTTPBearer(bearerFormat="JWT")},
+            security=[{"bearerAuth": []}],
+        )
         self.mismatches = []
         for logical_id, fn in self.functions.stack.functions.items():
             if not fn.routes:
@@ -142,10 +146,18 @@ def _compare(logical_id: str, routes: list[Any], schema: dict[str, Any]) -> list
     if any(r.method == "ANY" or "+}" in r.path for r in routes):
         return []  # catch-all routes: anything may be handled
     in_template = {(r.method.lower(), r.path.rstrip("/") or "/") for r in routes}
-    in_app = {(method, path.rstrip("/") or "/") for path, item in schema.get("paths", {}).items()
-              for method in item if method in HTTP_METHODS}
-    problems = [f"template.yaml routes {m.upper()} {p} to {logical_id}, whose app has no such route"
-                for m, p in sorted(in_template - in_app)]
-    problems += [f"{logical_id}'s app defines {m.upper()} {p}, which template.yaml does not route "
-                 f"(API Gateway would answer 404)" for m, p in sorted(in_app - in_template)]
+    in_app = {
+        (method, path.rstrip("/") or "/")
+        for path, item in schema.get("paths", {}).items()
+        for method in item
+        if method in HTTP_METHODS
+    }
+    problems = [
+        f"template.yaml routes {m.upper()} {p} to {logical_id}, whose app has no such route"
+        for m, p in sorted(in_template - in_app)
+    ]
+    problems += [
+        f"{logical_id}'s app defines {m.upper()} {p}, which template.yaml does not route (API Gateway would answer 404)"
+        for m, p in sorted(in_app - in_template)
+    ]
     return problems

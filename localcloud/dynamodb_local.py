@@ -54,8 +54,7 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
 class DynamoDBLocal:
     """A running DynamoDB Local on 127.0.0.1:``port``. ``data_dir=None`` keeps tables in memory only."""
 
-    def __init__(self, data_dir: Path | str | None = None, port: int | None = None, *,
-                 startup_timeout: float = 60.0):
+    def __init__(self, data_dir: Path | str | None = None, port: int | None = None, *, startup_timeout: float = 60.0):
         ok, reason = available()
         if not ok:
             raise RuntimeError(reason)
@@ -69,17 +68,31 @@ class DynamoDBLocal:
             storage = ["-inMemory"]
         self._output = tempfile.TemporaryFile()
         self._process: subprocess.Popen[bytes] | None = subprocess.Popen(
-            ["java", "-Djava.library.path=./DynamoDBLocal_lib", "-jar", JAR.name, "-sharedDb", *storage,
-             "-port", str(self.port), "-disableTelemetry"],
-            cwd=EMULATOR, stdin=subprocess.DEVNULL, stdout=self._output, stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - start it before other threads (LocalCloud does)
+            [
+                "java",
+                "-Djava.library.path=./DynamoDBLocal_lib",
+                "-jar",
+                JAR.name,
+                "-sharedDb",
+                *storage,
+                "-port",
+                str(self.port),
+                "-disableTelemetry",
+            ],
+            cwd=EMULATOR,
+            stdin=subprocess.DEVNULL,
+            stdout=self._output,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
         )
         atexit.register(self.stop)
         if not wait_for_http(self.port, timeout=startup_timeout, alive=self.running):
             output = self.output()
             self.stop()
-            raise RuntimeError(f"DynamoDB Local did not answer on port {self.port} "
-                               f"within {startup_timeout:.0f} s. Its output:\n{output}")
+            raise RuntimeError(
+                f"DynamoDB Local did not answer on port {self.port} "
+                f"within {startup_timeout:.0f} s. Its output:\n{output}"
+            )
 
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
@@ -105,8 +118,9 @@ class DynamoDBLocal:
     def __enter__(self) -> DynamoDBLocal:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     def __repr__(self) -> str:

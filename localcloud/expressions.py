@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -46,7 +46,7 @@ def parse(expression: str, tz: str | None = None) -> Expression:
         raise ValueError(f"{expression!r}: expected rate(...), cron(...) or at(...)")
     kind, body = m.group(1), m.group(2).strip()
     try:
-        zone = ZoneInfo(tz) if tz and tz != "UTC" else timezone.utc
+        zone = ZoneInfo(tz) if tz and tz != "UTC" else UTC
     except (ValueError, ZoneInfoNotFoundError):
         raise ValueError(f"{expression!r}: unknown time zone {tz!r}") from None
     if kind == "rate":
@@ -82,7 +82,7 @@ class At:
     when: datetime
 
     @classmethod
-    def parse(cls, body: str, zone: timezone | ZoneInfo = timezone.utc) -> At:
+    def parse(cls, body: str, zone: timezone | ZoneInfo = UTC) -> At:
         try:
             naive = datetime.strptime(body, "%Y-%m-%dT%H:%M:%S")
         except ValueError:
@@ -101,17 +101,19 @@ class Cron:
     months: frozenset[int]
     days_of_week: frozenset[int] | None  # None: "?"; 1 = Sunday
     years: frozenset[int]
-    zone: timezone | ZoneInfo = timezone.utc
+    zone: timezone | ZoneInfo = UTC
 
     @classmethod
-    def parse(cls, body: str, zone: timezone | ZoneInfo = timezone.utc) -> Cron:
+    def parse(cls, body: str, zone: timezone | ZoneInfo = UTC) -> Cron:
         parts = body.split()
         if len(parts) != 6:
-            raise ValueError(f"cron({body}): AWS cron has 6 fields (minutes hours day-of-month month "
-                             f"day-of-week year), got {len(parts)}")
+            raise ValueError(
+                f"cron({body}): AWS cron has 6 fields (minutes hours day-of-month month "
+                f"day-of-week year), got {len(parts)}"
+            )
         if (parts[2] == "?") == (parts[4] == "?"):
             raise ValueError(f"cron({body}): exactly one of day-of-month and day-of-week must be '?'")
-        values = [_field(part, *spec, expression=body) for part, spec in zip(parts, _FIELDS)]
+        values = [_field(part, *spec, expression=body) for part, spec in zip(parts, _FIELDS, strict=True)]
         return cls(*values, zone=zone)  # type: ignore[arg-type]
 
     def matches_day(self, day: datetime) -> bool:
@@ -135,12 +137,13 @@ class Cron:
             elif t.minute not in self.minutes:
                 t += timedelta(minutes=1)
             else:
-                return t.replace(tzinfo=self.zone).astimezone(timezone.utc)
+                return t.replace(tzinfo=self.zone).astimezone(UTC)
         return None
 
 
-def _field(text: str, name: str, low: int, high: int, names: list[str] | None, *,
-           expression: str) -> frozenset[int] | None:
+def _field(
+    text: str, name: str, low: int, high: int, names: list[str] | None, *, expression: str
+) -> frozenset[int] | None:
     def fail(why: str) -> ValueError:
         return ValueError(f"cron({expression}): {name} field {text!r}: {why}")
 

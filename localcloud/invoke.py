@@ -15,8 +15,9 @@ import logging
 import os
 import sys
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any
 
 from localcloud.cloud import LocalCloud, apply_environment, client_environment, local_stack
 from localcloud.lambdas import Functions, ensure_import_paths
@@ -28,8 +29,9 @@ TOKEN_PLACEHOLDER = "{{token}}"
 INGEST_KEY_PLACEHOLDER = "{{ingest_key}}"
 
 
-def invoke(logical_id: str, event_file: str, *, data_dir: Path, user_id: str = "local-dev-user",
-           role: str = "user") -> int:
+def invoke(
+    logical_id: str, event_file: str, *, data_dir: Path, user_id: str = "local-dev-user", role: str = "user"
+) -> int:
     stack = local_stack()
     if logical_id not in stack.functions:
         print(f"No function {logical_id} in template.yaml; there are: {', '.join(stack.functions)}", file=sys.stderr)
@@ -65,8 +67,11 @@ def invoke(logical_id: str, event_file: str, *, data_dir: Path, user_id: str = "
             status = 0
         except Exception as exc:
             traceback.print_exc()
-            result = {"errorMessage": str(exc), "errorType": type(exc).__name__,
-                      "stackTrace": traceback.format_tb(exc.__traceback__)}  # what Lambda answers
+            result = {
+                "errorMessage": str(exc),
+                "errorType": type(exc).__name__,
+                "stackTrace": traceback.format_tb(exc.__traceback__),
+            }  # what Lambda answers
             status = 1
         print(json.dumps(result, indent=2, default=str), file=out)
     return status

@@ -11,7 +11,8 @@ import importlib
 import os
 import sys
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from localcloud.apigw import HttpResponse, LambdaContext, decode_response, http_event
 from localcloud.template import ROOT, Route, Stack
@@ -69,8 +70,9 @@ class Functions:
                     return route, True
         return None, path_known
 
-    def http(self, method: str, path_and_query: str, headers: dict[str, str] | None = None,
-             body: bytes | str | None = None) -> HttpResponse:
+    def http(
+        self, method: str, path_and_query: str, headers: dict[str, str] | None = None, body: bytes | str | None = None
+    ) -> HttpResponse:
         path = path_and_query.split("?", 1)[0]
         route, _ = self.match(method, path)
         if route is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import http.client
 import socket
 import time
-from typing import Callable
+from collections.abc import Callable
 
 
 def free_port() -> int:
@@ -14,8 +14,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for_http(port: int, *, timeout: float, alive: Callable[[], bool] = lambda: True,
-                  path: str = "/") -> bool:
+def wait_for_http(port: int, *, timeout: float, alive: Callable[[], bool] = lambda: True, path: str = "/") -> bool:
     """Poll ``GET http://127.0.0.1:port/path`` until any HTTP answer; False on timeout or when ``alive()`` fails."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and alive():

@@ -18,9 +18,10 @@ import json
 import logging
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from localcloud.expressions import At, Expression, parse
 from localcloud.template import Stack
@@ -32,7 +33,7 @@ Invoke = Callable[[str, dict[str, Any]], Any]
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -77,8 +78,16 @@ def template_schedules(stack: Stack, now: datetime) -> list[TemplateSchedule]:
             except ValueError as exc:
                 raise ValueError(f"{fn.logical_id}: {exc}") from None
             name = props.get("Name") or f"{stack.physical_name(fn.logical_id)}-schedule-{index}"
-            out.append(TemplateSchedule(name=name, expression=expression, next_fire=expression.next_after(now),
-                                        function=fn.logical_id, input=props.get("Input"), text=str(text)))
+            out.append(
+                TemplateSchedule(
+                    name=name,
+                    expression=expression,
+                    next_fire=expression.next_after(now),
+                    function=fn.logical_id,
+                    input=props.get("Input"),
+                    text=str(text),
+                )
+            )
     return out
 
 
@@ -90,7 +99,7 @@ def scheduled_event(stack: Stack, rule_name: str, when: datetime) -> dict[str, A
         "detail-type": "Scheduled Event",
         "source": "aws.events",
         "account": stack.account,
-        "time": when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "time": when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": stack.region,
         "resources": [f"arn:aws:events:{stack.region}:{stack.account}:rule/{rule_name}"],
         "detail": {},
@@ -108,8 +117,16 @@ def _payload(text: str | None) -> Any:
 
 
 class Scheduler:
-    def __init__(self, stack: Stack, invoke: Invoke, *, scheduler: Any = None, sqs: Any = None,
-                 clock: Clock = utc_now, interval: float = 1.0):
+    def __init__(
+        self,
+        stack: Stack,
+        invoke: Invoke,
+        *,
+        scheduler: Any = None,
+        sqs: Any = None,
+        clock: Clock = utc_now,
+        interval: float = 1.0,
+    ):
         """``scheduler``/``sqs``: boto3 clients for runtime schedules and SQS targets (None: template only)."""
         self.stack = stack
         self.invoke = invoke
@@ -201,8 +218,9 @@ class Scheduler:
             self.sqs.send_message(QueueUrl=url, MessageBody=target.get("Input") or "{}", **extra)
             log.info("schedule %s sent its input to %s", name, parts[5])
         else:
-            log.error("schedule %s: target %s is not supported locally (Lambda functions and SQS queues are)",
-                      name, arn)
+            log.error(
+                "schedule %s: target %s is not supported locally (Lambda functions and SQS queues are)", name, arn
+            )
 
     def _invoke(self, function: str, event: Any, name: str) -> None:
         log.info("schedule %s fires %s", name, function)

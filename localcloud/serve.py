@@ -27,14 +27,22 @@ class _Background(Protocol):
     def stop(self, wait: bool = True) -> None: ...
 
 
-def serve(*, port: int = 3000, host: str = "127.0.0.1", dynamodb: DynamoDBMode = "moto",
-          data_dir: Path = Path(".localcloud"), template: Path = TEMPLATE,
-          parameters: dict[str, str] | None = None) -> int:
+def serve(
+    *,
+    port: int = 3000,
+    host: str = "127.0.0.1",
+    dynamodb: DynamoDBMode = "moto",
+    data_dir: Path = Path(".localcloud"),
+    template: Path = TEMPLATE,
+    parameters: dict[str, str] | None = None,
+) -> int:
     data_dir = data_dir.resolve()
     other = running_state(data_dir)
     if other:
-        print(f"A local cloud already runs on {_short(data_dir)} (pid {other['pid']}, {other.get('api_url')}).",
-              file=sys.stderr)
+        print(
+            f"A local cloud already runs on {_short(data_dir)} (pid {other['pid']}, {other.get('api_url')}).",
+            file=sys.stderr,
+        )
         return 1
     if dynamodb == "local":
         ok, reason = dynamodb_local_available()
@@ -72,8 +80,16 @@ def serve(*, port: int = 3000, host: str = "127.0.0.1", dynamodb: DynamoDBMode =
                 functions.handler(logical_id)
             docs.openapi_json()  # built now: it also warns about routes the template and the apps disagree on
             api_url = f"http://{_display_host(host)}:{httpd.server_address[1]}"
-            write_state(data_dir, {"endpoint": cloud.endpoint, "dynamodb_endpoint": cloud.dynamodb_endpoint,
-                                   "api_url": api_url, "pid": os.getpid(), "dynamodb": dynamodb})
+            write_state(
+                data_dir,
+                {
+                    "endpoint": cloud.endpoint,
+                    "dynamodb_endpoint": cloud.dynamodb_endpoint,
+                    "api_url": api_url,
+                    "pid": os.getpid(),
+                    "dynamodb": dynamodb,
+                },
+            )
             cleanup.callback(remove_state, data_dir)
             _banner(stack, gateway, cloud, api_url, data_dir, template, workers)
             cleanup.callback(_say, "\nStopping the local cloud...")
@@ -123,24 +139,37 @@ def _short(path: Path) -> str:
         return str(path)
 
 
-def _banner(stack: Stack, gateway: Gateway, cloud: LocalCloud, api_url: str, data_dir: Path, template: Path,
-            background: list[_Background]) -> None:
+def _banner(
+    stack: Stack,
+    gateway: Gateway,
+    cloud: LocalCloud,
+    api_url: str,
+    data_dir: Path,
+    template: Path,
+    background: list[_Background],
+) -> None:
     where = template.relative_to(ROOT) if template.is_relative_to(ROOT) else template
     lines = [
         f"Fleetgate local cloud ({where}, Stage={stack.parameters.get('Stage')}, pid {os.getpid()})",
-        *(f"  Parameter      {name}={value}" for name, value in sorted(stack.parameters.items())
-          if name not in ("Stage", "OutboundAllow")
-          and str(stack.template["Parameters"][name].get("Default", "")) != value),
+        *(
+            f"  Parameter      {name}={value}"
+            for name, value in sorted(stack.parameters.items())
+            if name not in ("Stage", "OutboundAllow")
+            and str(stack.template["Parameters"][name].get("Default", "")) != value
+        ),
         f"  API            {api_url}/",
         f"  Docs           {api_url}/docs   (OpenAPI: {api_url}/openapi.json)",
     ]
     for logical_id in sorted(gateway.function_urls):
         lines.append(f"  Function URL   {api_url}{gateway.function_url_path(logical_id)}   ({logical_id})")
-    lines.append(f"  AWS endpoint   {cloud.endpoint}   (moto: SQS, Secrets Manager, Scheduler"
-                 f"{', DynamoDB' if cloud.dynamodb == 'moto' else ''})")
+    lines.append(
+        f"  AWS endpoint   {cloud.endpoint}   (moto: SQS, Secrets Manager, Scheduler"
+        f"{', DynamoDB' if cloud.dynamodb == 'moto' else ''})"
+    )
     if cloud.dynamodb == "local":
-        lines.append(f"  DynamoDB       {cloud.dynamodb_endpoint}   (DynamoDB Local, data in "
-                     f"{_short(data_dir / 'dynamodb')})")
+        lines.append(
+            f"  DynamoDB       {cloud.dynamodb_endpoint}   (DynamoDB Local, data in {_short(data_dir / 'dynamodb')})"
+        )
     for worker in background:
         if isinstance(worker, SqsPoller):
             src = worker.source

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Iterable
 from urllib.parse import urlsplit
 
 from localcloud.apigw import HttpResponse, decode_response, http_event
@@ -69,7 +69,7 @@ class Gateway:
         if path in ("/docs", "/docs/"):
             return HttpResponse(200, {"content-type": "text/html; charset=utf-8"}, [], self.docs.swagger_html())
         if path.startswith(STATIC_PREFIX):
-            asset = self.docs.static(path[len(STATIC_PREFIX):])
+            asset = self.docs.static(path[len(STATIC_PREFIX) :])
             if asset is None:
                 return _json(404, NOT_FOUND)
             content, content_type = asset
@@ -78,7 +78,7 @@ class Gateway:
 
     def _function_url(self, method: str, target: str, headers: dict[str, str], body: bytes) -> HttpResponse:
         split = urlsplit(target)
-        logical_id, _, rest = split.path[len(FUNCTION_URL_PREFIX):].partition("/")
+        logical_id, _, rest = split.path[len(FUNCTION_URL_PREFIX) :].partition("/")
         if logical_id not in self.function_urls:
             return _json(404, NOT_FOUND)
         url_id = logical_id.lower()
@@ -115,8 +115,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             log.info("%s %s -> %d, but the client had hung up", self.command, self.path, response.status)
             return
-        log.info("%s %s -> %d (%.0f ms)", self.command, self.path, response.status,
-                 (time.perf_counter() - started) * 1000)
+        log.info(
+            "%s %s -> %d (%.0f ms)", self.command, self.path, response.status, (time.perf_counter() - started) * 1000
+        )
 
     def _respond(self) -> HttpResponse:
         try:
@@ -169,7 +170,7 @@ class _Handler(BaseHTTPRequestHandler):
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass  # _serve logs each request with its latency
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: object) -> None:
         log.debug("%s " + format, self.address_string(), *args)
 
 

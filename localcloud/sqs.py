@@ -16,8 +16,9 @@ from __future__ import annotations
 import base64
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from localcloud.template import Stack
 
@@ -40,8 +41,11 @@ def event_sources(stack: Stack, sqs: Any, queue_urls: dict[str, str] | None = No
     """The enabled SQS event sources of every function, with each queue's local URL and ARN."""
     by_reference = {}  # what Stack.resolve gives for !Ref / !GetAtt .Arn / .QueueName → logical id
     for logical_id in stack.resources_of("AWS::SQS::Queue"):
-        for ref in ({"Ref": logical_id}, {"Fn::GetAtt": [logical_id, "Arn"]},
-                    {"Fn::GetAtt": [logical_id, "QueueName"]}):
+        for ref in (
+            {"Ref": logical_id},
+            {"Fn::GetAtt": [logical_id, "Arn"]},
+            {"Fn::GetAtt": [logical_id, "QueueName"]},
+        ):
             by_reference[stack.resolve(ref)] = logical_id
     sources = []
     for fn in stack.functions.values():
@@ -55,11 +59,16 @@ def event_sources(stack: Stack, sqs: Any, queue_urls: dict[str, str] | None = No
             else:  # a queue outside the template: find it by name
                 url = sqs.get_queue_url(QueueName=str(queue).rsplit("/", 1)[-1].rsplit(":", 1)[-1])["QueueUrl"]
             arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-            sources.append(EventSource(
-                function=fn.logical_id, queue_url=url, queue_arn=arn,
-                batch_size=min(int(props.get("BatchSize", 10)), 10),
-                report_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
-                region=stack.region))
+            sources.append(
+                EventSource(
+                    function=fn.logical_id,
+                    queue_url=url,
+                    queue_arn=arn,
+                    batch_size=min(int(props.get("BatchSize", 10)), 10),
+                    report_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
+                    region=stack.region,
+                )
+            )
     return sources
 
 
@@ -109,9 +118,12 @@ class SqsPoller:
     def poll_once(self) -> int:
         """Receive one batch and hand it to the function; returns how many messages were received."""
         messages = self.sqs.receive_message(
-            QueueUrl=self.source.queue_url, MaxNumberOfMessages=self.source.batch_size,
-            WaitTimeSeconds=self.wait_seconds, MessageSystemAttributeNames=["All"],
-            MessageAttributeNames=["All"]).get("Messages", [])
+            QueueUrl=self.source.queue_url,
+            MaxNumberOfMessages=self.source.batch_size,
+            WaitTimeSeconds=self.wait_seconds,
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
         if messages:
             self._deliver(messages)
         return len(messages)
@@ -122,17 +134,29 @@ class SqsPoller:
         try:
             result = self.invoke(src.function, event)
         except Exception:
-            log.exception("%s failed on a batch of %d from %s; the messages return after the visibility timeout",
-                          src.function, len(messages), src.queue_arn.rsplit(":", 1)[-1])
+            log.exception(
+                "%s failed on a batch of %d from %s; the messages return after the visibility timeout",
+                src.function,
+                len(messages),
+                src.queue_arn.rsplit(":", 1)[-1],
+            )
             return
         failed = self._failed_ids(result, {m["MessageId"] for m in messages})
         done = [m for m in messages if m["MessageId"] not in failed]
         for start in range(0, len(done), 10):
-            self.sqs.delete_message_batch(QueueUrl=src.queue_url, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start:start + 10])])
+            self.sqs.delete_message_batch(
+                QueueUrl=src.queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start : start + 10])
+                ],
+            )
         if failed:
-            log.warning("%s reported %d of %d messages failed; they return after the visibility timeout",
-                        src.function, len(failed), len(messages))
+            log.warning(
+                "%s reported %d of %d messages failed; they return after the visibility timeout",
+                src.function,
+                len(failed),
+                len(messages),
+            )
 
     def _failed_ids(self, result: Any, batch: set[str]) -> set[str]:
         """The messages to keep: those in ``batchItemFailures``, or all of them when the response is invalid."""
@@ -143,8 +167,10 @@ class SqsPoller:
         except (TypeError, KeyError):
             failed = {""}
         if not failed <= batch:
-            log.error("%s returned batchItemFailures with unknown or empty itemIdentifier; Lambda fails the "
-                      "whole batch", self.source.function)
+            log.error(
+                "%s returned batchItemFailures with unknown or empty itemIdentifier; Lambda fails the whole batch",
+                self.source.function,
+            )
             return batch
         return failed
 

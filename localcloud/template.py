@@ -40,7 +40,7 @@ _CfnLoader.add_multi_constructor("!", _construct_tag)
 
 
 def load(path: Path = TEMPLATE) -> dict[str, Any]:
-    return yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    return yaml.load(path.read_text(), Loader=_CfnLoader)
 
 
 @dataclass
@@ -112,17 +112,29 @@ class Stack:
         globals_fn = self.template.get("Globals", {}).get("Function", {})
         for logical_id, res in self.resources_of("AWS::Serverless::Function").items():
             props = {**globals_fn, **res.get("Properties", {})}
-            env = {**globals_fn.get("Environment", {}).get("Variables", {}),
-                   **res.get("Properties", {}).get("Environment", {}).get("Variables", {})}
-            fn = Function(logical_id=logical_id, code_uri=props["CodeUri"], handler=props["Handler"],
-                          environment={k: str(self.resolve(v)) for k, v in env.items()},
-                          timeout=int(props.get("Timeout", 3)), memory=int(props.get("MemorySize", 128)),
-                          function_url="FunctionUrlConfig" in props)
+            env = {
+                **globals_fn.get("Environment", {}).get("Variables", {}),
+                **res.get("Properties", {}).get("Environment", {}).get("Variables", {}),
+            }
+            fn = Function(
+                logical_id=logical_id,
+                code_uri=props["CodeUri"],
+                handler=props["Handler"],
+                environment={k: str(self.resolve(v)) for k, v in env.items()},
+                timeout=int(props.get("Timeout", 3)),
+                memory=int(props.get("MemorySize", 128)),
+                function_url="FunctionUrlConfig" in props,
+            )
             for event in (props.get("Events") or {}).values():
                 kind, eprops = event["Type"], event.get("Properties", {})
                 if kind == "HttpApi":
-                    fn.routes.append(Route(method=str(eprops.get("Method", "ANY")).upper(),
-                                           path=eprops.get("Path", "/{proxy+}"), function=logical_id))
+                    fn.routes.append(
+                        Route(
+                            method=str(eprops.get("Method", "ANY")).upper(),
+                            path=eprops.get("Path", "/{proxy+}"),
+                            function=logical_id,
+                        )
+                    )
                 elif kind == "SQS":
                     fn.sqs_sources.append({**eprops, "Queue": self.resolve(eprops["Queue"])})
                 elif kind in ("Schedule", "ScheduleV2"):
@@ -141,8 +153,14 @@ class Stack:
 
     @property
     def pseudo_parameters(self) -> dict[str, str]:
-        return {"AWS::Region": self.region, "AWS::StackName": self.prefix, "AWS::AccountId": self.account,
-                "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com", "AWS::NoValue": ""}
+        return {
+            "AWS::Region": self.region,
+            "AWS::StackName": self.prefix,
+            "AWS::AccountId": self.account,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::NoValue": "",
+        }
 
     def queue_url(self, logical_id: str, endpoint: str) -> str:
         return f"{endpoint.rstrip('/')}/{self.account}/{self.physical_name(logical_id)}"
@@ -150,7 +168,7 @@ class Stack:
     def resolve(self, value: Any) -> Any:
         """Resolve the intrinsics local resources need; anything else stays as-is."""
         if isinstance(value, dict) and len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref":
                 if arg in self.parameters:
                     return self.parameters[arg]
@@ -241,11 +259,20 @@ class Stack:
                 dlq = redrive["deadLetterTargetArn"]
                 dlq_id = dlq["Fn::GetAtt"][0] if isinstance(dlq, dict) else dlq
                 create(dlq_id)
-                attrs["RedrivePolicy"] = __import__("json").dumps({
-                    "deadLetterTargetArn": self.resolve({"Fn::GetAtt": [dlq_id, "Arn"]}),
-                    "maxReceiveCount": int(self.resolve(redrive.get("maxReceiveCount", 3)))})
-            for key in ("VisibilityTimeout", "DelaySeconds", "MessageRetentionPeriod",
-                        "ReceiveMessageWaitTimeSeconds", "FifoQueue", "ContentBasedDeduplication"):
+                attrs["RedrivePolicy"] = __import__("json").dumps(
+                    {
+                        "deadLetterTargetArn": self.resolve({"Fn::GetAtt": [dlq_id, "Arn"]}),
+                        "maxReceiveCount": int(self.resolve(redrive.get("maxReceiveCount", 3))),
+                    }
+                )
+            for key in (
+                "VisibilityTimeout",
+                "DelaySeconds",
+                "MessageRetentionPeriod",
+                "ReceiveMessageWaitTimeSeconds",
+                "FifoQueue",
+                "ContentBasedDeduplication",
+            ):
                 if key in props:
                     value = self.resolve(props[key])  # a parameter (!Ref) resolves to its local value
                     attrs[key] = str(value).lower() if isinstance(value, bool) else str(value)

@@ -19,14 +19,22 @@ import pytest
 
 from tests.support import RECORDER, STACK
 
-os.environ.update({
-    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
-    "POWERTOOLS_METRICS_NAMESPACE": "Fleetgate", "POWERTOOLS_DEV": "false",
-    **STACK.environment(),
-    "STAGE": "test", "JWT_SECRET": "test-secret-" + "x" * 32, "INGEST_KEY_SECRET": "test-ingest-" + "y" * 32,
-    "OUTBOUND_ALLOW": "loopback",  # like the local cloud: integrations may call the tests' fake sinks
-})
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "POWERTOOLS_METRICS_NAMESPACE": "Fleetgate",
+        "POWERTOOLS_DEV": "false",
+        **STACK.environment(),
+        "STAGE": "test",
+        "JWT_SECRET": "test-secret-" + "x" * 32,
+        "INGEST_KEY_SECRET": "test-ingest-" + "y" * 32,
+        "OUTBOUND_ALLOW": "loopback",  # like the local cloud: integrations may call the tests' fake sinks
+    }
+)
 os.environ.pop("JWT_SECRET_ARN", None)
 os.environ.pop("INGEST_KEY_SECRET_ARN", None)
 for _var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
@@ -90,9 +98,18 @@ class Api:
 
         self.functions = Functions(STACK)
 
-    def call(self, method: str, path: str, *, token: str | None = None, json_body: Any = None,
-             form: dict[str, str] | None = None, raw: str | bytes | None = None, query: dict[str, Any] | None = None,
-             headers: dict[str, str] | None = None) -> Reply:
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        json_body: Any = None,
+        form: dict[str, str] | None = None,
+        raw: str | bytes | None = None,
+        query: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
         hdrs = {"user-agent": "pytest", **(headers or {})}
         body: str | bytes | None = raw
         if json_body is not None:
@@ -116,8 +133,9 @@ class Api:
 
             service.create_admin(email, username, password)
         else:
-            reply = self.call("POST", "/api/v1/auth/register",
-                              json_body={"email": email, "username": username, "password": password})
+            reply = self.call(
+                "POST", "/api/v1/auth/register", json_body={"email": email, "username": username, "password": password}
+            )
             assert reply.status == 201, reply.body
         login = self.call("POST", "/api/v1/auth/login", form={"username": email, "password": password})
         assert login.status == 200, login.body

@@ -14,9 +14,10 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 MAX_BODY = 10 * 1024 * 1024
@@ -44,7 +45,7 @@ class Answer:
     drop: bool = False  # close the connection without answering
 
     @classmethod
-    def json(cls, status: int, value: Any, **kwargs: Any) -> "Answer":
+    def json(cls, status: int, value: Any, **kwargs: Any) -> Answer:
         return cls(status, json.dumps(value).encode(), **kwargs)
 
 
@@ -77,8 +78,13 @@ class FakeServer:
                 split = urlsplit(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(min(length, MAX_BODY)) if length else b""
-                req = Request(self.command, split.path, parse_qsl(split.query, keep_blank_values=True),
-                              {k.lower(): v for k, v in self.headers.items()}, body)
+                req = Request(
+                    self.command,
+                    split.path,
+                    parse_qsl(split.query, keep_blank_values=True),
+                    {k.lower(): v for k, v in self.headers.items()},
+                    body,
+                )
                 with fake.lock:
                     fake.requests.append(req)
                 answer = fake._scripted(req) or fake.handle(req)
@@ -97,7 +103,7 @@ class FakeServer:
         self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     # ---------------------------------------------------------------- lifecycle
-    def start(self) -> "FakeServer":
+    def start(self) -> FakeServer:
         self._thread.start()
         return self
 
@@ -105,19 +111,31 @@ class FakeServer:
         self.httpd.shutdown()
         self.httpd.server_close()
 
-    def __enter__(self) -> "FakeServer":
+    def __enter__(self) -> FakeServer:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
 
     # ---------------------------------------------------------------- scripting
-    def fail(self, answer: Answer, *, method: str | None = None, path: str | None = None,
-             times: int = 1, where: Callable[[Request], bool] | None = None) -> None:
+    def fail(
+        self,
+        answer: Answer,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        times: int = 1,
+        where: Callable[[Request], bool] | None = None,
+    ) -> None:
         """Answer the next ``times`` requests matching method/path prefix (and ``where``) with ``answer``."""
+
         def match(req: Request) -> bool:
-            return ((method is None or req.method == method) and (path is None or req.path.startswith(path))
-                    and (where is None or where(req)))
+            return (
+                (method is None or req.method == method)
+                and (path is None or req.path.startswith(path))
+                and (where is None or where(req))
+            )
+
         with self.lock:
             self._script.append(Scripted(match, answer, times))
 
@@ -134,8 +152,11 @@ class FakeServer:
 
     def calls(self, method: str | None = None, path: str | None = None) -> list[Request]:
         with self.lock:
-            return [r for r in self.requests
-                    if (method is None or r.method == method) and (path is None or r.path.startswith(path))]
+            return [
+                r
+                for r in self.requests
+                if (method is None or r.method == method) and (path is None or r.path.startswith(path))
+            ]
 
     def reset_counts(self) -> None:
         with self.lock:
@@ -160,7 +181,7 @@ class FakeServer:
             handler.end_headers()
             if answer.trickle:
                 for i in range(len(answer.body)):
-                    handler.wfile.write(answer.body[i:i + 1])
+                    handler.wfile.write(answer.body[i : i + 1])
                     handler.wfile.flush()
                     time.sleep(answer.trickle)
             else:
@@ -178,19 +199,26 @@ class FakeMobivisor(FakeServer):
         self.token = token
         self.prefix = prefix  # e.g. "/api" when the base URL has a path
         self.devices: dict[str, dict[str, Any]] = {
-            "123": {"id": "123", "name": "Device 1", "status": "online", "last_seen": "2025-10-18T10:30:00Z",
-                    "location": "Store A", "firmware_version": "1.2.3"},
+            "123": {
+                "id": "123",
+                "name": "Device 1",
+                "status": "online",
+                "last_seen": "2025-10-18T10:30:00Z",
+                "location": "Store A",
+                "firmware_version": "1.2.3",
+            },
             "456": {"id": "456", "name": "Device 2", "status": "offline"},
         }
 
     def handle(self, req: Request) -> Answer:
         if req.headers.get("authorization") != f"Bearer {self.token}":
             return Answer.json(401, {"error": "invalid token"})
-        path = req.path[len(self.prefix):] if req.path.startswith(self.prefix) else req.path
+        path = req.path[len(self.prefix) :] if req.path.startswith(self.prefix) else req.path
         parts = [unquote(p) for p in path.strip("/").split("/")]
         if parts == ["devices"] and req.method == "GET":
-            return Answer.json(200, {"devices": [{k: d[k] for k in ("id", "name", "status")}
-                                                 for d in self.devices.values()]})
+            return Answer.json(
+                200, {"devices": [{k: d[k] for k in ("id", "name", "status")} for d in self.devices.values()]}
+            )
         if len(parts) == 2 and parts[0] == "devices":
             device = self.devices.get(parts[1])
             if device is None:
@@ -210,10 +238,24 @@ GATEWAY = "io.microshare.gateway.health.packed"
 DEFAULT_ID = "00-00-00-00-00-00-00-00"
 
 
-def trap(guid: str, customer: str, site: str, area: str, reference: str, *, device_id: str = DEFAULT_ID,
-         status: str = "active", placement: str = "Internal", configuration: str = "Bait/Lured") -> dict[str, Any]:
-    return {"id": device_id, "meta": {"location": [customer, site, area, reference, placement, configuration]},
-            "status": status, "guid": guid}
+def trap(
+    guid: str,
+    customer: str,
+    site: str,
+    area: str,
+    reference: str,
+    *,
+    device_id: str = DEFAULT_ID,
+    status: str = "active",
+    placement: str = "Internal",
+    configuration: str = "Bait/Lured",
+) -> dict[str, Any]:
+    return {
+        "id": device_id,
+        "meta": {"location": [customer, site, area, reference, placement, configuration]},
+        "status": status,
+        "guid": guid,
+    }
 
 
 def gateway(guid: str, customer: str, site: str, area: str, where: str, *, device_id: str) -> dict[str, Any]:
@@ -223,18 +265,48 @@ def gateway(guid: str, customer: str, site: str, area: str, where: str, *, devic
 def sample_clusters() -> list[dict[str, Any]]:
     """Two trap clusters (two customers) and one gateway cluster."""
     return [
-        {"_id": "trap-golden", "name": "Golden Crust traps", "recType": TRAP, "data": {"devices": [
-            trap("g-1", "Golden Crust", "Manchester", "Flour Store", "ERP-001", device_id="58-A0-CB-FF-FE-80-00-01"),
-            trap("g-2", "Golden Crust", "Manchester", "Bakery", "ERP-002", device_id="58-A0-CB-FF-FE-80-00-02"),
-            trap("g-3", "Golden Crust", "Manchester", "Dock", "ERP-003", status="pending"),
-        ]}},
-        {"_id": "trap-acme", "name": "Acme traps", "recType": TRAP, "data": {"devices": [
-            trap("a-1", "Acme", "Leeds", "Kitchen", "ACME-01", device_id="58-A0-CB-FF-FE-80-00-11"),
-            trap("a-2", "Acme", "Leeds", "Store", "ACME-02", status="pending"),
-        ]}},
-        {"_id": "gw-golden", "name": "Golden Crust gateways", "recType": GATEWAY, "data": {"devices": [
-            gateway("gw-1", "Golden Crust", "Manchester", "Roof", "North mast", device_id="AA-BB-CC-DD-EE-FF-00-01"),
-        ]}},
+        {
+            "_id": "trap-golden",
+            "name": "Golden Crust traps",
+            "recType": TRAP,
+            "data": {
+                "devices": [
+                    trap(
+                        "g-1",
+                        "Golden Crust",
+                        "Manchester",
+                        "Flour Store",
+                        "ERP-001",
+                        device_id="58-A0-CB-FF-FE-80-00-01",
+                    ),
+                    trap("g-2", "Golden Crust", "Manchester", "Bakery", "ERP-002", device_id="58-A0-CB-FF-FE-80-00-02"),
+                    trap("g-3", "Golden Crust", "Manchester", "Dock", "ERP-003", status="pending"),
+                ]
+            },
+        },
+        {
+            "_id": "trap-acme",
+            "name": "Acme traps",
+            "recType": TRAP,
+            "data": {
+                "devices": [
+                    trap("a-1", "Acme", "Leeds", "Kitchen", "ACME-01", device_id="58-A0-CB-FF-FE-80-00-11"),
+                    trap("a-2", "Acme", "Leeds", "Store", "ACME-02", status="pending"),
+                ]
+            },
+        },
+        {
+            "_id": "gw-golden",
+            "name": "Golden Crust gateways",
+            "recType": GATEWAY,
+            "data": {
+                "devices": [
+                    gateway(
+                        "gw-1", "Golden Crust", "Manchester", "Roof", "North mast", device_id="AA-BB-CC-DD-EE-FF-00-01"
+                    ),
+                ]
+            },
+        },
     ]
 
 
@@ -249,8 +321,14 @@ class FakeMicroshare(FakeServer):
     widen race windows); ``ignore_puts`` answers PUTs 200 without applying them (a lossy upstream).
     """
 
-    def __init__(self, *, username: str = "svc@example.com", password: str = "svc-password",
-                 client_id: str = "client-123", expires_in: int = 3600) -> None:
+    def __init__(
+        self,
+        *,
+        username: str = "svc@example.com",
+        password: str = "svc-password",
+        client_id: str = "client-123",
+        expires_in: int = 3600,
+    ) -> None:
         super().__init__()
         self.username, self.password, self.client_id = username, password, client_id
         self.users = {username: password}
@@ -271,8 +349,12 @@ class FakeMicroshare(FakeServer):
 
     def count(self, kind: str) -> int:
         """Requests of one kind: auth, discover, get, put."""
-        kinds = {"auth": ("POST", "/oauth2/token"), "discover": ("GET", "/device/%2A"),
-                 "get": ("GET", "/device/io."), "put": ("PUT", "/device/")}
+        kinds = {
+            "auth": ("POST", "/oauth2/token"),
+            "discover": ("GET", "/device/%2A"),
+            "get": ("GET", "/device/io."),
+            "put": ("PUT", "/device/"),
+        }
         method, prefix = kinds[kind]
         reqs = self.calls(method)
         if kind == "discover":
@@ -282,8 +364,12 @@ class FakeMicroshare(FakeServer):
     def handle(self, req: Request) -> Answer:
         q = dict(req.query)
         if req.method == "POST" and req.path == "/oauth2/token":
-            ok = (self.users.get(q.get("username", "")) == q.get("password") and q.get("client_id") == self.client_id
-                  and q.get("grant_type") == "password" and q.get("scope") == "ALL:ALL")
+            ok = (
+                self.users.get(q.get("username", "")) == q.get("password")
+                and q.get("client_id") == self.client_id
+                and q.get("grant_type") == "password"
+                and q.get("scope") == "ALL:ALL"
+            )
             if not ok:
                 return Answer.json(401, {"error": "invalid_grant"})
             token = uuid.uuid4().hex
@@ -321,8 +407,11 @@ class FakeMicroshare(FakeServer):
                     if self.ignore_puts:
                         self.ignore_puts -= 1
                         return Answer.json(200, {"objs": [snapshot]})
-                    self.clusters[cluster_id] = {**snapshot, **{k: v for k, v in body.items() if k != "_id"},
-                                                 "_id": cluster_id}
+                    self.clusters[cluster_id] = {
+                        **snapshot,
+                        **{k: v for k, v in body.items() if k != "_id"},
+                        "_id": cluster_id,
+                    }
                     return Answer.json(200, {"objs": [copy.deepcopy(self.clusters[cluster_id])]})
         return Answer.json(404, {"error": "no such route"})
 
@@ -362,7 +451,7 @@ class FakeOdoo:
             def _work(self, request: Any, client_address: Any) -> None:
                 try:
                     self.finish_request(request, client_address)
-                except Exception:  # noqa: BLE001
+                except Exception:
                     self.handle_error(request, client_address)
                 finally:
                     self.shutdown_request(request)
@@ -378,7 +467,7 @@ class FakeOdoo:
         self.url = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
-    def start(self) -> "FakeOdoo":
+    def start(self) -> FakeOdoo:
         self._thread.start()
         return self
 
@@ -392,8 +481,9 @@ class FakeOdoo:
             time.sleep(self.delay)
         return 7 if (db, login, password) == (self.database, self.username, self.password) else False
 
-    def _execute_kw(self, db: str, uid: int, password: str, model: str, method: str, args: list,
-                    kwargs: dict | None = None) -> Any:
+    def _execute_kw(
+        self, db: str, uid: int, password: str, model: str, method: str, args: list, kwargs: dict | None = None
+    ) -> Any:
         from xmlrpc.client import Fault
 
         self.calls.append(("execute_kw", model, method))
@@ -407,7 +497,7 @@ class FakeOdoo:
         if method == "search_read":
             kwargs = kwargs or {}
             offset, limit = int(kwargs.get("offset", 0)), kwargs.get("limit")
-            rows = sorted(rows, key=lambda p: p["id"])[offset:offset + limit if limit else None]
+            rows = sorted(rows, key=lambda p: p["id"])[offset : offset + limit if limit else None]
             fields = kwargs.get("fields")
             return [{k: v for k, v in p.items() if not fields or k in fields or k == "id"} for p in rows]
         raise Fault(2, f"Method {method} not served by the fake")
@@ -426,6 +516,12 @@ class FakeOdoo:
 
 
 def odoo_product(pid: int, name: str, code: str | bool, *, category: int = 4, active: bool = True) -> dict[str, Any]:
-    return {"id": pid, "name": name, "default_code": code, "categ_id": [category, "Pest control"], "active": active,
-            "barcode": False, "description": False}
-
+    return {
+        "id": pid,
+        "name": name,
+        "default_code": code,
+        "categ_id": [category, "Pest control"],
+        "active": active,
+        "barcode": False,
+        "description": False,
+    }

@@ -8,7 +8,8 @@ import json
 import threading
 import time
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from tests.support import Sink
 
@@ -23,34 +24,75 @@ def v4_up(dev_eui: str, *, temperature: float = 21.5, f_cnt: int = 42, dedup: st
         "deduplicationId": dedup or str(uuid.uuid4()),
         "time": "2026-11-22T08:15:04.512321+00:00",
         "deviceInfo": {
-            "tenantId": "52f14cd4-c6f1-4fbd-8f87-4025e1d49242", "tenantName": "ChirpStack",
-            "applicationId": "d2a8f7e1-54b3-4a27-8b46-0f3c7e1b6a90", "applicationName": "sensors",
-            "deviceProfileId": "cc7b10d8-4a0f-4a8c-9f29-2d1f0f0b4a11", "deviceProfileName": "EM300-TH",
-            "deviceName": "cold-room-1", "devEui": dev_eui, "deviceClassEnabled": "CLASS_A",
+            "tenantId": "52f14cd4-c6f1-4fbd-8f87-4025e1d49242",
+            "tenantName": "ChirpStack",
+            "applicationId": "d2a8f7e1-54b3-4a27-8b46-0f3c7e1b6a90",
+            "applicationName": "sensors",
+            "deviceProfileId": "cc7b10d8-4a0f-4a8c-9f29-2d1f0f0b4a11",
+            "deviceProfileName": "EM300-TH",
+            "deviceName": "cold-room-1",
+            "devEui": dev_eui,
+            "deviceClassEnabled": "CLASS_A",
             "tags": {"site": "warehouse"},
         },
-        "devAddr": "01fa2b3c", "adr": True, "dr": 5, "fCnt": f_cnt, "fPort": 85, "confirmed": False,
+        "devAddr": "01fa2b3c",
+        "adr": True,
+        "dr": 5,
+        "fCnt": f_cnt,
+        "fPort": 85,
+        "confirmed": False,
         "data": base64.b64encode(b"\x01\x75\x5c\x03\x67\x34\x01").decode(),
         "object": {"temperature": temperature, "humidity": 48, "battery": 92},
         "rxInfo": [
-            {"gatewayId": "0016c001f153a14c", "uplinkId": 40312, "rssi": -97, "snr": 7.5, "channel": 2, "rfChain": 1,
-             "location": {"latitude": 52.37, "longitude": 4.89}, "context": "EFwMtA==", "crcStatus": "CRC_OK"},
-            {"gatewayId": "0016c001f153b22d", "uplinkId": 18872, "rssi": -84, "snr": 9.25, "channel": 2,
-             "rfChain": 1, "location": {}, "context": "Q3Pa9w==", "crcStatus": "CRC_OK"},
+            {
+                "gatewayId": "0016c001f153a14c",
+                "uplinkId": 40312,
+                "rssi": -97,
+                "snr": 7.5,
+                "channel": 2,
+                "rfChain": 1,
+                "location": {"latitude": 52.37, "longitude": 4.89},
+                "context": "EFwMtA==",
+                "crcStatus": "CRC_OK",
+            },
+            {
+                "gatewayId": "0016c001f153b22d",
+                "uplinkId": 18872,
+                "rssi": -84,
+                "snr": 9.25,
+                "channel": 2,
+                "rfChain": 1,
+                "location": {},
+                "context": "Q3Pa9w==",
+                "crcStatus": "CRC_OK",
+            },
         ],
-        "txInfo": {"frequency": 868300000, "modulation": {"lora": {"bandwidth": 125000, "spreadingFactor": 7,
-                                                                    "codeRate": "CR_4_5"}}},
+        "txInfo": {
+            "frequency": 868300000,
+            "modulation": {"lora": {"bandwidth": 125000, "spreadingFactor": 7, "codeRate": "CR_4_5"}},
+        },
     }
 
 
 def v3_up(dev_eui: str, *, temperature: float = 19.0, f_cnt: int = 7) -> dict[str, Any]:
     """A ChirpStack v3 ``up`` event (its ``json`` marshaler: devEUI and gatewayID in base64, objectJSON a string)."""
     return {
-        "applicationID": "12", "applicationName": "sensors", "deviceName": "cold-room-1",
+        "applicationID": "12",
+        "applicationName": "sensors",
+        "deviceName": "cold-room-1",
         "devEUI": base64.b64encode(bytes.fromhex(dev_eui)).decode(),
-        "rxInfo": [{"gatewayID": base64.b64encode(bytes.fromhex("0016c001f153a14c")).decode(), "rssi": -101,
-                    "loRaSNR": 5.5, "location": {"latitude": 52.37, "longitude": 4.89, "altitude": 0}}],
-        "txInfo": {"frequency": 868100000, "dr": 5}, "adr": True, "fCnt": f_cnt, "fPort": 85,
+        "rxInfo": [
+            {
+                "gatewayID": base64.b64encode(bytes.fromhex("0016c001f153a14c")).decode(),
+                "rssi": -101,
+                "loRaSNR": 5.5,
+                "location": {"latitude": 52.37, "longitude": 4.89, "altitude": 0},
+            }
+        ],
+        "txInfo": {"frequency": 868100000, "dr": 5},
+        "adr": True,
+        "fCnt": f_cnt,
+        "fPort": 85,
         "data": base64.b64encode(b"\x01\x02").decode(),
         "objectJSON": json.dumps({"temperature": temperature, "humidity": 51}),
         "tags": {"site": "warehouse"},
@@ -60,11 +102,31 @@ def v3_up(dev_eui: str, *, temperature: float = 19.0, f_cnt: int = 7) -> dict[st
 def helium_up(dev_eui: str, *, temperature: float = 18.0, fcnt: int = 3) -> dict[str, Any]:
     """A Helium console HTTP integration uplink (dev_eui in upper-case hex, payload base64, hotspots)."""
     return {
-        "app_eui": "6081F9D16837130E", "dev_eui": dev_eui.upper(), "devaddr": "48000012", "fcnt": fcnt, "port": 1,
-        "id": str(uuid.uuid4()), "name": "cold-room-1", "payload": base64.b64encode(b"\x10\x20").decode(),
-        "payload_size": 2, "reported_at": 1795336504512, "type": "uplink", "uuid": str(uuid.uuid4()),
-        "hotspots": [{"id": "112qSwZ", "name": "tiny-red-fox", "rssi": -110, "snr": 3.2, "spreading": "SF9BW125",
-                      "frequency": 904.1, "channel": 0, "status": "success", "reported_at": 1795336504500}],
+        "app_eui": "6081F9D16837130E",
+        "dev_eui": dev_eui.upper(),
+        "devaddr": "48000012",
+        "fcnt": fcnt,
+        "port": 1,
+        "id": str(uuid.uuid4()),
+        "name": "cold-room-1",
+        "payload": base64.b64encode(b"\x10\x20").decode(),
+        "payload_size": 2,
+        "reported_at": 1795336504512,
+        "type": "uplink",
+        "uuid": str(uuid.uuid4()),
+        "hotspots": [
+            {
+                "id": "112qSwZ",
+                "name": "tiny-red-fox",
+                "rssi": -110,
+                "snr": 3.2,
+                "spreading": "SF9BW125",
+                "frequency": 904.1,
+                "channel": 0,
+                "status": "success",
+                "reported_at": 1795336504500,
+            }
+        ],
         "decoded": {"status": "success", "payload": {"temperature": temperature, "humidity": 60}},
         "metadata": {"labels": [], "organization_id": "8f2e"},
     }
@@ -117,9 +179,13 @@ def queue_depth(name: str = STEPS_QUEUE) -> int:
     import boto3
 
     attrs = boto3.client("sqs", region_name="us-east-1").get_queue_attributes(
-        QueueUrl=queue_url(name), AttributeNames=["ApproximateNumberOfMessages",
-                                                  "ApproximateNumberOfMessagesNotVisible",
-                                                  "ApproximateNumberOfMessagesDelayed"])["Attributes"]
+        QueueUrl=queue_url(name),
+        AttributeNames=[
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        ],
+    )["Attributes"]
     return sum(int(v) for v in attrs.values())
 
 

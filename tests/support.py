@@ -13,7 +13,7 @@ class CallRecorder:
     def __init__(self) -> None:
         self.calls: list[str] = []
 
-    def __call__(self, model, **_) -> None:  # noqa: ANN001 - botocore's before-call signature
+    def __call__(self, model, **_) -> None:
         self.calls.append(model.name)
 
 
@@ -26,9 +26,9 @@ def new_eui() -> str:
 
 
 # ------------------------------------------------------------------ a fake HTTP sink on loopback
-import json  # noqa: E402
-import threading  # noqa: E402
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: E402
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class Sink:
@@ -45,9 +45,14 @@ class Sink:
             def _handle(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 raw = self.rfile.read(length) if length else b""
-                sink.requests.append({"method": self.command, "path": self.path,
-                                      "headers": {k.lower(): v for k, v in self.headers.items()},
-                                      "body": json.loads(raw) if raw else None})
+                sink.requests.append(
+                    {
+                        "method": self.command,
+                        "path": self.path,
+                        "headers": {k.lower(): v for k, v in self.headers.items()},
+                        "body": json.loads(raw) if raw else None,
+                    }
+                )
                 self.send_response(sink.status)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(sink.body)))
@@ -74,14 +79,16 @@ class Sink:
 
 
 # ------------------------------------------------------------------ lanes that need a system tool
-import os  # noqa: E402
-import shutil  # noqa: E402
+import os
+import shutil
 
-import pytest  # noqa: E402
+import pytest
 
 
 def lane_unavailable(reason: str) -> None:
-    """Skip (saying how to get the tool), or fail when every lane is required (CI sets FLEETGATE_REQUIRE_ALL_LANES=1)."""
+    """Skip (saying how to get the tool), or fail when every lane is required.
+
+    CI sets FLEETGATE_REQUIRE_ALL_LANES=1, so there a missing tool fails the run instead of skipping."""
     if os.environ.get("FLEETGATE_REQUIRE_ALL_LANES") == "1":
         pytest.fail(f"{reason} (FLEETGATE_REQUIRE_ALL_LANES=1: this lane must run)")
     pytest.skip(reason)
@@ -92,6 +99,8 @@ def mosquitto_binary() -> str | None:
     if found:
         return found
     return "/usr/sbin/mosquitto" if os.access("/usr/sbin/mosquitto", os.X_OK) else None
+
+
 def token_for(role: str = "user") -> dict:
     """A signed device-manager token for a fresh user id, without registering (argon2) or a DynamoDB user.
 

@@ -33,8 +33,9 @@ def test_given_registered_user_when_logging_in_with_email_or_username_then_beare
         assert reply.status == 200, reply.body
         assert reply.body["token_type"] == "bearer"
         assert reply.body["expires_in"] == 3600
-        claims = jwt.decode(reply.body["access_token"], get_settings().jwt_secret, algorithms=["HS256"],
-                            issuer="fleetgate")
+        claims = jwt.decode(
+            reply.body["access_token"], get_settings().jwt_secret, algorithms=["HS256"], issuer="fleetgate"
+        )
         assert claims["role"] == "user" and claims["exp"] > time.time()
 
 
@@ -60,8 +61,9 @@ def test_given_taken_email_or_username_when_registering_then_409(api):
 
 
 def test_given_invalid_registration_when_posting_then_422_with_field_details_and_no_echo(api):
-    reply = api.call("POST", "/api/v1/auth/register",
-                     json_body={"email": "not-an-email", "username": "a", "password": "Zq9!x"})
+    reply = api.call(
+        "POST", "/api/v1/auth/register", json_body={"email": "not-an-email", "username": "a", "password": "Zq9!x"}
+    )
     assert reply.status == 422
     fields = {tuple(e["loc"]) for e in reply.body["detail"]}
     assert fields == {("body", "email"), ("body", "username"), ("body", "password")}
@@ -100,10 +102,16 @@ def test_given_existing_user_when_bootstrapping_admin_with_same_email_then_promo
 def test_given_bad_tokens_when_calling_a_protected_route_then_401_detail(api):
     secret = get_settings().jwt_secret
     now = int(time.time())
-    expired = jwt.encode({"sub": "u", "role": "user", "iat": now - 7200, "exp": now - 3600, "iss": "fleetgate"},
-                         secret, algorithm="HS256")
-    forged = jwt.encode({"sub": "u", "role": "admin", "iat": now, "exp": now + 60, "iss": "fleetgate"},
-                        "not-the-secret-but-long-enough-for-hs256!", algorithm="HS256")
+    expired = jwt.encode(
+        {"sub": "u", "role": "user", "iat": now - 7200, "exp": now - 3600, "iss": "fleetgate"},
+        secret,
+        algorithm="HS256",
+    )
+    forged = jwt.encode(
+        {"sub": "u", "role": "admin", "iat": now, "exp": now + 60, "iss": "fleetgate"},
+        "not-the-secret-but-long-enough-for-hs256!",
+        algorithm="HS256",
+    )
     cases = {
         None: "Not authenticated",
         "garbage": "Could not validate credentials",
@@ -142,6 +150,6 @@ def test_given_register_login_and_failures_then_logs_never_hold_password_or_toke
     api.call("POST", "/api/v1/auth/register", json_body={**creds, "email": "broken"})
     logging.getLogger(logger.name).removeHandler(handler)
     logs = stream.getvalue()
-    assert '"status":401' in logs.replace(' ', '')  # requests are logged: the checks below are not vacuous
+    assert '"status":401' in logs.replace(" ", "")  # requests are logged: the checks below are not vacuous
     assert creds["password"] not in logs
     assert ok.body["access_token"] not in logs

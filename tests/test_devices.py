@@ -1,5 +1,7 @@
 """Device routes (device-manager Device Management), through real API Gateway v2 events."""
 
+from datetime import UTC
+
 import pytest
 
 from tests.support import new_eui
@@ -15,9 +17,18 @@ def _device(api, token, **overrides):
 def test_given_valid_device_when_creating_then_201_with_normalised_eui_and_defaults(api):
     user = api.register()
     eui = new_eui().upper()
-    spaced = ":".join(eui[i:i + 2] for i in range(0, 16, 2))
-    reply = api.call("POST", "/api/v1/devices", token=user["token"], json_body={
-        "dev_eui": spaced, "name": "Freezer", "expected_transmit_time": 900, "metadata": {"site": "DC-1", "t": 1.5}})
+    spaced = ":".join(eui[i : i + 2] for i in range(0, 16, 2))
+    reply = api.call(
+        "POST",
+        "/api/v1/devices",
+        token=user["token"],
+        json_body={
+            "dev_eui": spaced,
+            "name": "Freezer",
+            "expected_transmit_time": 900,
+            "metadata": {"site": "DC-1", "t": 1.5},
+        },
+    )
     assert reply.status == 201
     device = reply.body
     assert device["dev_eui"] == eui.lower()
@@ -30,22 +41,26 @@ def test_given_valid_device_when_creating_then_201_with_normalised_eui_and_defau
 def test_given_existing_eui_in_any_case_when_creating_then_409_even_for_another_user(api):
     alice, bob = api.register(), api.register()
     device = _device(api, alice["token"])
-    reply = api.call("POST", "/api/v1/devices", token=bob["token"],
-                     json_body={"dev_eui": device["dev_eui"].upper(), "name": "dup"})
+    reply = api.call(
+        "POST", "/api/v1/devices", token=bob["token"], json_body={"dev_eui": device["dev_eui"].upper(), "name": "dup"}
+    )
     assert reply.status == 409
     assert device["dev_eui"] in reply.body["detail"]
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"dev_eui": "12345", "name": "x"}, "dev_eui"),
-    ({"dev_eui": "zz" * 8, "name": "x"}, "dev_eui"),
-    ({"dev_eui": "a1" * 8, "name": ""}, "name"),
-    ({"dev_eui": "a1" * 8, "name": "x", "status": "exploded"}, "status"),
-    ({"dev_eui": "a1" * 8, "name": "x", "expected_transmit_time": -5}, "expected_transmit_time"),
-    ({"dev_eui": "a1" * 8, "name": "x", "metadata": "not-a-dict"}, "metadata"),
-    ({"dev_eui": "a1" * 8, "name": "x", "owner_id": "someone-else"}, "owner_id"),
-    ({"name": "x"}, "dev_eui"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"dev_eui": "12345", "name": "x"}, "dev_eui"),
+        ({"dev_eui": "zz" * 8, "name": "x"}, "dev_eui"),
+        ({"dev_eui": "a1" * 8, "name": ""}, "name"),
+        ({"dev_eui": "a1" * 8, "name": "x", "status": "exploded"}, "status"),
+        ({"dev_eui": "a1" * 8, "name": "x", "expected_transmit_time": -5}, "expected_transmit_time"),
+        ({"dev_eui": "a1" * 8, "name": "x", "metadata": "not-a-dict"}, "metadata"),
+        ({"dev_eui": "a1" * 8, "name": "x", "owner_id": "someone-else"}, "owner_id"),
+        ({"name": "x"}, "dev_eui"),
+    ],
+)
 def test_given_invalid_device_when_creating_then_422_naming_the_field(api, body, field):
     user = api.register()
     reply = api.call("POST", "/api/v1/devices", token=user["token"], json_body=body)
@@ -57,10 +72,18 @@ def test_given_invalid_device_when_creating_then_422_naming_the_field(api, body,
 def test_given_device_when_updating_then_only_given_fields_change(api):
     user = api.register()
     device = _device(api, user["token"], description="keep me", metadata={"a": 1})
-    reply = api.call("PUT", f"/api/v1/devices/{device['id']}", token=user["token"],
-                     json_body={"name": "Renamed", "status": "maintenance"})
+    reply = api.call(
+        "PUT",
+        f"/api/v1/devices/{device['id']}",
+        token=user["token"],
+        json_body={"name": "Renamed", "status": "maintenance"},
+    )
     assert reply.status == 200, reply.body
-    assert (reply.body["name"], reply.body["status"], reply.body["description"]) == ("Renamed", "maintenance", "keep me")
+    assert (reply.body["name"], reply.body["status"], reply.body["description"]) == (
+        "Renamed",
+        "maintenance",
+        "keep me",
+    )
     assert reply.body["updated_at"] >= device["updated_at"]
     assert api.call("GET", f"/api/v1/devices/{device['id']}", token=user["token"]).body == reply.body
 
@@ -68,13 +91,16 @@ def test_given_device_when_updating_then_only_given_fields_change(api):
 def test_given_device_when_changing_eui_then_old_eui_is_free_and_new_one_is_taken(api):
     user = api.register()
     first, second = _device(api, user["token"]), _device(api, user["token"])
-    moved = api.call("PUT", f"/api/v1/devices/{first['id']}", token=user["token"],
-                     json_body={"dev_eui": "AB" * 8})
+    moved = api.call("PUT", f"/api/v1/devices/{first['id']}", token=user["token"], json_body={"dev_eui": "AB" * 8})
     assert moved.status == 200 and moved.body["dev_eui"] == "ab" * 8
     clash = api.call("PUT", f"/api/v1/devices/{second['id']}", token=user["token"], json_body={"dev_eui": "ab" * 8})
     assert clash.status == 409
-    reuse = api.call("POST", "/api/v1/devices", token=user["token"],
-                     json_body={"dev_eui": first["dev_eui"], "name": "takes the freed eui"})
+    reuse = api.call(
+        "POST",
+        "/api/v1/devices",
+        token=user["token"],
+        json_body={"dev_eui": first["dev_eui"], "name": "takes the freed eui"},
+    )
     assert reuse.status == 201
 
 
@@ -93,17 +119,26 @@ def test_given_device_when_deleting_then_204_and_gone_and_eui_reusable(api):
     gone = api.call("GET", f"/api/v1/devices/{device['id']}", token=user["token"])
     assert (gone.status, gone.body) == (404, {"detail": "Device not found"})
     assert api.call("DELETE", f"/api/v1/devices/{device['id']}", token=user["token"]).status == 404
-    assert api.call("POST", "/api/v1/devices", token=user["token"],
-                    json_body={"dev_eui": device["dev_eui"], "name": "again"}).status == 201
+    assert (
+        api.call(
+            "POST", "/api/v1/devices", token=user["token"], json_body={"dev_eui": device["dev_eui"], "name": "again"}
+        ).status
+        == 201
+    )
 
 
 def test_given_another_users_device_then_every_route_answers_404_like_a_missing_one(api):
     alice, bob = api.register(), api.register()
     device = _device(api, alice["token"])
     path = f"/api/v1/devices/{device['id']}"
-    for method, suffix, body in (("GET", "", None), ("PUT", "", {"name": "x"}), ("DELETE", "", None),
-                                 ("GET", "/labels", None), ("PUT", "/labels", {"label_ids": []}),
-                                 ("GET", "/history", None)):
+    for method, suffix, body in (
+        ("GET", "", None),
+        ("PUT", "", {"name": "x"}),
+        ("DELETE", "", None),
+        ("GET", "/labels", None),
+        ("PUT", "/labels", {"label_ids": []}),
+        ("GET", "/history", None),
+    ):
         reply = api.call(method, path + suffix, token=bob["token"], json_body=body)
         assert (reply.status, reply.body) == (404, {"detail": "Device not found"}), (method, suffix)
     assert api.call("GET", "/api/v1/devices", token=bob["token"]).body["items"] == []
@@ -125,8 +160,9 @@ def test_given_many_devices_when_paging_then_every_device_once_newest_first(api)
     created = [_device(api, user["token"], name=f"d{i}")["id"] for i in range(7)]
     seen, cursor, pages = [], None, 0
     while True:
-        reply = api.call("GET", "/api/v1/devices", token=user["token"],
-                         query={"limit": 3, **({"cursor": cursor} if cursor else {})})
+        reply = api.call(
+            "GET", "/api/v1/devices", token=user["token"], query={"limit": 3, **({"cursor": cursor} if cursor else {})}
+        )
         assert reply.status == 200
         seen += [d["id"] for d in reply.body["items"]]
         cursor, pages = reply.body["next_cursor"], pages + 1
@@ -158,7 +194,7 @@ def test_given_device_without_uplinks_when_reading_history_then_empty_pages(api)
 
 
 def test_given_stored_history_records_then_history_routes_return_them_newest_first(api):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from fleetgate.core.ids import iso, new_id
     from fleetgate.devices import repository
@@ -166,11 +202,18 @@ def test_given_stored_history_records_then_history_routes_return_them_newest_fir
 
     alice, bob, admin = api.register(), api.register(), api.register(admin=True)
     mine, theirs = _device(api, alice["token"]), _device(api, bob["token"])
-    start = datetime.now(timezone.utc) - timedelta(minutes=5)
+    start = datetime.now(UTC) - timedelta(minutes=5)
     for i, device in enumerate([mine, mine, theirs]):
-        repository.add_history(DeviceHistoryEntry(id=new_id(), device_id=device["id"], event="up",
-                                                  received_at=iso(start + timedelta(seconds=i)), data={"f_cnt": i}),
-                               owner_id=device["owner_id"])
+        repository.add_history(
+            DeviceHistoryEntry(
+                id=new_id(),
+                device_id=device["id"],
+                event="up",
+                received_at=iso(start + timedelta(seconds=i)),
+                data={"f_cnt": i},
+            ),
+            owner_id=device["owner_id"],
+        )
     own = api.call("GET", f"/api/v1/devices/{mine['id']}/history", token=alice["token"])
     assert [e["data"]["f_cnt"] for e in own.body["items"]] == [1, 0]
     alice_all = api.call("GET", "/api/v1/devices/history", token=alice["token"])
@@ -188,24 +231,37 @@ def test_given_unknown_route_then_404_in_api_gateway_shape(api):
 
 
 def test_given_sparse_history_when_admin_pages_everything_then_each_request_is_bounded_and_nothing_is_skipped(api):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from fleetgate.core.ids import iso, new_id
     from fleetgate.devices import repository
     from fleetgate.devices.schemas import DeviceHistoryEntry
 
     user, admin = api.register(), api.register(admin=True)
-    device = api.call("POST", "/api/v1/devices", token=user["token"], json_body={"dev_eui": new_eui(), "name": "d"}).body
-    now = datetime.now(timezone.utc)
+    device = api.call(
+        "POST", "/api/v1/devices", token=user["token"], json_body={"dev_eui": new_eui(), "name": "d"}
+    ).body
+    now = datetime.now(UTC)
     ages = [0, 3, 12, 20]  # days ago: spread over more than one page's worth of day partitions
     for age in ages:
-        repository.add_history(DeviceHistoryEntry(id=new_id(), device_id=device["id"], event="up",
-                                                  received_at=iso(now - timedelta(days=age)), data={"age": age}),
-                               owner_id=device["owner_id"])
+        repository.add_history(
+            DeviceHistoryEntry(
+                id=new_id(),
+                device_id=device["id"],
+                event="up",
+                received_at=iso(now - timedelta(days=age)),
+                data={"age": age},
+            ),
+            owner_id=device["owner_id"],
+        )
     seen, cursor, requests = [], None, 0
     while True:
-        reply = api.call("GET", "/api/v1/devices/history", token=admin["token"],
-                         query={"limit": 50, **({"cursor": cursor} if cursor else {})})
+        reply = api.call(
+            "GET",
+            "/api/v1/devices/history",
+            token=admin["token"],
+            query={"limit": 50, **({"cursor": cursor} if cursor else {})},
+        )
         assert reply.status == 200
         assert len(reply.ddb_calls) <= repository.DAYS_PER_PAGE
         seen += [e["data"]["age"] for e in reply.body["items"] if e["device_id"] == device["id"]]

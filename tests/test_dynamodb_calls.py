@@ -5,7 +5,7 @@ any Scan fails every test. A change to these numbers is a design change: update 
 table on purpose, never to make a test pass.
 """
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -27,8 +27,13 @@ EXPECTED = {
     ("GET", "/api/v1/devices/{device_id}/history"): ["GetItem", "Query"],
     ("GET", "/api/v1/devices/{device_id}/labels"): ["GetItem", "Query", "BatchGetItem"],
     ("PUT", "/api/v1/devices/{device_id}/labels"): ["GetItem", "BatchGetItem", "Query", "BatchWriteItem"],
-    ("DELETE", "/api/v1/devices/{device_id}"): ["GetItem", "TransactWriteItems", "Query", "BatchWriteItem",
-                                                "BatchWriteItem"],  # memberships, then search tokens
+    ("DELETE", "/api/v1/devices/{device_id}"): [
+        "GetItem",
+        "TransactWriteItems",
+        "Query",
+        "BatchWriteItem",
+        "BatchWriteItem",
+    ],  # memberships, then search tokens
     ("GET", "/api/v1/labels"): ["Query"],
     ("POST", "/api/v1/labels"): ["TransactWriteItems"],
     ("GET", "/api/v1/labels/{label_id}"): ["GetItem"],
@@ -43,8 +48,13 @@ EXPECTED = {
     ("GET", "/api/v1/functions/history"): ["Query"],
     ("GET", "/api/v1/functions/{function_id}"): ["GetItem"],
     ("PUT", "/api/v1/functions/{function_id}"): ["GetItem", "TransactWriteItems"],  # + BatchWriteItem on a rename
-    ("DELETE", "/api/v1/functions/{function_id}"): ["GetItem", "DeleteItem", "Query", "BatchWriteItem",
-                                                    "BatchWriteItem"],  # versions, then search tokens
+    ("DELETE", "/api/v1/functions/{function_id}"): [
+        "GetItem",
+        "DeleteItem",
+        "Query",
+        "BatchWriteItem",
+        "BatchWriteItem",
+    ],  # versions, then search tokens
     ("GET", "/api/v1/functions/{function_id}/history"): ["GetItem", "Query"],
     ("GET", "/api/v1/functions/{function_id}/versions"): ["GetItem", "Query"],
     ("POST", "/api/v1/functions/{function_id}/test"): ["GetItem"],  # no history written
@@ -64,7 +74,10 @@ EXPECTED = {
     ("POST", "/api/v1/flows"): ["BatchGetItem", "TransactWriteItems", "BatchWriteItem"],
     ("GET", "/api/v1/flows/history"): ["Query"],
     ("GET", "/api/v1/flows/{flow_id}"): ["GetItem"],
-    ("PUT", "/api/v1/flows/{flow_id}"): ["GetItem", "TransactWriteItems"],  # enable/disable; a new graph adds 1 BatchGetItem
+    ("PUT", "/api/v1/flows/{flow_id}"): [
+        "GetItem",
+        "TransactWriteItems",
+    ],  # enable/disable; a new graph adds 1 BatchGetItem
     ("DELETE", "/api/v1/flows/{flow_id}"): ["GetItem", "TransactWriteItems", "BatchWriteItem"],
     ("GET", "/api/v1/flows/{flow_id}/history"): ["GetItem", "Query"],
     ("GET", "/api/v1/flows/{flow_id}/history/{history_id}"): ["GetItem", "GetItem"],
@@ -117,8 +130,16 @@ EXPECTED = {
     # ingest of an uplink (a device with one label): the key and the dev_eui claim in one BatchGetItem, the device,
     # the deduplication claim, device history, presence, then the trigger lookups (labels, device, each label).
     # Not one call more per matching flow: the fan-out is SQS messages (see tests/test_ingest.py)
-    ("POST", "/api/v1/ingest/chirpstack"): ["BatchGetItem", "GetItem", "PutItem", "PutItem", "UpdateItem",
-                                            "Query", "Query", "Query"],
+    ("POST", "/api/v1/ingest/chirpstack"): [
+        "BatchGetItem",
+        "GetItem",
+        "PutItem",
+        "PutItem",
+        "UpdateItem",
+        "Query",
+        "Query",
+        "Query",
+    ],
     # dead letters: the flow (visibility), then its dead letters; a replay marks each one it sends (here: one)
     ("GET", "/api/v1/flows/{flow_id}/dead-letters"): ["GetItem", "Query"],
     ("POST", "/api/v1/flows/{flow_id}/dead-letters/replay"): ["GetItem", "Query", "UpdateItem"],
@@ -140,30 +161,68 @@ def world(api):
     label = api.call("POST", "/api/v1/labels", token=token, json_body={"name": "l"}).body
     other = api.call("POST", "/api/v1/labels", token=token, json_body={"name": "m"}).body
     api.call("POST", f"/api/v1/labels/{label['id']}/devices/{device['id']}", token=token)
-    fn = api.call("POST", "/api/v1/functions", token=token,
-                  json_body={"name": "fn", "code": "function process(m) { return m }"}).body
+    fn = api.call(
+        "POST", "/api/v1/functions", token=token, json_body={"name": "fn", "code": "function process(m) { return m }"}
+    ).body
     storage = api.call("POST", "/api/v1/storages", token=token, json_body={"name": "st"}).body
     sink = Sink().__enter__()
-    integration = api.call("POST", "/api/v1/integrations", token=token,
-                           json_body={"name": "in", "type": "http", "config": {"url": sink.url}}).body
-    flow = api.call("POST", "/api/v1/flows", token=token, json_body={
-        "name": "fl", "nodes": [{"id": "d", "type": "device", "device_id": device["id"]},
-                                {"id": "f", "type": "function", "function_id": fn["id"], "version": 1},
-                                {"id": "i", "type": "integration", "integration_id": integration["id"]},
-                                {"id": "s", "type": "storage", "storage_id": storage["id"]}],
-        "edges": [{"source": "d", "target": "f"}, {"source": "f", "target": "i"}, {"source": "f", "target": "s"}]}).body
-    now = datetime.now(timezone.utc)
-    ih = history.record_integration_call(integration_id=integration["id"], owner_id=user_id(api, token), status="success",
-                                         started=now, duration_ms=3, request={"method": "POST"})
-    fh = history.record_flow_run(flow_id=flow["id"], owner_id=flow["owner_id"], status="success", started=now,
-                                 duration_ms=5, trigger={"device_id": device["id"]})
+    integration = api.call(
+        "POST",
+        "/api/v1/integrations",
+        token=token,
+        json_body={"name": "in", "type": "http", "config": {"url": sink.url}},
+    ).body
+    flow = api.call(
+        "POST",
+        "/api/v1/flows",
+        token=token,
+        json_body={
+            "name": "fl",
+            "nodes": [
+                {"id": "d", "type": "device", "device_id": device["id"]},
+                {"id": "f", "type": "function", "function_id": fn["id"], "version": 1},
+                {"id": "i", "type": "integration", "integration_id": integration["id"]},
+                {"id": "s", "type": "storage", "storage_id": storage["id"]},
+            ],
+            "edges": [{"source": "d", "target": "f"}, {"source": "f", "target": "i"}, {"source": "f", "target": "s"}],
+        },
+    ).body
+    now = datetime.now(UTC)
+    ih = history.record_integration_call(
+        integration_id=integration["id"],
+        owner_id=user_id(api, token),
+        status="success",
+        started=now,
+        duration_ms=3,
+        request={"method": "POST"},
+    )
+    fh = history.record_flow_run(
+        flow_id=flow["id"],
+        owner_id=flow["owner_id"],
+        status="success",
+        started=now,
+        duration_ms=5,
+        trigger={"device_id": device["id"]},
+    )
     storages.write_point(storages.get(storage["id"]), device["id"], {"t": 1}, now)
     ingest_key = api.call("POST", "/api/v1/ingest/keys", token=token, json_body={"name": "cs"}).body
     dead_letter(flow)
-    yield {"user": user, "token": token, "device": device["id"], "label": label["id"], "other": other["id"],
-           "function": fn["id"], "integration": integration["id"], "flow": flow["id"], "storage": storage["id"],
-           "integration_history": ih.id, "flow_history": fh.id, "dev_eui": device["dev_eui"],
-           "ingest_key": ingest_key["key"], "key": ingest_key["id"]}
+    yield {
+        "user": user,
+        "token": token,
+        "device": device["id"],
+        "label": label["id"],
+        "other": other["id"],
+        "function": fn["id"],
+        "integration": integration["id"],
+        "flow": flow["id"],
+        "storage": storage["id"],
+        "integration_history": ih.id,
+        "flow_history": fh.id,
+        "dev_eui": device["dev_eui"],
+        "ingest_key": ingest_key["key"],
+        "key": ingest_key["id"],
+    }
     sink.__exit__()
 
 
@@ -172,10 +231,21 @@ def dead_letter(flow: dict) -> None:
     from fleetgate.engine import repository as engine
     from fleetgate.engine.schemas import DeadLetter
 
-    engine.put_dead_letter(DeadLetter(id="20261122T000000000Z-000000000001", flow_id=flow["id"], run_id="r",
-                                      node_id="i", node_type="integration", attempts=5, last_error="HTTP 500",
-                                      failed_at=now_iso(), status="pending", message={"data": {"t": 1}}),
-                           flow["owner_id"])
+    engine.put_dead_letter(
+        DeadLetter(
+            id="20261122T000000000Z-000000000001",
+            flow_id=flow["id"],
+            run_id="r",
+            node_id="i",
+            node_type="integration",
+            attempts=5,
+            last_error="HTTP 500",
+            failed_at=now_iso(),
+            status="pending",
+            message={"data": {"t": 1}},
+        ),
+        flow["owner_id"],
+    )
 
 
 def user_id(api, token):
@@ -188,8 +258,12 @@ def test_given_each_route_when_called_then_dynamodb_calls_are_exactly_the_expect
     t, d, lbl = world["token"], world["device"], world["label"]
     eui = new_eui()
     calls = [
-        ("POST", "/api/v1/auth/register", None,
-         {"email": f"{eui}@example.com", "username": f"u{eui}", "password": "password123"}),
+        (
+            "POST",
+            "/api/v1/auth/register",
+            None,
+            {"email": f"{eui}@example.com", "username": f"u{eui}", "password": "password123"},
+        ),
         ("POST", "/api/v1/auth/login", None, None),
         ("GET", "/api/v1/devices", t, None),
         ("POST", "/api/v1/devices", t, {"dev_eui": eui, "name": "n"}),
@@ -216,8 +290,12 @@ def test_given_each_route_when_called_then_dynamodb_calls_are_exactly_the_expect
         ("POST", "/api/v1/functions/{function_id}/test", t, {"payload": {"a": 1}}),
         # integrations
         ("GET", "/api/v1/integrations", t, None),
-        ("POST", "/api/v1/integrations", t, {"name": "j", "type": "mqtt", "config": {"host": "broker.example.com",
-                                                                                   "topic": "a/b"}}),
+        (
+            "POST",
+            "/api/v1/integrations",
+            t,
+            {"name": "j", "type": "mqtt", "config": {"host": "broker.example.com", "topic": "a/b"}},
+        ),
         ("GET", "/api/v1/integrations/history", t, None),
         ("GET", "/api/v1/integrations/{integration_id}", t, None),
         ("PUT", "/api/v1/integrations/{integration_id}", t, {"name": "renamed-integration"}),
@@ -260,14 +338,17 @@ def test_given_each_route_when_called_then_dynamodb_calls_are_exactly_the_expect
         for key in ("function", "integration", "flow", "storage", "key"):
             path = path.replace(f"{{{key}_id}}", world[key])
         if "{history_id}" in path:
-            path = path.replace("{history_id}", world["integration_history" if "integrations" in path else "flow_history"])
+            path = path.replace(
+                "{history_id}", world["integration_history" if "integrations" in path else "flow_history"]
+            )
         if template == "/api/v1/auth/login":
             reply = api.call(method, path, form={"username": world["user"]["email"], "password": "pw-for-counting"})
         elif template == "/api/v1/search":
             reply = api.call(method, path, token=token, query={"query": "renamed"})
         elif template == "/api/v1/ingest/chirpstack":
-            reply = api.call(method, path, json_body=body, query={"event": "up"},
-                             headers={"x-api-key": world["ingest_key"]})
+            reply = api.call(
+                method, path, json_body=body, query={"event": "up"}, headers={"x-api-key": world["ingest_key"]}
+            )
             assert reply.body["status"] == "accepted" and reply.body["flows_triggered"] == 1, reply.body
         else:
             reply = api.call(method, path, token=token, json_body=body)
@@ -275,9 +356,19 @@ def test_given_each_route_when_called_then_dynamodb_calls_are_exactly_the_expect
         if template == "/api/v1/integrations/{integration_id}/test":
             assert reply.body["success"] is True, reply.body
         seen[(method, template)] = reply.ddb_calls
-    assert seen == _family(("/api/v1/auth/", "/api/v1/devices", "/api/v1/labels", "/api/v1/functions",
-                            "/api/v1/integrations", "/api/v1/flows", "/api/v1/storages", "/api/v1/search",
-                            "/api/v1/ingest"))
+    assert seen == _family(
+        (
+            "/api/v1/auth/",
+            "/api/v1/devices",
+            "/api/v1/labels",
+            "/api/v1/functions",
+            "/api/v1/integrations",
+            "/api/v1/flows",
+            "/api/v1/storages",
+            "/api/v1/search",
+            "/api/v1/ingest",
+        )
+    )
 
 
 def _family(prefixes: tuple[str, ...]) -> dict:
@@ -292,8 +383,11 @@ def test_given_mobivisor_routes_when_called_then_no_dynamodb_calls(api, monkeypa
         monkeypatch.setenv("MOBIVISOR_API_TOKEN", "t")
         settings.reset()
         seen = {}
-        for method, template in [("GET", "/api/v1/mobivisor/devices"), ("GET", "/api/v1/mobivisor/devices/{device_id}"),
-                                 ("DELETE", "/api/v1/mobivisor/devices/{device_id}")]:
+        for method, template in [
+            ("GET", "/api/v1/mobivisor/devices"),
+            ("GET", "/api/v1/mobivisor/devices/{device_id}"),
+            ("DELETE", "/api/v1/mobivisor/devices/{device_id}"),
+        ]:
             reply = api.call(method, template.replace("{device_id}", "123"), token=admin["token"])
             assert reply.status == 200, (method, template, reply.body)
             seen[(method, template)] = reply.ddb_calls
@@ -309,16 +403,26 @@ def test_given_microshare_routes_when_called_then_dynamodb_calls_are_exactly_the
     assert api.call("GET", f"{p}/devices", token=token).status == 200  # warm cache
     calls = [
         ("POST", "/auth/login", None, {"username": microshare.username, "password": microshare.password}),
-        ("GET", "/auth/status", token, None), ("GET", "/health", None, None), ("GET", "/health/microshare", None, None),
-        ("GET", "/status", token, None), ("GET", "/devices/clusters", token, None),
-        ("GET", "/devices/clusters/{cluster_id}", token, None), ("GET", "/devices", token, None),
+        ("GET", "/auth/status", token, None),
+        ("GET", "/health", None, None),
+        ("GET", "/health/microshare", None, None),
+        ("GET", "/status", token, None),
+        ("GET", "/devices/clusters", token, None),
+        ("GET", "/devices/clusters/{cluster_id}", token, None),
+        ("GET", "/devices", token, None),
         ("POST", "/devices", token, {"meta": {"location": location}, "guid": "count-1"}),
-        ("GET", "/devices/{device_id}", token, None), ("PUT", "/devices/{device_id}", token, {"status": "active"}),
-        ("DELETE", "/devices/{device_id}", token, None), ("GET", "/devices/discovery", token, None),
-        ("GET", "/devices/cache/stats", token, None), ("GET", "/devices/performance/benchmark", token, None),
-        ("GET", "/erp/status", token, None), ("POST", "/erp/inspection-points", token, point),
-        ("GET", "/erp/discovery", token, None), ("GET", "/erp/mapping", token, None),
-        ("GET", "/erp/unmapped", token, None), ("POST", "/erp/sync", token, None),
+        ("GET", "/devices/{device_id}", token, None),
+        ("PUT", "/devices/{device_id}", token, {"status": "active"}),
+        ("DELETE", "/devices/{device_id}", token, None),
+        ("GET", "/devices/discovery", token, None),
+        ("GET", "/devices/cache/stats", token, None),
+        ("GET", "/devices/performance/benchmark", token, None),
+        ("GET", "/erp/status", token, None),
+        ("POST", "/erp/inspection-points", token, point),
+        ("GET", "/erp/discovery", token, None),
+        ("GET", "/erp/mapping", token, None),
+        ("GET", "/erp/unmapped", token, None),
+        ("POST", "/erp/sync", token, None),
         ("POST", "/devices/cache/clear", token, None),
     ]
     seen = {}

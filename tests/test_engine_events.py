@@ -34,12 +34,25 @@ def test_given_the_sqs_sample_event_for_a_real_flow_then_the_worker_starts_its_r
     t = user["token"]
     device = api.call("POST", "/api/v1/devices", token=t, json_body={"dev_eui": new_eui(), "name": "d"}).body
     with ScriptedSink() as sink:
-        integration = api.call("POST", "/api/v1/integrations", token=t, json_body={
-            "name": "s", "type": "http", "config": {"url": sink.url}}).body
-        flow = api.call("POST", "/api/v1/flows", token=t, json_body={
-            "name": "sample", "nodes": [{"id": "sensor", "type": "device", "device_id": device["id"]},
-                                        {"id": "out", "type": "integration", "integration_id": integration["id"]}],
-            "edges": [{"source": "sensor", "target": "out"}]}).body
+        integration = api.call(
+            "POST",
+            "/api/v1/integrations",
+            token=t,
+            json_body={"name": "s", "type": "http", "config": {"url": sink.url}},
+        ).body
+        flow = api.call(
+            "POST",
+            "/api/v1/flows",
+            token=t,
+            json_body={
+                "name": "sample",
+                "nodes": [
+                    {"id": "sensor", "type": "device", "device_id": device["id"]},
+                    {"id": "out", "type": "integration", "integration_id": integration["id"]},
+                ],
+                "edges": [{"source": "sensor", "target": "out"}],
+            },
+        ).body
         event = _load("flow-worker-sqs.json")
         step = json.loads(event["Records"][0]["body"])
         step["flow_id"] = flow["id"]
@@ -62,5 +75,9 @@ def test_given_the_sqs_sample_event_as_it_is_then_the_unknown_flow_is_skipped_an
 def test_given_the_scheduled_sample_event_then_offline_detection_runs(api):
     result = api.functions.invoke("OfflineFunction", _load("offline-schedule.json"))
 
-    assert result == {"checked_at": "2026-11-22T09:30:00.000Z", "marked_offline": 0, "flows_started": 0,
-                      "complete": True}
+    assert result == {
+        "checked_at": "2026-11-22T09:30:00.000Z",
+        "marked_offline": 0,
+        "flows_started": 0,
+        "complete": True,
+    }

@@ -42,8 +42,9 @@ def _app(style):
 
 
 def _call(app, method, path, body=None):
-    event = http_event(method, path, headers={"content-type": "application/json"},
-                       body=json.dumps(body) if body is not None else None)
+    event = http_event(
+        method, path, headers={"content-type": "application/json"}, body=json.dumps(body) if body is not None else None
+    )
     result = app.resolve(event, LambdaContext("test"))
     return result["statusCode"], json.loads(result["body"])
 
@@ -52,8 +53,10 @@ def test_detail_family_matches_fastapi_shapes():
     app = _app(ErrorStyle.DETAIL)
     assert _call(app, "GET", "/missing") == (404, {"detail": "Item not found"})
     assert _call(app, "GET", "/conflict") == (409, {"detail": "Item exists"})
-    assert _call(app, "GET", "/invalid") == (422, {"detail": [
-        {"loc": ["body", "quantity"], "msg": "quantity must be even", "type": "validation_error"}]})
+    assert _call(app, "GET", "/invalid") == (
+        422,
+        {"detail": [{"loc": ["body", "quantity"], "msg": "quantity must be even", "type": "validation_error"}]},
+    )
     status, body = _call(app, "POST", "/items", {"name": "x"})
     assert status == 422 and body["detail"][0]["loc"] == ["body", "quantity"]
     assert _call(app, "GET", "/nope") == (404, {"detail": "Not Found"})
@@ -75,8 +78,15 @@ def test_mobile_family_uses_error_and_message_and_400_for_validation():
 
 def test_customer_family_uses_success_false_with_details():
     app = _app(ErrorStyle.CUSTOMER)
-    assert _call(app, "GET", "/conflict") == (409, {"success": False, "message": "Item exists", "error": "conflict",
-                                                    "details": [{"msg": "Item exists", "param": "name"}]})
+    assert _call(app, "GET", "/conflict") == (
+        409,
+        {
+            "success": False,
+            "message": "Item exists",
+            "error": "conflict",
+            "details": [{"msg": "Item exists", "param": "name"}],
+        },
+    )
     status, body = _call(app, "POST", "/items", {"name": "x", "quantity": "many"})
     assert status == 400 and body["success"] is False
     assert body["details"] == [{"msg": body["details"][0]["msg"], "param": "quantity"}]

@@ -47,9 +47,17 @@ def test_each_sample_event_names_a_route_or_schedule_of_the_template(path):
 UPSTREAM = ("mobivisor-", "microshare-", "health")
 
 
-@pytest.mark.parametrize("path", [p for p in EVENTS if not p.name.startswith(UPSTREAM)
-                                  and json.loads(p.read_text()).get("version") == "2.0"
-                                  and json.loads(p.read_text()).get("routeKey") != "$default"], ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path",
+    [
+        p
+        for p in EVENTS
+        if not p.name.startswith(UPSTREAM)
+        and json.loads(p.read_text()).get("version") == "2.0"
+        and json.loads(p.read_text()).get("routeKey") != "$default"
+    ],
+    ids=lambda p: p.name,
+)
 def test_given_a_device_manager_sample_event_with_a_real_token_then_its_function_answers_without_error(api, path):
     event = json.loads(path.read_text())
     route = {r.route_key: r for r in api.functions.stack.routes()}[event["routeKey"]]
@@ -66,8 +74,9 @@ def test_given_a_device_manager_sample_event_with_a_real_token_then_its_function
 
 
 @pytest.mark.parametrize("path", [p for p in EVENTS if p.name.startswith(UPSTREAM)], ids=lambda p: p.name)
-def test_given_fake_upstreams_when_invoking_each_sample_event_then_its_function_answers(api, microshare, monkeypatch,
-                                                                                        path):
+def test_given_fake_upstreams_when_invoking_each_sample_event_then_its_function_answers(
+    api, microshare, monkeypatch, path
+):
     with FakeMobivisor("t") as mobivisor:
         monkeypatch.setenv("MOBIVISOR_API_URL", mobivisor.url)
         monkeypatch.setenv("MOBIVISOR_API_TOKEN", "t")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
@@ -38,16 +38,27 @@ def w(api):
 
 
 def _integration(w, url: str, **config) -> dict:
-    reply = w["api"].call("POST", "/api/v1/integrations", token=w["t"], json_body={
-        "name": f"sink {uuid.uuid4().hex[:6]}", "type": "http", "config": {"url": url, "timeout_seconds": 2, **config}})
+    reply = w["api"].call(
+        "POST",
+        "/api/v1/integrations",
+        token=w["t"],
+        json_body={
+            "name": f"sink {uuid.uuid4().hex[:6]}",
+            "type": "http",
+            "config": {"url": url, "timeout_seconds": 2, **config},
+        },
+    )
     assert reply.status == 201, reply.body
     return reply.body
 
 
 def _flow(w, nodes: list[dict], edges: list[tuple], **extra) -> dict:
-    body = {"name": f"flow {uuid.uuid4().hex[:6]}", **extra,
-            "nodes": [{"id": "dev", "type": "device", "device_id": w["device"]["id"]}, *nodes],
-            "edges": [dict(zip(("source", "target", "branch"), e)) for e in edges]}
+    body = {
+        "name": f"flow {uuid.uuid4().hex[:6]}",
+        **extra,
+        "nodes": [{"id": "dev", "type": "device", "device_id": w["device"]["id"]}, *nodes],
+        "edges": [dict(zip(("source", "target", "branch"), e, strict=False)) for e in edges],
+    }
     reply = w["api"].call("POST", "/api/v1/flows", token=w["t"], json_body=body)
     assert reply.status == 201, reply.body
     return reply.body
@@ -55,14 +66,20 @@ def _flow(w, nodes: list[dict], edges: list[tuple], **extra) -> dict:
 
 def _two_step(w, integration: dict) -> dict:
     """device → function (to Fahrenheit) → HTTP integration."""
-    return _flow(w, [{"id": "toF", "type": "function", "function_id": w["fn"]["id"]},
-                     {"id": "out", "type": "integration", "integration_id": integration["id"]}],
-                 [("dev", "toF"), ("toF", "out")])
+    return _flow(
+        w,
+        [
+            {"id": "toF", "type": "function", "function_id": w["fn"]["id"]},
+            {"id": "out", "type": "integration", "integration_id": integration["id"]},
+        ],
+        [("dev", "toF"), ("toF", "out")],
+    )
 
 
 def _uplink(w, **kwargs) -> dict:
-    reply = w["api"].call("POST", INGEST, json_body=v4_up(w["eui"], **kwargs), query={"event": "up"},
-                          headers={"x-api-key": w["key"]})
+    reply = w["api"].call(
+        "POST", INGEST, json_body=v4_up(w["eui"], **kwargs), query={"event": "up"}, headers={"x-api-key": w["key"]}
+    )
     assert reply.status == 202 and reply.body["status"] == "accepted", reply.body
     return reply.body
 
@@ -86,8 +103,9 @@ def _receive_all() -> list[dict]:
     sqs = boto3.client("sqs", region_name="us-east-1")
     out = []
     while True:
-        got = sqs.receive_message(QueueUrl=queue_url(), MaxNumberOfMessages=10, WaitTimeSeconds=0,
-                                  MessageSystemAttributeNames=["All"]).get("Messages", [])
+        got = sqs.receive_message(
+            QueueUrl=queue_url(), MaxNumberOfMessages=10, WaitTimeSeconds=0, MessageSystemAttributeNames=["All"]
+        ).get("Messages", [])
         if not got:
             return out
         for m in got:
@@ -103,7 +121,8 @@ def _send(bodies: list[str]) -> None:
 
 def _visibility(seconds: int) -> None:
     boto3.client("sqs", region_name="us-east-1").set_queue_attributes(
-        QueueUrl=queue_url(), Attributes={"VisibilityTimeout": str(seconds)})
+        QueueUrl=queue_url(), Attributes={"VisibilityTimeout": str(seconds)}
+    )
 
 
 # ------------------------------------------------------------------ the happy path
@@ -116,15 +135,22 @@ def test_given_a_two_step_flow_when_an_uplink_arrives_then_function_then_integra
         run_worker(w["api"])
 
         [request] = sink.requests
-        assert request["body"]["data"] == {"temperature": -18.0, "humidity": 48, "battery": 92,
-                                           "temperatureF": -0.3999999999999986}
+        assert request["body"]["data"] == {
+            "temperature": -18.0,
+            "humidity": 48,
+            "battery": 92,
+            "temperatureF": -0.3999999999999986,
+        }
         assert request["body"]["device_id"] == w["device"]["id"] and request["body"]["history_id"] == up["history_id"]
         [run] = _runs(w, flow)
         assert request["headers"]["idempotency-key"].startswith(f"{run['run_id']}:out:")
         assert run["status"] == "success" and run["error"] is None
         assert run["trigger"]["event"] == "up" and run["trigger"]["device_id"] == w["device"]["id"]
         assert [(s["node_id"], s["type"], s["status"]) for s in run["steps"]] == [
-            ("$start", "trigger", "success"), ("toF", "function", "success"), ("out", "integration", "success")]
+            ("$start", "trigger", "success"),
+            ("toF", "function", "success"),
+            ("out", "integration", "success"),
+        ]
         function_step, integration_step = run["steps"][1], run["steps"][2]
         assert function_step["input"]["data"]["temperature"] == -18.0
         assert function_step["output"]["data"]["temperatureF"] == pytest.approx(-0.4)
@@ -149,8 +175,9 @@ def _drain_recording(w) -> list[str]:
         if not messages:
             return bodies
         bodies += [m["Body"] for m in messages]
-        result = w["api"].functions.invoke("FlowWorkerFunction",
-                                           sqs_event(messages, feed.source.queue_arn, "us-east-1"))
+        result = w["api"].functions.invoke(
+            "FlowWorkerFunction", sqs_event(messages, feed.source.queue_arn, "us-east-1")
+        )
         assert result == {"batchItemFailures": []}
     raise AssertionError("the run did not end")
 
@@ -197,7 +224,9 @@ def test_given_a_sink_that_fails_twice_then_retries_with_backoff_deliver_it_exac
         assert time.monotonic() - started >= 3  # backoff: 1 s, then 2 s
         [run] = _runs(w, flow)
         assert run["status"] == "success"
-        attempts = [(s["attempt"], s["status"], s.get("retry_in_seconds")) for s in run["steps"] if s["node_id"] == "out"]
+        attempts = [
+            (s["attempt"], s["status"], s.get("retry_in_seconds")) for s in run["steps"] if s["node_id"] == "out"
+        ]
         assert attempts == [(1, "error", 1), (2, "error", 2), (3, "success", None)]
         assert "HTTP 503" in run["steps"][2]["error"]
         assert sorted(c["status"] for c in _integration_history(w, integration)) == ["error", "error", "success"]
@@ -219,7 +248,11 @@ def test_given_a_sink_that_always_fails_then_dead_letter_and_a_replay_after_it_r
         assert letters.status == 200
         [letter] = letters.body["items"]
         assert (letter["node_id"], letter["node_type"], letter["attempts"], letter["status"]) == (
-            "out", "integration", 2, "pending")
+            "out",
+            "integration",
+            2,
+            "pending",
+        )
         assert "HTTP 500" in letter["last_error"] and letter["run_id"] == run["run_id"]
         assert letter["message"]["data"]["temperatureF"] == 70.7  # what the step was to deliver
         [queued] = dead_letter_messages()
@@ -237,8 +270,12 @@ def test_given_a_sink_that_always_fails_then_dead_letter_and_a_replay_after_it_r
         assert [s["node_id"] for s in replayed["steps"]] == ["out"]
         after = w["api"].call("GET", f"/api/v1/flows/{flow['id']}/dead-letters", token=w["t"]).body["items"]
         assert [(d["status"], d["replay_run_id"]) for d in after] == [("replayed", replayed["run_id"])]
-        again = w["api"].call("POST", f"/api/v1/flows/{flow['id']}/dead-letters/replay", token=w["t"],
-                              json_body={"ids": [letter["id"], "nope"]})
+        again = w["api"].call(
+            "POST",
+            f"/api/v1/flows/{flow['id']}/dead-letters/replay",
+            token=w["t"],
+            json_body={"ids": [letter["id"], "nope"]},
+        )
         assert again.body["replayed"] == [] and {s["id"] for s in again.body["skipped"]} == {letter["id"], "nope"}
         run_worker(w["api"])
         assert len(sink.requests) == 3
@@ -256,16 +293,26 @@ def test_given_two_branches_where_one_fails_then_partial_success_and_when_both_f
     with ScriptedSink() as good, ScriptedSink(then=500) as bad:
         ok = _integration(w, good.url)
         failing = _integration(w, bad.url, max_attempts=1)
-        mixed = _flow(w, [{"id": "a", "type": "integration", "integration_id": ok["id"]},
-                          {"id": "b", "type": "integration", "integration_id": failing["id"]}],
-                      [("dev", "a"), ("dev", "b")])
+        mixed = _flow(
+            w,
+            [
+                {"id": "a", "type": "integration", "integration_id": ok["id"]},
+                {"id": "b", "type": "integration", "integration_id": failing["id"]},
+            ],
+            [("dev", "a"), ("dev", "b")],
+        )
 
         _uplink(w)
         run_worker(w["api"], until=_settled(w, mixed), timeout=20)
         w["api"].call("PUT", f"/api/v1/flows/{mixed['id']}", token=w["t"], json_body={"enabled": False})
-        both = _flow(w, [{"id": "b1", "type": "integration", "integration_id": failing["id"]},
-                         {"id": "b2", "type": "integration", "integration_id": failing["id"]}],
-                     [("dev", "b1"), ("dev", "b2")])
+        both = _flow(
+            w,
+            [
+                {"id": "b1", "type": "integration", "integration_id": failing["id"]},
+                {"id": "b2", "type": "integration", "integration_id": failing["id"]},
+            ],
+            [("dev", "b1"), ("dev", "b2")],
+        )
         _uplink(w)
         run_worker(w["api"], until=_settled(w, both), timeout=20)
 
@@ -281,8 +328,10 @@ def test_given_a_worker_that_raises_in_the_middle_of_a_batch_then_no_step_is_los
     _visibility(1)
     with ScriptedSink() as sink:
         integration = _integration(w, sink.url)
-        flows = [_flow(w, [{"id": "out", "type": "integration", "integration_id": integration["id"]}],
-                       [("dev", "out")]) for _ in range(3)]
+        flows = [
+            _flow(w, [{"id": "out", "type": "integration", "integration_id": integration["id"]}], [("dev", "out")])
+            for _ in range(3)
+        ]
         _uplink(w)
         feed = poller(w["api"])
         assert feed.poll_once() == 3  # the three start steps, one batch
@@ -296,7 +345,8 @@ def test_given_a_worker_that_raises_in_the_middle_of_a_batch_then_no_step_is_los
 
         monkeypatch.setattr(nodes, "execute", flaky)
         messages = boto3.client("sqs", region_name="us-east-1").receive_message(
-            QueueUrl=queue_url(), MaxNumberOfMessages=10, WaitTimeSeconds=0, MessageSystemAttributeNames=["All"])
+            QueueUrl=queue_url(), MaxNumberOfMessages=10, WaitTimeSeconds=0, MessageSystemAttributeNames=["All"]
+        )
         from localcloud.sqs import sqs_event
 
         event = sqs_event(messages["Messages"], feed.source.queue_arn, "us-east-1")
@@ -307,8 +357,10 @@ def test_given_a_worker_that_raises_in_the_middle_of_a_batch_then_no_step_is_los
         failed_body = json.loads(next(r["body"] for r in event["Records"] if r["messageId"] == failed_ids[0]))
         assert failed_body["flow_id"] == flows[1]["id"]
         done = [r for r in event["Records"] if r["messageId"] not in failed_ids]
-        boto3.client("sqs", region_name="us-east-1").delete_message_batch(QueueUrl=queue_url(), Entries=[
-            {"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(done)])  # as Lambda does
+        boto3.client("sqs", region_name="us-east-1").delete_message_batch(
+            QueueUrl=queue_url(),
+            Entries=[{"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(done)],
+        )  # as Lambda does
 
         run_worker(w["api"], until=lambda: all(_runs(w, f) for f in flows), timeout=20)
 
@@ -317,12 +369,16 @@ def test_given_a_worker_that_raises_in_the_middle_of_a_batch_then_no_step_is_los
 
 
 def test_given_a_step_that_keeps_crashing_when_it_is_received_for_the_last_time_then_it_is_dead_lettered(
-        w, monkeypatch):
+    w, monkeypatch
+):
     from fleetgate.engine import nodes, service
 
     with ScriptedSink() as sink:
-        flow = _flow(w, [{"id": "out", "type": "integration", "integration_id": _integration(w, sink.url)["id"]}],
-                     [("dev", "out")])
+        flow = _flow(
+            w,
+            [{"id": "out", "type": "integration", "integration_id": _integration(w, sink.url)["id"]}],
+            [("dev", "out")],
+        )
         _uplink(w)
         start = _receive_all()[0]["Body"]
         assert service.handle_step(start) == "done"
@@ -354,11 +410,16 @@ def test_given_malformed_messages_and_steps_of_unknown_runs_then_they_are_droppe
 def test_given_a_switch_then_only_its_branch_runs_and_storage_keeps_the_point(w):
     storage = w["api"].call("POST", "/api/v1/storages", token=w["t"], json_body={"name": "temps"}).body
     with ScriptedSink() as hot, ScriptedSink() as cold:
-        flow = _flow(w, [{"id": "warm", "type": "switch", "field": "data.temperature", "operator": ">", "value": 10},
-                         {"id": "alert", "type": "integration", "integration_id": _integration(w, hot.url)["id"]},
-                         {"id": "log", "type": "integration", "integration_id": _integration(w, cold.url)["id"]},
-                         {"id": "keep", "type": "storage", "storage_id": storage["id"]}],
-                     [("dev", "warm"), ("warm", "alert", "true"), ("warm", "log", "false"), ("dev", "keep")])
+        flow = _flow(
+            w,
+            [
+                {"id": "warm", "type": "switch", "field": "data.temperature", "operator": ">", "value": 10},
+                {"id": "alert", "type": "integration", "integration_id": _integration(w, hot.url)["id"]},
+                {"id": "log", "type": "integration", "integration_id": _integration(w, cold.url)["id"]},
+                {"id": "keep", "type": "storage", "storage_id": storage["id"]},
+            ],
+            [("dev", "warm"), ("warm", "alert", "true"), ("warm", "log", "false"), ("dev", "keep")],
+        )
 
         _uplink(w, temperature=25.0)
         _uplink(w, temperature=-5.0)
@@ -373,13 +434,26 @@ def test_given_a_switch_then_only_its_branch_runs_and_storage_keeps_the_point(w)
 
 
 def test_given_two_paths_into_one_node_then_it_runs_once_per_path_and_the_run_settles(w):
-    other = w["api"].call("POST", "/api/v1/functions", token=w["t"],
-                          json_body={"name": "tag", "code": "function process(m) { m.data.tag = 'b'; return m; }"}).body
+    other = (
+        w["api"]
+        .call(
+            "POST",
+            "/api/v1/functions",
+            token=w["t"],
+            json_body={"name": "tag", "code": "function process(m) { m.data.tag = 'b'; return m; }"},
+        )
+        .body
+    )
     with ScriptedSink() as sink:
-        flow = _flow(w, [{"id": "a", "type": "function", "function_id": w["fn"]["id"]},
-                         {"id": "b", "type": "function", "function_id": other["id"]},
-                         {"id": "out", "type": "integration", "integration_id": _integration(w, sink.url)["id"]}],
-                     [("dev", "a"), ("dev", "b"), ("a", "out"), ("b", "out")])
+        flow = _flow(
+            w,
+            [
+                {"id": "a", "type": "function", "function_id": w["fn"]["id"]},
+                {"id": "b", "type": "function", "function_id": other["id"]},
+                {"id": "out", "type": "integration", "integration_id": _integration(w, sink.url)["id"]},
+            ],
+            [("dev", "a"), ("dev", "b"), ("a", "out"), ("b", "out")],
+        )
 
         _uplink(w)
         run_worker(w["api"], until=_settled(w, flow), timeout=20)
@@ -390,12 +464,25 @@ def test_given_two_paths_into_one_node_then_it_runs_once_per_path_and_the_run_se
 
 
 def test_given_a_function_that_throws_then_the_path_fails_without_retry(w):
-    broken = w["api"].call("POST", "/api/v1/functions", token=w["t"], json_body={
-        "name": "broken", "code": "function process(m) {\n  return m.data.missing.value;\n}"}).body
+    broken = (
+        w["api"]
+        .call(
+            "POST",
+            "/api/v1/functions",
+            token=w["t"],
+            json_body={"name": "broken", "code": "function process(m) {\n  return m.data.missing.value;\n}"},
+        )
+        .body
+    )
     with ScriptedSink() as sink:
-        flow = _flow(w, [{"id": "f", "type": "function", "function_id": broken["id"]},
-                         {"id": "out", "type": "integration", "integration_id": _integration(w, sink.url)["id"]}],
-                     [("dev", "f"), ("f", "out")])
+        flow = _flow(
+            w,
+            [
+                {"id": "f", "type": "function", "function_id": broken["id"]},
+                {"id": "out", "type": "integration", "integration_id": _integration(w, sink.url)["id"]},
+            ],
+            [("dev", "f"), ("f", "out")],
+        )
 
         _uplink(w)
         run_worker(w["api"], until=_settled(w, flow), timeout=20)
@@ -407,9 +494,14 @@ def test_given_a_function_that_throws_then_the_path_fails_without_retry(w):
 
 def test_given_a_short_delay_node_then_the_next_step_waits_in_sqs(w):
     with ScriptedSink() as sink:
-        flow = _flow(w, [{"id": "wait", "type": "delay", "seconds": 2},
-                         {"id": "out", "type": "integration", "integration_id": _integration(w, sink.url)["id"]}],
-                     [("dev", "wait"), ("wait", "out")])
+        flow = _flow(
+            w,
+            [
+                {"id": "wait", "type": "delay", "seconds": 2},
+                {"id": "out", "type": "integration", "integration_id": _integration(w, sink.url)["id"]},
+            ],
+            [("dev", "wait"), ("wait", "out")],
+        )
         _uplink(w)
         started = time.monotonic()
 
@@ -424,21 +516,27 @@ def test_given_a_delay_beyond_15_minutes_then_an_eventbridge_schedule_sends_the_
     from tests.support import STACK
 
     with ScriptedSink() as sink:
-        flow = _flow(w, [{"id": "wait", "type": "delay", "seconds": 3600},
-                         {"id": "out", "type": "integration", "integration_id": _integration(w, sink.url)["id"]}],
-                     [("dev", "wait"), ("wait", "out")])
+        flow = _flow(
+            w,
+            [
+                {"id": "wait", "type": "delay", "seconds": 3600},
+                {"id": "out", "type": "integration", "integration_id": _integration(w, sink.url)["id"]},
+            ],
+            [("dev", "wait"), ("wait", "out")],
+        )
         _uplink(w)
         run_worker(w["api"])  # start and delay steps; the next one is scheduled, not queued
         scheduler = boto3.client("scheduler", region_name="us-east-1")
         [summary] = scheduler.list_schedules()["Schedules"]
         schedule = scheduler.get_schedule(Name=summary["Name"])
-        due = datetime.strptime(schedule["ScheduleExpression"], "at(%Y-%m-%dT%H:%M:%S)").replace(tzinfo=timezone.utc)
-        assert timedelta(minutes=59) < due - datetime.now(timezone.utc) <= timedelta(minutes=60, seconds=2)
+        due = datetime.strptime(schedule["ScheduleExpression"], "at(%Y-%m-%dT%H:%M:%S)").replace(tzinfo=UTC)
+        assert timedelta(minutes=59) < due - datetime.now(UTC) <= timedelta(minutes=60, seconds=2)
         assert schedule["Target"]["Arn"] == STACK.environment()["FLOW_STEPS_QUEUE_ARN"]
         assert json.loads(schedule["Target"]["Input"])["message_ref"]["sk"].startswith("step#wait#")
         assert sink.requests == [] and queue_depth() == 0
-        local = Scheduler(STACK, w["api"].functions.invoke, scheduler=scheduler,
-                          sqs=boto3.client("sqs", region_name="us-east-1"))
+        local = Scheduler(
+            STACK, w["api"].functions.invoke, scheduler=scheduler, sqs=boto3.client("sqs", region_name="us-east-1")
+        )
 
         assert [n for n in local.tick(due - timedelta(seconds=1)) if n.startswith("default/")] == []
         assert [n for n in local.tick(due) if n.startswith("default/")] == [f"default/{summary['Name']}"]
@@ -469,10 +567,18 @@ def test_given_a_flow_edited_during_a_run_then_the_run_finishes_on_the_graph_it_
         feed = poller(w["api"])
         feed.poll_once()  # the start step: the run takes its snapshot
 
-        w["api"].call("PUT", f"/api/v1/flows/{flow['id']}", token=w["t"], json_body={
-            "nodes": [{"id": "dev", "type": "device", "device_id": w["device"]["id"]},
-                      {"id": "out", "type": "integration", "integration_id": two["id"]}],
-            "edges": [{"source": "dev", "target": "out"}]})
+        w["api"].call(
+            "PUT",
+            f"/api/v1/flows/{flow['id']}",
+            token=w["t"],
+            json_body={
+                "nodes": [
+                    {"id": "dev", "type": "device", "device_id": w["device"]["id"]},
+                    {"id": "out", "type": "integration", "integration_id": two["id"]},
+                ],
+                "edges": [{"source": "dev", "target": "out"}],
+            },
+        )
         run_worker(w["api"], until=_settled(w, flow), timeout=20)
 
         assert len(first.requests) == 1 and second.requests == []
@@ -486,8 +592,11 @@ def test_given_a_step_claimed_by_a_live_worker_then_a_copy_waits_and_after_the_c
     from fleetgate.engine.schemas import Step
 
     with ScriptedSink() as sink:
-        flow = _flow(w, [{"id": "out", "type": "integration", "integration_id": _integration(w, sink.url)["id"]}],
-                     [("dev", "out")])
+        flow = _flow(
+            w,
+            [{"id": "out", "type": "integration", "integration_id": _integration(w, sink.url)["id"]}],
+            [("dev", "out")],
+        )
         _uplink(w)
         assert service.handle_step(_receive_all()[0]["Body"]) == "done"
         [body] = [m["Body"] for m in _receive_all()]

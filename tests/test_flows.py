@@ -1,6 +1,6 @@
 """Flow routes (device-manager Flow Management): graph validation, enable/disable, the trigger index, history."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -15,13 +15,26 @@ def world(api):
     device = api.call("POST", "/api/v1/devices", token=t, json_body={"dev_eui": new_eui(), "name": "Freezer"}).body
     other_device = api.call("POST", "/api/v1/devices", token=t, json_body={"dev_eui": new_eui(), "name": "Fridge"}).body
     label = api.call("POST", "/api/v1/labels", token=t, json_body={"name": "trackers"}).body
-    fn = api.call("POST", "/api/v1/functions", token=t,
-                  json_body={"name": "f", "code": "function process(m) { return m }"}).body
-    integration = api.call("POST", "/api/v1/integrations", token=t, json_body={
-        "name": "hook", "type": "http", "config": {"url": "https://example.com/hook"}}).body
+    fn = api.call(
+        "POST", "/api/v1/functions", token=t, json_body={"name": "f", "code": "function process(m) { return m }"}
+    ).body
+    integration = api.call(
+        "POST",
+        "/api/v1/integrations",
+        token=t,
+        json_body={"name": "hook", "type": "http", "config": {"url": "https://example.com/hook"}},
+    ).body
     storage = api.call("POST", "/api/v1/storages", token=t, json_body={"name": "series"}).body
-    return {"user": user, "token": t, "device": device["id"], "device2": other_device["id"], "label": label["id"],
-            "function": fn["id"], "integration": integration["id"], "storage": storage["id"]}
+    return {
+        "user": user,
+        "token": t,
+        "device": device["id"],
+        "device2": other_device["id"],
+        "label": label["id"],
+        "function": fn["id"],
+        "integration": integration["id"],
+        "storage": storage["id"],
+    }
 
 
 def graph(w, **overrides):
@@ -37,8 +50,11 @@ def graph(w, **overrides):
             {"id": "keep", "type": "storage", "storage_id": w["storage"]},
         ],
         "edges": [
-            {"source": "dev", "target": "fn"}, {"source": "lbl", "target": "fn"}, {"source": "fn", "target": "hot"},
-            {"source": "hot", "target": "alert", "branch": "true"}, {"source": "hot", "target": "wait", "branch": "false"},
+            {"source": "dev", "target": "fn"},
+            {"source": "lbl", "target": "fn"},
+            {"source": "fn", "target": "hot"},
+            {"source": "hot", "target": "alert", "branch": "true"},
+            {"source": "hot", "target": "wait", "branch": "false"},
             {"source": "wait", "target": "keep"},
         ],
     }
@@ -61,7 +77,9 @@ def test_given_valid_graph_when_creating_then_201_and_the_trigger_index_finds_it
     assert api.call("GET", f"/api/v1/flows/{flow['id']}", token=world["token"]).body == flow
     assert [f["id"] for f in api.call("GET", "/api/v1/flows", token=world["token"]).body["items"]] == [flow["id"]]
     assert _triggers(f"device#{world['device']}", f"label#{world['label']}") == [
-        (f"device#{world['device']}", flow["id"], ("dev",)), (f"label#{world['label']}", flow["id"], ("lbl",))]
+        (f"device#{world['device']}", flow["id"], ("dev",)),
+        (f"label#{world['label']}", flow["id"], ("lbl",)),
+    ]
     assert _triggers(f"device#{world['device2']}") == []
 
 
@@ -97,12 +115,29 @@ def _node(w, node_id, **changes):
     return g
 
 
-@pytest.mark.parametrize("case", [
-    "unknown type", "missing device", "missing function", "missing version", "missing integration",
-    "missing storage", "missing label", "cycle", "no trigger", "edge to unknown", "edge into trigger",
-    "switch edge without branch", "branch on plain edge", "duplicate id", "self loop", "delay too long",
-    "ordering needs a value", "duplicate edge",
-])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "unknown type",
+        "missing device",
+        "missing function",
+        "missing version",
+        "missing integration",
+        "missing storage",
+        "missing label",
+        "cycle",
+        "no trigger",
+        "edge to unknown",
+        "edge into trigger",
+        "switch edge without branch",
+        "branch on plain edge",
+        "duplicate id",
+        "self loop",
+        "delay too long",
+        "ordering needs a value",
+        "duplicate edge",
+    ],
+)
 def test_given_an_invalid_graph_when_saving_then_422_naming_the_node(api, world, case):
     w = world
     if case == "unknown type":
@@ -125,8 +160,11 @@ def test_given_an_invalid_graph_when_saving_then_422_naming_the_node(api, world,
         needle = "cycle"
     elif case == "no trigger":
         g = graph(w)
-        body = graph(w, nodes=[n for n in g["nodes"] if n["type"] not in ("device", "label")],
-                     edges=[e for e in g["edges"] if e["source"] not in ("dev", "lbl")])
+        body = graph(
+            w,
+            nodes=[n for n in g["nodes"] if n["type"] not in ("device", "label")],
+            edges=[e for e in g["edges"] if e["source"] not in ("dev", "lbl")],
+        )
         needle = "trigger"
     elif case == "edge to unknown":
         body, needle = graph(w, edges=graph(w)["edges"] + [{"source": "fn", "target": "ghost"}]), "'ghost'"
@@ -135,7 +173,10 @@ def test_given_an_invalid_graph_when_saving_then_422_naming_the_node(api, world,
     elif case == "switch edge without branch":
         body, needle = graph(w, edges=graph(w)["edges"] + [{"source": "hot", "target": "keep"}]), "'hot'"
     elif case == "branch on plain edge":
-        body, needle = graph(w, edges=graph(w)["edges"] + [{"source": "fn", "target": "keep", "branch": "true"}]), "'fn'"
+        body, needle = (
+            graph(w, edges=graph(w)["edges"] + [{"source": "fn", "target": "keep", "branch": "true"}]),
+            "'fn'",
+        )
     elif case == "duplicate id":
         body, needle = graph(w, nodes=graph(w)["nodes"] + [{"id": "fn", "type": "delay", "seconds": 1}]), "'fn'"
     elif case == "self loop":
@@ -164,16 +205,25 @@ def test_given_another_users_resources_in_the_graph_then_422_as_if_missing(api, 
 def test_given_invalid_update_then_422_and_graph_unchanged(api, world):
     flow = api.call("POST", "/api/v1/flows", token=world["token"], json_body=graph(world)).body
     path = f"/api/v1/flows/{flow['id']}"
-    bad = api.call("PUT", path, token=world["token"], json_body={"edges": flow["edges"] + [{"source": "keep", "target": "fn"}]})
+    bad = api.call(
+        "PUT", path, token=world["token"], json_body={"edges": flow["edges"] + [{"source": "keep", "target": "fn"}]}
+    )
     assert bad.status == 422 and "cycle" in bad.body["detail"][0]["msg"]
     assert api.call("PUT", path, token=world["token"], json_body={"enabled": None}).status == 422
     assert api.call("GET", path, token=world["token"]).body == flow
 
 
 def test_given_no_token_then_every_flow_route_is_401(api):
-    for method, path in (("GET", "/api/v1/flows"), ("POST", "/api/v1/flows"), ("GET", "/api/v1/flows/x"),
-                         ("PUT", "/api/v1/flows/x"), ("DELETE", "/api/v1/flows/x"), ("GET", "/api/v1/flows/history"),
-                         ("GET", "/api/v1/flows/x/history"), ("GET", "/api/v1/flows/x/history/y")):
+    for method, path in (
+        ("GET", "/api/v1/flows"),
+        ("POST", "/api/v1/flows"),
+        ("GET", "/api/v1/flows/x"),
+        ("PUT", "/api/v1/flows/x"),
+        ("DELETE", "/api/v1/flows/x"),
+        ("GET", "/api/v1/flows/history"),
+        ("GET", "/api/v1/flows/x/history"),
+        ("GET", "/api/v1/flows/x/history/y"),
+    ):
         assert api.call(method, path, json_body={} if method in ("POST", "PUT") else None).status == 401, (method, path)
 
 
@@ -181,8 +231,13 @@ def test_given_another_users_flow_then_every_route_answers_404(api, world):
     bob = api.register()
     flow = api.call("POST", "/api/v1/flows", token=world["token"], json_body=graph(world)).body
     for fid in (flow["id"], "missing"):
-        for method, suffix, body in (("GET", "", None), ("PUT", "", {"enabled": False}), ("DELETE", "", None),
-                                     ("GET", "/history", None), ("GET", "/history/20261122T080000000Z-abc", None)):
+        for method, suffix, body in (
+            ("GET", "", None),
+            ("PUT", "", {"enabled": False}),
+            ("DELETE", "", None),
+            ("GET", "/history", None),
+            ("GET", "/history/20261122T080000000Z-abc", None),
+        ):
             reply = api.call(method, f"/api/v1/flows/{fid}{suffix}", token=bob["token"], json_body=body)
             assert (reply.status, reply.body) == (404, {"detail": "Flow not found"}), (fid, method, suffix)
     assert _triggers(f"device#{world['device']}") != []  # untouched
@@ -193,8 +248,12 @@ def test_given_admin_then_sees_and_edits_other_users_flows_with_the_owners_refer
     flow = api.call("POST", "/api/v1/flows", token=world["token"], json_body=graph(world)).body
     listed = api.call("GET", "/api/v1/flows", token=admin["token"], query={"limit": 200})
     assert flow["id"] in [f["id"] for f in listed.body["items"]]
-    renamed = api.call("PUT", f"/api/v1/flows/{flow['id']}", token=admin["token"],
-                       json_body={"name": "by admin", "nodes": flow["nodes"]})
+    renamed = api.call(
+        "PUT",
+        f"/api/v1/flows/{flow['id']}",
+        token=admin["token"],
+        json_body={"name": "by admin", "nodes": flow["nodes"]},
+    )
     assert renamed.status == 200 and renamed.body["owner_id"] == flow["owner_id"]
 
 
@@ -203,11 +262,20 @@ def test_given_recorded_runs_then_flow_history_lists_and_details_them(api, world
 
     admin = api.register(admin=True)
     flow = api.call("POST", "/api/v1/flows", token=world["token"], json_body=graph(world)).body
-    runs = [history.record_flow_run(flow_id=flow["id"], owner_id=flow["owner_id"], status=status,
-                                    started=datetime.now(timezone.utc).replace(minute=m), duration_ms=30,
-                                    trigger={"device_id": world["device"]}, input={"data": {"temperature": -10}},
-                                    steps=[{"node_id": "fn", "status": "success"}], run_id=f"run-{m}")
-            for m, status in ((1, "success"), (2, "partial_success"), (3, "error"))]
+    runs = [
+        history.record_flow_run(
+            flow_id=flow["id"],
+            owner_id=flow["owner_id"],
+            status=status,
+            started=datetime.now(UTC).replace(minute=m),
+            duration_ms=30,
+            trigger={"device_id": world["device"]},
+            input={"data": {"temperature": -10}},
+            steps=[{"node_id": "fn", "status": "success"}],
+            run_id=f"run-{m}",
+        )
+        for m, status in ((1, "success"), (2, "partial_success"), (3, "error"))
+    ]
     base = f"/api/v1/flows/{flow['id']}/history"
     listed = api.call("GET", base, token=world["token"])
     assert [r["status"] for r in listed.body["items"]] == ["error", "partial_success", "success"]
@@ -220,14 +288,25 @@ def test_given_recorded_runs_then_flow_history_lists_and_details_them(api, world
     assert {r.id for r in runs} <= {r["id"] for r in everyone.body["items"]}
 
 
-@pytest.mark.parametrize("operator, value, message, expected", [
-    ("==", 5, {"data": {"t": 5}}, True), ("!=", 5, {"data": {"t": 5}}, False), ("!=", 5, {}, True),
-    ("<", 5, {"data": {"t": 4.5}}, True), ("<=", 5, {"data": {"t": 5}}, True), (">", 5, {"data": {"t": 5}}, False),
-    (">=", "b", {"data": {"t": "c"}}, True), (">", 5, {"data": {"t": "6"}}, False),
-    ("contains", "oo", {"data": {"t": "cool"}}, True), ("contains", 3, {"data": {"t": [1, 3]}}, True),
-    ("contains", "k", {"data": {"t": {"k": 1}}}, True), ("exists", None, {"data": {"t": None}}, True),
-    ("exists", None, {"data": {}}, False), ("==", 1, {"data": {"t": [0, 1]}}, False),
-])
+@pytest.mark.parametrize(
+    "operator, value, message, expected",
+    [
+        ("==", 5, {"data": {"t": 5}}, True),
+        ("!=", 5, {"data": {"t": 5}}, False),
+        ("!=", 5, {}, True),
+        ("<", 5, {"data": {"t": 4.5}}, True),
+        ("<=", 5, {"data": {"t": 5}}, True),
+        (">", 5, {"data": {"t": 5}}, False),
+        (">=", "b", {"data": {"t": "c"}}, True),
+        (">", 5, {"data": {"t": "6"}}, False),
+        ("contains", "oo", {"data": {"t": "cool"}}, True),
+        ("contains", 3, {"data": {"t": [1, 3]}}, True),
+        ("contains", "k", {"data": {"t": {"k": 1}}}, True),
+        ("exists", None, {"data": {"t": None}}, True),
+        ("exists", None, {"data": {}}, False),
+        ("==", 1, {"data": {"t": [0, 1]}}, False),
+    ],
+)
 def test_given_switch_conditions_then_they_evaluate_as_documented(operator, value, message, expected):
     from fleetgate.flows.conditions import matches
 

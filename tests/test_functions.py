@@ -1,10 +1,15 @@
-"""Function routes (device-manager Function Management) and the JavaScript sandbox, through real API Gateway v2 events."""
+"""Function routes (device-manager Function Management) and the JavaScript sandbox, via real API Gateway v2 events."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
-GOOD = "function decodeUplink(message) {\n  console.log('decoding', message.bytes);\n  return {celsius: message.raw / 10};\n}"
+GOOD = (
+    "function decodeUplink(message) {\n"
+    "  console.log('decoding', message.bytes);\n"
+    "  return {celsius: message.raw / 10};\n"
+    "}"
+)
 
 
 def _function(api, token, **overrides):
@@ -24,25 +29,31 @@ def test_given_valid_code_when_creating_then_201_with_entry_point_and_version_1(
     assert [f["id"] for f in listed.body["items"]] == [fn["id"]]
 
 
-@pytest.mark.parametrize("code, entry", [
-    ("function processData(m) { return m }\nfunction helper() {}", "processData"),
-    ("function helper(x) { return x }\nfunction process(m) { return helper(m) }", "process"),
-    ("const onlyOne = (m) => ({n: m.n + 1});", "onlyOne"),
-    ("function processTemperature(data) { data.f = data.c * 9 / 5 + 32; return data }", "processTemperature"),
-])
+@pytest.mark.parametrize(
+    "code, entry",
+    [
+        ("function processData(m) { return m }\nfunction helper() {}", "processData"),
+        ("function helper(x) { return x }\nfunction process(m) { return helper(m) }", "process"),
+        ("const onlyOne = (m) => ({n: m.n + 1});", "onlyOne"),
+        ("function processTemperature(data) { data.f = data.c * 9 / 5 + 32; return data }", "processTemperature"),
+    ],
+)
 def test_given_each_entry_point_convention_when_saving_then_it_is_detected(api, code, entry):
     user = api.register()
     assert _function(api, user["token"], code=code)["entry_point"] == entry
 
 
-@pytest.mark.parametrize("code, needle, line", [
-    ("function process(m) {\n  return m +;\n}", "SyntaxError", 2),
-    ("import fs from 'fs'\nfunction process(m) { return m }", "modules are not supported", 1),
-    ("function a() {}\nfunction b() {}", "no entry point", None),
-    ("var x = 1;", "no entry point", None),
-    ("while (true) {}", "time limit exceeded", None),
-    ("\n\nthrow new Error('broken at load');", "broken at load", 3),
-])
+@pytest.mark.parametrize(
+    "code, needle, line",
+    [
+        ("function process(m) {\n  return m +;\n}", "SyntaxError", 2),
+        ("import fs from 'fs'\nfunction process(m) { return m }", "modules are not supported", 1),
+        ("function a() {}\nfunction b() {}", "no entry point", None),
+        ("var x = 1;", "no entry point", None),
+        ("while (true) {}", "time limit exceeded", None),
+        ("\n\nthrow new Error('broken at load');", "broken at load", 3),
+    ],
+)
 def test_given_code_that_does_not_load_when_saving_then_422_with_the_js_error_and_line(api, code, needle, line):
     user = api.register()
     reply = api.call("POST", "/api/v1/functions", token=user["token"], json_body={"name": "bad", "code": code})
@@ -56,13 +67,16 @@ def test_given_code_that_does_not_load_when_saving_then_422_with_the_js_error_an
     assert api.call("GET", "/api/v1/functions", token=user["token"]).body["items"] == []
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"name": "x", "code": ""}, "code"),
-    ({"name": "", "code": GOOD}, "name"),
-    ({"name": "x", "code": GOOD, "timeout_ms": 1001}, "timeout_ms"),
-    ({"name": "x", "code": GOOD, "timeout_ms": 0}, "timeout_ms"),
-    ({"name": "x", "code": GOOD, "owner_id": "me"}, "owner_id"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"name": "x", "code": ""}, "code"),
+        ({"name": "", "code": GOOD}, "name"),
+        ({"name": "x", "code": GOOD, "timeout_ms": 1001}, "timeout_ms"),
+        ({"name": "x", "code": GOOD, "timeout_ms": 0}, "timeout_ms"),
+        ({"name": "x", "code": GOOD, "owner_id": "me"}, "owner_id"),
+    ],
+)
 def test_given_invalid_body_when_creating_then_422_naming_the_field(api, body, field):
     user = api.register()
     reply = api.call("POST", "/api/v1/functions", token=user["token"], json_body=body)
@@ -93,8 +107,12 @@ def test_given_updates_then_code_changes_make_versions_and_every_version_is_kept
 def test_given_function_when_testing_then_output_logs_and_duration_without_history(api):
     user = api.register()
     fn = _function(api, user["token"])
-    reply = api.call("POST", f"/api/v1/functions/{fn['id']}/test", token=user["token"],
-                     json_body={"payload": {"raw": 215, "bytes": "AQI="}})
+    reply = api.call(
+        "POST",
+        f"/api/v1/functions/{fn['id']}/test",
+        token=user["token"],
+        json_body={"payload": {"raw": 215, "bytes": "AQI="}},
+    )
     assert reply.status == 200, reply.body
     assert reply.body["success"] is True and reply.body["output"] == {"celsius": 21.5}
     assert reply.body["logs"] == ["decoding AQI="] and reply.body["duration_ms"] > 0 and reply.body["version"] == 1
@@ -112,8 +130,12 @@ def test_given_non_object_result_then_it_is_wrapped_in_data(api):
 def test_given_pinned_version_when_testing_then_that_version_runs(api):
     user = api.register()
     fn = _function(api, user["token"], code="function process(m) { return {v: 1} }")
-    api.call("PUT", f"/api/v1/functions/{fn['id']}", token=user["token"],
-             json_body={"code": "function process(m) { return {v: 2} }"})
+    api.call(
+        "PUT",
+        f"/api/v1/functions/{fn['id']}",
+        token=user["token"],
+        json_body={"code": "function process(m) { return {v: 2} }"},
+    )
     test = f"/api/v1/functions/{fn['id']}/test"
     assert api.call("POST", test, token=user["token"], json_body={}).body["output"] == {"v": 2}
     assert api.call("POST", test, token=user["token"], json_body={"version": 1}).body["output"] == {"v": 1}
@@ -123,8 +145,11 @@ def test_given_pinned_version_when_testing_then_that_version_runs(api):
 
 HOSTILE = [
     ("infinite loop", "function process(m) { while (true) {} }", "time limit exceeded"),
-    ("memory bomb", "function process(m) { var a = []; while (true) a.push('x'.repeat(1 << 16)); }",
-     "memory limit exceeded"),
+    (
+        "memory bomb",
+        "function process(m) { var a = []; while (true) a.push('x'.repeat(1 << 16)); }",
+        "memory limit exceeded",
+    ),
     ("deep recursion", "function process(m) { function f(n) { return f(n + 1) + 1 } return f(0) }", "stack overflow"),
     ("require", "function process(m) { return require('fs').readFileSync('/etc/passwd') }", "'require' is not defined"),
     ("process", "function processData(m) { return {env: process.env} }", "'process' is not defined"),
@@ -150,7 +175,9 @@ def test_given_hostile_or_broken_code_when_running_then_clear_error_and_next_run
     assert reply.body["duration_ms"] < 1000
     if case == "thrown error":
         assert reply.body["error_line"] == 3
-    after = api.call("POST", f"/api/v1/functions/{good['id']}/test", token=user["token"], json_body={"payload": {"n": 1}})
+    after = api.call(
+        "POST", f"/api/v1/functions/{good['id']}/test", token=user["token"], json_body={"payload": {"n": 1}}
+    )
     assert (after.body["success"], after.body["output"]) == (True, {"ok": 2})
     again = api.call("POST", f"/api/v1/functions/{bad['id']}/test", token=user["token"], json_body={"payload": {}})
     assert again.body["error"] == reply.body["error"]  # a fresh context each time: same outcome
@@ -158,9 +185,14 @@ def test_given_hostile_or_broken_code_when_running_then_clear_error_and_next_run
 
 def test_given_a_script_that_pollutes_globals_then_the_next_execution_does_not_see_it(api):
     user = api.register()
-    fn = _function(api, user["token"], code=(
-        "function process(m) { globalThis.counter = (globalThis.counter || 0) + 1;"
-        " Object.prototype.polluted = true; return {counter: globalThis.counter, seen: ({}).polluted === true} }"))
+    fn = _function(
+        api,
+        user["token"],
+        code=(
+            "function process(m) { globalThis.counter = (globalThis.counter || 0) + 1;"
+            " Object.prototype.polluted = true; return {counter: globalThis.counter, seen: ({}).polluted === true} }"
+        ),
+    )
     path = f"/api/v1/functions/{fn['id']}/test"
     first = api.call("POST", path, token=user["token"], json_body={}).body
     second = api.call("POST", path, token=user["token"], json_body={}).body
@@ -169,8 +201,13 @@ def test_given_a_script_that_pollutes_globals_then_the_next_execution_does_not_s
 
 def test_given_console_flood_then_logs_are_bounded(api):
     user = api.register()
-    fn = _function(api, user["token"], code=(
-        "function process(m) { for (var i = 0; i < 500; i++) console.log('line', i, 'x'.repeat(5000)); return {} }"))
+    fn = _function(
+        api,
+        user["token"],
+        code=(
+            "function process(m) { for (var i = 0; i < 500; i++) console.log('line', i, 'x'.repeat(5000)); return {} }"
+        ),
+    )
     body = api.call("POST", f"/api/v1/functions/{fn['id']}/test", token=user["token"], json_body={}).body
     assert body["success"] is True
     assert len(body["logs"]) == 101 and body["logs"][-1] == "... 400 more line(s) dropped"
@@ -178,10 +215,17 @@ def test_given_console_flood_then_logs_are_bounded(api):
 
 
 def test_given_no_token_then_every_function_route_is_401(api):
-    for method, path in (("GET", "/api/v1/functions"), ("POST", "/api/v1/functions"), ("GET", "/api/v1/functions/x"),
-                         ("PUT", "/api/v1/functions/x"), ("DELETE", "/api/v1/functions/x"),
-                         ("GET", "/api/v1/functions/history"), ("GET", "/api/v1/functions/x/history"),
-                         ("GET", "/api/v1/functions/x/versions"), ("POST", "/api/v1/functions/x/test")):
+    for method, path in (
+        ("GET", "/api/v1/functions"),
+        ("POST", "/api/v1/functions"),
+        ("GET", "/api/v1/functions/x"),
+        ("PUT", "/api/v1/functions/x"),
+        ("DELETE", "/api/v1/functions/x"),
+        ("GET", "/api/v1/functions/history"),
+        ("GET", "/api/v1/functions/x/history"),
+        ("GET", "/api/v1/functions/x/versions"),
+        ("POST", "/api/v1/functions/x/test"),
+    ):
         reply = api.call(method, path, json_body={} if method in ("POST", "PUT") else None)
         assert (reply.status, reply.body) == (401, {"detail": "Not authenticated"}), (method, path)
 
@@ -191,9 +235,14 @@ def test_given_another_users_function_then_every_route_answers_404_like_a_missin
     fn = _function(api, alice["token"])
     for fid in (fn["id"], "no-such-function"):
         base = f"/api/v1/functions/{fid}"
-        for method, suffix, body in (("GET", "", None), ("PUT", "", {"name": "x"}), ("DELETE", "", None),
-                                     ("GET", "/history", None), ("GET", "/versions", None),
-                                     ("POST", "/test", {"payload": {}})):
+        for method, suffix, body in (
+            ("GET", "", None),
+            ("PUT", "", {"name": "x"}),
+            ("DELETE", "", None),
+            ("GET", "/history", None),
+            ("GET", "/versions", None),
+            ("POST", "/test", {"payload": {}}),
+        ):
             reply = api.call(method, base + suffix, token=bob["token"], json_body=body)
             assert (reply.status, reply.body) == (404, {"detail": "Function not found"}), (fid, method, suffix)
     assert api.call("GET", "/api/v1/functions", token=bob["token"]).body["items"] == []
@@ -203,7 +252,9 @@ def test_given_another_users_function_then_every_route_answers_404_like_a_missin
 def test_given_function_when_deleting_then_204_and_versions_gone(api):
     user = api.register()
     fn = _function(api, user["token"])
-    api.call("PUT", f"/api/v1/functions/{fn['id']}", token=user["token"], json_body={"code": "function process(m){return m}"})
+    api.call(
+        "PUT", f"/api/v1/functions/{fn['id']}", token=user["token"], json_body={"code": "function process(m){return m}"}
+    )
     assert api.call("DELETE", f"/api/v1/functions/{fn['id']}", token=user["token"]).status == 204
     assert api.call("GET", f"/api/v1/functions/{fn['id']}", token=user["token"]).status == 404
     from fleetgate.functions import repository
@@ -217,19 +268,37 @@ def test_given_recorded_runs_then_history_routes_show_them_newest_first_per_user
     alice, bob, admin = api.register(), api.register(), api.register(admin=True)
     mine, theirs = _function(api, alice["token"]), _function(api, bob["token"])
     for minute, fn in ((1, mine), (2, mine), (3, theirs)):
-        history.record_function_run(function_id=fn["id"], owner_id=fn["owner_id"], status="success",
-                                    started=datetime.now(timezone.utc).replace(minute=minute), duration_ms=1.5,
-                                    input={"raw": minute}, output={"celsius": minute / 10}, logs=["hi"], version=1)
-    history.record_function_run(function_id=mine["id"], owner_id=mine["owner_id"], status="error",
-                                started=datetime.now(timezone.utc).replace(minute=4), duration_ms=100,
-                                input={}, error="time limit exceeded")
+        history.record_function_run(
+            function_id=fn["id"],
+            owner_id=fn["owner_id"],
+            status="success",
+            started=datetime.now(UTC).replace(minute=minute),
+            duration_ms=1.5,
+            input={"raw": minute},
+            output={"celsius": minute / 10},
+            logs=["hi"],
+            version=1,
+        )
+    history.record_function_run(
+        function_id=mine["id"],
+        owner_id=mine["owner_id"],
+        status="error",
+        started=datetime.now(UTC).replace(minute=4),
+        duration_ms=100,
+        input={},
+        error="time limit exceeded",
+    )
     own = api.call("GET", f"/api/v1/functions/{mine['id']}/history", token=alice["token"])
     assert [r["status"] for r in own.body["items"]] == ["error", "success", "success"]
     assert own.body["items"][1]["input"] == {"raw": 2} and own.body["items"][1]["logs"] == ["hi"]
     assert own.body["items"][0]["error"] == "time limit exceeded"
     page = api.call("GET", f"/api/v1/functions/{mine['id']}/history", token=alice["token"], query={"limit": 2})
-    rest = api.call("GET", f"/api/v1/functions/{mine['id']}/history", token=alice["token"],
-                    query={"cursor": page.body["next_cursor"]})
+    rest = api.call(
+        "GET",
+        f"/api/v1/functions/{mine['id']}/history",
+        token=alice["token"],
+        query={"cursor": page.body["next_cursor"]},
+    )
     assert len(page.body["items"]) == 2 and len(rest.body["items"]) == 1
     alice_all = api.call("GET", "/api/v1/functions/history", token=alice["token"])
     assert {r["function_id"] for r in alice_all.body["items"]} == {mine["id"]}
@@ -243,9 +312,10 @@ def test_given_history_record_then_it_expires_after_the_retention(api):
 
     user = api.register()
     fn = _function(api, user["token"])
-    started = datetime(2026, 11, 22, 8, 0, tzinfo=timezone.utc)
-    repository.record("function", fn["id"], fn["owner_id"], status="success", started=started, duration_ms=1,
-                      details={"input": {}})
+    started = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+    repository.record(
+        "function", fn["id"], fn["owner_id"], status="success", started=started, duration_ms=1, details={"input": {}}
+    )
     item = next(iter(repository._executions().query(f"function#{fn['id']}")))
     days = get_settings().history_retention_days
     assert int(item.expires_at.timestamp()) == int(started.timestamp()) + days * 86400
@@ -257,9 +327,16 @@ def test_given_a_run_whose_logs_exceed_the_record_limit_then_history_still_reads
     user = api.register()
     fn = _function(api, user["token"])
     lines = [f"{i:03d} " + "x" * 996 for i in range(100)]  # the sandbox's own caps: 100 lines of 1000 characters
-    history.record_function_run(function_id=fn["id"], owner_id=fn["owner_id"], status="success",
-                                started=datetime.now(timezone.utc), duration_ms=3.0, input={"raw": 1},
-                                output={"celsius": 0.1}, logs=lines)
+    history.record_function_run(
+        function_id=fn["id"],
+        owner_id=fn["owner_id"],
+        status="success",
+        started=datetime.now(UTC),
+        duration_ms=3.0,
+        input={"raw": 1},
+        output={"celsius": 0.1},
+        logs=lines,
+    )
     reply = api.call("GET", f"/api/v1/functions/{fn['id']}/history", token=user["token"])
     assert reply.status == 200, reply.body
     logs = reply.body["items"][0]["logs"]

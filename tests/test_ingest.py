@@ -48,19 +48,34 @@ def world(api):
     user = api.register()
     token = user["token"]
     eui = new_eui()
-    device = api.call("POST", "/api/v1/devices", token=token,
-                      json_body={"dev_eui": eui, "name": "cold room", "expected_transmit_time": 600,
-                                 "metadata": {"site": "warehouse"}}).body
+    device = api.call(
+        "POST",
+        "/api/v1/devices",
+        token=token,
+        json_body={
+            "dev_eui": eui,
+            "name": "cold room",
+            "expected_transmit_time": 600,
+            "metadata": {"site": "warehouse"},
+        },
+    ).body
     label = api.call("POST", "/api/v1/labels", token=token, json_body={"name": "rooms"}).body
     api.call("POST", f"/api/v1/labels/{label['id']}/devices/{device['id']}", token=token)
     return {"token": token, "key": _key(api, token)["key"], "device": device, "eui": eui, "label": label}
 
 
 def _flow(api, token: str, trigger: dict, *, enabled: bool = True) -> dict:
-    reply = api.call("POST", "/api/v1/flows", token=token, json_body={
-        "name": f"flow {uuid.uuid4().hex[:6]}", "enabled": enabled,
-        "nodes": [{"id": "t", **trigger}, {"id": "wait", "type": "delay", "seconds": 5}],
-        "edges": [{"source": "t", "target": "wait"}]})
+    reply = api.call(
+        "POST",
+        "/api/v1/flows",
+        token=token,
+        json_body={
+            "name": f"flow {uuid.uuid4().hex[:6]}",
+            "enabled": enabled,
+            "nodes": [{"id": "t", **trigger}, {"id": "wait", "type": "delay", "seconds": 5}],
+            "edges": [{"source": "t", "target": "wait"}],
+        },
+    )
     assert reply.status == 201, reply.body
     return reply.body
 
@@ -98,8 +113,9 @@ def test_given_two_users_when_listing_and_revoking_keys_then_each_sees_only_thei
     a, b = _key(api, alice["token"]), _key(api, bob["token"])
 
     assert [k["id"] for k in api.call("GET", "/api/v1/ingest/keys", token=bob["token"]).body["items"]] == [b["id"]]
-    assert {a["id"], b["id"]} <= {k["id"] for k in api.call("GET", "/api/v1/ingest/keys",
-                                                             token=admin["token"]).body["items"]}
+    assert {a["id"], b["id"]} <= {
+        k["id"] for k in api.call("GET", "/api/v1/ingest/keys", token=admin["token"]).body["items"]
+    }
     assert api.call("DELETE", f"/api/v1/ingest/keys/{a['id']}", token=bob["token"]).status == 404
     assert api.call("DELETE", f"/api/v1/ingest/keys/{a['id']}", token=alice["token"]).status == 204
     assert api.call("DELETE", f"/api/v1/ingest/keys/{a['id']}", token=alice["token"]).status == 404
@@ -124,8 +140,12 @@ def test_given_no_bearer_token_when_managing_keys_then_401(api):
 @pytest.mark.parametrize("case", ["missing", "malformed", "wrong secret", "unknown id"])
 def test_given_a_missing_or_wrong_key_when_ingesting_then_401_and_nothing_is_stored(api, world, case):
     good = world["key"]
-    key = {"missing": None, "malformed": "not-a-key", "wrong secret": good[:-6] + "AAAAAA",
-           "unknown id": f"fgk_{uuid.uuid4()}_{good[41:]}"}[case]
+    key = {
+        "missing": None,
+        "malformed": "not-a-key",
+        "wrong secret": good[:-6] + "AAAAAA",
+        "unknown id": f"fgk_{uuid.uuid4()}_{good[41:]}",
+    }[case]
     body = v4_up(world["eui"])
 
     reply = _ingest(api, key, body)
@@ -154,21 +174,25 @@ def test_given_a_protobuf_body_when_ingesting_then_415_saying_to_choose_json(api
 
 
 def test_given_a_protobuf_body_and_a_wrong_key_when_ingesting_then_401_first(api, world):
-    reply = _ingest(api, world["key"][:-4] + "zzzz", b"\x0a\x24\x00\x01\x02",
-                    headers={"content-type": "application/octet-stream"})
+    reply = _ingest(
+        api, world["key"][:-4] + "zzzz", b"\x0a\x24\x00\x01\x02", headers={"content-type": "application/octet-stream"}
+    )
 
     assert reply.status == 401
 
 
-@pytest.mark.parametrize("case,loc", [
-    ("unknown event", ["query", "event"]),
-    ("not json", ["body"]),
-    ("array", ["body"]),
-    ("unrecognised shape", ["body"]),
-    ("bad v4 eui", ["body", "deviceInfo", "devEui"]),
-    ("bad helium eui", ["body", "dev_eui"]),
-    ("bad v3 objectJSON", ["body", "objectJSON"]),
-])
+@pytest.mark.parametrize(
+    "case,loc",
+    [
+        ("unknown event", ["query", "event"]),
+        ("not json", ["body"]),
+        ("array", ["body"]),
+        ("unrecognised shape", ["body"]),
+        ("bad v4 eui", ["body", "deviceInfo", "devEui"]),
+        ("bad helium eui", ["body", "dev_eui"]),
+        ("bad v3 objectJSON", ["body", "objectJSON"]),
+    ],
+)
 def test_given_an_unreadable_body_or_event_when_ingesting_then_422_naming_the_field(api, world, case, loc):
     eui = world["eui"]
     body, event, headers = {
@@ -236,15 +260,20 @@ def test_given_more_matching_flows_when_ingesting_then_dynamodb_calls_stay_the_s
     twelve = _ingest(api, world["key"], v4_up(world["eui"]))
 
     assert (one.body["flows_triggered"], twelve.body["flows_triggered"]) == (1, 12)
-    assert one.ddb_calls == twelve.ddb_calls == [
-        "BatchGetItem",  # the key and the dev_eui claim
-        "GetItem",  # the device
-        "PutItem",  # the deduplication claim
-        "PutItem",  # device history
-        "UpdateItem",  # last_seen, online, offline due time
-        "Query",  # the device's labels
-        "Query", "Query",  # the trigger index: the device, its label
-    ]
+    assert (
+        one.ddb_calls
+        == twelve.ddb_calls
+        == [
+            "BatchGetItem",  # the key and the dev_eui claim
+            "GetItem",  # the device
+            "PutItem",  # the deduplication claim
+            "PutItem",  # device history
+            "UpdateItem",  # last_seen, online, offline due time
+            "Query",  # the device's labels
+            "Query",
+            "Query",  # the trigger index: the device, its label
+        ]
+    )
     assert first_sqs == ["SendMessageBatch"] and sqs_calls == ["SendMessageBatch", "SendMessageBatch"]
     assert len(_steps()) == 13
 
@@ -265,8 +294,9 @@ def test_given_the_same_uplink_three_times_then_it_is_processed_once_and_copies_
 
 def test_given_an_unknown_device_when_ingesting_then_202_ignored_with_the_reason_and_recorded(api, world):
     stranger = api.register()
-    theirs = api.call("POST", "/api/v1/devices", token=stranger["token"],
-                      json_body={"dev_eui": new_eui(), "name": "not yours"}).body
+    theirs = api.call(
+        "POST", "/api/v1/devices", token=stranger["token"], json_body={"dev_eui": new_eui(), "name": "not yours"}
+    ).body
     unknown = new_eui()
 
     missing = _ingest(api, world["key"], v4_up(unknown))
@@ -276,8 +306,10 @@ def test_given_an_unknown_device_when_ingesting_then_202_ignored_with_the_reason
         assert reply.status == 202 and reply.body["status"] == "ignored" and reply.body["device_id"] is None
         assert "unknown device" in reply.body["reason"] and reply.body["dev_eui"] == eui
     recorded = api.call("GET", "/api/v1/devices/history", token=world["token"]).body["items"]
-    assert {(e["event"], e["data"]["dev_eui"]) for e in recorded} == {("unknown_device", unknown),
-                                                                      ("unknown_device", theirs["dev_eui"])}
+    assert {(e["event"], e["data"]["dev_eui"]) for e in recorded} == {
+        ("unknown_device", unknown),
+        ("unknown_device", theirs["dev_eui"]),
+    }
     assert api.call("GET", f"/api/v1/devices/{theirs['id']}", token=stranger["token"]).body["last_seen"] is None
     assert queue_depth() == 0
 
@@ -294,21 +326,51 @@ def test_given_a_device_in_maintenance_when_an_uplink_arrives_then_last_seen_mov
 
 # ------------------------------------------------------------------ other events
 def _event(kind: str, eui: str) -> dict:
-    info = {"deviceInfo": {"devEui": eui, "deviceName": "cold room", "applicationId": "a1"},
-            "time": "2026-11-22T08:20:00Z"}
+    info = {
+        "deviceInfo": {"devEui": eui, "deviceName": "cold room", "applicationId": "a1"},
+        "time": "2026-11-22T08:20:00Z",
+    }
     return {
         "join": {**info, "deduplicationId": str(uuid.uuid4()), "devAddr": "01ab23cd"},
-        "status": {**info, "deduplicationId": str(uuid.uuid4()), "margin": 7, "externalPowerSource": False,
-                   "batteryLevel": 87.5},
-        "location": {**info, "deduplicationId": str(uuid.uuid4()),
-                     "location": {"latitude": 52.3702, "longitude": 4.8952, "altitude": 3.5, "source": "GEO_RESOLVER_TDOA",
-                                  "accuracy": 25}},
-        "log": {**info, "level": "ERROR", "code": "UPLINK_CODEC", "description": "js error: x is undefined",
-                "context": {"deduplication_id": str(uuid.uuid4())}},
-        "ack": {**info, "deduplicationId": str(uuid.uuid4()), "queueItemId": str(uuid.uuid4()), "acknowledged": True,
-                "fCntDown": 12},
-        "txack": {**info, "downlinkId": 31337, "queueItemId": str(uuid.uuid4()), "fCntDown": 12,
-                  "gatewayId": "0016c001f153a14c"},
+        "status": {
+            **info,
+            "deduplicationId": str(uuid.uuid4()),
+            "margin": 7,
+            "externalPowerSource": False,
+            "batteryLevel": 87.5,
+        },
+        "location": {
+            **info,
+            "deduplicationId": str(uuid.uuid4()),
+            "location": {
+                "latitude": 52.3702,
+                "longitude": 4.8952,
+                "altitude": 3.5,
+                "source": "GEO_RESOLVER_TDOA",
+                "accuracy": 25,
+            },
+        },
+        "log": {
+            **info,
+            "level": "ERROR",
+            "code": "UPLINK_CODEC",
+            "description": "js error: x is undefined",
+            "context": {"deduplication_id": str(uuid.uuid4())},
+        },
+        "ack": {
+            **info,
+            "deduplicationId": str(uuid.uuid4()),
+            "queueItemId": str(uuid.uuid4()),
+            "acknowledged": True,
+            "fCntDown": 12,
+        },
+        "txack": {
+            **info,
+            "downlinkId": 31337,
+            "queueItemId": str(uuid.uuid4()),
+            "fCntDown": 12,
+            "gatewayId": "0016c001f153a14c",
+        },
     }[kind]
 
 
@@ -330,20 +392,32 @@ def test_given_a_status_event_then_the_battery_fields_are_stored_on_the_device(a
 
     battery = api.call("GET", f"/api/v1/devices/{world['device']['id']}", token=world["token"]).body["battery"]
     assert reply.body["status"] == "accepted"
-    assert battery == {"battery_level": 87.5, "battery_level_unavailable": False, "external_power_source": False,
-                       "margin": 7, "updated_at": reply.body["received_at"]}
+    assert battery == {
+        "battery_level": 87.5,
+        "battery_level_unavailable": False,
+        "external_power_source": False,
+        "margin": 7,
+        "updated_at": reply.body["received_at"],
+    }
 
 
 def test_given_a_location_event_then_the_location_is_stored_on_the_device(api, world):
     reply = _ingest(api, world["key"], _event("location", world["eui"]), event="location")
 
     location = api.call("GET", f"/api/v1/devices/{world['device']['id']}", token=world["token"]).body["location"]
-    assert location == {"latitude": 52.3702, "longitude": 4.8952, "altitude": 3.5, "source": "GEO_RESOLVER_TDOA",
-                        "accuracy": 25, "updated_at": reply.body["received_at"]}
+    assert location == {
+        "latitude": 52.3702,
+        "longitude": 4.8952,
+        "altitude": 3.5,
+        "source": "GEO_RESOLVER_TDOA",
+        "accuracy": 25,
+        "updated_at": reply.body["received_at"],
+    }
 
 
-@pytest.mark.parametrize("kind,field,value", [("log", "code", "UPLINK_CODEC"), ("ack", "acknowledged", True),
-                                              ("txack", "f_cnt_down", 12)])
+@pytest.mark.parametrize(
+    "kind,field,value", [("log", "code", "UPLINK_CODEC"), ("ack", "acknowledged", True), ("txack", "f_cnt_down", 12)]
+)
 def test_given_log_ack_and_txack_events_then_they_are_recorded_in_history(api, world, kind, field, value):
     body = _event(kind, world["eui"])
 
@@ -383,9 +457,13 @@ def test_given_a_helium_uplink_then_it_is_read_like_v4(api, world):
 # ------------------------------------------------------------------ the Function URL
 def test_given_the_function_url_event_when_invoking_the_ingest_function_then_it_answers_like_the_api(api, world):
     body = json.dumps(v4_up(world["eui"]))
-    event = http_event("POST", f"{INGEST}?event=up", headers={"content-type": "application/json",
-                                                              "x-api-key": world["key"]},
-                       body=body, api_id="ingestfunction")  # routeKey $default, as a Function URL sends
+    event = http_event(
+        "POST",
+        f"{INGEST}?event=up",
+        headers={"content-type": "application/json", "x-api-key": world["key"]},
+        body=body,
+        api_id="ingestfunction",
+    )  # routeKey $default, as a Function URL sends
 
     result = api.functions.invoke("IngestFunction", event)
 
@@ -396,8 +474,12 @@ def test_given_the_function_url_event_when_invoking_the_ingest_function_then_it_
 
 def test_given_a_base64_encoded_json_body_when_ingesting_then_it_is_decoded(api, world):
     body = json.dumps(v4_up(world["eui"])).encode()
-    event = http_event("POST", f"{INGEST}?event=up", headers={"content-type": "text/plain; charset=utf-8",
-                                                              "x-api-key": world["key"]}, body=body)
+    event = http_event(
+        "POST",
+        f"{INGEST}?event=up",
+        headers={"content-type": "text/plain; charset=utf-8", "x-api-key": world["key"]},
+        body=body,
+    )
     event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
 
     result = api.functions.invoke("IngestFunction", event)

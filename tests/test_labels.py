@@ -6,8 +6,9 @@ from tests.support import new_eui
 
 
 def _label(api, token, name=None, **extra):
-    reply = api.call("POST", "/api/v1/labels", token=token,
-                     json_body={"name": name or f"label-{uuid.uuid4().hex[:6]}", **extra})
+    reply = api.call(
+        "POST", "/api/v1/labels", token=token, json_body={"name": name or f"label-{uuid.uuid4().hex[:6]}", **extra}
+    )
     assert reply.status == 201, reply.body
     return reply.body
 
@@ -73,11 +74,19 @@ def test_given_device_when_putting_labels_then_set_is_replaced(api):
     user = api.register()
     device = _device(api, user["token"])
     a, b, c = (_label(api, user["token"]) for _ in range(3))
-    first = api.call("PUT", f"/api/v1/devices/{device['id']}/labels", token=user["token"],
-                     json_body={"label_ids": [a["id"], b["id"]]})
+    first = api.call(
+        "PUT",
+        f"/api/v1/devices/{device['id']}/labels",
+        token=user["token"],
+        json_body={"label_ids": [a["id"], b["id"]]},
+    )
     assert first.status == 200 and {x["id"] for x in first.body["labels"]} == {a["id"], b["id"]}
-    second = api.call("PUT", f"/api/v1/devices/{device['id']}/labels", token=user["token"],
-                      json_body={"label_ids": [c["id"], b["id"], c["id"]]})
+    second = api.call(
+        "PUT",
+        f"/api/v1/devices/{device['id']}/labels",
+        token=user["token"],
+        json_body={"label_ids": [c["id"], b["id"], c["id"]]},
+    )
     assert [x["id"] for x in second.body["labels"]] == [c["id"], b["id"]]
     now = api.call("GET", f"/api/v1/devices/{device['id']}/labels", token=user["token"])
     assert {x["id"] for x in now.body["labels"]} == {b["id"], c["id"]}
@@ -86,10 +95,16 @@ def test_given_device_when_putting_labels_then_set_is_replaced(api):
 def test_given_unknown_or_foreign_label_when_putting_labels_then_422_and_nothing_changes(api):
     alice, bob = api.register(), api.register()
     device, mine, theirs = _device(api, alice["token"]), _label(api, alice["token"]), _label(api, bob["token"])
-    api.call("PUT", f"/api/v1/devices/{device['id']}/labels", token=alice["token"], json_body={"label_ids": [mine["id"]]})
+    api.call(
+        "PUT", f"/api/v1/devices/{device['id']}/labels", token=alice["token"], json_body={"label_ids": [mine["id"]]}
+    )
     for bad in ("no-such-label", theirs["id"]):
-        reply = api.call("PUT", f"/api/v1/devices/{device['id']}/labels", token=alice["token"],
-                         json_body={"label_ids": [mine["id"], bad]})
+        reply = api.call(
+            "PUT",
+            f"/api/v1/devices/{device['id']}/labels",
+            token=alice["token"],
+            json_body={"label_ids": [mine["id"], bad]},
+        )
         assert reply.status == 422 and bad in reply.body["detail"][0]["msg"]
     kept = api.call("GET", f"/api/v1/devices/{device['id']}/labels", token=alice["token"])
     assert [x["id"] for x in kept.body["labels"]] == [mine["id"]]

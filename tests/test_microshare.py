@@ -36,11 +36,24 @@ def _guids(fake, cluster_id):
 
 
 # ------------------------------------------------------------------ access
-@pytest.mark.parametrize("method, path", [
-    ("GET", f"{P}/devices"), ("POST", f"{P}/devices"), ("GET", f"{P}/devices/g-1"), ("PUT", f"{P}/devices/g-1"),
-    ("DELETE", f"{P}/devices/g-1"), ("GET", f"{P}/devices/clusters"), ("GET", f"{P}/status"),
-    ("GET", f"{P}/auth/status"), ("GET", f"{P}/devices/cache/stats"), ("POST", f"{P}/devices/cache/clear"),
-    ("GET", f"{P}/erp/mapping"), ("POST", f"{P}/erp/sync"), ("GET", f"{P}/devices/performance/benchmark")])
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("GET", f"{P}/devices"),
+        ("POST", f"{P}/devices"),
+        ("GET", f"{P}/devices/g-1"),
+        ("PUT", f"{P}/devices/g-1"),
+        ("DELETE", f"{P}/devices/g-1"),
+        ("GET", f"{P}/devices/clusters"),
+        ("GET", f"{P}/status"),
+        ("GET", f"{P}/auth/status"),
+        ("GET", f"{P}/devices/cache/stats"),
+        ("POST", f"{P}/devices/cache/clear"),
+        ("GET", f"{P}/erp/mapping"),
+        ("POST", f"{P}/erp/sync"),
+        ("GET", f"{P}/devices/performance/benchmark"),
+    ],
+)
 def test_given_no_token_when_calling_a_protected_route_then_401(api, microshare, method, path):
     reply = api.call(method, path)
     assert (reply.status, reply.body) == (401, {"detail": "Not authenticated"})
@@ -60,8 +73,9 @@ def test_given_no_token_when_calling_health_routes_then_they_answer(api, microsh
 
 
 def test_given_microshare_credentials_when_logging_in_then_a_token_the_microshare_routes_accept(api, microshare):
-    reply = api.call("POST", f"{P}/auth/login", json_body={"username": microshare.username,
-                                                            "password": microshare.password})
+    reply = api.call(
+        "POST", f"{P}/auth/login", json_body={"username": microshare.username, "password": microshare.password}
+    )
     assert reply.status == 200 and set(reply.body) == {"access_token", "token_type"}
     assert reply.body["token_type"] == "bearer"
     token = reply.body["access_token"]
@@ -135,7 +149,8 @@ def test_given_service_password_in_secrets_manager_when_calling_then_it_is_used(
     import boto3
 
     boto3.client("secretsmanager", region_name="us-east-1").create_secret(
-        Name="fleetgate/microshare/password", SecretString=microshare.password)
+        Name="fleetgate/microshare/password", SecretString=microshare.password
+    )
     monkeypatch.setenv("MICROSHARE_PASSWORD", "secretsmanager:fleetgate/microshare/password")
     settings.reset()
     assert api.call("GET", f"{P}/devices", token=user["token"]).status == 200
@@ -154,16 +169,20 @@ def test_given_any_call_when_logging_then_no_password_or_token_is_logged(api, mi
 
 
 # ------------------------------------------------------------------ upstream failures
-@pytest.mark.parametrize("answer, status, detail", [
-    (Answer.json(500, {"error": "boom"}), 502, "Microshare API returned error 500"),
-    (Answer.json(403, {"error": "forbidden"}), 502, "Microshare API returned error 403"),
-    (Answer(200, b"<html>", content_type="text/html"), 502, "Microshare API returned an invalid response"),
-    (Answer.json(200, {"objs": "nope"}), 502, "Microshare API returned an invalid response"),
-    (Answer.json(200, {"objs": []}, delay=2), 504, "Microshare API did not respond in time"),
-    (Answer(200, drop=True), 502, "Could not connect to Microshare API"),
-])
-def test_given_upstream_failure_when_listing_devices_then_clear_gateway_error(api, microshare, user, answer, status,
-                                                                              detail):
+@pytest.mark.parametrize(
+    "answer, status, detail",
+    [
+        (Answer.json(500, {"error": "boom"}), 502, "Microshare API returned error 500"),
+        (Answer.json(403, {"error": "forbidden"}), 502, "Microshare API returned error 403"),
+        (Answer(200, b"<html>", content_type="text/html"), 502, "Microshare API returned an invalid response"),
+        (Answer.json(200, {"objs": "nope"}), 502, "Microshare API returned an invalid response"),
+        (Answer.json(200, {"objs": []}, delay=2), 504, "Microshare API did not respond in time"),
+        (Answer(200, drop=True), 502, "Could not connect to Microshare API"),
+    ],
+)
+def test_given_upstream_failure_when_listing_devices_then_clear_gateway_error(
+    api, microshare, user, answer, status, detail
+):
     microshare.fail(answer, method="GET", path="/device/")
     started = time.monotonic()
     reply = api.call("GET", f"{P}/devices", token=user["token"])
@@ -181,11 +200,17 @@ def test_given_upstream_down_when_calling_then_502_and_health_says_unreachable(a
     assert (health.body["status"], health.body["microshare_api"]) == ("unhealthy", "unreachable")
 
 
-@pytest.mark.parametrize("variable, message", [("MICROSHARE_API_URL", "Microshare API URL is not configured"),
-                                               ("MICROSHARE_USERNAME", "Microshare username is not configured"),
-                                               ("MICROSHARE_API_KEY", "Microshare API key is not configured")])
-def test_given_missing_setting_when_calling_then_500_configuration_error(api, microshare, user, monkeypatch,
-                                                                         variable, message):
+@pytest.mark.parametrize(
+    "variable, message",
+    [
+        ("MICROSHARE_API_URL", "Microshare API URL is not configured"),
+        ("MICROSHARE_USERNAME", "Microshare username is not configured"),
+        ("MICROSHARE_API_KEY", "Microshare API key is not configured"),
+    ],
+)
+def test_given_missing_setting_when_calling_then_500_configuration_error(
+    api, microshare, user, monkeypatch, variable, message
+):
     monkeypatch.setenv(variable, "")
     settings.reset()
     reply = api.call("GET", f"{P}/devices", token=user["token"])
@@ -205,27 +230,41 @@ def test_given_status_route_when_called_then_version_upstream_cache_and_adapter(
 
 # ------------------------------------------------------------------ reading devices and clusters
 def test_given_clusters_when_listing_devices_then_every_device_with_its_cluster_and_location_fields(
-        api, microshare, user):
+    api, microshare, user
+):
     reply = api.call("GET", f"{P}/devices", token=user["token"])
     assert reply.status == 200 and reply.body["next_cursor"] is None
     by_guid = {d["guid"]: d for d in reply.body["items"]}
     assert set(by_guid) == {"g-1", "g-2", "g-3", "a-1", "a-2", "gw-1"}
     assert by_guid["g-1"] == {
-        "id": "58-A0-CB-FF-FE-80-00-01", "guid": "g-1", "status": "active", "device_type": "rodent_sensor",
-        "rec_type": TRAP, "cluster_id": "trap-golden", "cluster_name": "Golden Crust traps",
+        "id": "58-A0-CB-FF-FE-80-00-01",
+        "guid": "g-1",
+        "status": "active",
+        "device_type": "rodent_sensor",
+        "rec_type": TRAP,
+        "cluster_id": "trap-golden",
+        "cluster_name": "Golden Crust traps",
         "meta": {"location": ["Golden Crust", "Manchester", "Flour Store", "ERP-001", "Internal", "Bait/Lured"]},
         "location": ["Golden Crust", "Manchester", "Flour Store", "ERP-001", "Internal", "Bait/Lured"],
-        "customer": "Golden Crust", "site": "Manchester", "area": "Flour Store", "erp_reference": "ERP-001",
-        "placement": "Internal", "configuration": "Bait/Lured"}
+        "customer": "Golden Crust",
+        "site": "Manchester",
+        "area": "Flour Store",
+        "erp_reference": "ERP-001",
+        "placement": "Internal",
+        "configuration": "Bait/Lured",
+    }
     assert by_guid["gw-1"]["device_type"] == "gateway" and by_guid["gw-1"]["erp_reference"] is None
 
 
-@pytest.mark.parametrize("query, guids", [
-    ({"device_type": "gateway"}, {"gw-1"}),
-    ({"device_type": "rodent_sensor", "customer": "ACME"}, {"a-1", "a-2"}),
-    ({"customer": "golden crust", "site": "Manchester"}, {"g-1", "g-2", "g-3", "gw-1"}),
-    ({"site": "nowhere"}, set()),
-])
+@pytest.mark.parametrize(
+    "query, guids",
+    [
+        ({"device_type": "gateway"}, {"gw-1"}),
+        ({"device_type": "rodent_sensor", "customer": "ACME"}, {"a-1", "a-2"}),
+        ({"customer": "golden crust", "site": "Manchester"}, {"g-1", "g-2", "g-3", "gw-1"}),
+        ({"site": "nowhere"}, set()),
+    ],
+)
 def test_given_filters_when_listing_devices_then_only_matching_devices(api, microshare, user, query, guids):
     reply = api.call("GET", f"{P}/devices", token=user["token"], query=query)
     assert reply.status == 200 and {d["guid"] for d in reply.body["items"]} == guids
@@ -259,8 +298,12 @@ def test_given_small_pages_when_following_cursors_then_every_device_once(api, mi
 
 def test_given_cursor_of_another_filter_when_listing_then_422(api, microshare, user):
     first = api.call("GET", f"{P}/devices", token=user["token"], query={"limit": 1})
-    other = api.call("GET", f"{P}/devices", token=user["token"],
-                     query={"limit": 1, "customer": "Acme", "cursor": first.body["next_cursor"]})
+    other = api.call(
+        "GET",
+        f"{P}/devices",
+        token=user["token"],
+        query={"limit": 1, "customer": "Acme", "cursor": first.body["next_cursor"]},
+    )
     assert other.status == 422
 
 
@@ -268,7 +311,10 @@ def test_given_clusters_when_listing_and_getting_one_then_summaries_and_devices(
     reply = api.call("GET", f"{P}/devices/clusters", token=user["token"])
     assert reply.status == 200
     assert {c["id"]: (c["device_type"], c["device_count"]) for c in reply.body["items"]} == {
-        "trap-golden": ("rodent_sensor", 3), "trap-acme": ("rodent_sensor", 2), "gw-golden": ("gateway", 1)}
+        "trap-golden": ("rodent_sensor", 3),
+        "trap-acme": ("rodent_sensor", 2),
+        "gw-golden": ("gateway", 1),
+    }
     one = api.call("GET", f"{P}/devices/clusters/trap-acme", token=user["token"])
     assert one.status == 200 and [d["guid"] for d in one.body["devices"]] == ["a-1", "a-2"]
     assert one.body["name"] == "Acme traps" and one.body["rec_type"] == TRAP
@@ -298,11 +344,13 @@ def test_given_default_id_twice_in_one_cluster_when_getting_then_409_asking_for_
 
 # ------------------------------------------------------------------ writing devices
 def test_given_rodent_sensor_when_creating_then_201_in_the_customers_cluster_and_cache_updated_in_place(
-        api, microshare, user):
+    api, microshare, user
+):
     api.call("GET", f"{P}/devices", token=user["token"])  # warm cache
     microshare.reset_counts()
-    reply = api.call("POST", f"{P}/devices", token=user["token"],
-                     json_body={"meta": {"location": ROD}, "guid": "erp-device-009"})
+    reply = api.call(
+        "POST", f"{P}/devices", token=user["token"], json_body={"meta": {"location": ROD}, "guid": "erp-device-009"}
+    )
     assert reply.status == 201
     assert reply.body["cluster_id"] == "trap-acme" and reply.body["guid"] == "erp-device-009"
     assert (reply.body["id"], reply.body["status"], reply.body["erp_reference"]) == (DEFAULT_ID, "pending", "ACME-09")
@@ -315,55 +363,87 @@ def test_given_rodent_sensor_when_creating_then_201_in_the_customers_cluster_and
 
 
 def test_given_gateway_when_creating_then_it_goes_to_the_gateway_cluster(api, microshare, user):
-    reply = api.call("POST", f"{P}/devices", token=user["token"], json_body={
-        "device_type": "gateway", "id": "aabbccddeeff0002", "status": "active",
-        "meta": {"location": ["Golden Crust", "Manchester", "Yard", "South mast"]}})
+    reply = api.call(
+        "POST",
+        f"{P}/devices",
+        token=user["token"],
+        json_body={
+            "device_type": "gateway",
+            "id": "aabbccddeeff0002",
+            "status": "active",
+            "meta": {"location": ["Golden Crust", "Manchester", "Yard", "South mast"]},
+        },
+    )
     assert reply.status == 201
     assert (reply.body["cluster_id"], reply.body["id"]) == ("gw-golden", "AA-BB-CC-DD-EE-FF-00-02")
     assert len(microshare.devices_in("gw-golden")) == 2
 
 
-@pytest.mark.parametrize("body, message", [
-    ({"meta": {"location": ["Acme", "Leeds", "Hall", "ACME-09"]}},
-     "A rodent sensor needs a location of exactly 6 elements, not 4"),
-    ({"device_type": "gateway", "meta": {"location": ROD}}, "A gateway needs a location of exactly 4 elements, not 6"),
-])
-def test_given_wrong_location_length_when_creating_then_422_and_nothing_is_written(api, microshare, user, body,
-                                                                                    message):
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        (
+            {"meta": {"location": ["Acme", "Leeds", "Hall", "ACME-09"]}},
+            "A rodent sensor needs a location of exactly 6 elements, not 4",
+        ),
+        (
+            {"device_type": "gateway", "meta": {"location": ROD}},
+            "A gateway needs a location of exactly 4 elements, not 6",
+        ),
+    ],
+)
+def test_given_wrong_location_length_when_creating_then_422_and_nothing_is_written(
+    api, microshare, user, body, message
+):
     reply = api.call("POST", f"{P}/devices", token=user["token"], json_body=body)
-    assert (reply.status, reply.body) == (422, {"detail": [
-        {"loc": ["body", "meta", "location"], "msg": message, "type": "validation_error"}]})
+    assert (reply.status, reply.body) == (
+        422,
+        {"detail": [{"loc": ["body", "meta", "location"], "msg": message, "type": "validation_error"}]},
+    )
     assert microshare.count("put") == 0
 
 
-@pytest.mark.parametrize("body, loc", [
-    ({"meta": {"location": ROD}, "id": "not-an-eui"}, ["body", "id"]),
-    ({"meta": {"location": ROD}, "status": "exploded"}, ["body", "status"]),
-    ({"meta": {"location": ROD}, "colour": "red"}, ["body", "colour"]),
-    ({"meta": {}}, ["body", "meta", "location"]),
-    ({"meta": {"location": ROD}, "device_type": "toaster"}, ["body", "device_type"]),
-])
+@pytest.mark.parametrize(
+    "body, loc",
+    [
+        ({"meta": {"location": ROD}, "id": "not-an-eui"}, ["body", "id"]),
+        ({"meta": {"location": ROD}, "status": "exploded"}, ["body", "status"]),
+        ({"meta": {"location": ROD}, "colour": "red"}, ["body", "colour"]),
+        ({"meta": {}}, ["body", "meta", "location"]),
+        ({"meta": {"location": ROD}, "device_type": "toaster"}, ["body", "device_type"]),
+    ],
+)
 def test_given_invalid_device_when_creating_then_422_naming_the_field(api, microshare, user, body, loc):
     reply = api.call("POST", f"{P}/devices", token=user["token"], json_body=body)
     assert reply.status == 422 and loc in [e["loc"] for e in reply.body["detail"]]
 
 
-@pytest.mark.parametrize("location, query, fragment", [
-    (["Zed", "Oslo", "Hall", "Z-1", "Internal", "Bait/Lured"], None, "give cluster_id"),
-    (ROD, {"cluster_id": "gw-golden"}, "holds gateway devices"),
-    (ROD, {"cluster_id": "nope"}, "Unknown cluster nope"),
-])
-def test_given_no_single_fitting_cluster_when_creating_then_422_on_cluster_id(api, microshare, user, location, query,
-                                                                              fragment):
-    reply = api.call("POST", f"{P}/devices", token=user["token"], json_body={"meta": {"location": location}},
-                     query=query)
+@pytest.mark.parametrize(
+    "location, query, fragment",
+    [
+        (["Zed", "Oslo", "Hall", "Z-1", "Internal", "Bait/Lured"], None, "give cluster_id"),
+        (ROD, {"cluster_id": "gw-golden"}, "holds gateway devices"),
+        (ROD, {"cluster_id": "nope"}, "Unknown cluster nope"),
+    ],
+)
+def test_given_no_single_fitting_cluster_when_creating_then_422_on_cluster_id(
+    api, microshare, user, location, query, fragment
+):
+    reply = api.call(
+        "POST", f"{P}/devices", token=user["token"], json_body={"meta": {"location": location}}, query=query
+    )
     assert reply.status == 422 and reply.body["detail"][0]["loc"] == ["query", "cluster_id"]
     assert fragment in reply.body["detail"][0]["msg"]
 
 
 def test_given_explicit_cluster_when_creating_then_it_is_used(api, microshare, user):
-    reply = api.call("POST", f"{P}/devices", token=user["token"], query={"cluster_id": "trap-golden"},
-                     json_body={"meta": {"location": ["Zed", "Oslo", "Hall", "Z-1", "Internal", "Bait/Lured"]}})
+    reply = api.call(
+        "POST",
+        f"{P}/devices",
+        token=user["token"],
+        query={"cluster_id": "trap-golden"},
+        json_body={"meta": {"location": ["Zed", "Oslo", "Hall", "Z-1", "Internal", "Bait/Lured"]}},
+    )
     assert reply.status == 201 and reply.body["cluster_id"] == "trap-golden"
 
 
@@ -374,8 +454,9 @@ def test_given_existing_guid_when_creating_then_409(api, microshare, user):
 
 
 def test_given_pending_device_when_deployed_then_id_and_status_change_upstream_and_in_cache(api, microshare, user):
-    reply = api.call("PUT", f"{P}/devices/a-2", token=user["token"],
-                     json_body={"id": "58:a0:cb:ff:fe:80:00:12", "status": "active"})
+    reply = api.call(
+        "PUT", f"{P}/devices/a-2", token=user["token"], json_body={"id": "58:a0:cb:ff:fe:80:00:12", "status": "active"}
+    )
     assert reply.status == 200
     assert (reply.body["id"], reply.body["status"], reply.body["guid"]) == ("58-A0-CB-FF-FE-80-00-12", "active", "a-2")
     upstream = {d["guid"]: d for d in microshare.devices_in("trap-acme")}["a-2"]
@@ -391,14 +472,17 @@ def test_given_new_location_when_updating_then_replaced_and_other_meta_kept(api,
     assert reply.body["placement"] == "External"
 
 
-@pytest.mark.parametrize("path, body, status", [
-    (f"{P}/devices/a-1", {"meta": {"location": ["too", "short"]}}, 422),
-    (f"{P}/devices/gw-1", {"meta": {"location": ROD}}, 422),
-    (f"{P}/devices/a-1", {"status": None}, 422),
-    (f"{P}/devices/a-1", {"guid": "new"}, 422),
-    (f"{P}/devices/nope", {"status": "active"}, 404),
-    (f"{P}/devices/{DEFAULT_ID}", {"status": "active"}, 409),
-])
+@pytest.mark.parametrize(
+    "path, body, status",
+    [
+        (f"{P}/devices/a-1", {"meta": {"location": ["too", "short"]}}, 422),
+        (f"{P}/devices/gw-1", {"meta": {"location": ROD}}, 422),
+        (f"{P}/devices/a-1", {"status": None}, 422),
+        (f"{P}/devices/a-1", {"guid": "new"}, 422),
+        (f"{P}/devices/nope", {"status": "active"}, 404),
+        (f"{P}/devices/{DEFAULT_ID}", {"status": "active"}, 409),
+    ],
+)
 def test_given_bad_update_when_putting_then_clear_error_and_nothing_written(api, microshare, user, path, body, status):
     reply = api.call("PUT", path, token=user["token"], json_body=body)
     assert reply.status == status, reply.body
@@ -428,7 +512,8 @@ def test_given_cluster_removed_upstream_after_caching_when_writing_then_404(api,
 
 # ------------------------------------------------------------------ verified, serialised writes
 def test_given_upstream_dropping_one_put_when_creating_then_the_reread_catches_it_and_it_is_retried(
-        api, microshare, user):
+    api, microshare, user
+):
     microshare.ignore_puts = 1
     reply = api.call("POST", f"{P}/devices", token=user["token"], json_body={"meta": {"location": ROD}})
     assert reply.status == 201
@@ -454,7 +539,7 @@ def test_given_two_concurrent_creates_in_one_cluster_when_both_finish_then_both_
     def create(guid: str) -> None:
         try:
             results.append(service.create_device(DeviceCreate(meta={"location": ROD}, guid=guid)).guid)
-        except Exception as exc:  # noqa: BLE001 - reported below
+        except Exception as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=create, args=(g,)) for g in ("race-1", "race-2")]
@@ -505,7 +590,13 @@ def test_given_empty_cache_when_asking_stats_then_zeros_and_not_fresh(api, micro
     reply = api.call("GET", f"{P}/devices/cache/stats", token=user["token"])
     assert reply.status == 200
     assert {k: reply.body[k] for k in ("hits", "misses", "hit_rate", "fresh", "clusters", "age_seconds")} == {
-        "hits": 0, "misses": 0, "hit_rate": None, "fresh": False, "clusters": 0, "age_seconds": None}
+        "hits": 0,
+        "misses": 0,
+        "hit_rate": None,
+        "fresh": False,
+        "clusters": 0,
+        "age_seconds": None,
+    }
 
 
 def test_given_cache_when_cleared_then_the_next_read_rediscovers(api, microshare, user):
@@ -547,7 +638,8 @@ def test_given_upstream_change_when_discovering_then_the_cache_shows_it(api, mic
 
 
 def test_given_a_write_stored_after_a_slow_discovery_began_when_the_discovery_lands_then_the_write_wins(
-        api, microshare):
+    api, microshare
+):
     from fleetgate.microshare import repository
 
     old = {"_id": "trap-acme", "name": "Acme traps", "recType": TRAP, "data": {"devices": [{"guid": "old"}]}}
@@ -563,9 +655,17 @@ def test_given_the_schedule_when_the_refresh_function_runs_then_the_cache_is_fre
 
     fn = api.functions.stack.functions["MicroshareRefreshFunction"]
     assert [s["Schedule"] for s in fn.schedules] == ["rate(4 minutes)"]  # < CACHE_TTL (300 s): always fresh
-    event = {"version": "0", "id": "1", "detail-type": "Scheduled Event", "source": "aws.events",
-             "account": "123456789012", "time": "2026-11-22T10:00:00Z", "region": "us-east-1",
-             "resources": ["arn:aws:events:us-east-1:123456789012:rule/refresh"], "detail": {}}
+    event = {
+        "version": "0",
+        "id": "1",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": "2026-11-22T10:00:00Z",
+        "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/refresh"],
+        "detail": {},
+    }
     result = api.functions.handler("MicroshareRefreshFunction")(event, LambdaContext("refresh"))
     assert (result["clusters"], result["devices"]) == (3, 6)
     reply = api.call("GET", f"{P}/devices", token=user["token"])
@@ -582,8 +682,15 @@ def test_given_benchmark_when_run_then_real_upstream_calls_are_timed_and_only_2x
     ops = reply.body["operations"]
     assert (ops["authentication"]["successes"], ops["discovery"]["successes"]) == (2, 2)
     assert ops["cluster_read"] | {"min_ms": 0, "p50_ms": 0, "max_ms": 0, "mean_ms": 0} == {
-        "calls": 2, "successes": 1, "failures": 1, "statuses": {"503": 1, "200": 1},
-        "min_ms": 0, "p50_ms": 0, "max_ms": 0, "mean_ms": 0}
+        "calls": 2,
+        "successes": 1,
+        "failures": 1,
+        "statuses": {"503": 1, "200": 1},
+        "min_ms": 0,
+        "p50_ms": 0,
+        "max_ms": 0,
+        "mean_ms": 0,
+    }
     assert ops["discovery"]["min_ms"] > 0 and ops["cached_read"]["successes"] == 2
     assert microshare.count("auth") >= 2 and microshare.count("discover") == 2
 
@@ -596,12 +703,18 @@ def test_given_upstream_down_when_benchmarking_then_every_call_fails(api, micros
     assert reply.status == 200
     ops = reply.body["operations"]
     assert ops["authentication"] | {"min_ms": None, "p50_ms": None, "max_ms": None, "mean_ms": None} == {
-        "calls": 1, "successes": 0, "failures": 1, "statuses": {"error": 1},
-        "min_ms": None, "p50_ms": None, "max_ms": None, "mean_ms": None}
+        "calls": 1,
+        "successes": 0,
+        "failures": 1,
+        "statuses": {"error": 1},
+        "min_ms": None,
+        "p50_ms": None,
+        "max_ms": None,
+        "mean_ms": None,
+    }
     assert ops["discovery"]["successes"] == 0 and ops["cluster_read"]["calls"] == 0
 
 
 def test_given_too_many_iterations_when_benchmarking_then_422(api, microshare, user):
     reply = api.call("GET", f"{P}/devices/performance/benchmark", token=user["token"], query={"iterations": 11})
     assert reply.status == 422
-

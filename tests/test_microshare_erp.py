@@ -19,8 +19,15 @@ POINTS = [  # three mapped (ERP-001, ERP-002, ACME-01), two unmapped with a clus
     {"id": "2", "reference": "ERP-002", "customer": "Golden Crust", "site": "Manchester", "area": "Bakery"},
     {"id": "3", "reference": "ACME-01", "customer": "Acme", "site": "Leeds", "area": "Kitchen"},
     {"id": "4", "reference": "ERP-010", "name": "Golden Crust - Loading Bay"},
-    {"id": "5", "reference": "ACME-05", "customer": "Acme", "site": "Leeds", "area": "Yard", "placement": "External",
-     "configuration": "Kill/Trap"},
+    {
+        "id": "5",
+        "reference": "ACME-05",
+        "customer": "Acme",
+        "site": "Leeds",
+        "area": "Yard",
+        "placement": "External",
+        "configuration": "Kill/Trap",
+    },
     {"id": "6", "reference": "ZED-1", "customer": "Zed", "site": "Oslo", "area": "Hall"},
 ]
 
@@ -49,48 +56,81 @@ def test_given_json_points_when_uploading_then_stored_and_discovered_with_name_s
     reply = api.call("GET", f"{P}/erp/discovery", token=user["token"])
     assert reply.status == 200 and (reply.body["adapter"], reply.body["count"]) == ("upload", 6)
     by_id = {p["id"]: p for p in reply.body["items"]}
-    assert by_id["4"] == {"id": "4", "reference": "ERP-010", "name": "Golden Crust - Loading Bay",
-                          "customer": "Golden Crust", "site": "Golden Crust", "area": "Loading Bay",
-                          "placement": "Internal", "configuration": "Bait/Lured", "source": "upload"}
+    assert by_id["4"] == {
+        "id": "4",
+        "reference": "ERP-010",
+        "name": "Golden Crust - Loading Bay",
+        "customer": "Golden Crust",
+        "site": "Golden Crust",
+        "area": "Loading Bay",
+        "placement": "Internal",
+        "configuration": "Bait/Lured",
+        "source": "upload",
+    }
     assert (by_id["5"]["placement"], by_id["5"]["configuration"]) == ("External", "Kill/Trap")
     status = api.call("GET", f"{P}/erp/status", token=user["token"])
-    assert status.body == {"adapter": "upload", "configured": True, "connected": True, "inspection_points": 6,
-                           "last_upload_at": uploaded["uploaded_at"], "error": None}
+    assert status.body == {
+        "adapter": "upload",
+        "configured": True,
+        "connected": True,
+        "inspection_points": 6,
+        "last_upload_at": uploaded["uploaded_at"],
+        "error": None,
+    }
 
 
 def test_given_csv_when_uploading_then_it_replaces_the_previous_upload(api, microshare, user, uploaded):
-    csv_body = ("\ufeffid,default_code,name,customer,site,area,barcode\n"
-                "10,ERP-100,Golden Crust - Mill,,,,123\n"
-                "11,ERP-101,,Acme,Leeds,Cellar,\n")
-    reply = api.call("POST", f"{P}/erp/inspection-points", token=user["token"], raw=csv_body,
-                     headers={"content-type": "text/csv; charset=utf-8"})
+    csv_body = (
+        "\ufeffid,default_code,name,customer,site,area,barcode\n"
+        "10,ERP-100,Golden Crust - Mill,,,,123\n"
+        "11,ERP-101,,Acme,Leeds,Cellar,\n"
+    )
+    reply = api.call(
+        "POST",
+        f"{P}/erp/inspection-points",
+        token=user["token"],
+        raw=csv_body,
+        headers={"content-type": "text/csv; charset=utf-8"},
+    )
     assert reply.status == 200 and (reply.body["stored"], reply.body["removed"]) == (2, 6)
     points = api.call("GET", f"{P}/erp/discovery", token=user["token"]).body["items"]
     assert sorted((p["id"], p["reference"], p["customer"], p["area"]) for p in points) == [
-        ("10", "ERP-100", "Golden Crust", "Mill"), ("11", "ERP-101", "Acme", "Cellar")]
+        ("10", "ERP-100", "Golden Crust", "Mill"),
+        ("11", "ERP-101", "Acme", "Cellar"),
+    ]
 
 
 def test_given_invalid_rows_when_uploading_then_422_listing_each_and_nothing_replaced(api, microshare, user, uploaded):
-    bad = [{"id": "1", "customer": "A", "site": "B", "area": "C"},  # no reference
-           {"id": "2", "reference": "R-2"},  # no place
-           {"id": "2", "reference": "R-3", "name": "A - B"},  # duplicate id
-           "not an object"]
+    bad = [
+        {"id": "1", "customer": "A", "site": "B", "area": "C"},  # no reference
+        {"id": "2", "reference": "R-2"},  # no place
+        {"id": "2", "reference": "R-3", "name": "A - B"},  # duplicate id
+        "not an object",
+    ]
     reply = api.call("POST", f"{P}/erp/inspection-points", token=user["token"], json_body=bad)
     assert reply.status == 422
-    assert [e["loc"] for e in reply.body["detail"]] == [["body", 0, "reference"], ["body", 1], ["body", 2, "id"],
-                                                        ["body", 3]]
+    assert [e["loc"] for e in reply.body["detail"]] == [
+        ["body", 0, "reference"],
+        ["body", 1],
+        ["body", 2, "id"],
+        ["body", 3],
+    ]
     assert api.call("GET", f"{P}/erp/discovery", token=user["token"]).body["count"] == 6
 
 
-@pytest.mark.parametrize("raw, content_type, status", [
-    ("", "application/json", 422),
-    ("{not json", "application/json", 422),
-    (json.dumps({"points": []}), "application/json", 422),
-    ("id,reference\n1,R", "application/xml", 415),
-])
+@pytest.mark.parametrize(
+    "raw, content_type, status",
+    [
+        ("", "application/json", 422),
+        ("{not json", "application/json", 422),
+        (json.dumps({"points": []}), "application/json", 422),
+        ("id,reference\n1,R", "application/xml", 415),
+    ],
+)
 def test_given_unusable_upload_when_uploading_then_clear_4xx(api, microshare, user, raw, content_type, status):
-    reply = api.call("POST", f"{P}/erp/inspection-points", token=user["token"], raw=raw,
-                     headers={"content-type": content_type})
+    reply = api.call(
+        "POST", f"{P}/erp/inspection-points", token=user["token"], raw=raw, headers={"content-type": content_type}
+    )
     assert reply.status == status and isinstance(reply.body["detail"], (str, list))
 
 
@@ -102,19 +142,25 @@ def test_given_odoo_adapter_when_uploading_then_409(api, microshare, user, monke
 
 
 # ------------------------------------------------------------------ mapping and gap analysis
-def test_given_points_and_devices_when_mapping_then_matches_on_location_3_with_coverage(api, microshare, user,
-                                                                                        uploaded):
+def test_given_points_and_devices_when_mapping_then_matches_on_location_3_with_coverage(
+    api, microshare, user, uploaded
+):
     reply = api.call("GET", f"{P}/erp/mapping", token=user["token"])
     assert reply.status == 200
     body = reply.body
     assert (body["total_points"], body["mapped"], body["unmapped"], body["coverage_percent"]) == (6, 3, 3, 50.0)
     assert {m["point"]["reference"]: m["device"]["guid"] for m in body["mappings"]} == {
-        "ERP-001": "g-1", "ERP-002": "g-2", "ACME-01": "a-1"}
+        "ERP-001": "g-1",
+        "ERP-002": "g-2",
+        "ACME-01": "a-1",
+    }
     assert [p["id"] for p in body["unmapped_points"]] == ["4", "5", "6"]
     assert body["unmatched_devices"] == 2  # ERP-003 and ACME-02 have no inspection point
     unmapped = api.call("GET", f"{P}/erp/unmapped", token=user["token"])
     assert (unmapped.body["count"], [p["reference"] for p in unmapped.body["items"]]) == (
-        3, ["ERP-010", "ACME-05", "ZED-1"])
+        3,
+        ["ERP-010", "ACME-05", "ZED-1"],
+    )
 
 
 def test_given_no_points_when_mapping_then_zero_coverage(api, microshare, user):
@@ -128,7 +174,10 @@ def test_given_dry_run_when_syncing_then_the_plan_and_nothing_written(api, micro
     assert reply.status == 200
     assert (reply.body["dry_run"], reply.body["created"], reply.body["already_mapped"]) == (True, 0, 3)
     assert {i["point_id"]: (i["outcome"], i["cluster_id"]) for i in reply.body["items"]} == {
-        "4": ("would_create", "trap-golden"), "5": ("would_create", "trap-acme"), "6": ("skipped", None)}
+        "4": ("would_create", "trap-golden"),
+        "5": ("would_create", "trap-acme"),
+        "6": ("skipped", None),
+    }
     assert microshare.count("put") == 0
 
 
@@ -141,11 +190,21 @@ def test_given_unmapped_points_when_syncing_twice_then_pending_devices_once(api,
     created = {i["point_id"]: i["device"] for i in body["items"] if i["outcome"] == "created"}
     assert created["5"]["cluster_id"] == "trap-acme"
     acme = {d["guid"]: d for d in microshare.devices_in("trap-acme")}["erp-sync-5"]
-    assert acme == {"id": DEFAULT_ID, "status": "pending", "guid": "erp-sync-5",
-                    "meta": {"location": ["Acme", "Leeds", "Yard", "ACME-05", "External", "Kill/Trap"]}}
+    assert acme == {
+        "id": DEFAULT_ID,
+        "status": "pending",
+        "guid": "erp-sync-5",
+        "meta": {"location": ["Acme", "Leeds", "Yard", "ACME-05", "External", "Kill/Trap"]},
+    }
     golden = {d["guid"]: d for d in microshare.devices_in("trap-golden")}["erp-sync-4"]
-    assert golden["meta"]["location"] == ["Golden Crust", "Golden Crust", "Loading Bay", "ERP-010", "Internal",
-                                          "Bait/Lured"]
+    assert golden["meta"]["location"] == [
+        "Golden Crust",
+        "Golden Crust",
+        "Loading Bay",
+        "ERP-010",
+        "Internal",
+        "Bait/Lured",
+    ]
     skipped = [i for i in body["items"] if i["outcome"] == "skipped"]
     assert skipped[0]["point_id"] == "6" and "Zed" in skipped[0]["reason"]
     puts = microshare.count("put")
@@ -158,11 +217,17 @@ def test_given_unmapped_points_when_syncing_twice_then_pending_devices_once(api,
 
 
 def test_given_a_synced_device_not_yet_in_the_cache_when_syncing_then_the_fresh_cluster_prevents_a_duplicate(
-        api, microshare, user, uploaded):
+    api, microshare, user, uploaded
+):
     api.call("GET", f"{P}/devices", token=user["token"])  # cache now predates the device below
     microshare.clusters["trap-acme"]["data"]["devices"].append(
-        {"id": DEFAULT_ID, "status": "pending", "guid": "erp-sync-5",
-         "meta": {"location": ["Acme", "Leeds", "Yard", "OLD-REF", "Internal", "Bait/Lured"]}})
+        {
+            "id": DEFAULT_ID,
+            "status": "pending",
+            "guid": "erp-sync-5",
+            "meta": {"location": ["Acme", "Leeds", "Yard", "OLD-REF", "Internal", "Bait/Lured"]},
+        }
+    )
     reply = api.call("POST", f"{P}/erp/sync", token=user["token"])
     assert reply.status == 200
     outcome = {i["point_id"]: i["outcome"] for i in reply.body["items"]}
@@ -173,15 +238,17 @@ def test_given_a_synced_device_not_yet_in_the_cache_when_syncing_then_the_fresh_
 # ------------------------------------------------------------------ Odoo adapter
 @pytest.fixture
 def odoo(microshare, monkeypatch):
-    fake = FakeOdoo(products=[
-        odoo_product(101, "Golden Crust - Flour Store", "ERP-001"),
-        odoo_product(102, "Golden Crust - Loading Bay", "ERP-010"),
-        odoo_product(103, "Acme - Yard", "ACME-05"),
-        odoo_product(104, "Spare bait box", False),  # no reference: not an inspection point
-        odoo_product(105, "Office chair", "CHAIR-1", category=9),  # another category
-        odoo_product(106, "Acme - Old Store", "ACME-99", active=False),
-        odoo_product(107, "Standalone", "SOLO-1"),
-    ]).start()
+    fake = FakeOdoo(
+        products=[
+            odoo_product(101, "Golden Crust - Flour Store", "ERP-001"),
+            odoo_product(102, "Golden Crust - Loading Bay", "ERP-010"),
+            odoo_product(103, "Acme - Yard", "ACME-05"),
+            odoo_product(104, "Spare bait box", False),  # no reference: not an inspection point
+            odoo_product(105, "Office chair", "CHAIR-1", category=9),  # another category
+            odoo_product(106, "Acme - Old Store", "ACME-99", active=False),
+            odoo_product(107, "Standalone", "SOLO-1"),
+        ]
+    ).start()
     monkeypatch.setenv("ERP_ADAPTER", "odoo")
     monkeypatch.setenv("ODOO_URL", fake.url + "/")
     monkeypatch.setenv("ODOO_DATABASE", fake.database)
@@ -201,7 +268,8 @@ def test_given_odoo_when_discovering_then_products_of_the_category_with_a_refere
         ("101", "ERP-001", "Golden Crust", "Golden Crust", "Flour Store"),
         ("102", "ERP-010", "Golden Crust", "Golden Crust", "Loading Bay"),
         ("103", "ACME-05", "Acme", "Acme", "Yard"),
-        ("107", "SOLO-1", "Standalone", "Standalone", "Standalone")]
+        ("107", "SOLO-1", "Standalone", "Standalone", "Standalone"),
+    ]
     assert all(p["source"] == "odoo" for p in reply.body["items"])
     assert ("authenticate", odoo.database, odoo.username) in odoo.calls
 
@@ -226,8 +294,14 @@ def test_given_many_products_when_reading_odoo_then_all_pages_are_read(api, odoo
 
 def test_given_odoo_when_asking_erp_status_then_connected_with_a_count(api, odoo, user):
     reply = api.call("GET", f"{P}/erp/status", token=user["token"])
-    assert reply.body == {"adapter": "odoo", "configured": True, "connected": True, "inspection_points": 4,
-                          "last_upload_at": None, "error": None}
+    assert reply.body == {
+        "adapter": "odoo",
+        "configured": True,
+        "connected": True,
+        "inspection_points": 4,
+        "last_upload_at": None,
+        "error": None,
+    }
 
 
 def test_given_wrong_odoo_password_when_reading_then_502_and_status_says_so(api, odoo, user, monkeypatch):

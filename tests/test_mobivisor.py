@@ -48,11 +48,14 @@ def _closed_port() -> int:
 
 # ------------------------------------------------------------------ the three routes
 def test_given_user_when_listing_then_upstream_json_is_returned_unchanged_with_bearer_and_query(api, upstream, user):
-    reply = api.call("GET", "/api/v1/mobivisor/devices", token=user["token"],
-                     query={"status": "online", "page": "2"})
+    reply = api.call("GET", "/api/v1/mobivisor/devices", token=user["token"], query={"status": "online", "page": "2"})
     assert reply.status == 200
-    assert reply.body == {"devices": [{"id": "123", "name": "Device 1", "status": "online"},
-                                      {"id": "456", "name": "Device 2", "status": "offline"}]}
+    assert reply.body == {
+        "devices": [
+            {"id": "123", "name": "Device 1", "status": "online"},
+            {"id": "456", "name": "Device 2", "status": "offline"},
+        ]
+    }
     [sent] = upstream.calls("GET")
     assert sent.path == "/devices"
     assert sent.headers["authorization"] == f"Bearer {TOKEN}"
@@ -60,8 +63,7 @@ def test_given_user_when_listing_then_upstream_json_is_returned_unchanged_with_b
     assert reply.ddb_calls == []
 
 
-def test_given_base_url_without_trailing_slash_and_a_path_when_listing_then_devices_is_appended(
-        api, user, monkeypatch):
+def test_given_base_url_without_trailing_slash_and_a_path_when_listing_then_devices_is_appended(api, user, monkeypatch):
     with FakeMobivisor(TOKEN, prefix="/api/v2") as fake:
         monkeypatch.setenv("MOBIVISOR_API_URL", fake.url + "/api/v2")
         monkeypatch.setenv("MOBIVISOR_API_TOKEN", TOKEN)
@@ -73,9 +75,17 @@ def test_given_base_url_without_trailing_slash_and_a_path_when_listing_then_devi
 
 def test_given_device_when_getting_then_details_exactly_as_upstream(api, upstream, user):
     reply = api.call("GET", "/api/v1/mobivisor/devices/123", token=user["token"])
-    assert (reply.status, reply.body) == (200, {
-        "id": "123", "name": "Device 1", "status": "online", "last_seen": "2025-10-18T10:30:00Z",
-        "location": "Store A", "firmware_version": "1.2.3"})
+    assert (reply.status, reply.body) == (
+        200,
+        {
+            "id": "123",
+            "name": "Device 1",
+            "status": "online",
+            "last_seen": "2025-10-18T10:30:00Z",
+            "location": "Store A",
+            "firmware_version": "1.2.3",
+        },
+    )
 
 
 def test_given_id_with_reserved_characters_when_getting_then_it_is_url_encoded_once(api, upstream, user):
@@ -94,14 +104,21 @@ def test_given_admin_when_deleting_then_contract_confirmation_and_device_is_gone
 
 def test_given_plain_user_when_deleting_then_403_and_upstream_is_never_called(api, upstream, user):
     reply = api.call("DELETE", "/api/v1/mobivisor/devices/123", token=user["token"])
-    assert (reply.status, reply.body) == (403, {"detail": {
-        "error": "Forbidden", "message": "Deleting Mobivisor devices requires the admin role"}})
+    assert (reply.status, reply.body) == (
+        403,
+        {"detail": {"error": "Forbidden", "message": "Deleting Mobivisor devices requires the admin role"}},
+    )
     assert upstream.calls() == [] and "123" in upstream.devices
 
 
-@pytest.mark.parametrize("method, path", [("GET", "/api/v1/mobivisor/devices"),
-                                          ("GET", "/api/v1/mobivisor/devices/123"),
-                                          ("DELETE", "/api/v1/mobivisor/devices/123")])
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("GET", "/api/v1/mobivisor/devices"),
+        ("GET", "/api/v1/mobivisor/devices/123"),
+        ("DELETE", "/api/v1/mobivisor/devices/123"),
+    ],
+)
 def test_given_no_token_when_calling_then_401_in_mobivisor_shape(api, upstream, method, path):
     reply = api.call(method, path)
     assert (reply.status, reply.body) == (401, {"detail": {"error": "Unauthorized", "message": "Not authenticated"}})
@@ -126,16 +143,20 @@ def test_given_no_url_when_calling_then_500_configuration_error(api, upstream, u
     monkeypatch.setenv("MOBIVISOR_API_URL", "")
     settings.reset()
     reply = api.call("GET", "/api/v1/mobivisor/devices", token=user["token"])
-    assert (reply.status, reply.body) == (500, {"detail": {
-        "error": "Configuration Error", "message": "Mobivisor API URL is not configured"}})
+    assert (reply.status, reply.body) == (
+        500,
+        {"detail": {"error": "Configuration Error", "message": "Mobivisor API URL is not configured"}},
+    )
 
 
 def test_given_no_token_setting_when_calling_then_500_configuration_error(api, upstream, user, monkeypatch):
     monkeypatch.delenv("MOBIVISOR_API_TOKEN")
     settings.reset()
     reply = api.call("GET", "/api/v1/mobivisor/devices/123", token=user["token"])
-    assert (reply.status, reply.body) == (500, {"detail": {
-        "error": "Configuration Error", "message": "Mobivisor API token is not configured"}})
+    assert (reply.status, reply.body) == (
+        500,
+        {"detail": {"error": "Configuration Error", "message": "Mobivisor API token is not configured"}},
+    )
     assert upstream.calls() == []
 
 
@@ -151,9 +172,16 @@ def test_given_unusable_url_when_calling_then_500_configuration_error(api, upstr
 def test_given_upstream_rejects_the_token_when_calling_then_same_status_unauthorized(api, upstream, user, status):
     upstream.fail(Answer.json(status, {"error": "nope"}))
     reply = api.call("GET", "/api/v1/mobivisor/devices", token=user["token"])
-    assert (reply.status, reply.body) == (status, {"detail": {
-        "error": "Unauthorized", "message": "Invalid or missing Bearer token for Mobivisor API",
-        "upstream_status": status}})
+    assert (reply.status, reply.body) == (
+        status,
+        {
+            "detail": {
+                "error": "Unauthorized",
+                "message": "Invalid or missing Bearer token for Mobivisor API",
+                "upstream_status": status,
+            }
+        },
+    )
     assert "www-authenticate" not in reply.headers  # the caller's own token was fine
 
 
@@ -166,32 +194,54 @@ def test_given_wrong_configured_token_when_calling_then_401_passthrough(api, ups
 
 def test_given_unknown_device_when_getting_then_404_not_found(api, upstream, user):
     reply = api.call("GET", "/api/v1/mobivisor/devices/999", token=user["token"])
-    assert (reply.status, reply.body) == (404, {"detail": {
-        "error": "Not Found", "message": "Resource not found on Mobivisor API"}})
+    assert (reply.status, reply.body) == (
+        404,
+        {"detail": {"error": "Not Found", "message": "Resource not found on Mobivisor API"}},
+    )
 
 
 def test_given_upstream_500_with_json_when_calling_then_502_with_upstream_error(api, upstream, user):
     upstream.fail(Answer.json(500, {"error": "Internal server error"}))
     reply = api.call("GET", "/api/v1/mobivisor/devices", token=user["token"])
-    assert (reply.status, reply.body) == (502, {"detail": {
-        "error": "Bad Gateway", "message": "Mobivisor API returned error 500", "upstream_status": 500,
-        "upstream_error": {"error": "Internal server error"}}})
+    assert (reply.status, reply.body) == (
+        502,
+        {
+            "detail": {
+                "error": "Bad Gateway",
+                "message": "Mobivisor API returned error 500",
+                "upstream_status": 500,
+                "upstream_error": {"error": "Internal server error"},
+            }
+        },
+    )
 
 
 def test_given_upstream_error_with_html_body_when_calling_then_502_carries_the_text(api, upstream, user, admin):
     upstream.fail(Answer(503, b"<html>Service Unavailable</html>", content_type="text/html"))
     reply = api.call("DELETE", "/api/v1/mobivisor/devices/123", token=admin["token"])
-    assert (reply.status, reply.body) == (502, {"detail": {
-        "error": "Bad Gateway", "message": "Mobivisor API returned error 503", "upstream_status": 503,
-        "upstream_error": "<html>Service Unavailable</html>"}})
+    assert (reply.status, reply.body) == (
+        502,
+        {
+            "detail": {
+                "error": "Bad Gateway",
+                "message": "Mobivisor API returned error 503",
+                "upstream_status": 503,
+                "upstream_error": "<html>Service Unavailable</html>",
+            }
+        },
+    )
 
 
 def test_given_upstream_200_that_is_not_json_when_listing_then_502(api, upstream, user):
     upstream.fail(Answer(200, b"{not json", content_type="application/json"))
     reply = api.call("GET", "/api/v1/mobivisor/devices", token=user["token"])
     assert reply.status == 502
-    assert reply.body["detail"] == {"error": "Bad Gateway", "message": "Mobivisor API returned an invalid response",
-                                    "upstream_status": 200, "upstream_error": "{not json"}
+    assert reply.body["detail"] == {
+        "error": "Bad Gateway",
+        "message": "Mobivisor API returned an invalid response",
+        "upstream_status": 200,
+        "upstream_error": "{not json",
+    }
 
 
 def test_given_slow_upstream_when_calling_then_504_at_the_deadline(api, upstream, user):
@@ -199,8 +249,10 @@ def test_given_slow_upstream_when_calling_then_504_at_the_deadline(api, upstream
     started = time.monotonic()
     reply = api.call("GET", "/api/v1/mobivisor/devices", token=user["token"])
     elapsed = time.monotonic() - started
-    assert (reply.status, reply.body) == (504, {"detail": {
-        "error": "Gateway Timeout", "message": "Mobivisor API did not respond in time"}})
+    assert (reply.status, reply.body) == (
+        504,
+        {"detail": {"error": "Gateway Timeout", "message": "Mobivisor API did not respond in time"}},
+    )
     assert 0.5 < elapsed < 1.5
 
 
@@ -214,7 +266,8 @@ def test_given_upstream_trickling_its_body_when_calling_then_504_at_the_total_de
 
 
 def test_given_upstream_that_never_accepts_when_calling_then_504_after_the_connect_timeout(
-        api, upstream, user, monkeypatch):
+    api, upstream, user, monkeypatch
+):
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(0)
@@ -225,7 +278,7 @@ def test_given_upstream_that_never_accepts_when_calling_then_504_after_the_conne
         s.connect_ex(listener.getsockname())
         fillers.append(s)
     try:
-        monkeypatch.setenv("MOBIVISOR_API_URL", "http://127.0.0.1:%d/" % listener.getsockname()[1])
+        monkeypatch.setenv("MOBIVISOR_API_URL", f"http://127.0.0.1:{listener.getsockname()[1]}/")
         settings.reset()
         started = time.monotonic()
         reply = api.call("GET", "/api/v1/mobivisor/devices", token=user["token"])
@@ -241,8 +294,10 @@ def test_given_refused_connection_when_calling_then_502(api, upstream, user, mon
     monkeypatch.setenv("MOBIVISOR_API_URL", f"http://127.0.0.1:{_closed_port()}/")
     settings.reset()
     reply = api.call("GET", "/api/v1/mobivisor/devices", token=user["token"])
-    assert (reply.status, reply.body) == (502, {"detail": {
-        "error": "Bad Gateway", "message": "Could not connect to Mobivisor API"}})
+    assert (reply.status, reply.body) == (
+        502,
+        {"detail": {"error": "Bad Gateway", "message": "Could not connect to Mobivisor API"}},
+    )
 
 
 def test_given_upstream_dropping_the_connection_when_calling_then_502(api, upstream, user):
@@ -273,7 +328,8 @@ def test_given_token_in_ssm_when_calling_then_it_is_used(api, upstream, user, mo
     import boto3
 
     boto3.client("ssm", region_name="us-east-1").put_parameter(
-        Name="/fleetgate/mobivisor/api-token", Value=TOKEN, Type="SecureString")
+        Name="/fleetgate/mobivisor/api-token", Value=TOKEN, Type="SecureString"
+    )
     monkeypatch.setenv("MOBIVISOR_API_TOKEN", "ssm:/fleetgate/mobivisor/api-token")
     settings.reset()
     assert api.call("GET", "/api/v1/mobivisor/devices", token=user["token"]).status == 200
@@ -283,8 +339,10 @@ def test_given_secret_that_cannot_be_read_when_calling_then_500_configuration_er
     monkeypatch.setenv("MOBIVISOR_API_TOKEN", "secretsmanager:does-not-exist")
     settings.reset()
     reply = api.call("GET", "/api/v1/mobivisor/devices", token=user["token"])
-    assert (reply.status, reply.body) == (500, {"detail": {
-        "error": "Configuration Error", "message": "Mobivisor API token could not be read"}})
+    assert (reply.status, reply.body) == (
+        500,
+        {"detail": {"error": "Configuration Error", "message": "Mobivisor API token could not be read"}},
+    )
 
 
 def test_given_many_requests_when_proxying_then_one_pooled_upstream_connection(api, upstream, user):

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from tests.support import RECORDER
 from tests.flow_support import ScriptedSink, queue_depth, run_worker, v4_up
-from tests.support import new_eui
+from tests.support import RECORDER, new_eui
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 
@@ -42,8 +41,13 @@ def w(api):
         return api.call("POST", "/api/v1/devices", token=t, json_body=body).body
 
     def uplink(dev: dict) -> dict:
-        reply = api.call("POST", "/api/v1/ingest/chirpstack", json_body=v4_up(dev["dev_eui"]), query={"event": "up"},
-                         headers={"x-api-key": key})
+        reply = api.call(
+            "POST",
+            "/api/v1/ingest/chirpstack",
+            json_body=v4_up(dev["dev_eui"]),
+            query={"event": "up"},
+            headers={"x-api-key": key},
+        )
         assert reply.body["status"] == "accepted", reply.body
         return reply.body
 
@@ -101,7 +105,7 @@ def test_given_devices_without_expected_transmit_time_or_in_maintenance_then_the
     w["uplink"](plain)
     w["uplink"](kept)
 
-    result, _ = _check(api, datetime.now(timezone.utc) + timedelta(days=3))
+    result, _ = _check(api, datetime.now(UTC) + timedelta(days=3))
 
     assert result["marked_offline"] == 0
     assert (w["get"](plain)["status"], w["get"](kept)["status"]) == ("online", "maintenance")
@@ -110,7 +114,7 @@ def test_given_devices_without_expected_transmit_time_or_in_maintenance_then_the
 def test_given_a_device_never_heard_from_then_offline_detection_leaves_it_alone(w, api):
     dev = w["device"](ett=60)
 
-    result, _ = _check(api, datetime.now(timezone.utc) + timedelta(days=1))
+    result, _ = _check(api, datetime.now(UTC) + timedelta(days=1))
 
     assert result["marked_offline"] == 0 and w["get"](dev)["status"] == "never_seen"
 
@@ -118,15 +122,25 @@ def test_given_a_device_never_heard_from_then_offline_detection_leaves_it_alone(
 def test_given_flows_when_a_device_goes_offline_then_only_flows_listening_to_offline_run(w, api):
     dev = w["device"](ett=30)
     with ScriptedSink() as sink:
-        integration = api.call("POST", "/api/v1/integrations", token=w["t"], json_body={
-            "name": "pager", "type": "http", "config": {"url": sink.url}}).body
+        integration = api.call(
+            "POST",
+            "/api/v1/integrations",
+            token=w["t"],
+            json_body={"name": "pager", "type": "http", "config": {"url": sink.url}},
+        ).body
 
         def flow(events: list[str] | None) -> dict:
             trigger = {"id": "d", "type": "device", "device_id": dev["id"], **({"events": events} if events else {})}
-            return api.call("POST", "/api/v1/flows", token=w["t"], json_body={
-                "name": f"f {events}", "nodes": [trigger, {"id": "i", "type": "integration",
-                                                           "integration_id": integration["id"]}],
-                "edges": [{"source": "d", "target": "i"}]}).body
+            return api.call(
+                "POST",
+                "/api/v1/flows",
+                token=w["t"],
+                json_body={
+                    "name": f"f {events}",
+                    "nodes": [trigger, {"id": "i", "type": "integration", "integration_id": integration["id"]}],
+                    "edges": [{"source": "d", "target": "i"}],
+                },
+            ).body
 
         on_offline, on_up, on_both = flow(["offline"]), flow(None), flow(["up", "offline"])
         w["uplink"](dev)
@@ -140,8 +154,10 @@ def test_given_flows_when_a_device_goes_offline_then_only_flows_listening_to_off
         assert result["flows_started"] == 3  # every flow of the device gets a first step ...
         assert sorted(r["body"]["event"] for r in sink.requests) == ["offline", "offline"]  # ... two listen to it
         assert {r["body"]["device_id"] for r in sink.requests} == {dev["id"]}
-        runs = {f["id"]: api.call("GET", f"/api/v1/flows/{f['id']}/history", token=w["t"]).body["items"]
-                for f in (on_offline, on_up, on_both)}
+        runs = {
+            f["id"]: api.call("GET", f"/api/v1/flows/{f['id']}/history", token=w["t"]).body["items"]
+            for f in (on_offline, on_up, on_both)
+        }
         assert [r["trigger"]["event"] for r in runs[on_offline["id"]]] == ["offline"]
         assert [r["trigger"]["event"] for r in runs[on_up["id"]]] == ["up"]
         assert sorted(r["trigger"]["event"] for r in runs[on_both["id"]]) == ["offline", "up"]
@@ -154,7 +170,7 @@ def test_given_many_due_devices_when_the_run_is_out_of_time_then_it_stops_and_th
     devices = [w["device"](ett=10) for _ in range(3)]
     for dev in devices:
         w["uplink"](dev)
-    later = datetime.now(timezone.utc) + timedelta(minutes=5)
+    later = datetime.now(UTC) + timedelta(minutes=5)
 
     first = service.detect_offline(later, limit=2)
     second = service.detect_offline(later)

@@ -11,15 +11,41 @@ def user_with_things(api):
     t = user["token"]
     eui = new_eui()
     device = api.call("POST", "/api/v1/devices", token=t, json_body={"dev_eui": eui, "name": "Cold Room Sensor"}).body
-    second = api.call("POST", "/api/v1/devices", token=t, json_body={"dev_eui": new_eui(), "name": "Roomba charging dock"}).body
-    fn = api.call("POST", "/api/v1/functions", token=t,
-                  json_body={"name": "Room temperature decoder", "code": "function process(m){return m}"}).body
-    integration = api.call("POST", "/api/v1/integrations", token=t, json_body={
-        "name": "Café webhook", "type": "http", "config": {"url": "https://example.com"}}).body
-    flow = api.call("POST", "/api/v1/flows", token=t, json_body={
-        "name": "Room alerts", "nodes": [{"id": "d", "type": "device", "device_id": device["id"]}], "edges": []}).body
-    return {"user": user, "token": t, "device": device, "second": second, "function": fn,
-            "integration": integration, "flow": flow, "eui": eui}
+    second = api.call(
+        "POST", "/api/v1/devices", token=t, json_body={"dev_eui": new_eui(), "name": "Roomba charging dock"}
+    ).body
+    fn = api.call(
+        "POST",
+        "/api/v1/functions",
+        token=t,
+        json_body={"name": "Room temperature decoder", "code": "function process(m){return m}"},
+    ).body
+    integration = api.call(
+        "POST",
+        "/api/v1/integrations",
+        token=t,
+        json_body={"name": "Café webhook", "type": "http", "config": {"url": "https://example.com"}},
+    ).body
+    flow = api.call(
+        "POST",
+        "/api/v1/flows",
+        token=t,
+        json_body={
+            "name": "Room alerts",
+            "nodes": [{"id": "d", "type": "device", "device_id": device["id"]}],
+            "edges": [],
+        },
+    ).body
+    return {
+        "user": user,
+        "token": t,
+        "device": device,
+        "second": second,
+        "function": fn,
+        "integration": integration,
+        "flow": flow,
+        "eui": eui,
+    }
 
 
 def _search(api, token, query, **extra):
@@ -33,8 +59,12 @@ def test_given_resources_when_searching_then_every_type_matches_best_first(api, 
     reply = _search(api, w["token"], "ROOM")
     hits = [(h["type"], h["name"], h["match"]) for h in reply.body["items"]]
     assert hits[0] == ("flow", "Room alerts", "prefix")  # a prefix of the name, shortest name first
-    assert set(hits) == {("device", "Roomba charging dock", "prefix"), ("function", "Room temperature decoder", "prefix"),
-                         ("flow", "Room alerts", "prefix"), ("device", "Cold Room Sensor", "word")}
+    assert set(hits) == {
+        ("device", "Roomba charging dock", "prefix"),
+        ("function", "Room temperature decoder", "prefix"),
+        ("flow", "Room alerts", "prefix"),
+        ("device", "Cold Room Sensor", "word"),
+    }
     assert hits[-1] == ("device", "Cold Room Sensor", "word")
     assert reply.ddb_calls == ["Query"]
 
@@ -60,8 +90,12 @@ def test_given_rename_and_delete_then_the_index_follows(api, user_with_things):
     names = {h["name"] for h in _search(api, t, "chill").body["items"]}
     assert names == {"Blast chiller", "Chiller decoder", "Chiller alerts", "Chiller hook"}
     assert {h["name"] for h in _search(api, t, "room").body["items"]} == {"Roomba charging dock"}
-    for path in (f"/api/v1/flows/{w['flow']['id']}", f"/api/v1/devices/{w['device']['id']}",
-                 f"/api/v1/functions/{w['function']['id']}", f"/api/v1/integrations/{w['integration']['id']}"):
+    for path in (
+        f"/api/v1/flows/{w['flow']['id']}",
+        f"/api/v1/devices/{w['device']['id']}",
+        f"/api/v1/functions/{w['function']['id']}",
+        f"/api/v1/integrations/{w['integration']['id']}",
+    ):
         assert api.call("DELETE", path, token=t).status == 204
     assert _search(api, t, "chill").body["items"] == []
     assert _search(api, t, w["eui"]).body["items"] == []
@@ -76,8 +110,12 @@ def test_given_a_long_query_then_it_matches_beyond_the_token_length(api):
     user = api.register()
     name = "North warehouse freezer aisle seven probe"
     api.call("POST", "/api/v1/devices", token=user["token"], json_body={"dev_eui": new_eui(), "name": name})
-    api.call("POST", "/api/v1/devices", token=user["token"],
-             json_body={"dev_eui": new_eui(), "name": "North warehouse freezer aisle eight probe"})
+    api.call(
+        "POST",
+        "/api/v1/devices",
+        token=user["token"],
+        json_body={"dev_eui": new_eui(), "name": "North warehouse freezer aisle eight probe"},
+    )
     hits = _search(api, user["token"], "warehouse freezer aisle seven").body["items"]
     assert [h["name"] for h in hits] == [name]
 

@@ -1,9 +1,10 @@
 """Auth routes (device-manager Authentication): register and log in."""
 
+from typing import Annotated
+
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Form
 from pydantic import SecretStr
-from typing_extensions import Annotated
 
 from fleetgate.core.api import ErrorStyle, make_resolver
 from fleetgate.core.observability import http_handler
@@ -19,8 +20,10 @@ def register(payload: RegisterRequest) -> Response[UserOut]:
 
 
 @app.post("/api/v1/auth/login")
-def login(username: Annotated[str, Form(min_length=1, max_length=254)],
-          password: Annotated[SecretStr, Form(min_length=1, max_length=128)]) -> TokenOut:
+def login(
+    username: Annotated[str, Form(min_length=1, max_length=254)],
+    password: Annotated[SecretStr, Form(min_length=1, max_length=128)],
+) -> TokenOut:
     return service.login(username, password.get_secret_value())
 
 

@@ -1,11 +1,10 @@
 """Dead-letter routes of a flow: the steps that failed for good (integrations out of attempts, steps that kept
 crashing the worker), and replaying them."""
 
-from typing import Literal, Optional
+from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from typing_extensions import Annotated
 
 from fleetgate.core.api import Cursor, ErrorStyle, Limit, make_resolver
 from fleetgate.core.observability import http_handler
@@ -14,7 +13,7 @@ from fleetgate.engine.schemas import DeadLetterList, DeadLetterReplay, DeadLette
 
 app = make_resolver(ErrorStyle.DETAIL)
 
-Status = Annotated[Optional[Literal["pending", "replayed"]], Query(description="Only this status (default: all)")]
+Status = Annotated[Literal["pending", "replayed"] | None, Query(description="Only this status (default: all)")]
 
 
 @app.get("/api/v1/flows/<flow_id>/dead-letters")
@@ -23,9 +22,11 @@ def list_dead_letters(flow_id: str, status: Status = None, limit: Limit = 50, cu
     return DeadLetterList(items=page.items, next_cursor=page.next_cursor)
 
 
-@app.post("/api/v1/flows/<flow_id>/dead-letters/replay",
-          responses={202: {"description": "Sent again: each replay is a new run of the flow"}})
-def replay_dead_letters(flow_id: str, payload: Optional[DeadLetterReplay] = None) -> Response[DeadLetterReplayResult]:
+@app.post(
+    "/api/v1/flows/<flow_id>/dead-letters/replay",
+    responses={202: {"description": "Sent again: each replay is a new run of the flow"}},
+)
+def replay_dead_letters(flow_id: str, payload: DeadLetterReplay | None = None) -> Response[DeadLetterReplayResult]:
     return Response(202, content_types.APPLICATION_JSON, service.replay_dead_letters(app.principal, flow_id, payload))
 
 

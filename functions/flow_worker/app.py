@@ -14,8 +14,9 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 def record_handler(record: SQSRecord, lambda_context: Any) -> str:
     receives = (record.raw_event.get("attributes") or {}).get("ApproximateReceiveCount") or 1
-    return service.handle_step(record.body, receive_count=int(receives),
-                               remaining_ms=lambda_context.get_remaining_time_in_millis())
+    return service.handle_step(
+        record.body, receive_count=int(receives), remaining_ms=lambda_context.get_remaining_time_in_millis()
+    )
 
 
 @event_handler

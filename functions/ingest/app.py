@@ -2,11 +2,10 @@
 function's URL. Authenticated by the X-API-Key header (an ingest key), not a bearer token."""
 
 import base64
-from typing import Optional
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Header, Query
-from typing_extensions import Annotated
 
 from fleetgate.core.api import ErrorStyle, make_resolver
 from fleetgate.core.observability import http_handler
@@ -15,9 +14,10 @@ from fleetgate.ingest.schemas import IngestResult
 
 app = make_resolver(ErrorStyle.DETAIL, authenticated=False)
 
-EventParam = Annotated[Optional[str], Query(max_length=16, description="up (default), join, ack, txack, log, "
-                                                                         "status or location")]
-ApiKey = Annotated[Optional[str], Header(alias="x-api-key", max_length=256, description="An ingest key")]
+EventParam = Annotated[
+    str | None, Query(max_length=16, description="up (default), join, ack, txack, log, status or location")
+]
+ApiKey = Annotated[str | None, Header(alias="x-api-key", max_length=256, description="An ingest key")]
 
 
 def _raw_body() -> bytes:
@@ -27,11 +27,14 @@ def _raw_body() -> bytes:
     return base64.b64decode(event.body) if event.is_base64_encoded else event.body.encode()
 
 
-@app.post("/api/v1/ingest/chirpstack", responses={202: {"description": "Accepted (also duplicates and unknown "
-                                                                       "devices: see status and reason)"}})
+@app.post(
+    "/api/v1/ingest/chirpstack",
+    responses={202: {"description": "Accepted (also duplicates and unknown devices: see status and reason)"}},
+)
 def ingest_chirpstack(event: EventParam = None, x_api_key: ApiKey = None) -> Response[IngestResult]:
-    result = service.ingest(api_key=x_api_key, event=event, body=_raw_body(),
-                            content_type=app.current_event.headers.get("content-type"))
+    result = service.ingest(
+        api_key=x_api_key, event=event, body=_raw_body(), content_type=app.current_event.headers.get("content-type")
+    )
     return Response(202, content_types.APPLICATION_JSON, result)
 
 

@@ -37,8 +37,10 @@ def delete_label(label_id: str) -> Response[None]:
     return Response(204)
 
 
-@app.post("/api/v1/labels/<label_id>/devices/<device_id>",
-          responses={201: {"description": "Device added"}, 200: {"description": "Device was already in the label"}})
+@app.post(
+    "/api/v1/labels/<label_id>/devices/<device_id>",
+    responses={201: {"description": "Device added"}, 200: {"description": "Device was already in the label"}},
+)
 def add_device(label_id: str, device_id: str) -> Response[Membership]:
     membership, created = service.add_device_to_label(app.principal, label_id, device_id)
     return Response(201 if created else 200, content_types.APPLICATION_JSON, membership)

@@ -4,11 +4,10 @@ Every route needs a device-manager token, or a token from this family's own logi
 the health routes.
 """
 
-from typing import Literal, Optional
+from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from typing_extensions import Annotated
 
 from fleetgate.core.api import Cursor, ErrorStyle, Limit, make_resolver
 from fleetgate.core.observability import http_handler
@@ -38,12 +37,16 @@ from fleetgate.microshare.schemas import (
 )
 
 P = "/api/v1/microshare"
-app = make_resolver(ErrorStyle.DETAIL, public_paths=(f"{P}/auth/login", f"{P}/health", f"{P}/health/microshare"),
-                    accept_audience=service.AUDIENCE)
+app = make_resolver(
+    ErrorStyle.DETAIL,
+    public_paths=(f"{P}/auth/login", f"{P}/health", f"{P}/health/microshare"),
+    accept_audience=service.AUDIENCE,
+)
 
-ClusterId = Annotated[Optional[str], Query(min_length=1, max_length=128,
-                                           description="The cluster, when the device id matches in several")]
-Text = Annotated[Optional[str], Query(min_length=1, max_length=256)]
+ClusterId = Annotated[
+    str | None, Query(min_length=1, max_length=128, description="The cluster, when the device id matches in several")
+]
+Text = Annotated[str | None, Query(min_length=1, max_length=256)]
 
 
 # ------------------------------------------------------------------ auth, health, status
@@ -106,8 +109,13 @@ def benchmark(iterations: Annotated[int, Query(ge=1, le=10)] = 3) -> Benchmark:
 
 # ------------------------------------------------------------------ devices
 @app.get(f"{P}/devices")
-def list_devices(device_type: Annotated[Optional[Literal["rodent_sensor", "gateway"]], Query()] = None,
-                 customer: Text = None, site: Text = None, limit: Limit = 50, cursor: Cursor = None) -> DeviceList:
+def list_devices(
+    device_type: Annotated[Literal["rodent_sensor", "gateway"] | None, Query()] = None,
+    customer: Text = None,
+    site: Text = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> DeviceList:
     page = service.list_devices(device_type=device_type, customer=customer, site=site, limit=limit, cursor=cursor)
     return DeviceList(items=page.items, next_cursor=page.next_cursor)
 

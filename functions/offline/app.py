@@ -2,7 +2,7 @@
 (at the event's time) are marked offline."""
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from fleetgate.core.observability import event_handler
@@ -14,7 +14,7 @@ def _event_time(event: dict) -> datetime:
     try:
         return datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00"))
     except (KeyError, TypeError, ValueError):
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 @event_handler

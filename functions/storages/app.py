@@ -1,10 +1,9 @@
 """Storage routes (device-manager Storage Management): time-series storages and reading their points."""
 
-from typing import Optional
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from typing_extensions import Annotated
 
 from fleetgate.core.api import Cursor, ErrorStyle, Limit, make_resolver
 from fleetgate.core.observability import http_handler
@@ -13,7 +12,7 @@ from fleetgate.storages.schemas import DataPointList, Storage, StorageCreate, St
 
 app = make_resolver(ErrorStyle.DETAIL)
 
-Instant = Annotated[Optional[str], Query(max_length=40, description="ISO 8601 time, inclusive")]
+Instant = Annotated[str | None, Query(max_length=40, description="ISO 8601 time, inclusive")]
 
 
 @app.get("/api/v1/storages")
@@ -44,13 +43,17 @@ def delete_storage(storage_id: str) -> Response[None]:
 
 
 @app.get("/api/v1/storages/<storage_id>/data")
-def storage_data(storage_id: str,
-                 device_id: Annotated[Optional[str], Query(max_length=64, description="One device's points")] = None,
-                 from_: Annotated[Optional[str], Query(alias="from", max_length=40,
-                                                       description="ISO 8601 time, inclusive")] = None,
-                 to: Instant = None, limit: Limit = 50, cursor: Cursor = None) -> DataPointList:
-    page = service.read_data(app.principal, storage_id, device_id=device_id, start=from_, end=to, limit=limit,
-                             cursor=cursor)
+def storage_data(
+    storage_id: str,
+    device_id: Annotated[str | None, Query(max_length=64, description="One device's points")] = None,
+    from_: Annotated[str | None, Query(alias="from", max_length=40, description="ISO 8601 time, inclusive")] = None,
+    to: Instant = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> DataPointList:
+    page = service.read_data(
+        app.principal, storage_id, device_id=device_id, start=from_, end=to, limit=limit, cursor=cursor
+    )
     return DataPointList(items=page.items, next_cursor=page.next_cursor)
 
 

@@ -9,7 +9,7 @@ so the moto-based tests in the same session keep their in-process mock.
 from __future__ import annotations
 
 import uuid
-from typing import Iterator
+from collections.abc import Iterator
 
 import boto3
 import pytest

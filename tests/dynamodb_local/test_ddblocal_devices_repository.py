@@ -17,8 +17,14 @@ pytestmark = pytest.mark.dynamodb_local
 
 def _device(owner: str, created_at: str | None = None, **overrides) -> Device:
     now = created_at or now_iso()
-    fields = {"id": str(uuid.uuid4()), "owner_id": owner, "dev_eui": uuid.uuid4().hex[:16], "name": "Cold room",
-              "created_at": now, "updated_at": now}
+    fields = {
+        "id": str(uuid.uuid4()),
+        "owner_id": owner,
+        "dev_eui": uuid.uuid4().hex[:16],
+        "name": "Cold room",
+        "created_at": now,
+        "updated_at": now,
+    }
     device = Device(**{**fields, **overrides})
     repository.create_device(device)
     return device
@@ -26,8 +32,13 @@ def _device(owner: str, created_at: str | None = None, **overrides) -> Device:
 
 def _label(owner: str, name: str | None = None) -> Label:
     now = now_iso()
-    label = Label(id=str(uuid.uuid4()), owner_id=owner, name=name or f"label-{uuid.uuid4().hex[:8]}",
-                  created_at=now, updated_at=now)
+    label = Label(
+        id=str(uuid.uuid4()),
+        owner_id=owner,
+        name=name or f"label-{uuid.uuid4().hex[:8]}",
+        created_at=now,
+        updated_at=now,
+    )
     repository.create_label(label)
     return label
 
@@ -44,6 +55,7 @@ def _walk(list_page, limit: int) -> list:
 
 
 # ---------------------------------------------------------------- devices
+
 
 def test_given_a_created_device_when_fetched_then_it_round_trips(owner):
     device = _device(owner, metadata={"site": "DC-1", "depth": 1.5}, expected_transmit_time=900)
@@ -93,8 +105,14 @@ def test_given_plain_field_changes_when_updating_then_only_they_change(owner):
 
 
 def test_given_a_missing_device_when_updating_then_not_found(owner):
-    ghost = Device(id=str(uuid.uuid4()), owner_id=owner, dev_eui=uuid.uuid4().hex[:16], name="ghost",
-                   created_at=now_iso(), updated_at=now_iso())
+    ghost = Device(
+        id=str(uuid.uuid4()),
+        owner_id=owner,
+        dev_eui=uuid.uuid4().hex[:16],
+        name="ghost",
+        created_at=now_iso(),
+        updated_at=now_iso(),
+    )
 
     with pytest.raises(NotFound):
         repository.update_device(ghost, {"name": "x"}, now_iso())
@@ -138,6 +156,7 @@ def test_given_a_device_with_labels_when_deleted_then_its_memberships_and_dev_eu
 
 
 # ---------------------------------------------------------------- labels and memberships
+
 
 def test_given_a_label_name_taken_by_the_owner_when_creating_then_conflict_in_any_case_but_other_owners_may(owner):
     label = _label(owner, name="Freezers")
@@ -183,22 +202,29 @@ def test_given_a_label_on_devices_when_deleted_then_it_leaves_every_device(owner
 
 # ---------------------------------------------------------------- history
 
+
 def test_given_history_of_two_devices_when_reading_it_then_per_device_per_owner_and_overall_are_newest_first(owner):
     a, b = _device(owner), _device(owner)
     now = utc_now()
     entries = [  # oldest first; the oldest is yesterday, so the overall walk crosses a day partition
-        (a, now - timedelta(days=1)), (b, now - timedelta(minutes=2)), (a, now - timedelta(minutes=1))]
+        (a, now - timedelta(days=1)),
+        (b, now - timedelta(minutes=2)),
+        (a, now - timedelta(minutes=1)),
+    ]
     written = []
     for device, at in entries:
-        entry = DeviceHistoryEntry(id=str(uuid.uuid4()), device_id=device.id, event="up", received_at=iso(at),
-                                   data={"fcnt": len(written)})
+        entry = DeviceHistoryEntry(
+            id=str(uuid.uuid4()), device_id=device.id, event="up", received_at=iso(at), data={"fcnt": len(written)}
+        )
         repository.add_history(entry, owner)
         written.append(entry)
     newest_first = [e.id for e in reversed(written)]
     ours = set(newest_first)
 
     assert [e.id for e in repository.device_history(a.id, limit=10, cursor=None).items] == [
-        written[2].id, written[0].id]
+        written[2].id,
+        written[0].id,
+    ]
     assert [e.id for e in _walk(lambda **kw: repository.owner_history(owner, **kw), limit=2)] == newest_first
     everyone = _walk(lambda **kw: repository.all_history(today=now, **kw), limit=2)
     assert [e.id for e in everyone if e.id in ours] == newest_first

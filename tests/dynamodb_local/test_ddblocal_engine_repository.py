@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -21,8 +21,16 @@ CLAIM = {"node_id": "out", "node_type": "integration", "attempt": 1}
 
 
 def _run(run_id: str) -> None:
-    assert engine.create_run({"run_id": run_id, "flow_id": "f", "owner_id": "o", "graph": {"nodes": [], "edges": []},
-                              "trigger": {}, "started_at": now_iso()})
+    assert engine.create_run(
+        {
+            "run_id": run_id,
+            "flow_id": "f",
+            "owner_id": "o",
+            "graph": {"nodes": [], "edges": []},
+            "trigger": {},
+            "started_at": now_iso(),
+        }
+    )
 
 
 def test_given_a_run_when_steps_complete_then_each_is_counted_once_and_the_last_brings_it_to_zero():
@@ -52,8 +60,15 @@ def test_given_a_claimed_step_then_a_second_claim_sees_it_until_its_lease_runs_o
 
     engine.release_step(run_id, key, "a")
     assert engine.claim_step(run_id, key, token="b", lease_seconds=60, started_at=now_iso(), **CLAIM) is None
-    assert engine.finish_step(run_id, key, token="b", fields={"ok": True, "next": [{"node_id": "x"}],
-                                                             "next_message": {"t": 1}, "error": None}) is True
+    assert (
+        engine.finish_step(
+            run_id,
+            key,
+            token="b",
+            fields={"ok": True, "next": [{"node_id": "x"}], "next_message": {"t": 1}, "error": None},
+        )
+        is True
+    )
     done = engine.claim_step(run_id, key, token="c", lease_seconds=60, started_at=now_iso(), **CLAIM)
     assert done.status == "done" and done.next_message == {"t": 1} and done.lease_until is None
     assert [t.sk for t in engine.traces(run_id)] == [key]
@@ -70,9 +85,21 @@ def test_given_an_expired_lease_then_the_step_can_be_claimed_again():
 
 def test_given_dead_letters_then_only_pending_ones_are_on_the_pending_index_and_a_replay_marks_each_once():
     flow_id = str(uuid.uuid4())
-    letters = [DeadLetter(id=f"20261122T00000{i}000Z-{uuid.uuid4().hex[:12]}", flow_id=flow_id, run_id="r",
-                          node_id="out", node_type="integration", attempts=3, last_error="HTTP 500",
-                          failed_at=now_iso(), status="pending", message={"i": i}) for i in range(3)]
+    letters = [
+        DeadLetter(
+            id=f"20261122T00000{i}000Z-{uuid.uuid4().hex[:12]}",
+            flow_id=flow_id,
+            run_id="r",
+            node_id="out",
+            node_type="integration",
+            attempts=3,
+            last_error="HTTP 500",
+            failed_at=now_iso(),
+            status="pending",
+            message={"i": i},
+        )
+        for i in range(3)
+    ]
     for letter in letters:
         engine.put_dead_letter(letter, "owner")
 
@@ -88,7 +115,7 @@ def test_given_dead_letters_then_only_pending_ones_are_on_the_pending_index_and_
 
 def test_given_an_event_key_then_it_is_claimed_once():
     key = f"device|up|{uuid.uuid4()}"
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
 
     assert ingest.claim_event(key, now, 24) is True
     assert ingest.claim_event(key, now, 24) is False
@@ -98,12 +125,19 @@ def test_given_devices_seen_then_the_offline_index_holds_only_the_due_ones_and_m
     from fleetgate.devices import repository as devices
     from fleetgate.devices.schemas import Device
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     made = []
     for ett in (60, 3600):
         stamp = now_iso()
-        device = Device(id=str(uuid.uuid4()), owner_id=owner, dev_eui=uuid.uuid4().hex[:16], name="d",
-                        expected_transmit_time=ett, created_at=stamp, updated_at=stamp)
+        device = Device(
+            id=str(uuid.uuid4()),
+            owner_id=owner,
+            dev_eui=uuid.uuid4().hex[:16],
+            name="d",
+            expected_transmit_time=ett,
+            created_at=stamp,
+            updated_at=stamp,
+        )
         devices.create_device(device)
         made.append(device)
     shard = f"s-{uuid.uuid4().hex[:8]}"  # a shard of this test's own: the in-memory tables are shared

@@ -17,8 +17,15 @@ pytestmark = pytest.mark.dynamodb_local
 def _user(**overrides) -> User:
     tag = uuid.uuid4().hex[:10]
     now = now_iso()
-    fields = {"id": str(uuid.uuid4()), "email": f"Ada-{tag}@Example.com", "username": f"Ada_{tag}", "role": "user",
-              "password_hash": "$argon2id$not-a-real-hash", "created_at": now, "updated_at": now}
+    fields = {
+        "id": str(uuid.uuid4()),
+        "email": f"Ada-{tag}@Example.com",
+        "username": f"Ada_{tag}",
+        "role": "user",
+        "password_hash": "$argon2id$not-a-real-hash",
+        "created_at": now,
+        "updated_at": now,
+    }
     return User(**{**fields, **overrides})
 
 
@@ -68,8 +75,11 @@ def test_given_a_user_when_setting_role_and_password_hash_then_both_are_stored()
     repository.set_password_hash(user.id, "$argon2id$new", "2026-11-22T10:00:01.000Z")
 
     stored = repository.get(user.id)
-    assert (stored.role, stored.password_hash, stored.updated_at) == ("admin", "$argon2id$new",
-                                                                      "2026-11-22T10:00:01.000Z")
+    assert (stored.role, stored.password_hash, stored.updated_at) == (
+        "admin",
+        "$argon2id$new",
+        "2026-11-22T10:00:01.000Z",
+    )
 
 
 def test_given_this_lane_when_the_repository_connects_then_it_talks_to_dynamodb_local(dynamodb_local):

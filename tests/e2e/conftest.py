@@ -8,9 +8,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
@@ -28,8 +28,15 @@ def cli_environment() -> dict[str, str]:
 
 
 def run_cli(*args: str, timeout: float = 60, **kwargs) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "localcloud", *args], cwd=ROOT, env=cli_environment(),
-                          capture_output=True, text=True, timeout=timeout, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "localcloud", *args],
+        cwd=ROOT,
+        env=cli_environment(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **kwargs,
+    )
 
 
 @dataclass
@@ -61,15 +68,21 @@ def start_cloud(data_dir: Path, *extra: str, timeout: float = 90) -> RunningClou
     with log.open("wb") as sink:  # a file, not a pipe nobody reads, which would fill and block the server
         process = subprocess.Popen(
             [sys.executable, "-m", "localcloud", "serve", "--port", str(port), "--data-dir", str(data_dir), *extra],
-            cwd=ROOT, env=cli_environment(), stdout=sink, stderr=subprocess.STDOUT)
+            cwd=ROOT,
+            env=cli_environment(),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
     cloud = RunningCloud(f"http://127.0.0.1:{port}", data_dir, process, log)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"the local cloud exited with {process.returncode}:\n{cloud.output()}")
         try:
-            if httpx.get(f"{cloud.url}/openapi.json", timeout=2).status_code == 200 and \
-                    (data_dir / "state.json").exists():
+            if (
+                httpx.get(f"{cloud.url}/openapi.json", timeout=2).status_code == 200
+                and (data_dir / "state.json").exists()
+            ):
                 return cloud
         except httpx.TransportError:
             pass

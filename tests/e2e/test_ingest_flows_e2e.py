@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -27,8 +28,13 @@ TO_FAHRENHEIT = "function process(m) { m.data.temperatureF = m.data.temperature 
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory) -> Iterator[RunningCloud]:
-    running = start_cloud(tmp_path_factory.mktemp("ingest-cloud"), "--param", "FlowQueueVisibilityTimeout=2",
-                          "--param", "FlowSqsDelayLimit=1")
+    running = start_cloud(
+        tmp_path_factory.mktemp("ingest-cloud"),
+        "--param",
+        "FlowQueueVisibilityTimeout=2",
+        "--param",
+        "FlowSqsDelayLimit=1",
+    )
     try:
         yield running
     finally:
@@ -55,14 +61,19 @@ class User:
     def __init__(self, http: httpx.Client):
         tag = uuid.uuid4().hex[:10]
         email = f"flows-{tag}@example.com"
-        assert http.post("/api/v1/auth/register", json={"email": email, "username": f"flows_{tag}",
-                                                        "password": PASSWORD}).status_code == 201
+        assert (
+            http.post(
+                "/api/v1/auth/register", json={"email": email, "username": f"flows_{tag}", "password": PASSWORD}
+            ).status_code
+            == 201
+        )
         token = http.post("/api/v1/auth/login", data={"username": email, "password": PASSWORD}).json()["access_token"]
         self.http, self.auth = http, {"Authorization": f"Bearer {token}"}
         self.key = self.post("/api/v1/ingest/keys", {"name": "ChirpStack"})["key"]
         self.eui = uuid.uuid4().hex[:16]
-        self.device = self.post("/api/v1/devices", {"dev_eui": self.eui, "name": "freezer",
-                                                    "expected_transmit_time": 900})
+        self.device = self.post(
+            "/api/v1/devices", {"dev_eui": self.eui, "name": "freezer", "expected_transmit_time": 900}
+        )
         self.fn = self.post("/api/v1/functions", {"name": "to F", "code": TO_FAHRENHEIT})
 
     def post(self, path: str, body: dict, status: int = 201) -> Any:
@@ -76,23 +87,41 @@ class User:
         return reply.json()
 
     def integration(self, url: str, **config) -> dict:
-        return self.post("/api/v1/integrations", {"name": f"sink {uuid.uuid4().hex[:4]}", "type": "http",
-                                                  "config": {"url": url, "timeout_seconds": 2, **config}})
+        return self.post(
+            "/api/v1/integrations",
+            {
+                "name": f"sink {uuid.uuid4().hex[:4]}",
+                "type": "http",
+                "config": {"url": url, "timeout_seconds": 2, **config},
+            },
+        )
 
     def flow(self, nodes: list[dict], edges: list[tuple[str, str]]) -> dict:
-        return self.post("/api/v1/flows", {
-            "name": f"flow {uuid.uuid4().hex[:4]}",
-            "nodes": [{"id": "dev", "type": "device", "device_id": self.device["id"]}, *nodes],
-            "edges": [{"source": s, "target": t} for s, t in edges]})
+        return self.post(
+            "/api/v1/flows",
+            {
+                "name": f"flow {uuid.uuid4().hex[:4]}",
+                "nodes": [{"id": "dev", "type": "device", "device_id": self.device["id"]}, *nodes],
+                "edges": [{"source": s, "target": t} for s, t in edges],
+            },
+        )
 
     def two_step(self, integration: dict) -> dict:
-        return self.flow([{"id": "toF", "type": "function", "function_id": self.fn["id"]},
-                          {"id": "out", "type": "integration", "integration_id": integration["id"]}],
-                         [("dev", "toF"), ("toF", "out")])
+        return self.flow(
+            [
+                {"id": "toF", "type": "function", "function_id": self.fn["id"]},
+                {"id": "out", "type": "integration", "integration_id": integration["id"]},
+            ],
+            [("dev", "toF"), ("toF", "out")],
+        )
 
     def ingest(self, body: dict, *, via: str = FUNCTION_URL, event: str = "up") -> dict:
-        reply = self.http.post(via, params={"event": event}, content=json.dumps(body),
-                               headers={"content-type": "application/json", "x-api-key": self.key})
+        reply = self.http.post(
+            via,
+            params={"event": event},
+            content=json.dumps(body),
+            headers={"content-type": "application/json", "x-api-key": self.key},
+        )
         assert reply.status_code == 202, reply.text
         return reply.json()
 
@@ -100,8 +129,11 @@ class User:
         return self.get(f"/api/v1/flows/{flow['id']}/history")["items"]
 
     def settled(self, flow: dict, count: int = 1, timeout: float = 30) -> list[dict]:
-        return wait_for(lambda: (r := self.runs(flow)) and len(r) >= count and r, timeout=timeout,
-                        what=f"{count} settled run(s) of flow {flow['name']}")
+        return wait_for(
+            lambda: (r := self.runs(flow)) and len(r) >= count and r,
+            timeout=timeout,
+            what=f"{count} settled run(s) of flow {flow['name']}",
+        )
 
 
 def test_given_a_chirpstack_v4_uplink_on_the_function_url_then_function_integration_and_every_history(http, cloud):
@@ -119,15 +151,18 @@ def test_given_a_chirpstack_v4_uplink_on_the_function_url_then_function_integrat
         assert request["headers"]["idempotency-key"].startswith(run["run_id"])
         assert run["status"] == "success"
         assert [(s["node_id"], s["status"]) for s in run["steps"]] == [
-            ("$start", "success"), ("toF", "success"), ("out", "success")]
+            ("$start", "success"),
+            ("toF", "success"),
+            ("out", "success"),
+        ]
         device = user.get(f"/api/v1/devices/{user.device['id']}")
         assert device["status"] == "online" and device["last_seen"] == accepted["received_at"]
         [uplink] = user.get(f"/api/v1/devices/{user.device['id']}/history")["items"]
         assert uplink["data"]["rssi"] == -84 and uplink["data"]["gateway_count"] == 2
         assert [c["status"] for c in user.get(f"/api/v1/integrations/{integration['id']}/history")["items"]] == [
-            "success"]
-        assert [f["run_id"] for f in user.get(f"/api/v1/functions/{user.fn['id']}/history")["items"]] == [
-            run["run_id"]]
+            "success"
+        ]
+        assert [f["run_id"] for f in user.get(f"/api/v1/functions/{user.fn['id']}/history")["items"]] == [run["run_id"]]
     assert f"Function URL   {cloud.url}/lambda-url/IngestFunction/" in cloud.output()
 
 
@@ -155,10 +190,15 @@ def test_given_a_sink_failing_its_first_two_calls_then_it_ends_delivered_exactly
         user.ingest(v4_up(user.eui))
         [run] = user.settled(flow, timeout=40)
 
-        assert [r["headers"]["idempotency-key"] for r in sink.requests] == [sink.requests[0]["headers"]["idempotency-key"]] * 3
+        assert [r["headers"]["idempotency-key"] for r in sink.requests] == [
+            sink.requests[0]["headers"]["idempotency-key"]
+        ] * 3
         assert run["status"] == "success"
         assert [(s["attempt"], s["status"]) for s in run["steps"] if s["node_id"] == "out"] == [
-            (1, "error"), (2, "error"), (3, "success")]
+            (1, "error"),
+            (2, "error"),
+            (3, "success"),
+        ]
         time.sleep(1)
         assert len(sink.requests) == 3  # 2 failures, then the one delivery: no more
 
@@ -190,18 +230,30 @@ def test_given_a_delay_node_then_the_local_scheduler_fires_its_one_time_schedule
 
     user = User(http)
     state = state_of(cloud.data_dir)
-    scheduler = boto3.client("scheduler", endpoint_url=state["endpoint"], region_name="us-east-1",
-                             aws_access_key_id="localcloud", aws_secret_access_key="localcloud")
+    scheduler = boto3.client(
+        "scheduler",
+        endpoint_url=state["endpoint"],
+        region_name="us-east-1",
+        aws_access_key_id="localcloud",
+        aws_secret_access_key="localcloud",
+    )
     with ScriptedSink() as sink:
-        flow = user.flow([{"id": "wait", "type": "delay", "seconds": 3},
-                          {"id": "out", "type": "integration", "integration_id": user.integration(sink.url)["id"]}],
-                         [("dev", "wait"), ("wait", "out")])
+        flow = user.flow(
+            [
+                {"id": "wait", "type": "delay", "seconds": 3},
+                {"id": "out", "type": "integration", "integration_id": user.integration(sink.url)["id"]},
+            ],
+            [("dev", "wait"), ("wait", "out")],
+        )
         before = {s["Name"] for s in scheduler.list_schedules()["Schedules"]}
         posted = time.monotonic()
 
         user.ingest(v4_up(user.eui))
-        scheduled = wait_for(lambda: {s["Name"] for s in scheduler.list_schedules()["Schedules"]} - before,
-                             timeout=15, what="the delay's schedule")
+        scheduled = wait_for(
+            lambda: {s["Name"] for s in scheduler.list_schedules()["Schedules"]} - before,
+            timeout=15,
+            what="the delay's schedule",
+        )
         [run] = user.settled(flow, timeout=30)
 
         assert len(scheduled) == 1 and next(iter(scheduled)).startswith("fleetgate-local-")
@@ -215,9 +267,14 @@ def test_given_chirpstack_v3_and_helium_bodies_then_they_reach_the_same_flows_as
     with ScriptedSink() as sink:
         flow = user.two_step(user.integration(sink.url))
 
-        formats = [user.ingest(body)["format"] for body in (v4_up(user.eui, temperature=10.0),
-                                                            v3_up(user.eui, temperature=20.0),
-                                                            helium_up(user.eui, temperature=30.0))]
+        formats = [
+            user.ingest(body)["format"]
+            for body in (
+                v4_up(user.eui, temperature=10.0),
+                v3_up(user.eui, temperature=20.0),
+                helium_up(user.eui, temperature=30.0),
+            )
+        ]
         runs = user.settled(flow, 3)
 
         assert formats == ["chirpstack_v4", "chirpstack_v3", "helium"]
@@ -229,10 +286,15 @@ def test_given_chirpstack_v3_and_helium_bodies_then_they_reach_the_same_flows_as
 def test_given_a_protobuf_body_or_a_wrong_key_on_the_function_url_then_415_and_401(http):
     user = User(http)
 
-    protobuf = http.post(FUNCTION_URL, params={"event": "up"}, content=b"\x0a\x24\x00\x01\x02\x03",
-                         headers={"content-type": "application/octet-stream", "x-api-key": user.key})
-    wrong = http.post(FUNCTION_URL, params={"event": "up"}, json=v4_up(user.eui),
-                      headers={"x-api-key": user.key[:-3] + "abc"})
+    protobuf = http.post(
+        FUNCTION_URL,
+        params={"event": "up"},
+        content=b"\x0a\x24\x00\x01\x02\x03",
+        headers={"content-type": "application/octet-stream", "x-api-key": user.key},
+    )
+    wrong = http.post(
+        FUNCTION_URL, params={"event": "up"}, json=v4_up(user.eui), headers={"x-api-key": user.key[:-3] + "abc"}
+    )
 
     assert protobuf.status_code == 415 and "JSON" in protobuf.json()["detail"]
     assert wrong.status_code == 401

@@ -25,8 +25,12 @@ def test_given_dynamodb_local_when_the_cloud_restarts_then_users_devices_and_tok
         state = state_of(tmp_path)
         assert state["dynamodb_endpoint"] != state["endpoint"]
         http = httpx.Client(base_url=cloud.url, timeout=30)
-        assert http.post("/api/v1/auth/register", json={
-            "email": email, "username": f"keep_{tag}", "password": password}).status_code == 201
+        assert (
+            http.post(
+                "/api/v1/auth/register", json={"email": email, "username": f"keep_{tag}", "password": password}
+            ).status_code
+            == 201
+        )
         token = http.post("/api/v1/auth/login", data={"username": email, "password": password}).json()["access_token"]
         auth = {"Authorization": f"Bearer {token}"}
         assert http.post("/api/v1/devices", json={"dev_eui": eui, "name": "kept"}, headers=auth).status_code == 201

@@ -84,8 +84,7 @@ def test_given_the_running_cloud_when_running_create_admin_then_that_admin_can_l
 def test_given_an_existing_user_when_running_create_admin_for_them_then_they_are_promoted(local_cloud, http):
     user = _user(http)
 
-    result = run_cli("create-admin", user["email"], user["username"], PASSWORD,
-                     "--data-dir", str(local_cloud.data_dir))
+    result = run_cli("create-admin", user["email"], user["username"], PASSWORD, "--data-dir", str(local_cloud.data_dir))
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("Promoted existing user to admin:")
@@ -124,8 +123,15 @@ def test_given_a_running_cloud_when_invoking_then_the_call_reaches_its_tables(lo
     (tmp_path / "event.json").write_text(json.dumps(event))
 
     # when invoking as that user
-    result = run_cli("invoke", "DevicesFunction", str(tmp_path / "event.json"), "--user-id", user["id"],
-                     "--data-dir", str(local_cloud.data_dir))
+    result = run_cli(
+        "invoke",
+        "DevicesFunction",
+        str(tmp_path / "event.json"),
+        "--user-id",
+        user["id"],
+        "--data-dir",
+        str(local_cloud.data_dir),
+    )
 
     # then the device is created in the running cloud and listed over HTTP
     assert result.returncode == 0, result.stderr

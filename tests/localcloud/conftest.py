@@ -37,9 +37,13 @@ def fixture_cloud(fixture_stack: Stack):
 
     with mock_aws():
         sqs = boto3.client("sqs", region_name=fixture_stack.region)
-        yield FixtureCloud(stack=fixture_stack, functions=Functions(fixture_stack), sqs=sqs,
-                           scheduler=boto3.client("scheduler", region_name=fixture_stack.region),
-                           queue_urls=fixture_stack.create_queues(sqs))
+        yield FixtureCloud(
+            stack=fixture_stack,
+            functions=Functions(fixture_stack),
+            sqs=sqs,
+            scheduler=boto3.client("scheduler", region_name=fixture_stack.region),
+            queue_urls=fixture_stack.create_queues(sqs),
+        )
 
 
 @pytest.fixture

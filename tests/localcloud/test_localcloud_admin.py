@@ -49,25 +49,30 @@ def test_given_a_deployed_stack_when_resolving_its_environment_then_table_settin
 
 
 def test_given_a_deployed_stack_when_creating_an_admin_then_it_lands_in_its_users_table_and_the_password_is_not_printed(
-        deployed, tag, tmp_path, capsys, restore_environment):
+    deployed, tag, tmp_path, capsys, restore_environment
+):
     name, physical = deployed
     password = f"pw-{tag}-secret"
 
-    status = create_admin(f"root-{tag}@example.com", f"root_{tag}", password, data_dir=tmp_path,
-                          stack_name=name, region="eu-west-1")
+    status = create_admin(
+        f"root-{tag}@example.com", f"root_{tag}", password, data_dir=tmp_path, stack_name=name, region="eu-west-1"
+    )
 
     out = capsys.readouterr()
     assert status == 0
     assert out.out.startswith(f"Created admin root_{tag} <root-{tag}@example.com>")
     assert password not in out.out + out.err
     claim = boto3.client("dynamodb", region_name="eu-west-1").get_item(
-        TableName=physical["UniquesTable"], Key={"key": {"S": f"username#root_{tag}"}})["Item"]
+        TableName=physical["UniquesTable"], Key={"key": {"S": f"username#root_{tag}"}}
+    )["Item"]
     user = boto3.client("dynamodb", region_name="eu-west-1").get_item(
-        TableName=physical["UsersTable"], Key={"id": claim["owner_id"]})["Item"]
+        TableName=physical["UsersTable"], Key={"id": claim["owner_id"]}
+    )["Item"]
     assert (user["email"]["S"], user["role"]["S"]) == (f"root-{tag}@example.com", "admin")
 
 
 def test_given_no_running_local_cloud_and_no_stack_when_creating_an_admin_then_exit_2_saying_to_run_make_dev(
-        tmp_path, capsys):
+    tmp_path, capsys
+):
     assert create_admin("a@example.com", "a_user", "whatever-pw", data_dir=tmp_path) == 2
     assert "make dev" in capsys.readouterr().err

@@ -32,15 +32,19 @@ def test_given_the_merged_document_when_reading_models_then_requests_and_respons
     assert {"Device", "DeviceCreate", "DeviceList", "Label", "RegisterRequest", "TokenOut", "UserOut"} <= set(schemas)
     create = document["paths"]["/api/v1/devices"]["post"]
     assert create["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/DeviceCreate")
-    assert "application/x-www-form-urlencoded" in document["paths"]["/api/v1/auth/login"]["post"]["requestBody"][
-        "content"]
+    assert (
+        "application/x-www-form-urlencoded" in document["paths"]["/api/v1/auth/login"]["post"]["requestBody"]["content"]
+    )
 
 
 def test_given_public_and_protected_routes_when_merging_then_bearer_auth_applies_except_to_public_ones(docs):
     document = docs.openapi()
 
     assert document["components"]["securitySchemes"]["bearerAuth"] == {
-        "type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+    }
     assert document["security"] == [{"bearerAuth": []}]
     assert document["paths"]["/api/v1/auth/login"]["post"]["security"] == []
     assert document["paths"]["/api/v1/auth/register"]["post"]["security"] == []
@@ -70,5 +74,7 @@ def test_given_a_route_missing_from_the_template_when_comparing_then_it_is_repor
 
     problems = _compare("LabelsFunction", routes, schema)
 
-    assert "LabelsFunction's app defines DELETE /api/v1/labels/{label_id}, which template.yaml does not route " \
-           "(API Gateway would answer 404)" in problems
+    assert (
+        "LabelsFunction's app defines DELETE /api/v1/labels/{label_id}, which template.yaml does not route "
+        "(API Gateway would answer 404)" in problems
+    )

@@ -28,9 +28,13 @@ def http(fixture_stack):
 
 
 def test_given_a_get_with_path_params_query_and_cookies_when_served_then_the_event_has_them_as_api_gateway_builds_them(
-        http, tag):
-    reply = http.get(f"/echo/{tag}", params=[("a", "1"), ("a", "2"), ("empty", "")],
-                     headers={"Cookie": "session=s1; theme=dark", "X-Custom": "yes"})
+    http, tag
+):
+    reply = http.get(
+        f"/echo/{tag}",
+        params=[("a", "1"), ("a", "2"), ("empty", "")],
+        headers={"Cookie": "session=s1; theme=dark", "X-Custom": "yes"},
+    )
 
     assert reply.status_code == 200
     event = reply.json()

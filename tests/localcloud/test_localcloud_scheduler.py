@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from localcloud.scheduler import Scheduler
 from tests.localcloud.fixtures.fakeapp import journal
 
-T0 = datetime(2026, 11, 22, 9, 30, 15, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 22, 9, 30, 15, tzinfo=UTC)
 ROLE = "arn:aws:iam::123456789012:role/scheduler"
 
 
@@ -23,7 +23,8 @@ class Calls:
 
 
 def test_given_a_rate_schedule_when_the_clock_passes_each_minute_then_it_fires_once_per_period_with_a_scheduled_event(
-        fixture_stack):
+    fixture_stack,
+):
     calls = Calls()
     scheduler = Scheduler(fixture_stack, calls, clock=lambda: T0)
 
@@ -37,18 +38,28 @@ def test_given_a_rate_schedule_when_the_clock_passes_each_minute_then_it_fires_o
     function, event = calls.calls[0]
     assert function == "TickerFunction"
     assert event == {
-        "version": "0", "id": event["id"], "detail-type": "Scheduled Event", "source": "aws.events",
-        "account": "123456789012", "time": "2026-11-22T09:31:15Z", "region": "us-east-1",
+        "version": "0",
+        "id": event["id"],
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": "2026-11-22T09:31:15Z",
+        "region": "us-east-1",
         "resources": ["arn:aws:events:us-east-1:123456789012:rule/fleetgate-local-TickerFunction-schedule-1"],
-        "detail": {}}
+        "detail": {},
+    }
     assert [e["time"] for _, e in calls.calls] == [
-        "2026-11-22T09:31:15Z", "2026-11-22T09:32:15Z", "2026-11-22T09:40:15Z", "2026-11-22T09:41:15Z"]
+        "2026-11-22T09:31:15Z",
+        "2026-11-22T09:32:15Z",
+        "2026-11-22T09:40:15Z",
+        "2026-11-22T09:41:15Z",
+    ]
 
 
 def test_given_a_cron_schedule_v2_with_input_when_its_time_comes_then_the_function_gets_the_input(fixture_stack):
     calls = Calls()
     scheduler = Scheduler(fixture_stack, calls, clock=lambda: T0)
-    two_am = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
+    two_am = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
     scheduler.tick(two_am - timedelta(seconds=1))
     calls.calls.clear()
@@ -66,8 +77,12 @@ def test_given_a_disabled_schedule_when_reading_the_template_then_it_is_not_plan
 
 def _create_at(cloud, name: str, when: datetime, target: dict, after: str = "DELETE") -> None:
     cloud.scheduler.create_schedule(
-        Name=name, ScheduleExpression=f"at({when:%Y-%m-%dT%H:%M:%S})", FlexibleTimeWindow={"Mode": "OFF"},
-        Target={"RoleArn": ROLE, **target}, ActionAfterCompletion=after)
+        Name=name,
+        ScheduleExpression=f"at({when:%Y-%m-%dT%H:%M:%S})",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target={"RoleArn": ROLE, **target},
+        ActionAfterCompletion=after,
+    )
 
 
 def _runtime(fired: list[str]) -> list[str]:
@@ -80,13 +95,19 @@ def _names(cloud) -> list[str]:
 
 
 def test_given_a_due_at_schedule_created_by_application_code_when_ticking_then_it_fires_exactly_once_and_is_deleted(
-        fixture_cloud, tag):
+    fixture_cloud, tag
+):
     # given: application code schedules a one-time call of AtTargetFunction (ARN as the template resolves it)
     target_arn = fixture_cloud.stack.functions["AtTargetFunction"].environment["AT_TARGET_ARN"]
     due = T0 + timedelta(minutes=10)
     _create_at(fixture_cloud, f"remind-{tag}", due, {"Arn": target_arn, "Input": json.dumps({"tag": tag})})
-    scheduler = Scheduler(fixture_cloud.stack, fixture_cloud.functions.invoke, scheduler=fixture_cloud.scheduler,
-                          sqs=fixture_cloud.sqs, clock=lambda: T0)
+    scheduler = Scheduler(
+        fixture_cloud.stack,
+        fixture_cloud.functions.invoke,
+        scheduler=fixture_cloud.scheduler,
+        sqs=fixture_cloud.sqs,
+        clock=lambda: T0,
+    )
 
     # when the clock is before the time: nothing; at the time: it fires; afterwards: never again
     assert _runtime(scheduler.tick(due - timedelta(seconds=1))) == []
@@ -100,8 +121,13 @@ def test_given_a_due_at_schedule_created_by_application_code_when_ticking_then_i
 def test_given_an_at_schedule_targeting_a_queue_when_due_then_its_input_is_sent_to_the_queue(fixture_cloud, tag):
     queue_arn = fixture_cloud.stack.resolve({"Fn::GetAtt": ["WorkDeadLetterQueue", "Arn"]})
     _create_at(fixture_cloud, f"to-queue-{tag}", T0, {"Arn": queue_arn, "Input": f"payload-{tag}"})
-    scheduler = Scheduler(fixture_cloud.stack, fixture_cloud.functions.invoke, scheduler=fixture_cloud.scheduler,
-                          sqs=fixture_cloud.sqs, clock=lambda: T0)
+    scheduler = Scheduler(
+        fixture_cloud.stack,
+        fixture_cloud.functions.invoke,
+        scheduler=fixture_cloud.scheduler,
+        sqs=fixture_cloud.sqs,
+        clock=lambda: T0,
+    )
 
     scheduler.tick(T0 + timedelta(seconds=1))
 
@@ -109,12 +135,12 @@ def test_given_an_at_schedule_targeting_a_queue_when_due_then_its_input_is_sent_
     assert [m["Body"] for m in got["Messages"]] == [f"payload-{tag}"]
 
 
-def test_given_an_at_schedule_kept_after_completion_when_ticking_again_then_it_does_not_fire_twice(
-        fixture_cloud, tag):
+def test_given_an_at_schedule_kept_after_completion_when_ticking_again_then_it_does_not_fire_twice(fixture_cloud, tag):
     target_arn = fixture_cloud.stack.resolve({"Fn::GetAtt": ["AtTargetFunction", "Arn"]})
     _create_at(fixture_cloud, f"keep-{tag}", T0, {"Arn": target_arn, "Input": json.dumps({"tag": tag})}, after="NONE")
-    scheduler = Scheduler(fixture_cloud.stack, fixture_cloud.functions.invoke, scheduler=fixture_cloud.scheduler,
-                          clock=lambda: T0)
+    scheduler = Scheduler(
+        fixture_cloud.stack, fixture_cloud.functions.invoke, scheduler=fixture_cloud.scheduler, clock=lambda: T0
+    )
 
     assert _runtime(scheduler.tick(T0)) == [f"default/keep-{tag}"]
     assert _runtime(scheduler.tick(T0 + timedelta(hours=1))) == []
@@ -124,10 +150,15 @@ def test_given_an_at_schedule_kept_after_completion_when_ticking_again_then_it_d
 
 
 def test_given_a_schedule_targeting_an_unknown_function_when_due_then_nothing_is_invoked_and_it_is_still_deleted(
-        fixture_cloud, tag, caplog):
+    fixture_cloud, tag, caplog
+):
     calls = Calls()
-    _create_at(fixture_cloud, f"stray-{tag}", T0,
-               {"Arn": "arn:aws:lambda:us-east-1:123456789012:function:not-in-this-stack", "Input": "{}"})
+    _create_at(
+        fixture_cloud,
+        f"stray-{tag}",
+        T0,
+        {"Arn": "arn:aws:lambda:us-east-1:123456789012:function:not-in-this-stack", "Input": "{}"},
+    )
     scheduler = Scheduler(fixture_cloud.stack, calls, scheduler=fixture_cloud.scheduler, clock=lambda: T0)
 
     scheduler.tick(T0)
@@ -146,13 +177,19 @@ def test_given_an_invalid_template_expression_when_planning_then_the_error_names
 
 
 def test_given_an_at_schedule_targeting_a_missing_queue_when_due_then_the_error_is_logged_and_others_still_fire(
-        fixture_cloud, tag, caplog):
+    fixture_cloud, tag, caplog
+):
     missing = f"arn:aws:sqs:us-east-1:123456789012:no-such-queue-{tag}"
     target_arn = fixture_cloud.stack.resolve({"Fn::GetAtt": ["AtTargetFunction", "Arn"]})
     _create_at(fixture_cloud, f"broken-{tag}", T0, {"Arn": missing, "Input": "x"})
     _create_at(fixture_cloud, f"fine-{tag}", T0, {"Arn": target_arn, "Input": json.dumps({"tag": tag})})
-    scheduler = Scheduler(fixture_cloud.stack, fixture_cloud.functions.invoke, scheduler=fixture_cloud.scheduler,
-                          sqs=fixture_cloud.sqs, clock=lambda: T0)
+    scheduler = Scheduler(
+        fixture_cloud.stack,
+        fixture_cloud.functions.invoke,
+        scheduler=fixture_cloud.scheduler,
+        sqs=fixture_cloud.sqs,
+        clock=lambda: T0,
+    )
 
     fired = _runtime(scheduler.tick(T0))
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from localcloud.sqs import EventSource, SqsPoller, event_sources
 from tests.localcloud.fixtures.fakeapp import journal
@@ -23,7 +24,8 @@ def _send(cloud: Any, *bodies: str) -> None:
 def _counts(cloud: Any, queue: str) -> tuple[int, int]:
     attrs = cloud.sqs.get_queue_attributes(
         QueueUrl=cloud.queue_urls[queue],
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
     return int(attrs["ApproximateNumberOfMessages"]), int(attrs["ApproximateNumberOfMessagesNotVisible"])
 
 
@@ -40,20 +42,29 @@ def _drain_into_dlq(cloud: Any, poller: SqsPoller, expected: int, timeout: float
 
 
 def test_given_the_fixture_template_when_reading_event_sources_then_queue_batch_and_response_types_come_from_it(
-        fixture_cloud):
+    fixture_cloud,
+):
     (source,) = event_sources(fixture_cloud.stack, fixture_cloud.sqs, fixture_cloud.queue_urls)
     assert source == EventSource(
-        function="ConsumerFunction", queue_url=fixture_cloud.queue_urls["WorkQueue"],
+        function="ConsumerFunction",
+        queue_url=fixture_cloud.queue_urls["WorkQueue"],
         queue_arn="arn:aws:sqs:us-east-1:123456789012:fleetgate-local-WorkQueue",
-        batch_size=10, report_failures=True, region="us-east-1")
+        batch_size=10,
+        report_failures=True,
+        region="us-east-1",
+    )
 
 
 def test_given_a_message_with_attributes_when_polled_then_the_function_gets_a_real_sqs_event(fixture_cloud, tag):
     seen: list[dict] = []
     fixture_cloud.sqs.send_message(
-        QueueUrl=fixture_cloud.queue_urls["WorkQueue"], MessageBody=f"hello-{tag}",
-        MessageAttributes={"kind": {"DataType": "String", "StringValue": "uplink"},
-                           "raw": {"DataType": "Binary", "BinaryValue": b"\x00\xff"}})
+        QueueUrl=fixture_cloud.queue_urls["WorkQueue"],
+        MessageBody=f"hello-{tag}",
+        MessageAttributes={
+            "kind": {"DataType": "String", "StringValue": "uplink"},
+            "raw": {"DataType": "Binary", "BinaryValue": b"\x00\xff"},
+        },
+    )
 
     received = _poller(fixture_cloud, lambda fn, event: seen.append(event)).poll_once()
 
@@ -67,12 +78,17 @@ def test_given_a_message_with_attributes_when_polled_then_the_function_gets_a_re
     assert record["attributes"]["ApproximateReceiveCount"] == "1"
     assert {"SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp"} <= set(record["attributes"])
     assert record["messageAttributes"]["kind"] == {
-        "stringValue": "uplink", "stringListValues": [], "binaryListValues": [], "dataType": "String"}
+        "stringValue": "uplink",
+        "stringListValues": [],
+        "binaryListValues": [],
+        "dataType": "String",
+    }
     assert base64.b64decode(record["messageAttributes"]["raw"]["binaryValue"]) == b"\x00\xff"
 
 
 def test_given_one_failing_message_when_consumed_then_successes_are_deleted_and_the_failure_ends_in_the_dlq(
-        fixture_cloud, tag):
+    fixture_cloud, tag
+):
     ok1, bad, ok2 = f"ok-{tag}-1", f"fail-{tag}", f"ok-{tag}-2"
     _send(fixture_cloud, ok1, bad, ok2)
     poller = _poller(fixture_cloud)
@@ -121,7 +137,8 @@ def test_given_an_empty_failure_list_when_consumed_then_the_whole_batch_is_delet
 
 
 def test_given_a_running_poller_when_a_message_arrives_then_it_is_consumed_in_the_background_and_stop_returns(
-        fixture_cloud, tag):
+    fixture_cloud, tag
+):
     (source,) = event_sources(fixture_cloud.stack, fixture_cloud.sqs, fixture_cloud.queue_urls)
     poller = SqsPoller(source, fixture_cloud.sqs, fixture_cloud.functions.invoke).start()
     try:

@@ -29,8 +29,12 @@ def test_given_a_state_file_of_a_dead_process_when_asking_then_none(tmp_path):
 
 
 def test_given_a_state_file_of_a_live_process_when_asking_then_its_state_until_removed(tmp_path):
-    state = {"endpoint": "http://127.0.0.1:1", "dynamodb_endpoint": "http://127.0.0.1:1",
-             "api_url": "http://127.0.0.1:3000", "pid": os.getpid()}
+    state = {
+        "endpoint": "http://127.0.0.1:1",
+        "dynamodb_endpoint": "http://127.0.0.1:1",
+        "api_url": "http://127.0.0.1:3000",
+        "pid": os.getpid(),
+    }
     write_state(tmp_path, state)
 
     assert running_state(tmp_path) == state
@@ -57,7 +61,9 @@ def test_given_the_template_secret_when_created_then_functions_read_it_by_the_ar
         create_secrets(local, client, tmp_path)  # a restart
 
         arn = local.functions["AuthFunction"].environment["JWT_SECRET_ARN"]
-        assert arns == {"JwtSecret": arn,
-                        "IngestKeySecret": local.functions["IngestFunction"].environment["INGEST_KEY_SECRET_ARN"]}
+        assert arns == {
+            "JwtSecret": arn,
+            "IngestKeySecret": local.functions["IngestFunction"].environment["INGEST_KEY_SECRET_ARN"],
+        }
         value = client.get_secret_value(SecretId=arn)["SecretString"]
     assert value == secret_value(tmp_path, "JwtSecret", {}) and len(value) == 64

@@ -10,14 +10,14 @@ generic 500 that carries no internals.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from enum import Enum
-from typing import Any, Iterable, Mapping, Optional
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from typing_extensions import Annotated
 
 from fleetgate.core.auth import Principal, principal_from_headers
 from fleetgate.core.errors import DomainError, Unauthorized
@@ -26,7 +26,7 @@ from fleetgate.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
 # Query parameters every list route takes.
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Page size (default {DEFAULT_LIMIT}, max {MAX_LIMIT})")]
-Cursor = Annotated[Optional[str], Query(max_length=4096, description="next_cursor of the previous page")]
+Cursor = Annotated[str | None, Query(max_length=4096, description="next_cursor of the previous page")]
 
 
 class ErrorStyle(str, Enum):
@@ -41,8 +41,16 @@ class ErrorStyle(str, Enum):
     def validation_status(self) -> int:
         return 400 if self in (ErrorStyle.MOBILE, ErrorStyle.CUSTOMER) else 422
 
-    def body(self, status: int, code: str, title: str, message: str, *, field: str | None = None,
-             extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def body(
+        self,
+        status: int,
+        code: str,
+        title: str,
+        message: str,
+        *,
+        field: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
         if self is ErrorStyle.DETAIL:
             if status == 422 and extra and extra.get("errors"):
                 return {"detail": list(extra["errors"])}  # several invalid items at once (e.g. rows of an upload)
@@ -86,8 +94,9 @@ def _loc(field: str) -> list[str | int]:
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON,
-                    body=json.dumps(body), headers=headers)
+    return Response(
+        status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body), headers=headers
+    )
 
 
 def _clean_validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
@@ -117,8 +126,14 @@ class FleetgateResolver(APIGatewayHttpResolver):
     A trailing slash is ignored (``/api/v1/x/`` is ``/api/v1/x``), as the contracts write some paths with one.
     """
 
-    def __init__(self, style: ErrorStyle, *, authenticated: bool, public_paths: Iterable[str] = (),
-                 accept_audience: str | None = None):
+    def __init__(
+        self,
+        style: ErrorStyle,
+        *,
+        authenticated: bool,
+        public_paths: Iterable[str] = (),
+        accept_audience: str | None = None,
+    ):
         super().__init__(enable_validation=True)
         self.style = style
         self.authenticated = authenticated
@@ -133,8 +148,9 @@ class FleetgateResolver(APIGatewayHttpResolver):
         event = _without_trailing_slash(event)
         if self.authenticated and _route_path(event) not in self.public_paths:
             try:
-                self.append_context(principal=principal_from_headers(event.get("headers"),
-                                                                     accept_audience=self.accept_audience))
+                self.append_context(
+                    principal=principal_from_headers(event.get("headers"), accept_audience=self.accept_audience)
+                )
             except Unauthorized as exc:
                 self.clear_context()
                 body = self.style.body(401, exc.code, exc.title, exc.message)
@@ -153,7 +169,7 @@ def _route_path(event: Mapping[str, Any]) -> str:
     path = (context.get("http") or {}).get("path") or event.get("rawPath") or ""
     stage = context.get("stage")
     if stage and stage != "$default" and path.startswith(f"/{stage}/"):
-        path = path[len(stage) + 1:]
+        path = path[len(stage) + 1 :]
     return path
 
 
@@ -172,18 +188,27 @@ def _without_trailing_slash(event: Mapping[str, Any]) -> Mapping[str, Any]:
     return out
 
 
-def make_resolver(style: ErrorStyle, *, authenticated: bool = True, public_paths: Iterable[str] = (),
-                  accept_audience: str | None = None) -> FleetgateResolver:
-    app = FleetgateResolver(style, authenticated=authenticated, public_paths=public_paths,
-                            accept_audience=accept_audience)
+def make_resolver(
+    style: ErrorStyle,
+    *,
+    authenticated: bool = True,
+    public_paths: Iterable[str] = (),
+    accept_audience: str | None = None,
+) -> FleetgateResolver:
+    app = FleetgateResolver(
+        style, authenticated=authenticated, public_paths=public_paths, accept_audience=accept_audience
+    )
 
     @app.exception_handler(DomainError)
     def _domain_error(exc: DomainError) -> Response:
         # Only our own 401s challenge the caller (Bearer, or the scheme the error names, e.g. an ingest API key);
         # an upstream refusing *our* credentials is not about theirs.
         headers = {"WWW-Authenticate": getattr(exc, "challenge", "Bearer")} if isinstance(exc, Unauthorized) else None
-        return _json(exc.status, style.body(exc.status, exc.code, exc.title, exc.message,
-                                            field=exc.field, extra=exc.extra), headers)
+        return _json(
+            exc.status,
+            style.body(exc.status, exc.code, exc.title, exc.message, field=exc.field, extra=exc.extra),
+            headers,
+        )
 
     @app.exception_handler(RequestValidationError)
     def _invalid_request(exc: RequestValidationError) -> Response:
@@ -199,4 +224,3 @@ def make_resolver(style: ErrorStyle, *, authenticated: bool = True, public_paths
         return _json(500, style.body(500, "internal_error", "Internal Server Error", "Internal server error"))
 
     return app
-

@@ -63,6 +63,8 @@ class UpstreamUnauthorized(DomainError):
     def __init__(self, message: str, *, status: int, extra: dict[str, Any] | None = None):
         super().__init__(message, extra=extra)
         self.status = status
+
+
 class PayloadTooLarge(DomainError):
     status, code, title = 413, "payload_too_large", "Payload Too Large"
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 _state = threading.local()  # .deadline: time.monotonic() value, or None
 
@@ -41,8 +42,14 @@ def _clamp(timeout: float | None, error: type[Exception]) -> float | None:
     return left if timeout is None else min(timeout, left)
 
 
-def pooled_client(*, connect_timeout: float, timeout: float, max_connections: int = 20,
-                  keepalive_expiry: float = 30.0, headers: dict[str, str] | None = None) -> Any:
+def pooled_client(
+    *,
+    connect_timeout: float,
+    timeout: float,
+    max_connections: int = 20,
+    keepalive_expiry: float = 30.0,
+    headers: dict[str, str] | None = None,
+) -> Any:
     """An ``httpx.Client`` with keep-alive pooling whose socket operations honour :func:`deadline`.
 
     ``connect_timeout`` bounds the TCP (and TLS) connect; ``timeout`` bounds every other phase and should
@@ -74,10 +81,12 @@ def pooled_client(*, connect_timeout: float, timeout: float, max_connections: in
         def close(self) -> None:
             self._inner.close()
 
-        def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
-                      timeout: float | None = None) -> httpcore.NetworkStream:
-            return _Stream(self._inner.start_tls(ssl_context, server_hostname,
-                                                 _clamp(timeout, httpcore.ConnectTimeout)))
+        def start_tls(
+            self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+        ) -> httpcore.NetworkStream:
+            return _Stream(
+                self._inner.start_tls(ssl_context, server_hostname, _clamp(timeout, httpcore.ConnectTimeout))
+            )
 
         def get_extra_info(self, info: str) -> Any:
             return self._inner.get_extra_info(info)
@@ -86,15 +95,26 @@ def pooled_client(*, connect_timeout: float, timeout: float, max_connections: in
         def __init__(self) -> None:
             self._inner = httpcore.SyncBackend()
 
-        def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
-                        socket_options: Any = None) -> httpcore.NetworkStream:
-            return _Stream(self._inner.connect_tcp(host, port, _clamp(timeout, httpcore.ConnectTimeout),
-                                                   local_address, socket_options))
+        def connect_tcp(
+            self,
+            host: str,
+            port: int,
+            timeout: float | None = None,
+            local_address: str | None = None,
+            socket_options: Any = None,
+        ) -> httpcore.NetworkStream:
+            return _Stream(
+                self._inner.connect_tcp(
+                    host, port, _clamp(timeout, httpcore.ConnectTimeout), local_address, socket_options
+                )
+            )
 
-        def connect_unix_socket(self, path: str, timeout: float | None = None,
-                                socket_options: Any = None) -> httpcore.NetworkStream:  # pragma: no cover
-            return _Stream(self._inner.connect_unix_socket(path, _clamp(timeout, httpcore.ConnectTimeout),
-                                                           socket_options))
+        def connect_unix_socket(
+            self, path: str, timeout: float | None = None, socket_options: Any = None
+        ) -> httpcore.NetworkStream:  # pragma: no cover
+            return _Stream(
+                self._inner.connect_unix_socket(path, _clamp(timeout, httpcore.ConnectTimeout), socket_options)
+            )
 
         def sleep(self, seconds: float) -> None:  # pragma: no cover - only used by retries, which are off
             self._inner.sleep(seconds)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import functools
 import time
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from aws_lambda_powertools.logging import Logger, correlation_paths
 from aws_lambda_powertools.metrics import Metrics
@@ -34,9 +35,15 @@ def http_handler(resolve: Callable[[dict, Any], dict]) -> Callable[[dict, Any], 
         response = resolve(event, context)
         http = event.get("requestContext", {}).get("http", {})
         # One access line per request: route and outcome only, never headers or bodies (tokens, passwords).
-        logger.info("request", extra={
-            "method": http.get("method"), "route": event.get("routeKey"), "status": response.get("statusCode"),
-            "duration_ms": round((time.perf_counter() - started) * 1000, 1)})
+        logger.info(
+            "request",
+            extra={
+                "method": http.get("method"),
+                "route": event.get("routeKey"),
+                "status": response.get("statusCode"),
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+            },
+        )
         return response
 
     return lambda_handler
@@ -54,11 +61,15 @@ def event_handler(handle: Callable[[dict, Any], Any]) -> Callable[[dict, Any], A
         result = handle(event, context)
         records = event.get("Records") if isinstance(event, dict) else None
         failed = result.get("batchItemFailures") if isinstance(result, dict) else None
-        logger.info("event", extra={
-            "source": (records[0].get("eventSource") if records else None) or (event or {}).get("source"),
-            "records": len(records) if records is not None else None,
-            "failed": len(failed) if failed is not None else None,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 1)})
+        logger.info(
+            "event",
+            extra={
+                "source": (records[0].get("eventSource") if records else None) or (event or {}).get("source"),
+                "records": len(records) if records is not None else None,
+                "failed": len(failed) if failed is not None else None,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+            },
+        )
         return result
 
     return lambda_handler

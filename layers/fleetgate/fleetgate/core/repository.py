@@ -8,7 +8,8 @@ there; without it, to AWS.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Sequence, TypeVar
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 from pynamodb.attributes import UnicodeAttribute
 from pynamodb.connection import Connection, TableConnection
@@ -56,8 +57,11 @@ def _register_table(shared: Connection, meta_table: Any) -> None:
     if existing is None:
         shared.add_meta_table(meta_table)
         return
-    for kind, name in (("GlobalSecondaryIndexes", "IndexName"), ("LocalSecondaryIndexes", "IndexName"),
-                       ("AttributeDefinitions", "AttributeName")):
+    for kind, name in (
+        ("GlobalSecondaryIndexes", "IndexName"),
+        ("LocalSecondaryIndexes", "IndexName"),
+        ("AttributeDefinitions", "AttributeName"),
+    ):
         known = existing.data.setdefault(kind, [])
         names = {entry.get(name) for entry in known}
         known.extend(entry for entry in meta_table.data.get(kind) or [] if entry.get(name) not in names)
@@ -83,11 +87,23 @@ def uniques() -> type[UniqueClaim]:
     return type("UniqueClaimModel", (UniqueClaim,), {"Meta": meta(get_settings().tables.uniques)})
 
 
-def query_page(query: Callable[..., Iterable[M]], convert: Callable[[M], T], *, limit: int,
-               cursor: str | None, scope: str, **kwargs: Any) -> Page[T]:
+def query_page(
+    query: Callable[..., Iterable[M]],
+    convert: Callable[[M], T],
+    *,
+    limit: int,
+    cursor: str | None,
+    scope: str,
+    **kwargs: Any,
+) -> Page[T]:
     """Run one paginated PynamoDB query (newest first) and wrap it as a :class:`Page`."""
-    results = query(limit=limit, page_size=limit, last_evaluated_key=decode_cursor(cursor, scope),
-                     scan_index_forward=False, **kwargs)
+    results = query(
+        limit=limit,
+        page_size=limit,
+        last_evaluated_key=decode_cursor(cursor, scope),
+        scan_index_forward=False,
+        **kwargs,
+    )
     items = [convert(m) for m in results]
     last_key = results.last_evaluated_key if len(items) >= limit else None  # type: ignore[attr-defined]
     return Page(items=items, next_cursor=encode_cursor(last_key, scope))
@@ -126,8 +142,11 @@ class Transaction:
         except TransactWriteError as exc:
             names = [name for kind in self._ORDER for k, name, _, _ in self._ops if k == kind]
             reasons = exc.cancellation_reasons or []
-            failed = {names[i] for i, r in enumerate(reasons)
-                      if r is not None and r.code == "ConditionalCheckFailed" and i < len(names)}
+            failed = {
+                names[i]
+                for i, r in enumerate(reasons)
+                if r is not None and r.code == "ConditionalCheckFailed" and i < len(names)
+            }
             if not failed:
                 raise
             return failed
@@ -167,11 +186,15 @@ class OwnedItem(BaseModel):
 
 
 def owned_model(base: type[OwnedItem], model_name: str, table: str) -> type:
-    return type(model_name, (base,), {
-        "Meta": meta(table),
-        "by_owner": gsi("by_owner", "owner_id", "created_key", AllProjection)(),
-        "by_kind": gsi("by_kind", "kind", "created_key", KeysOnlyProjection)(),
-    })
+    return type(
+        model_name,
+        (base,),
+        {
+            "Meta": meta(table),
+            "by_owner": gsi("by_owner", "owner_id", "created_key", AllProjection)(),
+            "by_kind": gsi("by_kind", "kind", "created_key", KeysOnlyProjection)(),
+        },
+    )
 
 
 def owned_fields(item: Model, exclude: Iterable[str] = ("kind", "created_key")) -> dict[str, Any]:
@@ -181,7 +204,7 @@ def owned_fields(item: Model, exclude: Iterable[str] = ("kind", "created_key")) 
 def batch_get(model: type[Model], keys: Sequence[Any]) -> list[Any]:
     out: list[Any] = []
     for start in range(0, len(keys), BATCH_GET_MAX):
-        out.extend(model.batch_get(list(keys[start:start + BATCH_GET_MAX])))
+        out.extend(model.batch_get(list(keys[start : start + BATCH_GET_MAX])))
     return out
 
 
@@ -192,14 +215,33 @@ def get_item(model: type[M], *key: Any) -> M | None:
         return None
 
 
-def list_owned(model: type[OwnedItem], kind: str, convert: Callable[[Any], T], owner_id: str | None, *,
-               limit: int, cursor: str | None) -> Page[T]:
+def list_owned(
+    model: type[OwnedItem],
+    kind: str,
+    convert: Callable[[Any], T],
+    owner_id: str | None,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> Page[T]:
     """A user's resources (``owner_id``) or everyone's (None, for admins), newest first."""
     if owner_id is not None:
-        return query_page(model.by_owner.query, convert, limit=limit, cursor=cursor,  # type: ignore[attr-defined]
-                          scope=f"{kind}s:{owner_id}", hash_key=owner_id)
-    keys = query_page(model.by_kind.query, lambda m: m.id, limit=limit, cursor=cursor,  # type: ignore[attr-defined]
-                      scope=f"{kind}s:*", hash_key=kind)
+        return query_page(
+            model.by_owner.query,
+            convert,
+            limit=limit,
+            cursor=cursor,  # type: ignore[attr-defined]
+            scope=f"{kind}s:{owner_id}",
+            hash_key=owner_id,
+        )
+    keys = query_page(
+        model.by_kind.query,
+        lambda m: m.id,
+        limit=limit,
+        cursor=cursor,  # type: ignore[attr-defined]
+        scope=f"{kind}s:*",
+        hash_key=kind,
+    )
     found = {i.id: i for i in batch_get(model, keys.items)}
     return Page(items=[convert(found[k]) for k in keys.items if k in found], next_cursor=keys.next_cursor)
 
@@ -220,7 +262,7 @@ def batch_get_tables(requests: dict[type[Model], Sequence[Any]]) -> dict[type[Mo
         hash_attr, range_attr = model._hash_key_attribute(), model._range_key_attribute()
         by_table[model.Meta.table_name] = model
         for key in dict.fromkeys(keys):
-            h, r = (key if isinstance(key, tuple) else (key, None))
+            h, r = key if isinstance(key, tuple) else (key, None)
             raw = {hash_attr.attr_name: {hash_attr.attr_type: hash_attr.serialize(h)}}
             if range_attr is not None:
                 raw[range_attr.attr_name] = {range_attr.attr_type: range_attr.serialize(r)}
@@ -233,7 +275,7 @@ def batch_get_tables(requests: dict[type[Model], Sequence[Any]]) -> dict[type[Mo
         model._get_connection()  # registers the table with the shared connection
     for start in range(0, len(wanted), BATCH_GET_MAX):
         pending: dict[str, Any] = {}
-        for model, raw in wanted[start:start + BATCH_GET_MAX]:
+        for model, raw in wanted[start : start + BATCH_GET_MAX]:
             pending.setdefault(model.Meta.table_name, {"Keys": [], "ConsistentRead": False})["Keys"].append(raw)
         for _ in range(10):
             if not pending:

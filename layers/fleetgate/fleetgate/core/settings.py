@@ -11,8 +11,9 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -171,10 +172,10 @@ def resolve_secret(value: str, *, force: bool = False) -> str:
     from aws_lambda_powertools.utilities import parameters
 
     if value.startswith("secretsmanager:"):
-        return str(parameters.get_secret(value[len("secretsmanager:"):], max_age=SECRET_MAX_AGE, force_fetch=force))
+        return str(parameters.get_secret(value[len("secretsmanager:") :], max_age=SECRET_MAX_AGE, force_fetch=force))
     if value.startswith("arn:aws:secretsmanager:"):
         return str(parameters.get_secret(value, max_age=SECRET_MAX_AGE, force_fetch=force))
-    name = value[len("ssm:"):] if value.startswith("ssm:") else value
+    name = value[len("ssm:") :] if value.startswith("ssm:") else value
     return str(parameters.get_parameter(name, decrypt=True, max_age=SECRET_MAX_AGE, force_fetch=force))
 
 

@@ -12,8 +12,9 @@ Access patterns, each served by a key or a GSI (never a Scan):
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
@@ -96,19 +97,27 @@ def _labels() -> type[LabelItem]:
 
 @cached
 def _memberships() -> type[MembershipItem]:
-    return type("MembershipModel", (MembershipItem,), {
-        "Meta": meta(get_settings().tables.device_labels),
-        "by_label": gsi("by_label", "label_id", "device_id", KeysOnlyProjection)(),
-    })
+    return type(
+        "MembershipModel",
+        (MembershipItem,),
+        {
+            "Meta": meta(get_settings().tables.device_labels),
+            "by_label": gsi("by_label", "label_id", "device_id", KeysOnlyProjection)(),
+        },
+    )
 
 
 @cached
 def _history() -> type[HistoryItem]:
-    return type("HistoryModel", (HistoryItem,), {
-        "Meta": meta(get_settings().tables.device_history),
-        "by_owner": gsi("by_owner", "owner_id", "sk", AllProjection)(),
-        "by_day": gsi("by_day", "day", "sk", AllProjection)(),
-    })
+    return type(
+        "HistoryModel",
+        (HistoryItem,),
+        {
+            "Meta": meta(get_settings().tables.device_history),
+            "by_owner": gsi("by_owner", "owner_id", "sk", AllProjection)(),
+            "by_day": gsi("by_day", "day", "sk", AllProjection)(),
+        },
+    )
 
 
 def dev_eui_key(dev_eui: str) -> str:
@@ -128,6 +137,7 @@ def _label(item: LabelItem) -> Label:
 
 
 # ---------------------------------------------------------------- devices
+
 
 def create_device(device: Device) -> None:
     Devices, Claims = _devices(), uniques()
@@ -198,13 +208,17 @@ def list_devices(owner_id: str | None, *, limit: int, cursor: str | None) -> Pag
 
 # ---------------------------------------------------------------- labels
 
+
 def create_label(label: Label) -> None:
     Labels, Claims = _labels(), uniques()
     item = Labels(kind="label", created_key=f"{label.created_at}#{label.id}", **label.model_dump())
     tx = Transaction(Labels)
     tx.save("label", item, condition=Labels.id.does_not_exist())
-    tx.save("name", Claims(label_name_key(label.owner_id, label.name), owner_id=label.id),
-            condition=Claims.key.does_not_exist())
+    tx.save(
+        "name",
+        Claims(label_name_key(label.owner_id, label.name), owner_id=label.id),
+        condition=Claims.key.does_not_exist(),
+    )
     if tx.run():
         raise Conflict(f"A label named {label.name!r} already exists", field="name")
 
@@ -231,10 +245,14 @@ def update_label(current: Label, changes: dict[str, Any], updated_at: str) -> La
     tx = Transaction(Labels)
     tx.update("label", Labels(id=current.id), actions=actions, condition=Labels.id.exists())
     if renamed:
-        tx.delete("old_name", Claims(label_name_key(current.owner_id, current.name)),
-                  condition=Claims.owner_id == current.id)
-        tx.save("new_name", Claims(label_name_key(current.owner_id, new_name), owner_id=current.id),
-                condition=Claims.key.does_not_exist())
+        tx.delete(
+            "old_name", Claims(label_name_key(current.owner_id, current.name)), condition=Claims.owner_id == current.id
+        )
+        tx.save(
+            "new_name",
+            Claims(label_name_key(current.owner_id, new_name), owner_id=current.id),
+            condition=Claims.key.does_not_exist(),
+        )
     failed = tx.run()
     if "new_name" in failed:
         raise Conflict(f"A label named {new_name!r} already exists", field="name")
@@ -258,6 +276,7 @@ def list_labels(owner_id: str | None, *, limit: int, cursor: str | None) -> Page
 
 
 # ---------------------------------------------------------------- memberships
+
 
 def label_ids_of(device_id: str) -> list[str]:
     return [m.label_id for m in _memberships().query(device_id, consistent_read=True)]
@@ -309,27 +328,44 @@ def _delete_memberships(items: Iterable[MembershipItem]) -> None:
 
 # ---------------------------------------------------------------- history
 
+
 def add_history(entry: DeviceHistoryEntry, owner_id: str) -> None:
     History = _history()
     received = datetime.fromisoformat(entry.received_at.replace("Z", "+00:00"))
-    History(entry.device_id, f"{entry.received_at}#{entry.id}", id=entry.id, owner_id=owner_id,
-            day=entry.received_at[:10], event=entry.event, received_at=entry.received_at, data=entry.data,
-            expires_at=received + timedelta(days=get_settings().history_retention_days)).save()
+    History(
+        entry.device_id,
+        f"{entry.received_at}#{entry.id}",
+        id=entry.id,
+        owner_id=owner_id,
+        day=entry.received_at[:10],
+        event=entry.event,
+        received_at=entry.received_at,
+        data=entry.data,
+        expires_at=received + timedelta(days=get_settings().history_retention_days),
+    ).save()
 
 
 def _entry(item: HistoryItem) -> DeviceHistoryEntry:
-    return DeviceHistoryEntry(id=item.id, device_id=item.device_id, event=item.event,
-                              received_at=item.received_at, data=item.data or {})
+    return DeviceHistoryEntry(
+        id=item.id, device_id=item.device_id, event=item.event, received_at=item.received_at, data=item.data or {}
+    )
 
 
 def device_history(device_id: str, *, limit: int, cursor: str | None) -> Page[DeviceHistoryEntry]:
-    return query_page(_history().query, _entry, limit=limit, cursor=cursor,
-                      scope=f"history:{device_id}", hash_key=device_id)
+    return query_page(
+        _history().query, _entry, limit=limit, cursor=cursor, scope=f"history:{device_id}", hash_key=device_id
+    )
 
 
 def owner_history(owner_id: str, *, limit: int, cursor: str | None) -> Page[DeviceHistoryEntry]:
-    return query_page(_history().by_owner.query, _entry, limit=limit, cursor=cursor,
-                      scope=f"history-owner:{owner_id}", hash_key=owner_id)
+    return query_page(
+        _history().by_owner.query,
+        _entry,
+        limit=limit,
+        cursor=cursor,
+        scope=f"history-owner:{owner_id}",
+        hash_key=owner_id,
+    )
 
 
 DAYS_PER_PAGE = 7
@@ -342,7 +378,7 @@ def all_history(*, limit: int, cursor: str | None, today: datetime | None = None
     number of queries: a page may then hold fewer than ``limit`` items and still carry a ``next_cursor``.
     """
     History = _history()
-    now = today or datetime.now(timezone.utc)
+    now = today or datetime.now(UTC)
     state = decode_cursor(cursor, "history-all") or {}
     try:
         day = datetime.fromisoformat(state["day"]) if "day" in state else now
@@ -354,9 +390,13 @@ def all_history(*, limit: int, cursor: str | None, today: datetime | None = None
     for _ in range(DAYS_PER_PAGE):
         if day < oldest or len(items) >= limit:
             break
-        results = History.by_day.query(day.strftime("%Y-%m-%d"), limit=limit - len(items),
-                                       page_size=limit - len(items), last_evaluated_key=last_key,
-                                       scan_index_forward=False)
+        results = History.by_day.query(
+            day.strftime("%Y-%m-%d"),
+            limit=limit - len(items),
+            page_size=limit - len(items),
+            last_evaluated_key=last_key,
+            scan_index_forward=False,
+        )
         items.extend(_entry(i) for i in results)
         last_key = results.last_evaluated_key
         if last_key is None:

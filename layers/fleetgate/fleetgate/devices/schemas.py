@@ -2,10 +2,9 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field
-from typing_extensions import Annotated
 
 from fleetgate.core.schemas import Input, Schema
 
@@ -42,19 +41,19 @@ class DeviceCreate(Input):
     name: Name
     description: Description = ""
     status: DeviceStatus = "never_seen"
-    expected_transmit_time: Optional[TransmitSeconds] = None
+    expected_transmit_time: TransmitSeconds | None = None
     metadata: Metadata = Field(default_factory=dict)
 
 
 class DeviceUpdate(Input):
     """Fields to change; absent fields keep their value."""
 
-    dev_eui: Optional[DevEui] = None
-    name: Optional[Name] = None
-    description: Optional[Description] = None
-    status: Optional[DeviceStatus] = None
-    expected_transmit_time: Optional[TransmitSeconds] = None
-    metadata: Optional[Metadata] = None
+    dev_eui: DevEui | None = None
+    name: Name | None = None
+    description: Description | None = None
+    status: DeviceStatus | None = None
+    expected_transmit_time: TransmitSeconds | None = None
+    metadata: Metadata | None = None
 
 
 class Device(Schema):
@@ -64,32 +63,37 @@ class Device(Schema):
     name: str
     description: str = ""
     status: DeviceStatus = "never_seen"
-    expected_transmit_time: Optional[int] = None
+    expected_transmit_time: int | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
-    last_seen: Optional[str] = None
-    battery: Optional[dict[str, Any]] = Field(default=None, description="From the last status event: level (%), "
-                                              "level_unavailable, external_power_source, margin, updated_at")
-    location: Optional[dict[str, Any]] = Field(default=None, description="From the last location event: "
-                                               "latitude, longitude, altitude, source, accuracy, updated_at")
+    last_seen: str | None = None
+    battery: dict[str, Any] | None = Field(
+        default=None,
+        description="From the last status event: level (%), "
+        "level_unavailable, external_power_source, margin, updated_at",
+    )
+    location: dict[str, Any] | None = Field(
+        default=None,
+        description="From the last location event: latitude, longitude, altitude, source, accuracy, updated_at",
+    )
     created_at: str
     updated_at: str
 
 
 class DeviceList(Schema):
     items: list[Device]
-    next_cursor: Optional[str] = None
+    next_cursor: str | None = None
 
 
 class LabelCreate(Input):
     name: Annotated[str, Field(min_length=1, max_length=64)]
     description: Description = ""
-    color: Optional[Color] = None
+    color: Color | None = None
 
 
 class LabelUpdate(Input):
-    name: Optional[Annotated[str, Field(min_length=1, max_length=64)]] = None
-    description: Optional[Description] = None
-    color: Optional[Color] = None
+    name: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    description: Description | None = None
+    color: Color | None = None
 
 
 class Label(Schema):
@@ -97,14 +101,14 @@ class Label(Schema):
     owner_id: str
     name: str
     description: str = ""
-    color: Optional[str] = None
+    color: str | None = None
     created_at: str
     updated_at: str
 
 
 class LabelList(Schema):
     items: list[Label]
-    next_cursor: Optional[str] = None
+    next_cursor: str | None = None
 
 
 class DeviceLabelsUpdate(Input):
@@ -132,4 +136,4 @@ class DeviceHistoryEntry(Schema):
 
 class DeviceHistoryList(Schema):
     items: list[DeviceHistoryEntry]
-    next_cursor: Optional[str] = None
+    next_cursor: str | None = None

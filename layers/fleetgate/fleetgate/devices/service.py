@@ -57,6 +57,7 @@ def _scope(who: Principal) -> str | None:
 
 # ---------------------------------------------------------------- devices
 
+
 def create_device(who: Principal, data: DeviceCreate) -> Device:
     now = now_iso()
     device = Device(id=new_id(), owner_id=who.user_id, created_at=now, updated_at=now, **data.model_dump())
@@ -118,6 +119,7 @@ def all_device_history(who: Principal, *, limit: int, cursor: str | None) -> Pag
 
 
 # ---------------------------------------------------------------- labels
+
 
 def create_label(who: Principal, data: LabelCreate) -> Label:
     now = now_iso()

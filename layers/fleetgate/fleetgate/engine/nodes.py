@@ -17,9 +17,10 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from fleetgate.core.ids import now_iso
 from fleetgate.engine.schemas import START, NodeResult, Step
@@ -44,14 +45,34 @@ class RunContext:
     edges: dict[str, list[tuple[str, str | None]]] = field(default_factory=dict)  # source → [(target, branch)]
 
     @classmethod
-    def of(cls, *, run_id: str, flow_id: str, flow_version: str | None, owner_id: str, device_id: str | None,
-           started_at: str, trigger: dict[str, Any], input: Any, graph: dict[str, Any]) -> "RunContext":
+    def of(
+        cls,
+        *,
+        run_id: str,
+        flow_id: str,
+        flow_version: str | None,
+        owner_id: str,
+        device_id: str | None,
+        started_at: str,
+        trigger: dict[str, Any],
+        input: Any,
+        graph: dict[str, Any],
+    ) -> RunContext:
         edges: dict[str, list[tuple[str, str | None]]] = {}
         for edge in graph.get("edges") or []:
             edges.setdefault(edge["source"], []).append((edge["target"], edge.get("branch")))
-        return cls(run_id=run_id, flow_id=flow_id, flow_version=flow_version, owner_id=owner_id,
-                   device_id=device_id, started_at=started_at, trigger=trigger, input=input,
-                   nodes={n["id"]: n for n in graph.get("nodes") or []}, edges=edges)
+        return cls(
+            run_id=run_id,
+            flow_id=flow_id,
+            flow_version=flow_version,
+            owner_id=owner_id,
+            device_id=device_id,
+            started_at=started_at,
+            trigger=trigger,
+            input=input,
+            nodes={n["id"]: n for n in graph.get("nodes") or []},
+            edges=edges,
+        )
 
     def successors(self, node_id: str, branch: str | None = None) -> list[str]:
         targets = [t for t, b in self.edges.get(node_id, []) if branch is None or b == branch]
@@ -63,12 +84,26 @@ def child_via(step: Step) -> str:
     return hashlib.sha1(f"{step.key}".encode()).hexdigest()[:10]
 
 
-def _forward(run: RunContext, step: Step, targets: list[str], message: dict[str, Any], *, output: Any = None,
-             delay: int = 0, detail: dict[str, Any] | None = None) -> NodeResult:
+def _forward(
+    run: RunContext,
+    step: Step,
+    targets: list[str],
+    message: dict[str, Any],
+    *,
+    output: Any = None,
+    delay: int = 0,
+    detail: dict[str, Any] | None = None,
+) -> NodeResult:
     via = child_via(step)
     nxt = [{"node_id": t, "attempt": 1, "via": via, "delay": delay} for t in targets]
-    return NodeResult(ok=True, output=message if output is None else output, next=nxt,
-                      next_message=message if nxt else None, path_end=None if nxt else "ok", detail=detail or {})
+    return NodeResult(
+        ok=True,
+        output=message if output is None else output,
+        next=nxt,
+        next_message=message if nxt else None,
+        path_end=None if nxt else "ok",
+        detail=detail or {},
+    )
 
 
 def _failed(error: str, output: Any = None, detail: dict[str, Any] | None = None) -> NodeResult:
@@ -139,12 +174,22 @@ def _function(run: RunContext, step: Step, node: dict[str, Any], message: dict[s
         code = latest if latest is not None and latest.owner_id == run.owner_id else None
     if code is None:
         return _failed(f"function {function_id}" + (f" version {pinned}" if pinned else "") + " not found")
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     result = sandbox.run(code.code, message, timeout_ms=code.timeout_ms)
     recorded = history.record_function_run(
-        function_id=function_id, owner_id=run.owner_id, status="success" if result.ok else "error", started=started,
-        duration_ms=result.duration_ms, input=message, output=result.output, logs=result.logs, error=result.error,
-        version=code.version, flow_id=run.flow_id, run_id=run.run_id)
+        function_id=function_id,
+        owner_id=run.owner_id,
+        status="success" if result.ok else "error",
+        started=started,
+        duration_ms=result.duration_ms,
+        input=message,
+        output=result.output,
+        logs=result.logs,
+        error=result.error,
+        version=code.version,
+        flow_id=run.flow_id,
+        run_id=run.run_id,
+    )
     detail = {"function_history_id": recorded.id, "version": code.version}
     if not result.ok or result.output is None:
         where = f" (line {result.error_line})" if result.error_line else ""
@@ -161,14 +206,29 @@ def _integration(run: RunContext, step: Step, node: dict[str, Any], message: dic
     record = repository.get(integration_id)
     if record is None or record["owner_id"] != run.owner_id:
         return _failed(f"integration {integration_id} not found")
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     outcome = integrations.send(record, message, headers={"Idempotency-Key": idempotency_key(run, step)})
     recorded = history.record_integration_call(
-        integration_id=integration_id, owner_id=run.owner_id, status="success" if outcome.success else "error",
-        started=started, duration_ms=outcome.latency_ms, request=outcome.request, response=outcome.response,
-        error=outcome.error, flow_id=run.flow_id, run_id=run.run_id)
-    output = {k: v for k, v in (("status_code", outcome.status_code), ("response", outcome.response_excerpt),
-                                ("latency_ms", outcome.latency_ms)) if v is not None}
+        integration_id=integration_id,
+        owner_id=run.owner_id,
+        status="success" if outcome.success else "error",
+        started=started,
+        duration_ms=outcome.latency_ms,
+        request=outcome.request,
+        response=outcome.response,
+        error=outcome.error,
+        flow_id=run.flow_id,
+        run_id=run.run_id,
+    )
+    output = {
+        k: v
+        for k, v in (
+            ("status_code", outcome.status_code),
+            ("response", outcome.response_excerpt),
+            ("latency_ms", outcome.latency_ms),
+        )
+        if v is not None
+    }
     detail = {"integration_history_id": recorded.id}
     if outcome.success:
         return _forward(run, step, run.successors(node["id"]), message, output=output, detail=detail)
@@ -179,12 +239,28 @@ def _integration(run: RunContext, step: Step, node: dict[str, Any], message: dic
         backoff = float(config.get("retry_backoff_seconds") or 30)
         delay = int(min(MAX_RETRY_DELAY, backoff * 2 ** (step.attempt - 1)))
         retry = {"node_id": step.node_id, "attempt": step.attempt + 1, "via": step.via, "delay": delay}
-        return NodeResult(ok=False, output=output, error=error, next=[retry], next_message=message,
-                          detail={**detail, "retry_in_seconds": delay, "max_attempts": max_attempts})
-    return NodeResult(ok=False, output=output, error=error, path_end="failed",
-                      detail={**detail, "max_attempts": max_attempts},
-                      dead_letter={"node_type": "integration", "integration_id": integration_id,
-                                   "attempts": step.attempt, "last_error": error, "message": message})
+        return NodeResult(
+            ok=False,
+            output=output,
+            error=error,
+            next=[retry],
+            next_message=message,
+            detail={**detail, "retry_in_seconds": delay, "max_attempts": max_attempts},
+        )
+    return NodeResult(
+        ok=False,
+        output=output,
+        error=error,
+        path_end="failed",
+        detail={**detail, "max_attempts": max_attempts},
+        dead_letter={
+            "node_type": "integration",
+            "integration_id": integration_id,
+            "attempts": step.attempt,
+            "last_error": error,
+            "message": message,
+        },
+    )
 
 
 def _storage(run: RunContext, step: Step, node: dict[str, Any], message: dict[str, Any]) -> NodeResult:
@@ -196,8 +272,9 @@ def _storage(run: RunContext, step: Step, node: dict[str, Any], message: dict[st
         return _failed(f"storage {storage_id} not found")
     data = message["data"] if isinstance(message.get("data"), dict) else message
     point = repository.write_point(storage, run.device_id or "unknown", data, _timestamp(message))
-    return _forward(run, step, run.successors(node["id"]), message,
-                    output={"point_id": point.id, "timestamp": point.timestamp})
+    return _forward(
+        run, step, run.successors(node["id"]), message, output={"point_id": point.id, "timestamp": point.timestamp}
+    )
 
 
 def _timestamp(message: dict[str, Any]) -> datetime:
@@ -205,14 +282,18 @@ def _timestamp(message: dict[str, Any]) -> datetime:
     if isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
         except ValueError:
             pass
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 _RUNNERS: dict[str, Callable[[RunContext, Step, dict[str, Any], dict[str, Any]], NodeResult]] = {
-    "switch": _switch, "delay": _delay, "function": _function, "integration": _integration, "storage": _storage,
+    "switch": _switch,
+    "delay": _delay,
+    "function": _function,
+    "integration": _integration,
+    "storage": _storage,
 }
 
 
@@ -230,4 +311,3 @@ def timed(fn: Callable[[], NodeResult]) -> tuple[NodeResult, str, float]:
 
 def size_of(value: Any) -> int:
     return len(json.dumps(value, separators=(",", ":"), default=str).encode())
-

@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from fleetgate.core.observability import logger
 from fleetgate.core.repository import _shared_connection
@@ -33,8 +34,10 @@ def _client(service: str) -> Any:
     from botocore.config import Config
 
     return _shared_connection().session.create_client(
-        service, region_name=get_settings().region,
-        config=Config(retries={"total_max_attempts": 3, "mode": "standard"}, connect_timeout=2, read_timeout=10))
+        service,
+        region_name=get_settings().region,
+        config=Config(retries={"total_max_attempts": 3, "mode": "standard"}, connect_timeout=2, read_timeout=10),
+    )
 
 
 def sqs() -> Any:
@@ -95,8 +98,10 @@ def requeue(body: str) -> None:
 
 
 def send_dead_letter(body: dict[str, Any]) -> None:
-    sqs().send_message(QueueUrl=get_engine_settings().dead_letter_queue_url,
-                       MessageBody=json.dumps(body, separators=(",", ":"), default=str))
+    sqs().send_message(
+        QueueUrl=get_engine_settings().dead_letter_queue_url,
+        MessageBody=json.dumps(body, separators=(",", ":"), default=str),
+    )
 
 
 def schedule_name(out: Outgoing) -> str:
@@ -104,22 +109,30 @@ def schedule_name(out: Outgoing) -> str:
     prefix = get_engine_settings().schedule_prefix
     digest = hashlib.sha256(f"{out.step.run_id}|{out.step.key}".encode()).hexdigest()
     room = max(16, 63 - len(prefix))
-    return f"{prefix[:63 - room]}-{digest[:room]}"
+    return f"{prefix[: 63 - room]}-{digest[:room]}"
 
 
 def schedule_step(out: Outgoing, *, now: datetime | None = None) -> None:
     """A one-time schedule that sends the step to the steps queue after ``out.delay`` seconds."""
     settings = get_engine_settings()
-    due = (now or datetime.now(timezone.utc)) + timedelta(seconds=out.delay)
+    due = (now or datetime.now(UTC)) + timedelta(seconds=out.delay)
     if due.microsecond:
         due = due.replace(microsecond=0) + timedelta(seconds=1)
     client = scheduler()
     try:
         client.create_schedule(
-            Name=schedule_name(out), ScheduleExpression=f"at({due:%Y-%m-%dT%H:%M:%S})",
-            ScheduleExpressionTimezone="UTC", FlexibleTimeWindow={"Mode": "OFF"}, ActionAfterCompletion="DELETE",
+            Name=schedule_name(out),
+            ScheduleExpression=f"at({due:%Y-%m-%dT%H:%M:%S})",
+            ScheduleExpressionTimezone="UTC",
+            FlexibleTimeWindow={"Mode": "OFF"},
+            ActionAfterCompletion="DELETE",
             Description=f"Fleetgate flow {out.step.flow_id} run {out.step.run_id}: delayed step {out.step.node_id}",
-            Target={"Arn": settings.steps_queue_arn, "RoleArn": settings.scheduler_role_arn,
-                    "Input": out.step.encode(), "RetryPolicy": {"MaximumRetryAttempts": 185}})
+            Target={
+                "Arn": settings.steps_queue_arn,
+                "RoleArn": settings.scheduler_role_arn,
+                "Input": out.step.encode(),
+                "RetryPolicy": {"MaximumRetryAttempts": 185},
+            },
+        )
     except client.exceptions.ConflictException:
         logger.info("delay schedule exists already", extra={"run_id": out.step.run_id, "node_id": out.step.node_id})

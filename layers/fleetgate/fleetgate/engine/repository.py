@@ -17,8 +17,9 @@ also carry ``pending`` (their flow id), indexed by the sparse GSI ``by_pending``
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -124,14 +125,18 @@ def _traces() -> type[TraceItem]:
 
 @cached
 def _dead_letters() -> type[DeadLetterItem]:
-    return type("DeadLetterModel", (DeadLetterItem,), {
-        "Meta": meta(get_settings().tables.dead_letters),
-        "by_pending": gsi("by_pending", "pending", "id", AllProjection)(),
-    })
+    return type(
+        "DeadLetterModel",
+        (DeadLetterItem,),
+        {
+            "Meta": meta(get_settings().tables.dead_letters),
+            "by_pending": gsi("by_pending", "pending", "id", AllProjection)(),
+        },
+    )
 
 
 def _expires(now: datetime | None = None) -> datetime:
-    return (now or datetime.now(timezone.utc)) + timedelta(hours=get_engine_settings().run_ttl_hours)
+    return (now or datetime.now(UTC)) + timedelta(hours=get_engine_settings().run_ttl_hours)
 
 
 # ---------------------------------------------------------------- runs
@@ -139,8 +144,15 @@ def create_run(fields: dict[str, Any]) -> bool:
     """Store a new run with one outstanding step; False when it exists (a redelivered first step)."""
     Runs = _runs()
     try:
-        Runs(fields["run_id"], RUN, outstanding=1, paths_ok=0, paths_failed=0, expires_at=_expires(),
-             **{k: v for k, v in fields.items() if k != "run_id"}).save(condition=Runs.run_id.does_not_exist())
+        Runs(
+            fields["run_id"],
+            RUN,
+            outstanding=1,
+            paths_ok=0,
+            paths_failed=0,
+            expires_at=_expires(),
+            **{k: v for k, v in fields.items() if k != "run_id"},
+        ).save(condition=Runs.run_id.does_not_exist())
         return True
     except PutError as exc:
         if is_conditional_failure(exc):
@@ -177,23 +189,43 @@ def count_step(run_id: str, key: str, delta: int, *, ok: int, failed: int) -> Ru
 
 def mark_settled(run_id: str, status: str, history_id: str, settled_at: str) -> None:
     Runs = _runs()
-    Runs(run_id, RUN).update(actions=[Runs.status.set(status), Runs.history_id.set(history_id),
-                                      Runs.settled_at.set(settled_at)])
+    Runs(run_id, RUN).update(
+        actions=[Runs.status.set(status), Runs.history_id.set(history_id), Runs.settled_at.set(settled_at)]
+    )
 
 
 # ---------------------------------------------------------------- step claims and traces
-def claim_step(run_id: str, key: str, *, token: str, lease_seconds: float, node_id: str, node_type: str,
-               attempt: int, started_at: str) -> TraceItem | None:
+def claim_step(
+    run_id: str,
+    key: str,
+    *,
+    token: str,
+    lease_seconds: float,
+    node_id: str,
+    node_type: str,
+    attempt: int,
+    started_at: str,
+) -> TraceItem | None:
     """Claim step ``key`` for this worker. None when claimed; else the existing trace (finished, or running under
     a live lease held by another worker)."""
     Traces = _traces()
     now = time.time()
-    claim = Traces(run_id, key, node_id=node_id, node_type=node_type, attempt=attempt, status="running",
-                   lease_token=token, lease_until=round(now + lease_seconds, 3), started_at=started_at,
-                   expires_at=_expires())
+    claim = Traces(
+        run_id,
+        key,
+        node_id=node_id,
+        node_type=node_type,
+        attempt=attempt,
+        status="running",
+        lease_token=token,
+        lease_until=round(now + lease_seconds, 3),
+        started_at=started_at,
+        expires_at=_expires(),
+    )
     try:
-        claim.save(condition=Traces.sk.does_not_exist()
-                   | ((Traces.status == "running") & (Traces.lease_until < round(now, 3))))
+        claim.save(
+            condition=Traces.sk.does_not_exist() | ((Traces.status == "running") & (Traces.lease_until < round(now, 3)))
+        )
         return None
     except PutError as exc:
         if not is_conditional_failure(exc):
@@ -233,8 +265,9 @@ def release_step(run_id: str, key: str, token: str) -> None:
     """Give a claim up at once (the step failed unexpectedly): a redelivery may claim it without waiting."""
     Traces = _traces()
     try:
-        Traces(run_id, key).update(actions=[Traces.lease_until.set(0)],
-                                   condition=(Traces.lease_token == token) & (Traces.status == "running"))
+        Traces(run_id, key).update(
+            actions=[Traces.lease_until.set(0)], condition=(Traces.lease_token == token) & (Traces.status == "running")
+        )
     except UpdateError:
         pass  # best effort: the lease runs out anyway
 
@@ -246,31 +279,52 @@ def traces(run_id: str) -> list[TraceItem]:
 
 # ---------------------------------------------------------------- dead letters
 def _dead_letter(item: DeadLetterItem) -> DeadLetter:
-    return DeadLetter(id=item.id, flow_id=item.flow_id, run_id=item.run_id, node_id=item.node_id,
-                      node_type=item.node_type, attempts=int(item.attempts), last_error=item.last_error,
-                      failed_at=item.failed_at, status=item.status, message=item.message or {},
-                      integration_id=item.integration_id, device_id=item.device_id, replayed_at=item.replayed_at,
-                      replay_run_id=item.replay_run_id)
+    return DeadLetter(
+        id=item.id,
+        flow_id=item.flow_id,
+        run_id=item.run_id,
+        node_id=item.node_id,
+        node_type=item.node_type,
+        attempts=int(item.attempts),
+        last_error=item.last_error,
+        failed_at=item.failed_at,
+        status=item.status,
+        message=item.message or {},
+        integration_id=item.integration_id,
+        device_id=item.device_id,
+        replayed_at=item.replayed_at,
+        replay_run_id=item.replay_run_id,
+    )
 
 
 def put_dead_letter(letter: DeadLetter, owner_id: str) -> None:
     """Idempotent: the id is deterministic per failed step, so a re-executed step writes the same item."""
     Letters = _dead_letters()
     retention = timedelta(days=get_settings().history_retention_days)
-    Letters(letter.flow_id, letter.id, owner_id=owner_id, expires_at=datetime.now(timezone.utc) + retention,
-            pending=letter.flow_id if letter.status == "pending" else None,
-            **letter.model_dump(exclude={"flow_id", "id"}, exclude_none=True)).save()
+    Letters(
+        letter.flow_id,
+        letter.id,
+        owner_id=owner_id,
+        expires_at=datetime.now(UTC) + retention,
+        pending=letter.flow_id if letter.status == "pending" else None,
+        **letter.model_dump(exclude={"flow_id", "id"}, exclude_none=True),
+    ).save()
 
 
 def list_dead_letters(flow_id: str, status: str | None, *, limit: int, cursor: str | None) -> Page[DeadLetter]:
     Letters = _dead_letters()
     scope = f"dead-letters:{flow_id}:{status or '*'}"
     if status == "pending":
-        return query_page(Letters.by_pending.query, _dead_letter, limit=limit, cursor=cursor,  # type: ignore[attr-defined]
-                          scope=scope, hash_key=flow_id)
+        return query_page(
+            Letters.by_pending.query,
+            _dead_letter,
+            limit=limit,
+            cursor=cursor,  # type: ignore[attr-defined]
+            scope=scope,
+            hash_key=flow_id,
+        )
     filters = {"filter_condition": Letters.status == status} if status else {}
-    return query_page(Letters.query, _dead_letter, limit=limit, cursor=cursor, scope=scope, hash_key=flow_id,
-                      **filters)
+    return query_page(Letters.query, _dead_letter, limit=limit, cursor=cursor, scope=scope, hash_key=flow_id, **filters)
 
 
 def get_dead_letters(flow_id: str, ids: Iterable[str]) -> list[DeadLetter]:
@@ -280,8 +334,14 @@ def get_dead_letters(flow_id: str, ids: Iterable[str]) -> list[DeadLetter]:
 def pending_dead_letters(flow_id: str, limit: int) -> tuple[list[DeadLetter], bool]:
     """Up to ``limit`` pending dead letters, oldest first, and whether there are more."""
     Letters = _dead_letters()
-    found = [_dead_letter(i) for i in Letters.by_pending.query(flow_id, limit=limit + 1,  # type: ignore[attr-defined]
-                                                               page_size=limit + 1)]
+    found = [
+        _dead_letter(i)
+        for i in Letters.by_pending.query(
+            flow_id,
+            limit=limit + 1,  # type: ignore[attr-defined]
+            page_size=limit + 1,
+        )
+    ]
     return found[:limit], len(found) > limit
 
 
@@ -290,9 +350,14 @@ def mark_replayed(flow_id: str, letter_id: str, run_id: str, at: str) -> bool:
     Letters = _dead_letters()
     try:
         Letters(flow_id, letter_id).update(
-            actions=[Letters.status.set("replayed"), Letters.replayed_at.set(at), Letters.replay_run_id.set(run_id),
-                     Letters.pending.remove()],
-            condition=Letters.id.exists() & (Letters.status == "pending"))
+            actions=[
+                Letters.status.set("replayed"),
+                Letters.replayed_at.set(at),
+                Letters.replay_run_id.set(run_id),
+                Letters.pending.remove(),
+            ],
+            condition=Letters.id.exists() & (Letters.status == "pending"),
+        )
         return True
     except UpdateError as exc:
         if is_conditional_failure(exc):

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
-from typing_extensions import Annotated
 
 from fleetgate.core.schemas import Input, Schema
 
@@ -41,8 +40,14 @@ class Step:
         return f"step#{self.node_id}#{self.attempt:03d}#{self.via}"
 
     def encode(self) -> str:
-        body: dict[str, Any] = {"v": STEP_VERSION, "flow_id": self.flow_id, "run_id": self.run_id,
-                                "node_id": self.node_id, "attempt": self.attempt, "via": self.via}
+        body: dict[str, Any] = {
+            "v": STEP_VERSION,
+            "flow_id": self.flow_id,
+            "run_id": self.run_id,
+            "node_id": self.node_id,
+            "attempt": self.attempt,
+            "via": self.via,
+        }
         for name in ("flow_version", "start", "message_ref"):
             if getattr(self, name) is not None:
                 body[name] = getattr(self, name)
@@ -51,15 +56,22 @@ class Step:
         return json.dumps(body, separators=(",", ":"), default=str)
 
     @classmethod
-    def decode(cls, body: str) -> "Step":
+    def decode(cls, body: str) -> Step:
         raw = json.loads(body)
         if not isinstance(raw, dict) or raw.get("v") != STEP_VERSION:
             raise ValueError("not a flow step (v1)")
         try:
-            step = cls(flow_id=str(raw["flow_id"]), run_id=str(raw["run_id"]), node_id=str(raw["node_id"]),
-                       attempt=int(raw.get("attempt", 1)), via=str(raw.get("via", "0")),
-                       message=raw.get("message"), message_ref=raw.get("message_ref"),
-                       flow_version=raw.get("flow_version"), start=raw.get("start"))
+            step = cls(
+                flow_id=str(raw["flow_id"]),
+                run_id=str(raw["run_id"]),
+                node_id=str(raw["node_id"]),
+                attempt=int(raw.get("attempt", 1)),
+                via=str(raw.get("via", "0")),
+                message=raw.get("message"),
+                message_ref=raw.get("message_ref"),
+                flow_version=raw.get("flow_version"),
+                start=raw.get("start"),
+            )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"malformed flow step: {exc}") from None
         if step.message is not None and not isinstance(step.message, dict):
@@ -106,21 +118,23 @@ class DeadLetter(Schema):
     failed_at: str
     status: DeadLetterStatus
     message: dict[str, Any] = Field(default_factory=dict, description="The message the step was to deliver")
-    integration_id: Optional[str] = None
-    device_id: Optional[str] = None
-    replayed_at: Optional[str] = None
-    replay_run_id: Optional[str] = None
+    integration_id: str | None = None
+    device_id: str | None = None
+    replayed_at: str | None = None
+    replay_run_id: str | None = None
 
 
 class DeadLetterList(Schema):
     items: list[DeadLetter]
-    next_cursor: Optional[str] = None
+    next_cursor: str | None = None
 
 
 class DeadLetterReplay(Input):
-    ids: Optional[Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]],
-                            Field(min_length=1, max_length=100)]] = Field(
-        default=None, description="Dead letters to replay; leave out to replay every pending one (100 at most per call)")
+    ids: (
+        Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], Field(min_length=1, max_length=100)] | None
+    ) = Field(
+        default=None, description="Dead letters to replay; leave out to replay every pending one (100 at most per call)"
+    )
 
 
 class ReplaySkipped(Schema):

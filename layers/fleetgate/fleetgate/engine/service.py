@@ -27,7 +27,7 @@ import hashlib
 import json
 import uuid
 from collections import OrderedDict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from fleetgate.core.auth import Principal
@@ -69,8 +69,7 @@ def run_id_for(origin: str, flow_id: str) -> str:
 
 
 # ================================================================ starting runs
-def start_runs(*, device_id: str, owner_id: str, dev_eui: str, event: str, message: dict[str, Any],
-               origin: str) -> int:
+def start_runs(*, device_id: str, owner_id: str, dev_eui: str, event: str, message: dict[str, Any], origin: str) -> int:
     """Send the first step of a run for every enabled flow triggered by the device or one of its labels: one
     Query per trigger key (the fan-out itself costs no DynamoDB call: it happens in SQS). Returns how many."""
     from fleetgate.devices import repository as devices
@@ -85,11 +84,27 @@ def start_runs(*, device_id: str, owner_id: str, dev_eui: str, event: str, messa
         found["nodes"] += [n for n in entry["node_ids"] if n not in found["nodes"]]
         found["triggers"].append(entry["trigger"])
     received_at = message.get("received_at") or now_iso()
-    outgoing = [Outgoing(Step(flow_id=flow_id, run_id=run_id_for(origin, flow_id), node_id=START, message=message,
-                              start={"event": event, "owner_id": owner_id, "device_id": device_id, "dev_eui": dev_eui,
-                                     "trigger_nodes": found["nodes"], "triggers": found["triggers"],
-                                     "origin": origin, "received_at": received_at}))
-                for flow_id, found in by_flow.items()]
+    outgoing = [
+        Outgoing(
+            Step(
+                flow_id=flow_id,
+                run_id=run_id_for(origin, flow_id),
+                node_id=START,
+                message=message,
+                start={
+                    "event": event,
+                    "owner_id": owner_id,
+                    "device_id": device_id,
+                    "dev_eui": dev_eui,
+                    "trigger_nodes": found["nodes"],
+                    "triggers": found["triggers"],
+                    "origin": origin,
+                    "received_at": received_at,
+                },
+            )
+        )
+        for flow_id, found in by_flow.items()
+    ]
     return queues.send_steps(outgoing)
 
 
@@ -124,16 +139,26 @@ def _context(step: Step) -> RunContext | None:
         return _start_run(step)
     item = repo.get_run(step.run_id)
     if item is None:
-        logger.warning("dropping a step of an unknown run (expired?)",
-                       extra={"run_id": step.run_id, "flow_id": step.flow_id, "node_id": step.node_id})
+        logger.warning(
+            "dropping a step of an unknown run (expired?)",
+            extra={"run_id": step.run_id, "flow_id": step.flow_id, "node_id": step.node_id},
+        )
         return None
     return _remember(_from_item(item))
 
 
 def _from_item(item: repo.RunItem) -> RunContext:
-    return RunContext.of(run_id=item.run_id, flow_id=item.flow_id or "", flow_version=item.flow_version,
-                         owner_id=item.owner_id or "", device_id=item.device_id, started_at=item.started_at or "",
-                         trigger=item.trigger or {}, input=item.input, graph=item.graph or {})
+    return RunContext.of(
+        run_id=item.run_id,
+        flow_id=item.flow_id or "",
+        flow_version=item.flow_version,
+        owner_id=item.owner_id or "",
+        device_id=item.device_id,
+        started_at=item.started_at or "",
+        trigger=item.trigger or {},
+        input=item.input,
+        graph=item.graph or {},
+    )
 
 
 def _remember(run: RunContext) -> RunContext:
@@ -159,22 +184,44 @@ def _start_run(step: Step) -> RunContext | None:
     if why is None and step.node_id == START:
         event = start.get("event", "up")
         by_id = {n["id"]: n for n in flow.nodes}  # type: ignore[union-attr]
-        matched = [n for n in start.get("trigger_nodes") or []
-                   if n in by_id and by_id[n]["type"] in TRIGGER_TYPES
-                   and event in (by_id[n].get("events") or DEFAULT_TRIGGER_EVENTS)]
+        matched = [
+            n
+            for n in start.get("trigger_nodes") or []
+            if n in by_id
+            and by_id[n]["type"] in TRIGGER_TYPES
+            and event in (by_id[n].get("events") or DEFAULT_TRIGGER_EVENTS)
+        ]
         if not matched:
             why = f"no trigger node of the flow listens to {event} events"
     if why is not None:
         logger.info("not starting a run", extra={"flow_id": step.flow_id, "run_id": step.run_id, "reason": why})
         return None
     assert flow is not None
-    trigger = {k: v for k, v in {
-        "event": start.get("event"), "device_id": start.get("device_id"), "dev_eui": start.get("dev_eui"),
-        "nodes": matched, "triggers": start.get("triggers"), "replay_of": start.get("replay_of"),
-        "flow_version": flow.updated_at, "received_at": start.get("received_at")}.items() if v not in (None, [])}
-    fields = {"run_id": step.run_id, "flow_id": flow.id, "flow_version": flow.updated_at, "owner_id": flow.owner_id,
-              "device_id": start.get("device_id"), "graph": {"nodes": flow.nodes, "edges": flow.edges},
-              "trigger": trigger, "input": _bounded(step.message or {}, TRACE_FIELD_BYTES), "started_at": now_iso()}
+    trigger = {
+        k: v
+        for k, v in {
+            "event": start.get("event"),
+            "device_id": start.get("device_id"),
+            "dev_eui": start.get("dev_eui"),
+            "nodes": matched,
+            "triggers": start.get("triggers"),
+            "replay_of": start.get("replay_of"),
+            "flow_version": flow.updated_at,
+            "received_at": start.get("received_at"),
+        }.items()
+        if v not in (None, [])
+    }
+    fields = {
+        "run_id": step.run_id,
+        "flow_id": flow.id,
+        "flow_version": flow.updated_at,
+        "owner_id": flow.owner_id,
+        "device_id": start.get("device_id"),
+        "graph": {"nodes": flow.nodes, "edges": flow.edges},
+        "trigger": trigger,
+        "input": _bounded(step.message or {}, TRACE_FIELD_BYTES),
+        "started_at": now_iso(),
+    }
     if not repo.create_run(fields):  # a redelivered first step: the run exists
         item = repo.get_run(step.run_id)
         return None if item is None else _remember(_from_item(item))
@@ -184,15 +231,24 @@ def _start_run(step: Step) -> RunContext | None:
 # ---------------------------------------------------------------- steps
 def _run_step(run: RunContext, step: Step, *, lease_seconds: float, final: bool, receive_count: int) -> str:
     token = uuid.uuid4().hex
-    existing = repo.claim_step(run.run_id, step.key, token=token, lease_seconds=lease_seconds, node_id=step.node_id,
-                               node_type=nodes.node_type(run, step.node_id), attempt=step.attempt,
-                               started_at=now_iso())
+    existing = repo.claim_step(
+        run.run_id,
+        step.key,
+        token=token,
+        lease_seconds=lease_seconds,
+        node_id=step.node_id,
+        node_type=nodes.node_type(run, step.node_id),
+        attempt=step.attempt,
+        started_at=now_iso(),
+    )
     if existing is not None:
         if existing.status == "done":
             return _complete(run, step, _Done.of(existing), duplicate=True)
         if final:  # claimed under a live lease: its holder finishes it (its own copy returns if it dies)
-            logger.info("step running in another worker; this last copy is dropped",
-                        extra={"run_id": run.run_id, "step": step.key})
+            logger.info(
+                "step running in another worker; this last copy is dropped",
+                extra={"run_id": run.run_id, "step": step.key},
+            )
             return "in_progress"
         # Running elsewhere, or its worker died and the lease has not run out yet: try again after the
         # visibility timeout (at least 6 x the function timeout, so by then the lease is over or the step done).
@@ -208,19 +264,37 @@ def _run_step(run: RunContext, step: Step, *, lease_seconds: float, final: bool,
         if not final:
             repo.release_step(run.run_id, step.key, token)
             raise
-        logger.exception("step failed on its last receive: dead-lettered",
-                         extra={"run_id": run.run_id, "step": step.key, "receives": receive_count})
+        logger.exception(
+            "step failed on its last receive: dead-lettered",
+            extra={"run_id": run.run_id, "step": step.key, "receives": receive_count},
+        )
         error = f"the worker failed on this step {receive_count} times, last: {type(exc).__name__}: {exc}"[:1000]
-        result = NodeResult(ok=False, error=error, path_end="failed",
-                            dead_letter={"node_type": nodes.node_type(run, step.node_id), "attempts": step.attempt,
-                                         "last_error": error, "message": message})
+        result = NodeResult(
+            ok=False,
+            error=error,
+            path_end="failed",
+            dead_letter={
+                "node_type": nodes.node_type(run, step.node_id),
+                "attempts": step.attempt,
+                "last_error": error,
+                "message": message,
+            },
+        )
         started_at, duration_ms = now_iso(), 0.0
         _dead_letter(run, step, result.dead_letter)  # type: ignore[arg-type]
     done = _Done(ok=result.ok, next=result.next, next_message=result.next_message, path_end=result.path_end)
-    fields = {"started_at": started_at, "duration_ms": duration_ms, "ok": result.ok,
-              "input": _bounded(message, TRACE_FIELD_BYTES), "output": _bounded(result.output, TRACE_FIELD_BYTES),
-              "error": result.error, "next": result.next or None, "next_message": result.next_message,
-              "path_end": result.path_end, "detail": result.detail or None}
+    fields = {
+        "started_at": started_at,
+        "duration_ms": duration_ms,
+        "ok": result.ok,
+        "input": _bounded(message, TRACE_FIELD_BYTES),
+        "output": _bounded(result.output, TRACE_FIELD_BYTES),
+        "error": result.error,
+        "next": result.next or None,
+        "next_message": result.next_message,
+        "path_end": result.path_end,
+        "detail": result.detail or None,
+    }
     if not repo.finish_step(run.run_id, step.key, token=token, fields=fields):
         logger.warning("lost the claim of a step to another worker", extra={"run_id": run.run_id, "step": step.key})
         return "taken_over"
@@ -230,18 +304,20 @@ def _run_step(run: RunContext, step: Step, *, lease_seconds: float, final: bool,
 class _Done:
     """A finished step, as completing it needs it."""
 
-    def __init__(self, *, ok: bool, next: list[dict[str, Any]] | None, next_message: dict[str, Any] | None,
-                 path_end: str | None):
+    def __init__(
+        self, *, ok: bool, next: list[dict[str, Any]] | None, next_message: dict[str, Any] | None, path_end: str | None
+    ):
         self.ok, self.next, self.next_message, self.path_end = ok, list(next or []), next_message, path_end
 
     @classmethod
-    def of(cls, trace: repo.TraceItem) -> "_Done":
+    def of(cls, trace: repo.TraceItem) -> _Done:
         return cls(ok=bool(trace.ok), next=trace.next, next_message=trace.next_message, path_end=trace.path_end)
 
 
 def _complete(run: RunContext, step: Step, done: _Done, *, duplicate: bool) -> str:
-    state = repo.count_step(run.run_id, step.key, len(done.next) - 1, ok=int(done.path_end == "ok"),
-                            failed=int(done.path_end == "failed"))
+    state = repo.count_step(
+        run.run_id, step.key, len(done.next) - 1, ok=int(done.path_end == "ok"), failed=int(done.path_end == "failed")
+    )
     if state is None:  # counted before: a redelivery after the count
         state = repo.get_run(run.run_id)
         if state is None or state.settled_at:
@@ -267,8 +343,15 @@ def _send_next(run: RunContext, step: Step, done: _Done) -> None:
     limit = get_engine_settings().sqs_delay_limit
     outgoing = []
     for n in done.next:
-        child = Step(flow_id=run.flow_id, run_id=run.run_id, node_id=n["node_id"], attempt=int(n["attempt"]),
-                     via=n["via"], message=done.next_message, flow_version=run.flow_version)
+        child = Step(
+            flow_id=run.flow_id,
+            run_id=run.run_id,
+            node_id=n["node_id"],
+            attempt=int(n["attempt"]),
+            via=n["via"],
+            message=done.next_message,
+            flow_version=run.flow_version,
+        )
         delay = int(n.get("delay") or 0)
         if delay > limit:  # through a schedule, whose input is small: the message stays in this step's trace
             child.message, child.message_ref = None, {"run_id": run.run_id, "sk": step.key}
@@ -281,8 +364,13 @@ def _fit(result: NodeResult) -> NodeResult:
     if result.next and result.next_message is not None:
         size = nodes.size_of(result.next_message)
         if size > queues.MAX_STEP_BYTES - 4096:
-            return NodeResult(ok=False, output=result.output, detail=result.detail, path_end="failed",
-                              error=f"the message is {size // 1024} KiB: too large to pass on (SQS: 256 KiB)")
+            return NodeResult(
+                ok=False,
+                output=result.output,
+                detail=result.detail,
+                path_end="failed",
+                error=f"the message is {size // 1024} KiB: too large to pass on (SQS: 256 KiB)",
+            )
     return result
 
 
@@ -290,17 +378,32 @@ def _fit(result: NodeResult) -> NodeResult:
 def _dead_letter(run: RunContext, step: Step, info: dict[str, Any]) -> None:
     digest = hashlib.sha256(f"{run.run_id}|{step.key}".encode()).hexdigest()[:12]
     started = run.started_at.replace("-", "").replace(":", "").replace(".", "")
-    letter = DeadLetter(id=f"{started}-{digest}", flow_id=run.flow_id, run_id=run.run_id, node_id=step.node_id,
-                        node_type=info.get("node_type") or nodes.node_type(run, step.node_id),
-                        attempts=int(info.get("attempts") or step.attempt),
-                        last_error=str(info.get("last_error") or "failed")[:2000], failed_at=now_iso(),
-                        status="pending", message=info.get("message") or {},
-                        integration_id=info.get("integration_id"), device_id=run.device_id)
+    letter = DeadLetter(
+        id=f"{started}-{digest}",
+        flow_id=run.flow_id,
+        run_id=run.run_id,
+        node_id=step.node_id,
+        node_type=info.get("node_type") or nodes.node_type(run, step.node_id),
+        attempts=int(info.get("attempts") or step.attempt),
+        last_error=str(info.get("last_error") or "failed")[:2000],
+        failed_at=now_iso(),
+        status="pending",
+        message=info.get("message") or {},
+        integration_id=info.get("integration_id"),
+        device_id=run.device_id,
+    )
     repo.put_dead_letter(letter, run.owner_id)
-    queues.send_dead_letter({"dead_letter": letter.model_dump(exclude={"message"}), "step": step.key,
-                             "message": letter.message if nodes.size_of(letter.message) < 200_000 else None})
-    logger.warning("FlowStepFailed: dead-lettered", extra={"flow_id": run.flow_id, "run_id": run.run_id,
-                                                           "node_id": step.node_id, "dead_letter_id": letter.id})
+    queues.send_dead_letter(
+        {
+            "dead_letter": letter.model_dump(exclude={"message"}),
+            "step": step.key,
+            "message": letter.message if nodes.size_of(letter.message) < 200_000 else None,
+        }
+    )
+    logger.warning(
+        "FlowStepFailed: dead-lettered",
+        extra={"flow_id": run.flow_id, "run_id": run.run_id, "node_id": step.node_id, "dead_letter_id": letter.id},
+    )
 
 
 # ---------------------------------------------------------------- settling
@@ -310,42 +413,63 @@ def _settle(run: RunContext, state: repo.RunItem) -> None:
 
     ok, failed = int(state.paths_ok or 0), int(state.paths_failed or 0)
     status = "success" if failed == 0 else ("error" if ok == 0 else "partial_success")
-    traces = sorted((t for t in repo.traces(run.run_id) if t.status == "done"),
-                    key=lambda t: (t.started_at or "", t.sk))
+    traces = sorted(
+        (t for t in repo.traces(run.run_id) if t.status == "done"), key=lambda t: (t.started_at or "", t.sk)
+    )
     errors = [t.error for t in traces if t.error and t.path_end == "failed"]
     error = None
     if errors:
         error = errors[0] if failed == 1 and ok == 0 else f"{failed} of {ok + failed} paths failed; first: {errors[0]}"
     started = _parse(run.started_at)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     history_id = new_history_id(started, suffix=run.run_id.replace("-", "")[:12])
     trigger = dict(run.trigger)
     history.record_flow_run(
-        flow_id=run.flow_id, owner_id=run.owner_id, status=status, started=started,
-        duration_ms=max(0.0, (now - started).total_seconds() * 1000), trigger=trigger,
+        flow_id=run.flow_id,
+        owner_id=run.owner_id,
+        status=status,
+        started=started,
+        duration_ms=max(0.0, (now - started).total_seconds() * 1000),
+        trigger=trigger,
         input=_bounded(run.input, HISTORY_FIELD_BYTES * 4),
         output={t.node_id: _bounded(t.output, HISTORY_FIELD_BYTES) for t in traces if t.path_end == "ok"} or None,
-        steps=_history_steps(traces), error=error, run_id=run.run_id, history_id=history_id)
+        steps=_history_steps(traces),
+        error=error,
+        run_id=run.run_id,
+        history_id=history_id,
+    )
     repo.mark_settled(run.run_id, status, history_id, iso(now))
     _runs.pop(run.run_id, None)
-    logger.info("flow run settled", extra={"flow_id": run.flow_id, "run_id": run.run_id, "status": status,
-                                           "steps": len(traces)})
+    logger.info(
+        "flow run settled", extra={"flow_id": run.flow_id, "run_id": run.run_id, "status": status, "steps": len(traces)}
+    )
 
 
 def _history_steps(traces: list[repo.TraceItem]) -> list[dict[str, Any]]:
     steps = []
     for t in traces:
-        entry = {"node_id": t.node_id, "type": t.node_type, "attempt": int(t.attempt or 1),
-                 "status": "success" if t.ok else "error", "started_at": t.started_at,
-                 "duration_ms": float(t.duration_ms or 0), "input": t.input, "output": t.output}
+        entry = {
+            "node_id": t.node_id,
+            "type": t.node_type,
+            "attempt": int(t.attempt or 1),
+            "status": "success" if t.ok else "error",
+            "started_at": t.started_at,
+            "duration_ms": float(t.duration_ms or 0),
+            "input": t.input,
+            "output": t.output,
+        }
         if t.error:
             entry["error"] = t.error
         entry.update(t.detail or {})
         steps.append(entry)
     # Keep the record under DynamoDB's limits: smaller excerpts first, then no inputs/outputs at all.
     for limit in (HISTORY_FIELD_BYTES, 1024, 0):
-        shown = [{**s, "input": _bounded(s["input"], limit), "output": _bounded(s["output"], limit)} if limit else
-                 {k: v for k, v in s.items() if k not in ("input", "output")} for s in steps]
+        shown = [
+            {**s, "input": _bounded(s["input"], limit), "output": _bounded(s["output"], limit)}
+            if limit
+            else {k: v for k, v in s.items() if k not in ("input", "output")}
+            for s in steps
+        ]
         if nodes.size_of(shown) <= HISTORY_STEPS_BYTES:
             return shown
     return shown[-200:]
@@ -357,19 +481,20 @@ def _bounded(value: Any, limit: int) -> Any:
     text = json.dumps(value, separators=(",", ":"), default=str)
     if len(text.encode()) <= limit:
         return value
-    return {"truncated": True, "bytes": len(text.encode()), "excerpt": text[:max(256, limit // 2)]}
+    return {"truncated": True, "bytes": len(text.encode()), "excerpt": text[: max(256, limit // 2)]}
 
 
 def _parse(text: str) -> datetime:
     try:
         return datetime.fromisoformat(text.replace("Z", "+00:00"))
     except (AttributeError, ValueError):
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 # ================================================================ dead letters (API)
-def list_dead_letters(who: Principal, flow_id: str, *, status: str | None, limit: int,
-                      cursor: str | None) -> Page[DeadLetter]:
+def list_dead_letters(
+    who: Principal, flow_id: str, *, status: str | None, limit: int, cursor: str | None
+) -> Page[DeadLetter]:
     from fleetgate.flows import service as flows
 
     flow = flows.get_flow(who, flow_id)
@@ -398,11 +523,24 @@ def replay_dead_letters(who: Principal, flow_id: str, data: DeadLetterReplay | N
         else:
             pending.append(letter)
     runs = {letter.id: run_id_for(f"replay|{letter.id}", flow.id) for letter in pending}
-    queues.send_steps(Outgoing(Step(flow_id=flow.id, run_id=runs[letter.id], node_id=letter.node_id,
-                                    message=letter.message,
-                                    start={"event": "replay", "owner_id": flow.owner_id, "device_id": letter.device_id,
-                                           "replay_of": letter.id, "origin": f"replay|{letter.id}"}))
-                      for letter in pending)
+    queues.send_steps(
+        Outgoing(
+            Step(
+                flow_id=flow.id,
+                run_id=runs[letter.id],
+                node_id=letter.node_id,
+                message=letter.message,
+                start={
+                    "event": "replay",
+                    "owner_id": flow.owner_id,
+                    "device_id": letter.device_id,
+                    "replay_of": letter.id,
+                    "origin": f"replay|{letter.id}",
+                },
+            )
+        )
+        for letter in pending
+    )
     at = now_iso()
     replayed = []
     for letter in pending:  # after sending: a crash in between leaves them pending, and a new replay is the same run
@@ -410,5 +548,4 @@ def replay_dead_letters(who: Principal, flow_id: str, data: DeadLetterReplay | N
             replayed.append(letter.id)
         else:
             skipped.append(ReplaySkipped(id=letter.id, reason="replayed concurrently"))
-    return DeadLetterReplayResult(replayed=replayed, run_ids=[runs[i] for i in replayed], skipped=skipped,
-                                  more=more)
+    return DeadLetterReplayResult(replayed=replayed, run_ids=[runs[i] for i in replayed], skipped=skipped, more=more)

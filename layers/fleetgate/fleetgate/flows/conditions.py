@@ -49,8 +49,9 @@ def evaluate(operator: str, actual: Any, expected: Any) -> bool:
     comparable = (_number(actual) and _number(expected)) or (isinstance(actual, str) and isinstance(expected, str))
     if not comparable:
         return False
-    return {"<": actual < expected, "<=": actual <= expected, ">": actual > expected,
-            ">=": actual >= expected}[operator]
+    return {"<": actual < expected, "<=": actual <= expected, ">": actual > expected, ">=": actual >= expected}[
+        operator
+    ]
 
 
 def matches(node: dict[str, Any], message: Any) -> bool:

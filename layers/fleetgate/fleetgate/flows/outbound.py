@@ -21,8 +21,9 @@ import socket
 import ssl
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from fleetgate.core.settings import cached, get_settings
 
@@ -34,8 +35,9 @@ USER_AGENT = "Fleetgate/1.0"
 _METADATA = tuple(ipaddress.ip_address(a) for a in ("169.254.169.254", "169.254.170.2", "fd00:ec2::254"))
 _CATEGORIES: dict[str, tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]] = {
     "loopback": tuple(ipaddress.ip_network(n) for n in ("127.0.0.0/8", "0.0.0.0/8", "::1/128", "::/128")),
-    "private": tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
-                                                       "100.64.0.0/10", "fc00::/7")),
+    "private": tuple(
+        ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
+    ),
     "link-local": tuple(ipaddress.ip_network(n) for n in ("169.254.0.0/16", "fe80::/10")),
 }
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
@@ -88,9 +90,13 @@ def refusal(ip: IPAddress, allow: Iterable[str] | None = None) -> str | None:
     kind = category(ip)
     if kind == "public" or kind in keywords:
         return None
-    what = {"metadata": "a cloud metadata address", "loopback": "a loopback address",
-            "private": "a private-network address", "link-local": "a link-local address",
-            "reserved": "not a public address"}[kind]
+    what = {
+        "metadata": "a cloud metadata address",
+        "loopback": "a loopback address",
+        "private": "a private-network address",
+        "link-local": "a link-local address",
+        "reserved": "not a public address",
+    }[kind]
     return f"destination {real} is {what}; outbound calls to it are not allowed here"
 
 
@@ -144,14 +150,20 @@ def http_client(verify: bool = True) -> Any:
     import httpx
 
     class GuardedBackend(httpcore.SyncBackend):
-        def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
-                        socket_options: Iterable[Any] | None = None) -> Any:
+        def connect_tcp(
+            self,
+            host: str,
+            port: int,
+            timeout: float | None = None,
+            local_address: str | None = None,
+            socket_options: Iterable[Any] | None = None,
+        ) -> Any:
             from httpcore._backends.sync import SyncStream  # httpcore 1.0.x (pinned through httpx)
 
             addresses = allowed_addresses(host, port)
             try:
                 sock = _connect(addresses, timeout)
-            except socket.timeout as exc:
+            except TimeoutError as exc:
                 raise httpcore.ConnectTimeout(str(exc)) from exc
             except OSError as exc:
                 raise httpcore.ConnectError(str(exc)) from exc
@@ -160,15 +172,25 @@ def http_client(verify: bool = True) -> Any:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             return SyncStream(sock)
 
-    transport = httpx.HTTPTransport(verify=verify, trust_env=False,
-                                    limits=httpx.Limits(max_connections=20, max_keepalive_connections=10))
+    transport = httpx.HTTPTransport(
+        verify=verify, trust_env=False, limits=httpx.Limits(max_connections=20, max_keepalive_connections=10)
+    )
     transport._pool._network_backend = GuardedBackend()  # every new pooled connection goes through the guard
-    return httpx.Client(transport=transport, follow_redirects=False, trust_env=False,
-                        headers={"user-agent": USER_AGENT})
+    return httpx.Client(
+        transport=transport, follow_redirects=False, trust_env=False, headers={"user-agent": USER_AGENT}
+    )
 
 
-def send_http(*, url: str, method: str, headers: dict[str, str], timeout: float, verify_tls: bool,
-              payload: dict[str, Any], masked_request: dict[str, Any] | None = None) -> Outcome:
+def send_http(
+    *,
+    url: str,
+    method: str,
+    headers: dict[str, str],
+    timeout: float,
+    verify_tls: bool,
+    payload: dict[str, Any],
+    masked_request: dict[str, Any] | None = None,
+) -> Outcome:
     """Send ``payload`` as JSON; success is a 2xx answer. Never raises for the destination's faults."""
     import httpx
 
@@ -181,8 +203,9 @@ def send_http(*, url: str, method: str, headers: dict[str, str], timeout: float,
     request = {**request, "body": _excerpt(body) if send_body else None}
     started = time.perf_counter()
     try:
-        with http_client(verify_tls).stream(method, url, headers=hdrs, content=body if send_body else None,
-                                            timeout=timeout) as resp:
+        with http_client(verify_tls).stream(
+            method, url, headers=hdrs, content=body if send_body else None, timeout=timeout
+        ) as resp:
             raw = b""
             for chunk in resp.iter_bytes():
                 raw += chunk
@@ -191,10 +214,15 @@ def send_http(*, url: str, method: str, headers: dict[str, str], timeout: float,
         latency = (time.perf_counter() - started) * 1000
         text = _excerpt(raw.decode(resp.encoding or "utf-8", errors="replace"))
         ok = 200 <= resp.status_code < 300
-        return Outcome(success=ok, latency_ms=round(latency, 2), status_code=resp.status_code, response_excerpt=text,
-                       error=None if ok else f"HTTP {resp.status_code} {resp.reason_phrase}".strip(),
-                       request=request, response={"status_code": resp.status_code, "body": text,
-                                                  "content_type": resp.headers.get("content-type")})
+        return Outcome(
+            success=ok,
+            latency_ms=round(latency, 2),
+            status_code=resp.status_code,
+            response_excerpt=text,
+            error=None if ok else f"HTTP {resp.status_code} {resp.reason_phrase}".strip(),
+            request=request,
+            response={"status_code": resp.status_code, "body": text, "content_type": resp.headers.get("content-type")},
+        )
     except Refused as exc:
         error = str(exc)
     except httpx.TimeoutException:
@@ -203,8 +231,9 @@ def send_http(*, url: str, method: str, headers: dict[str, str], timeout: float,
         error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     except (ssl.SSLError, OSError, ValueError) as exc:
         error = f"{type(exc).__name__}: {exc}"
-    return Outcome(success=False, latency_ms=round((time.perf_counter() - started) * 1000, 2), error=error,
-                   request=request)
+    return Outcome(
+        success=False, latency_ms=round((time.perf_counter() - started) * 1000, 2), error=error, request=request
+    )
 
 
 # ------------------------------------------------------------------ MQTT
@@ -221,20 +250,38 @@ def _mqtt_client_class() -> Any:
     return GuardedClient
 
 
-def send_mqtt(*, host: str, port: int, topic: str, qos: int, retain: bool, username: str | None,
-              password: str | None, tls: bool, verify_tls: bool, timeout: float, client_id: str | None,
-              payload: dict[str, Any], masked_request: dict[str, Any] | None = None) -> Outcome:
+def send_mqtt(
+    *,
+    host: str,
+    port: int,
+    topic: str,
+    qos: int,
+    retain: bool,
+    username: str | None,
+    password: str | None,
+    tls: bool,
+    verify_tls: bool,
+    timeout: float,
+    client_id: str | None,
+    payload: dict[str, Any],
+    masked_request: dict[str, Any] | None = None,
+) -> Outcome:
     """Connect (MQTT v5), publish one message, wait for the acknowledgement its QoS asks for, disconnect."""
     from paho.mqtt.client import MQTTv5
     from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
     body = json.dumps(payload, separators=(",", ":"))
-    request = {**(masked_request or {"host": host, "port": port, "topic": topic}), "qos": qos, "retain": retain,
-               "body": _excerpt(body)}
+    request = {
+        **(masked_request or {"host": host, "port": port, "topic": topic}),
+        "qos": qos,
+        "retain": retain,
+        "body": _excerpt(body),
+    }
     started = time.perf_counter()
     deadline = started + timeout
-    client = _mqtt_client_class()(CallbackAPIVersion.VERSION2, protocol=MQTTv5,
-                                  client_id=client_id or f"fleetgate-{uuid.uuid4().hex[:12]}")
+    client = _mqtt_client_class()(
+        CallbackAPIVersion.VERSION2, protocol=MQTTv5, client_id=client_id or f"fleetgate-{uuid.uuid4().hex[:12]}"
+    )
     client.connect_timeout = timeout
     if username:
         client.username_pw_set(username, password)
@@ -267,11 +314,16 @@ def send_mqtt(*, host: str, port: int, topic: str, qos: int, retain: bool, usern
             else:
                 latency = (time.perf_counter() - started) * 1000
                 text = f"published {len(body)} bytes to {topic} (qos {qos}{', retained' if retain else ''})"
-                return Outcome(success=True, latency_ms=round(latency, 2), response_excerpt=text, request=request,
-                               response={"mid": info.mid, "qos": qos})
+                return Outcome(
+                    success=True,
+                    latency_ms=round(latency, 2),
+                    response_excerpt=text,
+                    request=request,
+                    response={"mid": info.mid, "qos": qos},
+                )
     except Refused as exc:
         error = str(exc)
-    except socket.timeout:
+    except TimeoutError:
         error = f"timed out connecting after {timeout:g} s"
     except (ssl.SSLError, OSError, ValueError) as exc:
         error = f"{type(exc).__name__}: {exc}"
@@ -279,12 +331,13 @@ def send_mqtt(*, host: str, port: int, topic: str, qos: int, retain: bool, usern
         try:
             client.disconnect()
             client.loop(timeout=0.01)
-        except Exception:  # noqa: BLE001 - closing a connection that never opened
+        except Exception:
             pass
         try:
             if client.socket() is not None:
                 client.socket().close()
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
-    return Outcome(success=False, latency_ms=round((time.perf_counter() - started) * 1000, 2), error=error,
-                   request=request)
+    return Outcome(
+        success=False, latency_ms=round((time.perf_counter() - started) * 1000, 2), error=error, request=request
+    )

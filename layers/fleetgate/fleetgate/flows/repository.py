@@ -13,7 +13,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from pynamodb.attributes import BooleanAttribute, JSONAttribute, ListAttribute, UnicodeAttribute
 
@@ -81,8 +82,9 @@ def trigger_keys(flow: Flow) -> dict[str, list[str]]:
     return keys
 
 
-def _index_ops(tx: Transaction, flow_id: str, owner_id: str, before: dict[str, list[str]],
-               after: dict[str, list[str]]) -> None:
+def _index_ops(
+    tx: Transaction, flow_id: str, owner_id: str, before: dict[str, list[str]], after: dict[str, list[str]]
+) -> None:
     Triggers = _triggers()
     for key in before.keys() - after.keys():
         tx.delete(f"trigger-del:{key}", Triggers(key, flow_id))
@@ -94,8 +96,11 @@ def _index_ops(tx: Transaction, flow_id: str, owner_id: str, before: dict[str, l
 def create(flow: Flow) -> None:
     Flows = _flows()
     tx = Transaction(Flows)
-    tx.save("flow", Flows(kind="flow", created_key=f"{flow.created_at}#{flow.id}", **flow.model_dump()),
-            condition=Flows.id.does_not_exist())
+    tx.save(
+        "flow",
+        Flows(kind="flow", created_key=f"{flow.created_at}#{flow.id}", **flow.model_dump()),
+        condition=Flows.id.does_not_exist(),
+    )
     _index_ops(tx, flow.id, flow.owner_id, {}, trigger_keys(flow))
     if tx.run():
         raise Conflict("Flow already exists")
@@ -111,8 +116,12 @@ def update(current: Flow, changes: dict[str, Any], updated_at: str) -> Flow:
     new = current.model_copy(update={**changes, "updated_at": updated_at})
     actions = [getattr(Flows, k).set(v) for k, v in changes.items()] + [Flows.updated_at.set(updated_at)]
     tx = Transaction(Flows)
-    tx.update("flow", Flows(id=current.id), actions=actions,
-              condition=Flows.id.exists() & (Flows.updated_at == current.updated_at))
+    tx.update(
+        "flow",
+        Flows(id=current.id),
+        actions=actions,
+        condition=Flows.id.exists() & (Flows.updated_at == current.updated_at),
+    )
     _index_ops(tx, current.id, current.owner_id, trigger_keys(current), trigger_keys(new))
     if tx.run():
         if get(current.id) is None:
@@ -142,8 +151,14 @@ def flows_for_triggers(keys: Iterable[str]) -> list[dict[str, Any]]:
     out = []
     for key in dict.fromkeys(keys):
         for item in Triggers.query(key):
-            out.append({"flow_id": item.flow_id, "owner_id": item.owner_id, "trigger": key,
-                        "node_ids": list(item.node_ids or [])})
+            out.append(
+                {
+                    "flow_id": item.flow_id,
+                    "owner_id": item.owner_id,
+                    "trigger": key,
+                    "node_ids": list(item.node_ids or []),
+                }
+            )
     return out
 
 
@@ -152,8 +167,9 @@ def get_many(flow_ids: list[str]) -> list[Flow]:
 
 
 # ---------------------------------------------------------------- reference checks (flow validation)
-def reference_owners(refs: dict[str, list[str]], versions: list[tuple[str, int]]) -> tuple[dict[str, dict[str, str]],
-                                                                                            set[tuple[str, int]]]:
+def reference_owners(
+    refs: dict[str, list[str]], versions: list[tuple[str, int]]
+) -> tuple[dict[str, dict[str, str]], set[tuple[str, int]]]:
     """Owners of the referenced resources (kind → id → owner id, missing ones absent) and which pinned
     function versions exist, in one BatchGetItem per 100 keys across all the tables."""
     from fleetgate.devices import repository as devices
@@ -161,9 +177,13 @@ def reference_owners(refs: dict[str, list[str]], versions: list[tuple[str, int]]
     from fleetgate.integrations import repository as integrations
     from fleetgate.storages import repository as storages
 
-    models = {"device": devices.device_model(), "label": devices.label_model(),
-              "function": functions.function_model(), "integration": integrations.integration_model(),
-              "storage": storages.storage_model()}
+    models = {
+        "device": devices.device_model(),
+        "label": devices.label_model(),
+        "function": functions.function_model(),
+        "integration": integrations.integration_model(),
+        "storage": storages.storage_model(),
+    }
     requests: dict[Any, list[Any]] = {models[k]: ids for k, ids in refs.items() if ids}
     version_model = functions.version_model()
     if versions:

@@ -40,6 +40,7 @@ _OURS = (_PROMISE, _NOTHING, _NOT_JSON)
 
 # Installed in every fresh context before the user's code (one compile per execution): the captured console,
 # the baseline of global names (to spot the functions the code adds), the entry-point finder and the call wrapper.
+# JavaScript is full of braces, so the few values go in by %-name rather than str.format.
 _PRELUDE = """
 (function () {
   var logs = [], dropped = 0, base = [];
@@ -87,12 +88,19 @@ _PRELUDE = """
   });
   base = Object.getOwnPropertyNames(globalThis);
 })();
-""" % {"lines": MAX_LOG_LINES, "chars": MAX_LOG_LINE_CHARS, "promise": _PROMISE, "nothing": _NOTHING,
-       "not_json": _NOT_JSON}
+""" % {
+    "lines": MAX_LOG_LINES,
+    "chars": MAX_LOG_LINE_CHARS,
+    "promise": _PROMISE,
+    "nothing": _NOTHING,
+    "not_json": _NOT_JSON,
+}
 
 _DECLARED = re.compile(r"\bfunction\s*\*?\s*([A-Za-z_$][\w$]*)\s*\(")
-_BOUND = re.compile(r"\b(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*=\s*"
-                    r"(?:async\b\s*)?(?:function\b|\(|[A-Za-z_$][\w$]*\s*=>)")
+_BOUND = re.compile(
+    r"\b(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*=\s*"
+    r"(?:async\b\s*)?(?:function\b|\(|[A-Za-z_$][\w$]*\s*=>)"
+)
 _FRAME = re.compile(r"^\s*at (\S+) \(<input>(?::(\d+))?")
 _MODULE_SYNTAX = re.compile(r"^\s*(?:import|export)\b", re.M)
 
@@ -189,16 +197,18 @@ class _Run:
                 exc.message += " (modules are not supported: no import or export)"
             raise
         named = list(dict.fromkeys(m.group(1) for rx in (_DECLARED, _BOUND) for m in rx.finditer(code)))
-        functions = json.loads(self.eval(f"__fleetgate_find({json.dumps(list(ENTRY_POINTS))}, {json.dumps(named)})",
-                                         user_code=False))
+        functions = json.loads(
+            self.eval(f"__fleetgate_find({json.dumps(list(ENTRY_POINTS))}, {json.dumps(named)})", user_code=False)
+        )
         for preferred in ENTRY_POINTS:
             if preferred in functions:
                 return preferred
         if len(functions) == 1:
             return functions[0]
         found = f" (it defines {', '.join(functions[:10])})" if functions else " (it defines no function)"
-        raise ScriptError("no entry point: define decodeUplink, processData or process, or exactly one "
-                          f"top-level function{found}")
+        raise ScriptError(
+            f"no entry point: define decodeUplink, processData or process, or exactly one top-level function{found}"
+        )
 
     def call(self, entry_point: str, message: dict[str, Any]) -> dict[str, Any]:
         self.ctx.set("__fleetgate_input", json.dumps(message))
@@ -213,7 +223,7 @@ class _Run:
         try:
             self.ctx.set_time_limit(0.05)
             return list(json.loads(self.ctx.eval("__fleetgate_logs()")))
-        except Exception:  # noqa: BLE001 - a broken context (out of memory) has no logs to give
+        except Exception:
             return []
 
 
@@ -236,5 +246,6 @@ def run(code: str, message: dict[str, Any], *, timeout_ms: int | None = None) ->
     except ScriptError as exc:
         output, ok, error, line = None, False, exc.message, exc.line
     duration = (time.perf_counter() - started) * 1000
-    return Execution(ok=ok, output=output, logs=execution.logs(), duration_ms=round(duration, 3),
-                     error=error, error_line=line)
+    return Execution(
+        ok=ok, output=output, logs=execution.logs(), duration_ms=round(duration, 3), error=error, error_line=line
+    )

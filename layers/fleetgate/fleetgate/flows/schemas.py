@@ -14,10 +14,9 @@ Edges: ``source`` → ``target`` node ids.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
-from typing_extensions import Annotated
 
 from fleetgate.core.schemas import Input, Schema
 
@@ -28,9 +27,14 @@ MAX_NODES = 100
 MAX_EDGES = 200
 MAX_DELAY_SECONDS = 7 * 24 * 3600
 TRIGGER_EVENTS = ("up", "offline")
-TriggerEvents = Annotated[list[Literal["up", "offline"]],
-                          Field(min_length=1, max_length=2, description="What starts the flow: uplinks (up, the "
-                                                                        "default) and/or offline detection")]
+TriggerEvents = Annotated[
+    list[Literal["up", "offline"]],
+    Field(
+        min_length=1,
+        max_length=2,
+        description="What starts the flow: uplinks (up, the default) and/or offline detection",
+    ),
+]
 
 NodeId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 RefId = Annotated[str, Field(min_length=1, max_length=64)]
@@ -43,26 +47,26 @@ class Position(Input):
 
 class _Node(Input):
     id: NodeId
-    name: Optional[Annotated[str, Field(max_length=128)]] = None
-    position: Optional[Position] = None
+    name: Annotated[str, Field(max_length=128)] | None = None
+    position: Position | None = None
 
 
 class DeviceNode(_Node):
     type: Literal["device"]
     device_id: RefId
-    events: Optional[TriggerEvents] = None
+    events: TriggerEvents | None = None
 
 
 class LabelNode(_Node):
     type: Literal["label"]
     label_id: RefId
-    events: Optional[TriggerEvents] = None
+    events: TriggerEvents | None = None
 
 
 class FunctionNode(_Node):
     type: Literal["function"]
     function_id: RefId
-    version: Optional[Annotated[int, Field(ge=1)]] = Field(default=None, description="null: follow the latest")
+    version: Annotated[int, Field(ge=1)] | None = Field(default=None, description="null: follow the latest")
 
 
 class IntegrationNode(_Node):
@@ -87,14 +91,16 @@ class DelayNode(_Node):
     seconds: Annotated[int, Field(ge=1, le=MAX_DELAY_SECONDS)]
 
 
-Node = Annotated[Union[DeviceNode, LabelNode, FunctionNode, IntegrationNode, StorageNode, SwitchNode, DelayNode],
-                 Field(discriminator="type")]
+Node = Annotated[
+    DeviceNode | LabelNode | FunctionNode | IntegrationNode | StorageNode | SwitchNode | DelayNode,
+    Field(discriminator="type"),
+]
 
 
 class Edge(Input):
     source: NodeId
     target: NodeId
-    branch: Optional[Literal["true", "false"]] = Field(default=None, description="Edges out of a switch only")
+    branch: Literal["true", "false"] | None = Field(default=None, description="Edges out of a switch only")
 
 
 def _known_types(nodes: Any) -> Any:
@@ -123,11 +129,11 @@ class FlowCreate(Input):
 class FlowUpdate(Input):
     """Fields to change; ``nodes`` and ``edges`` replace the graph (send both, or neither)."""
 
-    name: Optional[Annotated[str, Field(min_length=1, max_length=128)]] = None
-    description: Optional[Annotated[str, Field(max_length=2048)]] = None
-    enabled: Optional[bool] = None
-    nodes: Optional[Annotated[list[Node], Field(min_length=1, max_length=MAX_NODES)]] = None
-    edges: Optional[Annotated[list[Edge], Field(max_length=MAX_EDGES)]] = None
+    name: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    description: Annotated[str, Field(max_length=2048)] | None = None
+    enabled: bool | None = None
+    nodes: Annotated[list[Node], Field(min_length=1, max_length=MAX_NODES)] | None = None
+    edges: Annotated[list[Edge], Field(max_length=MAX_EDGES)] | None = None
 
     @field_validator("nodes", mode="before")
     @classmethod
@@ -149,4 +155,4 @@ class Flow(Schema):
 
 class FlowList(Schema):
     items: list[Flow]
-    next_cursor: Optional[str] = None
+    next_cursor: str | None = None

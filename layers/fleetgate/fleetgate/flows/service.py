@@ -23,8 +23,13 @@ from fleetgate.history.schemas import FlowExecution
 from fleetgate.search import service as search
 
 MAX_TRIGGERS = 40  # keeps a save's transaction (flow + index entries removed and added) under 100 items
-_REF_FIELDS = {"device": "device_id", "label": "label_id", "function": "function_id",
-               "integration": "integration_id", "storage": "storage_id"}
+_REF_FIELDS = {
+    "device": "device_id",
+    "label": "label_id",
+    "function": "function_id",
+    "integration": "integration_id",
+    "storage": "storage_id",
+}
 _ORDERING = ("<", "<=", ">", ">=")
 
 
@@ -61,12 +66,13 @@ def validate_graph(owner_id: str, nodes: list[dict[str, Any]], edges: list[dict[
         if src == dst:
             raise _bad(f"node {src!r}: an edge cannot connect a node to itself", f"edges.{j}")
         if nodes[index[dst]]["type"] in TRIGGER_TYPES:
-            raise _bad(f"node {dst!r}: a trigger node ({nodes[index[dst]]['type']}) cannot have incoming edges",
-                       f"edges.{j}.target")
+            raise _bad(
+                f"node {dst!r}: a trigger node ({nodes[index[dst]]['type']}) cannot have incoming edges",
+                f"edges.{j}.target",
+            )
         is_switch = nodes[index[src]]["type"] == "switch"
         if is_switch and branch is None:
-            raise _bad(f"node {src!r}: edges out of a switch need a branch (\"true\" or \"false\")",
-                       f"edges.{j}.branch")
+            raise _bad(f'node {src!r}: edges out of a switch need a branch ("true" or "false")', f"edges.{j}.branch")
         if not is_switch and branch is not None:
             raise _bad(f"node {src!r}: only edges out of a switch have a branch", f"edges.{j}.branch")
         if (src, dst, branch) in seen:
@@ -110,7 +116,7 @@ def validate_graph(owner_id: str, nodes: list[dict[str, Any]], edges: list[dict[
 
 def _graph(data: FlowCreate | FlowUpdate) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     nodes = [n.model_dump(exclude_none=True) for n in data.nodes or []]
-    for raw, node in zip(data.nodes or [], nodes):
+    for raw, node in zip(data.nodes or [], nodes, strict=True):
         if raw.type == "function":
             node["version"] = raw.version  # null is meaningful: follow the latest
         if raw.type == "switch":
@@ -122,8 +128,17 @@ def create_flow(who: Principal, data: FlowCreate) -> Flow:
     nodes, edges = _graph(data)
     validate_graph(who.user_id, nodes, edges)
     now = now_iso()
-    flow = Flow(id=new_id(), owner_id=who.user_id, name=data.name, description=data.description,
-                enabled=data.enabled, nodes=nodes, edges=edges, created_at=now, updated_at=now)
+    flow = Flow(
+        id=new_id(),
+        owner_id=who.user_id,
+        name=data.name,
+        description=data.description,
+        enabled=data.enabled,
+        nodes=nodes,
+        edges=edges,
+        created_at=now,
+        updated_at=now,
+    )
     repository.create(flow)
     search.sync(flow.owner_id, "flow", flow.id, None, {"name": flow.name})
     return flow

@@ -73,20 +73,36 @@ def _function(item: FunctionItem) -> Function:
 
 
 def _version(item: VersionItem) -> FunctionVersion:
-    return FunctionVersion(function_id=item.function_id, version=int(item.version), code=item.code,
-                           timeout_ms=int(item.timeout_ms), entry_point=item.entry_point, created_at=item.created_at)
+    return FunctionVersion(
+        function_id=item.function_id,
+        version=int(item.version),
+        code=item.code,
+        timeout_ms=int(item.timeout_ms),
+        entry_point=item.entry_point,
+        created_at=item.created_at,
+    )
 
 
 def _version_item(fn: Function, created_at: str) -> VersionItem:
-    return _versions()(fn.id, fn.version, owner_id=fn.owner_id, code=fn.code, timeout_ms=fn.timeout_ms,
-                       entry_point=fn.entry_point, created_at=created_at)
+    return _versions()(
+        fn.id,
+        fn.version,
+        owner_id=fn.owner_id,
+        code=fn.code,
+        timeout_ms=fn.timeout_ms,
+        entry_point=fn.entry_point,
+        created_at=created_at,
+    )
 
 
 def create(fn: Function) -> None:
     Functions = _functions()
     tx = Transaction(Functions)
-    tx.save("function", Functions(kind="function", created_key=f"{fn.created_at}#{fn.id}", **fn.model_dump()),
-            condition=Functions.id.does_not_exist())
+    tx.save(
+        "function",
+        Functions(kind="function", created_key=f"{fn.created_at}#{fn.id}", **fn.model_dump()),
+        condition=Functions.id.does_not_exist(),
+    )
     tx.save("version", _version_item(fn, fn.created_at), condition=_versions().function_id.does_not_exist())
     if tx.run():
         raise Conflict("Function already exists")
@@ -107,11 +123,14 @@ def update(current: Function, changes: dict[str, Any], updated_at: str) -> Funct
     new = current.model_copy(update={**changes, "updated_at": updated_at})
     actions = [getattr(Functions, k).set(v) for k, v in changes.items()] + [Functions.updated_at.set(updated_at)]
     tx = Transaction(Functions)
-    tx.update("function", Functions(id=current.id), actions=actions,
-              condition=Functions.id.exists() & (Functions.version == current.version))
+    tx.update(
+        "function",
+        Functions(id=current.id),
+        actions=actions,
+        condition=Functions.id.exists() & (Functions.version == current.version),
+    )
     if new.version != current.version:
-        tx.save("version", _version_item(new, updated_at),
-                condition=_versions().function_id.does_not_exist())
+        tx.save("version", _version_item(new, updated_at), condition=_versions().function_id.does_not_exist())
     failed = tx.run()
     if failed:
         if get(current.id) is None:
@@ -138,8 +157,14 @@ def list_functions(owner_id: str | None, *, limit: int, cursor: str | None) -> P
 
 
 def versions(function_id: str, *, limit: int, cursor: str | None) -> Page[FunctionVersion]:
-    return query_page(_versions().query, _version, limit=limit, cursor=cursor,
-                      scope=f"function-versions:{function_id}", hash_key=function_id)
+    return query_page(
+        _versions().query,
+        _version,
+        limit=limit,
+        cursor=cursor,
+        scope=f"function-versions:{function_id}",
+        hash_key=function_id,
+    )
 
 
 def get_version(function_id: str, version: int) -> FunctionVersion | None:

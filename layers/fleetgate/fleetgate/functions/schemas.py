@@ -1,16 +1,21 @@
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Annotated, Any
 
 from pydantic import Field
-from typing_extensions import Annotated
 
 from fleetgate.core.schemas import Input, Schema
 
 Name = Annotated[str, Field(min_length=1, max_length=128)]
 Description = Annotated[str, Field(max_length=2048)]
-Code = Annotated[str, Field(min_length=1, max_length=65536, description="JavaScript; entry point decodeUplink, "
-                                                                         "processData, process or the only function")]
+Code = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=65536,
+        description="JavaScript; entry point decodeUplink, processData, process or the only function",
+    ),
+]
 TimeoutMs = Annotated[int, Field(ge=1, le=1000, description="Time limit of one execution in ms (default 100)")]
 
 
@@ -24,10 +29,10 @@ class FunctionCreate(Input):
 class FunctionUpdate(Input):
     """Fields to change; absent fields keep their value. A change of code or timeout_ms makes a new version."""
 
-    name: Optional[Name] = None
-    description: Optional[Description] = None
-    code: Optional[Code] = None
-    timeout_ms: Optional[TimeoutMs] = None
+    name: Name | None = None
+    description: Description | None = None
+    code: Code | None = None
+    timeout_ms: TimeoutMs | None = None
 
 
 class Function(Schema):
@@ -45,7 +50,7 @@ class Function(Schema):
 
 class FunctionList(Schema):
     items: list[Function]
-    next_cursor: Optional[str] = None
+    next_cursor: str | None = None
 
 
 class FunctionVersion(Schema):
@@ -59,19 +64,19 @@ class FunctionVersion(Schema):
 
 class FunctionVersionList(Schema):
     items: list[FunctionVersion]
-    next_cursor: Optional[str] = None
+    next_cursor: str | None = None
 
 
 class FunctionTestRequest(Input):
     payload: dict[str, Any] = Field(default_factory=dict, description="The message the function receives")
-    version: Optional[Annotated[int, Field(ge=1)]] = Field(default=None, description="Default: the current version")
+    version: Annotated[int, Field(ge=1)] | None = Field(default=None, description="Default: the current version")
 
 
 class FunctionTestResult(Schema):
     success: bool
-    output: Optional[dict[str, Any]] = None
+    output: dict[str, Any] | None = None
     logs: list[str] = Field(default_factory=list, description="console.log lines, in order")
     duration_ms: float
-    error: Optional[str] = None
-    error_line: Optional[int] = None
+    error: str | None = None
+    error_line: int | None = None
     version: int

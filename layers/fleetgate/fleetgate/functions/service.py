@@ -33,8 +33,9 @@ def _entry_point(code: str, timeout_ms: int) -> str:
         return sandbox.check(code, timeout_ms)
     except sandbox.ScriptError as exc:
         where = f" (line {exc.line})" if exc.line else ""
-        raise CodeRejected(f"{exc.message}{where}", field="code",
-                           extra={"line": exc.line} if exc.line else None) from None
+        raise CodeRejected(
+            f"{exc.message}{where}", field="code", extra={"line": exc.line} if exc.line else None
+        ) from None
 
 
 def _searchable(fn: Function | None) -> dict[str, str | None] | None:
@@ -44,8 +45,15 @@ def _searchable(fn: Function | None) -> dict[str, str | None] | None:
 def create_function(who: Principal, data: FunctionCreate) -> Function:
     entry = _entry_point(data.code, data.timeout_ms)
     now = now_iso()
-    fn = Function(id=new_id(), owner_id=who.user_id, entry_point=entry, version=1, created_at=now, updated_at=now,
-                  **data.model_dump())
+    fn = Function(
+        id=new_id(),
+        owner_id=who.user_id,
+        entry_point=entry,
+        version=1,
+        created_at=now,
+        updated_at=now,
+        **data.model_dump(),
+    )
     repository.create(fn)
     search.sync(fn.owner_id, "function", fn.id, None, _searchable(fn))
     return fn
@@ -96,12 +104,18 @@ def test_function(who: Principal, function_id: str, data: FunctionTestRequest) -
             raise NotFound(f"Function version {data.version} not found")
         code, timeout_ms, version = pinned.code, pinned.timeout_ms, pinned.version
     run = sandbox.run(code, data.payload, timeout_ms=timeout_ms)
-    return FunctionTestResult(success=run.ok, output=run.output, logs=run.logs, duration_ms=run.duration_ms,
-                              error=run.error, error_line=run.error_line, version=version)
+    return FunctionTestResult(
+        success=run.ok,
+        output=run.output,
+        logs=run.logs,
+        duration_ms=run.duration_ms,
+        error=run.error,
+        error_line=run.error_line,
+        version=version,
+    )
 
 
-def function_history(who: Principal, function_id: str, *, limit: int,
-                     cursor: str | None) -> Page[FunctionExecution]:
+def function_history(who: Principal, function_id: str, *, limit: int, cursor: str | None) -> Page[FunctionExecution]:
     fn = get_function(who, function_id)
     return history.for_resource("function", fn.id, limit=limit, cursor=cursor)
 

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection
@@ -33,8 +34,11 @@ T = TypeVar("T")
 MAX_FIELD_BYTES = 64 * 1024
 DAYS_PER_PAGE = 7
 KINDS = ("function", "integration", "flow")
-STATUSES = {"function": ("success", "error"), "integration": ("success", "error"),
-            "flow": ("success", "partial_success", "error")}
+STATUSES = {
+    "function": ("success", "error"),
+    "integration": ("success", "error"),
+    "flow": ("success", "partial_success", "error"),
+}
 
 
 class ExecutionItem(BaseModel):
@@ -57,16 +61,20 @@ class ExecutionItem(BaseModel):
 
 @cached
 def _executions() -> type[ExecutionItem]:
-    return type("ExecutionModel", (ExecutionItem,), {
-        "Meta": meta(get_settings().tables.executions),
-        "by_owner": gsi("by_owner", "owner_kind", "sk", AllProjection)(),
-        "by_day": gsi("by_day", "day_kind", "sk", AllProjection)(),
-    })
+    return type(
+        "ExecutionModel",
+        (ExecutionItem,),
+        {
+            "Meta": meta(get_settings().tables.executions),
+            "by_owner": gsi("by_owner", "owner_kind", "sk", AllProjection)(),
+            "by_day": gsi("by_day", "day_kind", "sk", AllProjection)(),
+        },
+    )
 
 
 def new_history_id(started: datetime, suffix: str | None = None) -> str:
     """``suffix`` (12 hex digits) makes the id deterministic, e.g. derived from a flow run's id."""
-    started = started.astimezone(timezone.utc)
+    started = started.astimezone(UTC)
     return started.strftime("%Y%m%dT%H%M%S") + f"{started.microsecond // 1000:03d}Z-{suffix or uuid.uuid4().hex[:12]}"
 
 
@@ -88,12 +96,21 @@ def _bounded(value: Any) -> Any:
             kept.append(f"... {len(value) - len(kept)} more line(s) not kept")
         return kept
     if isinstance(value, str):
-        return value.encode()[:MAX_FIELD_BYTES - 100].decode(errors="ignore") + "..."
-    return {"truncated": True, "excerpt": text[:MAX_FIELD_BYTES // 2]}
+        return value.encode()[: MAX_FIELD_BYTES - 100].decode(errors="ignore") + "..."
+    return {"truncated": True, "excerpt": text[: MAX_FIELD_BYTES // 2]}
 
 
-def record(kind: str, resource_id: str, owner_id: str, *, status: str, started: datetime, duration_ms: float,
-           details: dict[str, Any], history_id: str | None = None) -> dict[str, Any]:
+def record(
+    kind: str,
+    resource_id: str,
+    owner_id: str,
+    *,
+    status: str,
+    started: datetime,
+    duration_ms: float,
+    details: dict[str, Any],
+    history_id: str | None = None,
+) -> dict[str, Any]:
     """Store one execution record; returns it as the API shows it. A given ``history_id`` (see
     :func:`new_history_id`) makes the write idempotent: the same record is written again, never a second one."""
     if kind not in KINDS:
@@ -104,36 +121,61 @@ def record(kind: str, resource_id: str, owner_id: str, *, status: str, started: 
     history_id = history_id or new_history_id(started)
     started_at = iso(started)
     body = {k: _bounded(v) for k, v in details.items() if v is not None}
-    Executions(f"{kind}#{resource_id}", history_id, kind=kind, resource_id=resource_id, owner_id=owner_id,
-               owner_kind=f"{owner_id}#{kind}", day_kind=f"{kind}#{started_at[:10]}", status=status,
-               started_at=started_at, duration_ms=round(float(duration_ms), 3), record=body,
-               expires_at=started + timedelta(days=get_settings().history_retention_days)).save()
+    Executions(
+        f"{kind}#{resource_id}",
+        history_id,
+        kind=kind,
+        resource_id=resource_id,
+        owner_id=owner_id,
+        owner_kind=f"{owner_id}#{kind}",
+        day_kind=f"{kind}#{started_at[:10]}",
+        status=status,
+        started_at=started_at,
+        duration_ms=round(float(duration_ms), 3),
+        record=body,
+        expires_at=started + timedelta(days=get_settings().history_retention_days),
+    ).save()
     return _plain(kind, resource_id, history_id, status, started_at, duration_ms, body)
 
 
-def _plain(kind: str, resource_id: str, history_id: str, status: str, started_at: str, duration_ms: float,
-           body: dict[str, Any]) -> dict[str, Any]:
-    return {**body, "id": history_id, f"{kind}_id": resource_id, "status": status, "started_at": started_at,
-            "duration_ms": float(duration_ms)}
+def _plain(
+    kind: str, resource_id: str, history_id: str, status: str, started_at: str, duration_ms: float, body: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        **body,
+        "id": history_id,
+        f"{kind}_id": resource_id,
+        "status": status,
+        "started_at": started_at,
+        "duration_ms": float(duration_ms),
+    }
 
 
 def _convert(convert: Callable[[dict[str, Any]], T]) -> Callable[[ExecutionItem], T]:
-    return lambda i: convert(_plain(i.kind, i.resource_id, i.sk, i.status, i.started_at, i.duration_ms,
-                                    i.record or {}))
+    return lambda i: convert(_plain(i.kind, i.resource_id, i.sk, i.status, i.started_at, i.duration_ms, i.record or {}))
 
 
-def for_resource(kind: str, resource_id: str, convert: Callable[[dict[str, Any]], T], *, limit: int,
-                 cursor: str | None) -> Page[T]:
+def for_resource(
+    kind: str, resource_id: str, convert: Callable[[dict[str, Any]], T], *, limit: int, cursor: str | None
+) -> Page[T]:
     key = f"{kind}#{resource_id}"
-    return query_page(_executions().query, _convert(convert), limit=limit, cursor=cursor,
-                      scope=f"exec:{key}", hash_key=key)
+    return query_page(
+        _executions().query, _convert(convert), limit=limit, cursor=cursor, scope=f"exec:{key}", hash_key=key
+    )
 
 
-def for_owner(kind: str, owner_id: str, convert: Callable[[dict[str, Any]], T], *, limit: int,
-              cursor: str | None) -> Page[T]:
+def for_owner(
+    kind: str, owner_id: str, convert: Callable[[dict[str, Any]], T], *, limit: int, cursor: str | None
+) -> Page[T]:
     key = f"{owner_id}#{kind}"
-    return query_page(_executions().by_owner.query, _convert(convert), limit=limit, cursor=cursor,
-                      scope=f"exec-owner:{key}", hash_key=key)
+    return query_page(
+        _executions().by_owner.query,
+        _convert(convert),
+        limit=limit,
+        cursor=cursor,
+        scope=f"exec-owner:{key}",
+        hash_key=key,
+    )
 
 
 def get(kind: str, resource_id: str, history_id: str, convert: Callable[[dict[str, Any]], T]) -> T | None:
@@ -143,13 +185,14 @@ def get(kind: str, resource_id: str, history_id: str, convert: Callable[[dict[st
     return None if item is None else _convert(convert)(item)
 
 
-def everyone(kind: str, convert: Callable[[dict[str, Any]], T], *, limit: int, cursor: str | None,
-             today: datetime | None = None) -> Page[T]:
+def everyone(
+    kind: str, convert: Callable[[dict[str, Any]], T], *, limit: int, cursor: str | None, today: datetime | None = None
+) -> Page[T]:
     """Everyone's records of ``kind``, newest first, walking back through day partitions (at most
     :data:`DAYS_PER_PAGE` per request, so a page may be short and still have a ``next_cursor``)."""
     Executions = _executions()
     scope = f"exec-all:{kind}"
-    now = today or datetime.now(timezone.utc)
+    now = today or datetime.now(UTC)
     state = decode_cursor(cursor, scope) or {}
     try:
         day = datetime.fromisoformat(state["day"]) if "day" in state else now
@@ -163,8 +206,13 @@ def everyone(kind: str, convert: Callable[[dict[str, Any]], T], *, limit: int, c
         if day < oldest or len(items) >= limit:
             break
         want = limit - len(items)
-        results = Executions.by_day.query(f"{kind}#{day.strftime('%Y-%m-%d')}", limit=want, page_size=want,
-                                          last_evaluated_key=last_key, scan_index_forward=False)
+        results = Executions.by_day.query(
+            f"{kind}#{day.strftime('%Y-%m-%d')}",
+            limit=want,
+            page_size=want,
+            last_evaluated_key=last_key,
+            scan_index_forward=False,
+        )
         items.extend(conv(i) for i in results)
         last_key = results.last_evaluated_key
         if last_key is None:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -15,15 +15,15 @@ class _Record(Schema):
     status: str
     started_at: str
     duration_ms: float
-    error: Optional[str] = None
-    flow_id: Optional[str] = None
-    run_id: Optional[str] = None
+    error: str | None = None
+    flow_id: str | None = None
+    run_id: str | None = None
 
 
 class FunctionExecution(_Record):
     status: RunStatus
     function_id: str
-    version: Optional[int] = None
+    version: int | None = None
     input: Any = None
     output: Any = None
     logs: list[str] = Field(default_factory=list)
@@ -46,14 +46,14 @@ class FlowExecution(_Record):
 
 class FunctionExecutionList(Schema):
     items: list[FunctionExecution]
-    next_cursor: Optional[str] = None
+    next_cursor: str | None = None
 
 
 class IntegrationExecutionList(Schema):
     items: list[IntegrationExecution]
-    next_cursor: Optional[str] = None
+    next_cursor: str | None = None
 
 
 class FlowExecutionList(Schema):
     items: list[FlowExecution]
-    next_cursor: Optional[str] = None
+    next_cursor: str | None = None

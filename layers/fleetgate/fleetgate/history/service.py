@@ -12,40 +12,102 @@ from fleetgate.core.pagination import Page
 from fleetgate.history import repository
 from fleetgate.history.schemas import FlowExecution, FunctionExecution, IntegrationExecution
 
-_SCHEMAS: dict[str, Any] = {"function": FunctionExecution, "integration": IntegrationExecution,
-                            "flow": FlowExecution}
+_SCHEMAS: dict[str, Any] = {"function": FunctionExecution, "integration": IntegrationExecution, "flow": FlowExecution}
 
 
-def record_function_run(*, function_id: str, owner_id: str, status: str, started: datetime, duration_ms: float,
-                        input: Any, output: Any = None, logs: list[str] | None = None, error: str | None = None,
-                        version: int | None = None, flow_id: str | None = None,
-                        run_id: str | None = None) -> FunctionExecution:
-    plain = repository.record("function", function_id, owner_id, status=status, started=started,
-                              duration_ms=duration_ms,
-                              details={"input": input, "output": output, "logs": logs or [], "error": error,
-                                       "version": version, "flow_id": flow_id, "run_id": run_id})
+def record_function_run(
+    *,
+    function_id: str,
+    owner_id: str,
+    status: str,
+    started: datetime,
+    duration_ms: float,
+    input: Any,
+    output: Any = None,
+    logs: list[str] | None = None,
+    error: str | None = None,
+    version: int | None = None,
+    flow_id: str | None = None,
+    run_id: str | None = None,
+) -> FunctionExecution:
+    plain = repository.record(
+        "function",
+        function_id,
+        owner_id,
+        status=status,
+        started=started,
+        duration_ms=duration_ms,
+        details={
+            "input": input,
+            "output": output,
+            "logs": logs or [],
+            "error": error,
+            "version": version,
+            "flow_id": flow_id,
+            "run_id": run_id,
+        },
+    )
     return FunctionExecution(**plain)
 
 
-def record_integration_call(*, integration_id: str, owner_id: str, status: str, started: datetime,
-                            duration_ms: float, request: dict[str, Any], response: dict[str, Any] | None = None,
-                            error: str | None = None, flow_id: str | None = None,
-                            run_id: str | None = None) -> IntegrationExecution:
+def record_integration_call(
+    *,
+    integration_id: str,
+    owner_id: str,
+    status: str,
+    started: datetime,
+    duration_ms: float,
+    request: dict[str, Any],
+    response: dict[str, Any] | None = None,
+    error: str | None = None,
+    flow_id: str | None = None,
+    run_id: str | None = None,
+) -> IntegrationExecution:
     """``request`` must already have its secrets masked (the integrations service's ``masked_request``)."""
-    plain = repository.record("integration", integration_id, owner_id, status=status, started=started,
-                              duration_ms=duration_ms,
-                              details={"request": request, "response": response or {}, "error": error,
-                                       "flow_id": flow_id, "run_id": run_id})
+    plain = repository.record(
+        "integration",
+        integration_id,
+        owner_id,
+        status=status,
+        started=started,
+        duration_ms=duration_ms,
+        details={"request": request, "response": response or {}, "error": error, "flow_id": flow_id, "run_id": run_id},
+    )
     return IntegrationExecution(**plain)
 
 
-def record_flow_run(*, flow_id: str, owner_id: str, status: str, started: datetime, duration_ms: float,
-                    trigger: dict[str, Any], input: Any = None, output: Any = None,
-                    steps: list[dict[str, Any]] | None = None, error: str | None = None,
-                    run_id: str | None = None, history_id: str | None = None) -> FlowExecution:
-    plain = repository.record("flow", flow_id, owner_id, status=status, started=started, duration_ms=duration_ms,
-                              details={"trigger": trigger, "input": input, "output": output, "steps": steps or [],
-                                       "error": error, "run_id": run_id}, history_id=history_id)
+def record_flow_run(
+    *,
+    flow_id: str,
+    owner_id: str,
+    status: str,
+    started: datetime,
+    duration_ms: float,
+    trigger: dict[str, Any],
+    input: Any = None,
+    output: Any = None,
+    steps: list[dict[str, Any]] | None = None,
+    error: str | None = None,
+    run_id: str | None = None,
+    history_id: str | None = None,
+) -> FlowExecution:
+    plain = repository.record(
+        "flow",
+        flow_id,
+        owner_id,
+        status=status,
+        started=started,
+        duration_ms=duration_ms,
+        details={
+            "trigger": trigger,
+            "input": input,
+            "output": output,
+            "steps": steps or [],
+            "error": error,
+            "run_id": run_id,
+        },
+        history_id=history_id,
+    )
     plain.pop("flow_id", None)
     return FlowExecution(flow_id=flow_id, **plain)
 

@@ -17,8 +17,10 @@ import base64
 import binascii
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from datetime import UTC
+from typing import Any
 
 from fleetgate.core.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from fleetgate.devices.schemas import normalize_dev_eui
@@ -26,10 +28,16 @@ from fleetgate.devices.schemas import normalize_dev_eui
 EVENTS = ("up", "join", "ack", "txack", "log", "status", "location")
 ALIASES = {"error": "log", "uplink": "up"}  # ChirpStack v3 calls log events "error"
 MAX_BODY_BYTES = 128 * 1024  # ChirpStack events are a few KiB; a flow step must fit SQS's 256 KiB
-PROTOBUF_TYPES = ("application/octet-stream", "application/x-protobuf", "application/protobuf",
-                  "application/vnd.google.protobuf")
-PROTOBUF_MESSAGE = ("Protobuf bodies are not supported: set the HTTP integration's payload encoding to JSON in "
-                    "ChirpStack (or send ChirpStack v3 / Helium console JSON)")
+PROTOBUF_TYPES = (
+    "application/octet-stream",
+    "application/x-protobuf",
+    "application/protobuf",
+    "application/vnd.google.protobuf",
+)
+PROTOBUF_MESSAGE = (
+    "Protobuf bodies are not supported: set the HTTP integration's payload encoding to JSON in "
+    "ChirpStack (or send ChirpStack v3 / Helium console JSON)"
+)
 
 
 @dataclass
@@ -86,8 +94,11 @@ def parse(body: bytes, content_type: str | None, event: str | None) -> DeviceEve
         return _helium(kind, document, body)
     if "devEUI" in document:
         return _v3(kind, document, body)
-    raise InvalidInput("unrecognised body: expected ChirpStack v4 JSON (deviceInfo.devEui), ChirpStack v3 JSON "
-                       "(devEUI) or Helium console JSON (dev_eui)", field="body:")
+    raise InvalidInput(
+        "unrecognised body: expected ChirpStack v4 JSON (deviceInfo.devEui), ChirpStack v3 JSON "
+        "(devEUI) or Helium console JSON (dev_eui)",
+        field="body:",
+    )
 
 
 # ------------------------------------------------------------------ helpers
@@ -103,8 +114,10 @@ def _eui(value: Any, where: str, *, base64_allowed: bool = False) -> str:
                     raw = b""
                 if len(raw) == 8:
                     return raw.hex()
-    raise InvalidInput(f"{where} must be a DevEUI: 16 hexadecimal digits"
-                       + (" or 8 bytes in base64" if base64_allowed else ""), field=where)
+    raise InvalidInput(
+        f"{where} must be a DevEUI: 16 hexadecimal digits" + (" or 8 bytes in base64" if base64_allowed else ""),
+        field=where,
+    )
 
 
 def _fingerprint(*parts: Any) -> str:
@@ -141,27 +154,66 @@ def _json_object(text: Any) -> dict[str, Any]:
         raise InvalidInput("objectJSON is not valid JSON", field="objectJSON") from None
 
 
-def _uplink(*, f_port: Any, f_cnt: Any, decoded: dict[str, Any], payload: Any, rssi: list[Any], snr: list[Any],
-            gateways: list[Any], extra: dict[str, Any]) -> dict[str, Any]:
-    data = {"f_port": f_port, "f_cnt": f_cnt, "data": decoded, "payload_base64": payload, "rssi": _best(rssi),
-            "snr": _best(snr), "gateway_count": len({g for g in gateways if g}) or len(gateways), **extra}
+def _uplink(
+    *,
+    f_port: Any,
+    f_cnt: Any,
+    decoded: dict[str, Any],
+    payload: Any,
+    rssi: list[Any],
+    snr: list[Any],
+    gateways: list[Any],
+    extra: dict[str, Any],
+) -> dict[str, Any]:
+    data = {
+        "f_port": f_port,
+        "f_cnt": f_cnt,
+        "data": decoded,
+        "payload_base64": payload,
+        "rssi": _best(rssi),
+        "snr": _best(snr),
+        "gateway_count": len({g for g in gateways if g}) or len(gateways),
+        **extra,
+    }
     return {k: v for k, v in data.items() if v is not None}
 
 
 # ------------------------------------------------------------------ ChirpStack v4
 _V4_FIELDS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "join": lambda d: _pick(d, {"devAddr": "dev_addr"}),
-    "ack": lambda d: _pick(d, {"queueItemId": "queue_item_id", "acknowledged": "acknowledged",
-                               "fCntDown": "f_cnt_down"}) | {"acknowledged": bool(d.get("acknowledged"))},
-    "txack": lambda d: _pick(d, {"downlinkId": "downlink_id", "queueItemId": "queue_item_id",
-                                 "fCntDown": "f_cnt_down", "gatewayId": "gateway_id"}),
+    "ack": lambda d: (
+        _pick(d, {"queueItemId": "queue_item_id", "acknowledged": "acknowledged", "fCntDown": "f_cnt_down"})
+        | {"acknowledged": bool(d.get("acknowledged"))}
+    ),
+    "txack": lambda d: _pick(
+        d,
+        {
+            "downlinkId": "downlink_id",
+            "queueItemId": "queue_item_id",
+            "fCntDown": "f_cnt_down",
+            "gatewayId": "gateway_id",
+        },
+    ),
     "log": lambda d: _pick(d, {"level": "level", "code": "code", "description": "description", "context": "context"}),
-    "status": lambda d: _pick(d, {"margin": "margin", "externalPowerSource": "external_power_source",
-                                  "batteryLevelUnavailable": "battery_level_unavailable",
-                                  "batteryLevel": "battery_level"}),
-    "location": lambda d: _pick(d.get("location") if isinstance(d.get("location"), dict) else {},
-                                {"latitude": "latitude", "longitude": "longitude", "altitude": "altitude",
-                                 "source": "source", "accuracy": "accuracy"}),
+    "status": lambda d: _pick(
+        d,
+        {
+            "margin": "margin",
+            "externalPowerSource": "external_power_source",
+            "batteryLevelUnavailable": "battery_level_unavailable",
+            "batteryLevel": "battery_level",
+        },
+    ),
+    "location": lambda d: _pick(
+        d.get("location") if isinstance(d.get("location"), dict) else {},
+        {
+            "latitude": "latitude",
+            "longitude": "longitude",
+            "altitude": "altitude",
+            "source": "source",
+            "accuracy": "accuracy",
+        },
+    ),
 }
 
 
@@ -172,11 +224,22 @@ def _v4(kind: str, d: dict[str, Any], raw: bytes) -> DeviceEvent:
     if kind == "up":
         rx = [r for r in d.get("rxInfo") or [] if isinstance(r, dict)]
         tx = d.get("txInfo") if isinstance(d.get("txInfo"), dict) else {}
-        data = _uplink(f_port=d.get("fPort", 0), f_cnt=d.get("fCnt", 0), decoded=_object(d.get("object")),
-                       payload=d.get("data"), rssi=[r.get("rssi") for r in rx], snr=[r.get("snr") for r in rx],
-                       gateways=[r.get("gatewayId") for r in rx],
-                       extra={"dr": d.get("dr"), "frequency": tx.get("frequency"), "confirmed": d.get("confirmed"),
-                              "dev_addr": d.get("devAddr"), "adr": d.get("adr")})
+        data = _uplink(
+            f_port=d.get("fPort", 0),
+            f_cnt=d.get("fCnt", 0),
+            decoded=_object(d.get("object")),
+            payload=d.get("data"),
+            rssi=[r.get("rssi") for r in rx],
+            snr=[r.get("snr") for r in rx],
+            gateways=[r.get("gatewayId") for r in rx],
+            extra={
+                "dr": d.get("dr"),
+                "frequency": tx.get("frequency"),
+                "confirmed": d.get("confirmed"),
+                "dev_addr": d.get("devAddr"),
+                "adr": d.get("adr"),
+            },
+        )
     else:
         data = _V4_FIELDS[kind](d)
         if kind == "status":
@@ -190,8 +253,15 @@ def _v4(kind: str, d: dict[str, Any], raw: bytes) -> DeviceEvent:
         key = _fingerprint("v4", kind, raw.decode("utf-8", "replace"))
     if isinstance(dedup, str) and dedup:
         data["deduplication_id"] = dedup
-    return DeviceEvent("chirpstack_v4", kind, eui, key, data, device_name=info.get("deviceName"),
-                       source_time=d.get("time") if isinstance(d.get("time"), str) else None)
+    return DeviceEvent(
+        "chirpstack_v4",
+        kind,
+        eui,
+        key,
+        data,
+        device_name=info.get("deviceName"),
+        source_time=d.get("time") if isinstance(d.get("time"), str) else None,
+    )
 
 
 # ------------------------------------------------------------------ ChirpStack v3
@@ -201,12 +271,23 @@ def _v3(kind: str, d: dict[str, Any], raw: bytes) -> DeviceEvent:
         rx = [r for r in d.get("rxInfo") or [] if isinstance(r, dict)]
         tx = d.get("txInfo") if isinstance(d.get("txInfo"), dict) else {}
         decoded = _json_object(d.get("objectJSON")) if "objectJSON" in d else _object(d.get("object"))
-        data = _uplink(f_port=d.get("fPort", 0), f_cnt=d.get("fCnt", 0), decoded=decoded, payload=d.get("data"),
-                       rssi=[r.get("rssi") for r in rx], snr=[r.get("loRaSNR", r.get("snr")) for r in rx],
-                       gateways=[r.get("gatewayID") for r in rx],
-                       extra={"dr": tx.get("dr"), "frequency": tx.get("frequency"), "confirmed": d.get("confirmedUplink"),
-                              "dev_addr": d.get("devAddr"), "adr": d.get("adr"),
-                              "application_id": d.get("applicationID")})
+        data = _uplink(
+            f_port=d.get("fPort", 0),
+            f_cnt=d.get("fCnt", 0),
+            decoded=decoded,
+            payload=d.get("data"),
+            rssi=[r.get("rssi") for r in rx],
+            snr=[r.get("loRaSNR", r.get("snr")) for r in rx],
+            gateways=[r.get("gatewayID") for r in rx],
+            extra={
+                "dr": tx.get("dr"),
+                "frequency": tx.get("frequency"),
+                "confirmed": d.get("confirmedUplink"),
+                "dev_addr": d.get("devAddr"),
+                "adr": d.get("adr"),
+                "application_id": d.get("applicationID"),
+            },
+        )
         key = _fingerprint("v3", eui, d.get("fCnt"), d.get("fPort"), d.get("data"), d.get("applicationID"))
     else:
         if kind == "location":
@@ -232,24 +313,35 @@ def _helium(kind: str, d: dict[str, Any], raw: bytes) -> DeviceEvent:
     reported = d.get("reported_at")
     source_time = None
     if _number(reported) is not None:
-        from datetime import datetime, timezone
+        from datetime import datetime
 
         from fleetgate.core.ids import iso
 
         try:
-            source_time = iso(datetime.fromtimestamp(float(reported) / 1000, tz=timezone.utc))
+            source_time = iso(datetime.fromtimestamp(float(reported) / 1000, tz=UTC))
         except (OverflowError, OSError, ValueError):
             source_time = None
     if kind == "up":
         hotspots = [h for h in d.get("hotspots") or [] if isinstance(h, dict)]
         decoded = d.get("decoded") if isinstance(d.get("decoded"), dict) else {}
-        data = _uplink(f_port=d.get("port", 0), f_cnt=d.get("fcnt", 0), decoded=_object(decoded.get("payload")),
-                       payload=d.get("payload"), rssi=[h.get("rssi") for h in hotspots],
-                       snr=[h.get("snr") for h in hotspots], gateways=[h.get("id") for h in hotspots],
-                       extra={"dev_addr": d.get("devaddr"), "frequency": next(
-                           (h.get("frequency") for h in hotspots if h.get("frequency") is not None), None)})
-        key = d.get("uuid") if isinstance(d.get("uuid"), str) and d.get("uuid") else _fingerprint(
-            "helium", eui, d.get("fcnt"), d.get("port"), d.get("payload"), reported)
+        data = _uplink(
+            f_port=d.get("port", 0),
+            f_cnt=d.get("fcnt", 0),
+            decoded=_object(decoded.get("payload")),
+            payload=d.get("payload"),
+            rssi=[h.get("rssi") for h in hotspots],
+            snr=[h.get("snr") for h in hotspots],
+            gateways=[h.get("id") for h in hotspots],
+            extra={
+                "dev_addr": d.get("devaddr"),
+                "frequency": next((h.get("frequency") for h in hotspots if h.get("frequency") is not None), None),
+            },
+        )
+        key = (
+            d.get("uuid")
+            if isinstance(d.get("uuid"), str) and d.get("uuid")
+            else _fingerprint("helium", eui, d.get("fcnt"), d.get("port"), d.get("payload"), reported)
+        )
     else:
         data = {k: v for k, v in d.items() if k in ("devaddr", "fcnt", "port", "type", "status")}
         key = _fingerprint("helium", kind, raw.decode("utf-8", "replace"))

@@ -11,8 +11,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Any, Iterator
+from typing import Any
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
@@ -86,14 +87,20 @@ def _dedup() -> type[DedupItem]:
 
 @cached
 def _presence() -> type[PresenceItem]:
-    index = type("by_offline_due_index", (GlobalSecondaryIndex,), {
-        "Meta": type("Meta", (), {"index_name": "by_offline_due",
-                                  "projection": IncludeProjection(OFFLINE_INDEX_ATTRIBUTES)}),
-        "offline_shard": UnicodeAttribute(hash_key=True),
-        "offline_due": UnicodeAttribute(range_key=True),
-    })
-    return type("DevicePresenceModel", (PresenceItem,), {"Meta": meta(get_settings().tables.devices),
-                                                         "by_offline_due": index()})
+    index = type(
+        "by_offline_due_index",
+        (GlobalSecondaryIndex,),
+        {
+            "Meta": type(
+                "Meta", (), {"index_name": "by_offline_due", "projection": IncludeProjection(OFFLINE_INDEX_ATTRIBUTES)}
+            ),
+            "offline_shard": UnicodeAttribute(hash_key=True),
+            "offline_due": UnicodeAttribute(range_key=True),
+        },
+    )
+    return type(
+        "DevicePresenceModel", (PresenceItem,), {"Meta": meta(get_settings().tables.devices), "by_offline_due": index()}
+    )
 
 
 def _key(item: IngestKeyItem) -> IngestKey:
@@ -103,8 +110,9 @@ def _key(item: IngestKeyItem) -> IngestKey:
 # ---------------------------------------------------------------- keys
 def create_key(key: IngestKey, key_hash: str) -> None:
     Keys = _keys()
-    Keys(kind="ingest_key", created_key=f"{key.created_at}#{key.id}", key_hash=key_hash,
-         **key.model_dump()).save(condition=Keys.id.does_not_exist())
+    Keys(kind="ingest_key", created_key=f"{key.created_at}#{key.id}", key_hash=key_hash, **key.model_dump()).save(
+        condition=Keys.id.does_not_exist()
+    )
 
 
 def get_key(key_id: str) -> tuple[IngestKey, str] | None:
@@ -148,7 +156,8 @@ def claim_event(key: str, received_at: datetime, hours: int) -> bool:
 
     try:
         Dedup(key, received_at=iso(received_at), expires_at=received_at + timedelta(hours=hours)).save(
-            condition=Dedup.key.does_not_exist())
+            condition=Dedup.key.does_not_exist()
+        )
         return True
     except PutError as exc:
         if is_conditional_failure(exc):
@@ -196,15 +205,22 @@ def _update(device_id: str, actions: list[Any], condition: Any = None) -> bool:
 def due_devices(shard: str, now: str, limit: int) -> Iterator[PresenceItem]:
     """Online devices of ``shard`` whose offline_due is at or before ``now``, oldest due first."""
     Presence = _presence()
-    return Presence.by_offline_due.query(shard, Presence.offline_due <= now, limit=limit,  # type: ignore[attr-defined]
-                                         page_size=min(limit, 100))
+    return Presence.by_offline_due.query(
+        shard,
+        Presence.offline_due <= now,
+        limit=limit,  # type: ignore[attr-defined]
+        page_size=min(limit, 100),
+    )
 
 
 def mark_offline(device_id: str, due: str) -> bool:
     """Status offline, off the index, if its due time is still ``due`` (an uplink since then moved it)."""
     Presence = _presence()
-    return _update(device_id, [Presence.status.set("offline"), Presence.offline_due.remove(),
-                               Presence.offline_shard.remove()], Presence.offline_due == due)
+    return _update(
+        device_id,
+        [Presence.status.set("offline"), Presence.offline_due.remove(), Presence.offline_shard.remove()],
+        Presence.offline_due == due,
+    )
 
 
 def device_presence(device_id: str) -> PresenceItem | None:

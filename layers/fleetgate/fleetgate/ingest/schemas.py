@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Annotated, Literal
 
 from pydantic import Field
-from typing_extensions import Annotated
 
 from fleetgate.core.schemas import Input, Schema
 
@@ -12,7 +11,7 @@ Description = Annotated[str, Field(max_length=2048)]
 
 
 class IngestKeyCreate(Input):
-    name: Name = Field(description="What uses the key, e.g. \"ChirpStack production\"")
+    name: Name = Field(description='What uses the key, e.g. "ChirpStack production"')
     description: Description = ""
 
 
@@ -32,7 +31,7 @@ class IngestKeyCreated(IngestKey):
 
 class IngestKeyList(Schema):
     items: list[IngestKey]
-    next_cursor: Optional[str] = None
+    next_cursor: str | None = None
 
 
 IngestStatus = Literal["accepted", "duplicate", "ignored"]
@@ -41,13 +40,14 @@ IngestStatus = Literal["accepted", "duplicate", "ignored"]
 class IngestResult(Schema):
     """What ingest did with one event (always with 202: ChirpStack does not retry, it only logs failures)."""
 
-    status: IngestStatus = Field(description="accepted; duplicate (already ingested, not processed again); "
-                                             "ignored (unknown device: see reason)")
+    status: IngestStatus = Field(
+        description="accepted; duplicate (already ingested, not processed again); ignored (unknown device: see reason)"
+    )
     event: str
     format: str = Field(description="chirpstack_v4, chirpstack_v3 or helium")
     dev_eui: str
-    device_id: Optional[str] = None
-    reason: Optional[str] = None
-    history_id: Optional[str] = Field(default=None, description="The device history entry written")
+    device_id: str | None = None
+    reason: str | None = None
+    history_id: str | None = Field(default=None, description="The device history entry written")
     flows_triggered: int = Field(default=0, description="Flow runs started (one SQS message each)")
     received_at: str

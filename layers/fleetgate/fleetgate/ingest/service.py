@@ -19,7 +19,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fleetgate.core.access import owner_scope, visible
@@ -50,8 +50,15 @@ def _hash(secret: str) -> str:
 
 def create_key(who: Principal, data: IngestKeyCreate) -> IngestKeyCreated:
     key_id, secret, now = new_id(), secrets.token_urlsafe(32), now_iso()
-    record = IngestKey(id=key_id, owner_id=who.user_id, name=data.name, description=data.description,
-                       prefix=f"{KEY_PREFIX}_{key_id}_{secret[:4]}", created_at=now, updated_at=now)
+    record = IngestKey(
+        id=key_id,
+        owner_id=who.user_id,
+        name=data.name,
+        description=data.description,
+        prefix=f"{KEY_PREFIX}_{key_id}_{secret[:4]}",
+        created_at=now,
+        updated_at=now,
+    )
     repository.create_key(record, _hash(secret))
     return IngestKeyCreated(**record.model_dump(), key=f"{KEY_PREFIX}_{key_id}_{secret}")
 
@@ -94,8 +101,9 @@ def ingest(*, api_key: str | None, event: str | None, body: bytes, content_type:
     received = utc_now()
     received_at = iso(received)
     device = devices.get_device(device_id) if device_id else None
-    result = IngestResult(status="accepted", event=parsed.event, format=parsed.format, dev_eui=parsed.dev_eui,
-                          received_at=received_at)
+    result = IngestResult(
+        status="accepted", event=parsed.event, format=parsed.format, dev_eui=parsed.dev_eui, received_at=received_at
+    )
     if device is None or device.owner_id != owner_id:
         reason = "unknown device: no device with this dev_eui is registered to the key's owner"
         history_id = _record_unknown(parsed, owner_id, received_at, reason)
@@ -104,13 +112,13 @@ def ingest(*, api_key: str | None, event: str | None, body: bytes, content_type:
     result = result.model_copy(update={"device_id": device.id})
     dedup_key = f"{device.id}|{parsed.event}|{parsed.dedup}"
     if not repository.claim_event(dedup_key, received, get_engine_settings().ingest_dedup_hours):
-        return result.model_copy(update={"status": "duplicate",
-                                         "reason": "already ingested (same deduplication id): not processed again"})
+        return result.model_copy(
+            update={"status": "duplicate", "reason": "already ingested (same deduplication id): not processed again"}
+        )
     data = {**parsed.data, "format": parsed.format}
     if parsed.source_time:
         data["source_time"] = parsed.source_time
-    entry = DeviceHistoryEntry(id=new_id(), device_id=device.id, event=parsed.event, received_at=received_at,
-                               data=data)
+    entry = DeviceHistoryEntry(id=new_id(), device_id=device.id, event=parsed.event, received_at=received_at, data=data)
     devices.add_history(entry, device.owner_id)
     result = result.model_copy(update={"history_id": entry.id})
     if parsed.event == "up":
@@ -118,9 +126,14 @@ def ingest(*, api_key: str | None, event: str | None, body: bytes, content_type:
         from fleetgate.engine import service as engine
 
         try:
-            flows = engine.start_runs(device_id=device.id, owner_id=device.owner_id, dev_eui=device.dev_eui,
-                                      event="up", message=_uplink_message(device, parsed, received_at, entry.id),
-                                      origin=dedup_key)
+            flows = engine.start_runs(
+                device_id=device.id,
+                owner_id=device.owner_id,
+                dev_eui=device.dev_eui,
+                event="up",
+                message=_uplink_message(device, parsed, received_at, entry.id),
+                origin=dedup_key,
+            )
         except Exception:  # the uplink is stored; ChirpStack would only log a 5xx and never retry
             logger.exception("UplinkReceived: its flows could not be started", extra={"device_id": device.id})
             return result.model_copy(update={"reason": "stored, but its flows could not be started (logged)"})
@@ -137,8 +150,9 @@ def _mark_seen(device: Device, received: datetime) -> None:
     due = None
     if device.expected_transmit_time and not maintenance:
         due = iso(received + timedelta(seconds=int(device.expected_transmit_time)))
-    repository.mark_seen(device.id, iso(received), online=not maintenance, offline_due=due,
-                         shard=shard_of(device.id) if due else None)
+    repository.mark_seen(
+        device.id, iso(received), online=not maintenance, offline_due=due, shard=shard_of(device.id) if due else None
+    )
 
 
 def shard_of(device_id: str) -> str:
@@ -148,8 +162,14 @@ def shard_of(device_id: str) -> str:
 
 def _uplink_message(device: Device, parsed: parsing.DeviceEvent, received_at: str, history_id: str) -> dict[str, Any]:
     """What a flow receives for an uplink: the device, the decoded payload in ``data``, radio details."""
-    message: dict[str, Any] = {"event": "up", "device_id": device.id, "dev_eui": device.dev_eui,
-                               "device_name": device.name, "received_at": received_at, "history_id": history_id}
+    message: dict[str, Any] = {
+        "event": "up",
+        "device_id": device.id,
+        "dev_eui": device.dev_eui,
+        "device_name": device.name,
+        "received_at": received_at,
+        "history_id": history_id,
+    }
     message.update(parsed.data)
     message["data"] = parsed.data.get("data") or {}
     message["format"] = parsed.format
@@ -159,17 +179,27 @@ def _uplink_message(device: Device, parsed: parsing.DeviceEvent, received_at: st
 
 
 def _record_unknown(parsed: parsing.DeviceEvent, owner_id: str, received_at: str, reason: str) -> str:
-    entry = DeviceHistoryEntry(id=new_id(), device_id=f"unknown:{parsed.dev_eui}", event="unknown_device",
-                               received_at=received_at,
-                               data={"dev_eui": parsed.dev_eui, "event": parsed.event, "format": parsed.format,
-                                     "device_name": parsed.device_name, "reason": reason})
+    entry = DeviceHistoryEntry(
+        id=new_id(),
+        device_id=f"unknown:{parsed.dev_eui}",
+        event="unknown_device",
+        received_at=received_at,
+        data={
+            "dev_eui": parsed.dev_eui,
+            "event": parsed.event,
+            "format": parsed.format,
+            "device_name": parsed.device_name,
+            "reason": reason,
+        },
+    )
     devices.add_history(entry, owner_id)
     return entry.id
 
 
 # ================================================================ offline detection
-def detect_offline(now: datetime | None = None, *, deadline: float | None = None,
-                   limit: int = MAX_OFFLINE_PER_RUN) -> dict[str, Any]:
+def detect_offline(
+    now: datetime | None = None, *, deadline: float | None = None, limit: int = MAX_OFFLINE_PER_RUN
+) -> dict[str, Any]:
     """Mark offline every online device whose last_seen + expected_transmit_time is at or before ``now``: one
     Query per shard of the offline_due index (due devices only), then per device a conditional update (an
     uplink in between wins), an ``offline`` history entry and its flows (those with an offline trigger run).
@@ -178,7 +208,7 @@ def detect_offline(now: datetime | None = None, *, deadline: float | None = None
 
     from fleetgate.engine import service as engine
 
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     at = iso(now)
     marked, flows, stopped = 0, 0, False
     for shard in range(get_engine_settings().offline_shards):
@@ -192,15 +222,33 @@ def detect_offline(now: datetime | None = None, *, deadline: float | None = None
                 continue
             marked += 1
             ett = int(item.expected_transmit_time) if item.expected_transmit_time is not None else None
-            entry = DeviceHistoryEntry(id=new_id(), device_id=item.id, event="offline", received_at=at,
-                                       data={"last_seen": item.last_seen, "expected_transmit_time": ett,
-                                             "offline_due": due})
+            entry = DeviceHistoryEntry(
+                id=new_id(),
+                device_id=item.id,
+                event="offline",
+                received_at=at,
+                data={"last_seen": item.last_seen, "expected_transmit_time": ett, "offline_due": due},
+            )
             devices.add_history(entry, item.owner_id or "")
-            message = {"event": "offline", "device_id": item.id, "dev_eui": item.dev_eui, "device_name": item.name,
-                       "received_at": at, "history_id": entry.id, "last_seen": item.last_seen,
-                       "expected_transmit_time": ett, "data": {"status": "offline", "last_seen": item.last_seen}}
-            flows += engine.start_runs(device_id=item.id, owner_id=item.owner_id or "", dev_eui=item.dev_eui or "",
-                                       event="offline", message=message, origin=f"offline|{item.id}|{due}")
+            message = {
+                "event": "offline",
+                "device_id": item.id,
+                "dev_eui": item.dev_eui,
+                "device_name": item.name,
+                "received_at": at,
+                "history_id": entry.id,
+                "last_seen": item.last_seen,
+                "expected_transmit_time": ett,
+                "data": {"status": "offline", "last_seen": item.last_seen},
+            }
+            flows += engine.start_runs(
+                device_id=item.id,
+                owner_id=item.owner_id or "",
+                dev_eui=item.dev_eui or "",
+                event="offline",
+                message=message,
+                origin=f"offline|{item.id}|{due}",
+            )
         if stopped:
             break
     return {"checked_at": at, "marked_offline": marked, "flows_started": flows, "complete": not stopped}

@@ -43,7 +43,8 @@ def _plain(item: IntegrationItem) -> dict[str, Any]:
 def create(record: dict[str, Any]) -> None:
     Integrations = _integrations()
     Integrations(kind="integration", created_key=f"{record['created_at']}#{record['id']}", **record).save(
-        condition=Integrations.id.does_not_exist())
+        condition=Integrations.id.does_not_exist()
+    )
 
 
 def get(integration_id: str) -> dict[str, Any] | None:

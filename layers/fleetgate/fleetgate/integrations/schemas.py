@@ -1,11 +1,10 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, model_validator
-from typing_extensions import Annotated
 
 from fleetgate.core.schemas import Input, Schema
 
@@ -64,10 +63,15 @@ def _topic(value: str) -> str:
     return value
 
 
-MaxAttempts = Annotated[int, Field(ge=1, le=10, description="Deliveries tried by a flow before the step is "
-                                                            "dead-lettered (default 5)")]
-RetryBackoff = Annotated[float, Field(ge=1, le=900, description="Seconds before the first retry; doubles with each "
-                                                                "retry, at most 900 (default 30)")]
+MaxAttempts = Annotated[
+    int, Field(ge=1, le=10, description="Deliveries tried by a flow before the step is dead-lettered (default 5)")
+]
+RetryBackoff = Annotated[
+    float,
+    Field(
+        ge=1, le=900, description="Seconds before the first retry; doubles with each retry, at most 900 (default 30)"
+    ),
+]
 
 
 class HttpConfig(Input):
@@ -88,17 +92,17 @@ class MqttConfig(Input):
     topic: Annotated[str, Field(min_length=1, max_length=512), AfterValidator(_topic)]
     qos: Literal[0, 1, 2] = 0
     retain: bool = False
-    username: Optional[Annotated[str, Field(max_length=256)]] = None
-    password: Optional[Annotated[str, Field(max_length=512)]] = None
+    username: Annotated[str, Field(max_length=256)] | None = None
+    password: Annotated[str, Field(max_length=512)] | None = None
     tls: bool = False
     verify_tls: bool = True
-    client_id: Optional[Annotated[str, Field(min_length=1, max_length=128)]] = None
+    client_id: Annotated[str, Field(min_length=1, max_length=128)] | None = None
     timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 10.0
     max_attempts: MaxAttempts = 5
     retry_backoff_seconds: RetryBackoff = 30.0
 
 
-Config = Annotated[Union[HttpConfig, MqttConfig], Field(discriminator="type")]
+Config = Annotated[HttpConfig | MqttConfig, Field(discriminator="type")]
 IntegrationType = Literal["http", "mqtt"]
 
 
@@ -125,10 +129,10 @@ class IntegrationUpdate(Input):
     """Fields to change. ``config`` replaces the whole config; a secret sent back as the mask GET shows
     (``********``, or ``Bearer ********`` for a header) keeps the stored value."""
 
-    name: Optional[Name] = None
-    description: Optional[Description] = None
-    type: Optional[IntegrationType] = None
-    config: Optional[dict[str, Any]] = None
+    name: Name | None = None
+    description: Description | None = None
+    type: IntegrationType | None = None
+    config: dict[str, Any] | None = None
 
 
 class Integration(Schema):
@@ -144,16 +148,16 @@ class Integration(Schema):
 
 class IntegrationList(Schema):
     items: list[Integration]
-    next_cursor: Optional[str] = None
+    next_cursor: str | None = None
 
 
 class IntegrationTestRequest(Input):
-    payload: Optional[dict[str, Any]] = Field(default=None, description="Default: a sample uplink message")
+    payload: dict[str, Any] | None = Field(default=None, description="Default: a sample uplink message")
 
 
 class IntegrationTestResult(Schema):
     success: bool
-    status_code: Optional[int] = Field(default=None, description="HTTP status (HTTP integrations)")
+    status_code: int | None = Field(default=None, description="HTTP status (HTTP integrations)")
     latency_ms: float
-    response_excerpt: Optional[str] = None
-    error: Optional[str] = None
+    response_excerpt: str | None = None
+    error: str | None = None

@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import TypeAdapter, ValidationError
 
-from fleetgate.core.access import owner_scope, visible
+from fleetgate.core.access import owner_scope
 from fleetgate.core.auth import Principal
 from fleetgate.core.errors import InvalidInput, NotFound
 from fleetgate.core.ids import new_id, now_iso
@@ -39,8 +39,7 @@ from fleetgate.integrations.schemas import (
 )
 from fleetgate.search import service as search
 
-_SENSITIVE = re.compile(r"auth|cookie|token|secret|passw|api[-_]?key|^key$|[-_]key$|credential|signature|session",
-                        re.I)
+_SENSITIVE = re.compile(r"auth|cookie|token|secret|passw|api[-_]?key|^key$|[-_]key$|credential|signature|session", re.I)
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9._~+/-]*) +\S")
 
 
@@ -82,8 +81,13 @@ def masked_request(kind: str, config: dict[str, Any]) -> dict[str, Any]:
     shown = masked_config(kind, config)
     if kind == "http":
         return {"method": shown["method"], "url": shown["url"], "headers": shown["headers"]}
-    return {"host": shown["host"], "port": shown["port"], "topic": shown["topic"], "tls": shown["tls"],
-            "username": shown.get("username")}
+    return {
+        "host": shown["host"],
+        "port": shown["port"],
+        "topic": shown["topic"],
+        "tls": shown["tls"],
+        "username": shown.get("username"),
+    }
 
 
 def _keep_secrets(kind: str, new: dict[str, Any], stored: dict[str, Any]) -> dict[str, Any]:
@@ -94,8 +98,11 @@ def _keep_secrets(kind: str, new: dict[str, Any], stored: dict[str, Any]) -> dic
         headers = dict(out.get("headers") or {}) if isinstance(out.get("headers"), dict) else out.get("headers")
         if isinstance(headers, dict):
             for name, value in headers.items():
-                if name in stored_headers and value == _mask_value(name, stored_headers[name]) \
-                        and value != stored_headers[name]:
+                if (
+                    name in stored_headers
+                    and value == _mask_value(name, stored_headers[name])
+                    and value != stored_headers[name]
+                ):
                     headers[name] = stored_headers[name]
             out["headers"] = headers
         url = out.get("url")
@@ -136,8 +143,16 @@ def _visible(who: Principal, integration_id: str) -> dict[str, Any]:
 # ---------------------------------------------------------------- CRUD
 def create_integration(who: Principal, data: IntegrationCreate) -> Integration:
     now = now_iso()
-    record = {"id": new_id(), "owner_id": who.user_id, "name": data.name, "description": data.description,
-              "type": data.type, "config": data.config.model_dump(), "created_at": now, "updated_at": now}
+    record = {
+        "id": new_id(),
+        "owner_id": who.user_id,
+        "name": data.name,
+        "description": data.description,
+        "type": data.type,
+        "config": data.config.model_dump(),
+        "created_at": now,
+        "updated_at": now,
+    }
     repository.create(record)
     search.sync(who.user_id, "integration", record["id"], None, {"name": data.name})
     return _out(record)
@@ -172,8 +187,7 @@ def update_integration(who: Principal, integration_id: str, data: IntegrationUpd
     now = now_iso()
     repository.update(current["id"], changes, now)
     updated = {**current, **changes, "updated_at": now}
-    search.sync(current["owner_id"], "integration", current["id"], {"name": current["name"]},
-                {"name": updated["name"]})
+    search.sync(current["owner_id"], "integration", current["id"], {"name": current["name"]}, {"name": updated["name"]})
     return _out(updated)
 
 
@@ -185,8 +199,13 @@ def delete_integration(who: Principal, integration_id: str) -> None:
 
 # ---------------------------------------------------------------- sending
 def sample_payload() -> dict[str, Any]:
-    return {"test": True, "device_id": None, "dev_eui": "0000000000000000", "received_at": now_iso(),
-            "data": {"temperature": 21.5, "humidity": 48}}
+    return {
+        "test": True,
+        "device_id": None,
+        "dev_eui": "0000000000000000",
+        "received_at": now_iso(),
+        "data": {"temperature": 21.5, "humidity": 48},
+    }
 
 
 def send(record: dict[str, Any], payload: dict[str, Any], *, headers: dict[str, str] | None = None) -> Any:
@@ -201,26 +220,49 @@ def send(record: dict[str, Any], payload: dict[str, Any], *, headers: dict[str, 
         sent = {**cfg.headers, **(headers or {})}
         if headers:
             shown = {**shown, "headers": {**shown["headers"], **headers}}
-        return outbound.send_http(url=cfg.url, method=cfg.method, headers=sent, timeout=cfg.timeout_seconds,
-                                  verify_tls=cfg.verify_tls, payload=payload, masked_request=shown)
+        return outbound.send_http(
+            url=cfg.url,
+            method=cfg.method,
+            headers=sent,
+            timeout=cfg.timeout_seconds,
+            verify_tls=cfg.verify_tls,
+            payload=payload,
+            masked_request=shown,
+        )
     cfg = MqttConfig(**config)
-    return outbound.send_mqtt(host=cfg.host, port=cfg.port, topic=cfg.topic, qos=cfg.qos, retain=cfg.retain,
-                              username=cfg.username, password=cfg.password, tls=cfg.tls, verify_tls=cfg.verify_tls,
-                              timeout=cfg.timeout_seconds, client_id=cfg.client_id, payload=payload,
-                              masked_request=shown)
+    return outbound.send_mqtt(
+        host=cfg.host,
+        port=cfg.port,
+        topic=cfg.topic,
+        qos=cfg.qos,
+        retain=cfg.retain,
+        username=cfg.username,
+        password=cfg.password,
+        tls=cfg.tls,
+        verify_tls=cfg.verify_tls,
+        timeout=cfg.timeout_seconds,
+        client_id=cfg.client_id,
+        payload=payload,
+        masked_request=shown,
+    )
 
 
 def test_integration(who: Principal, integration_id: str, data: IntegrationTestRequest) -> IntegrationTestResult:
     record = _visible(who, integration_id)
     outcome = send(record, data.payload if data.payload is not None else sample_payload())
-    return IntegrationTestResult(success=outcome.success, status_code=outcome.status_code,
-                                 latency_ms=outcome.latency_ms, response_excerpt=outcome.response_excerpt,
-                                 error=outcome.error)
+    return IntegrationTestResult(
+        success=outcome.success,
+        status_code=outcome.status_code,
+        latency_ms=outcome.latency_ms,
+        response_excerpt=outcome.response_excerpt,
+        error=outcome.error,
+    )
 
 
 # ---------------------------------------------------------------- history
-def integration_history(who: Principal, integration_id: str, *, limit: int,
-                        cursor: str | None) -> Page[IntegrationExecution]:
+def integration_history(
+    who: Principal, integration_id: str, *, limit: int, cursor: str | None
+) -> Page[IntegrationExecution]:
     record = _visible(who, integration_id)
     return history.for_resource("integration", record["id"], limit=limit, cursor=cursor)
 

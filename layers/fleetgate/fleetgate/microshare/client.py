@@ -19,8 +19,9 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 from urllib.parse import quote
 
 from fleetgate.core.errors import BadGateway, ConfigurationError, GatewayTimeout, NotFound
@@ -57,8 +58,11 @@ class ServiceCredentialsRejected(BadGateway):
 class MicroshareClient:
     def __init__(self, settings: MicroshareSettings):
         self.settings = settings
-        self._http = pooled_client(connect_timeout=settings.connect_timeout, timeout=settings.api_timeout,
-                                   headers={"Accept": "application/json", "User-Agent": "fleetgate-microshare"})
+        self._http = pooled_client(
+            connect_timeout=settings.connect_timeout,
+            timeout=settings.api_timeout,
+            headers={"Accept": "application/json", "User-Agent": "fleetgate-microshare"},
+        )
         self._lock = threading.Lock()
         self._token: str | None = None
         self._refresh_at = 0.0
@@ -67,9 +71,13 @@ class MicroshareClient:
     # ------------------------------------------------------------ configuration
     def require_configured(self) -> None:
         s = self.settings
-        for value, name in ((s.auth_url, "Microshare auth URL"), (s.api_url, "Microshare API URL"),
-                            (s.username, "Microshare username"), (s.password, "Microshare password"),
-                            (s.api_key, "Microshare API key")):
+        for value, name in (
+            (s.auth_url, "Microshare auth URL"),
+            (s.api_url, "Microshare API URL"),
+            (s.username, "Microshare username"),
+            (s.password, "Microshare password"),
+            (s.api_key, "Microshare API key"),
+        ):
             if not value:
                 raise ConfigurationError(f"{name} is not configured")
 
@@ -84,32 +92,49 @@ class MicroshareClient:
     def _secret(self, value: str, what: str) -> str:
         try:
             return resolve_secret(value)
-        except Exception as exc:  # noqa: BLE001 - any failure to read the secret is a configuration problem
+        except Exception as exc:
             logger.error(f"{what} could not be read", extra={"error_type": type(exc).__name__})
             raise ConfigurationError(f"{what} could not be read") from None
 
     # ------------------------------------------------------------ transport
-    def _send(self, method: str, url: str, what: str, *, params: Sequence[tuple[str, str]] = (),
-              headers: dict[str, str] | None = None, json_body: Any = None) -> Reply:
+    def _send(
+        self,
+        method: str,
+        url: str,
+        what: str,
+        *,
+        params: Sequence[tuple[str, str]] = (),
+        headers: dict[str, str] | None = None,
+        json_body: Any = None,
+    ) -> Reply:
         import httpx
 
         started = time.perf_counter()
         try:
             with deadline(self.settings.api_timeout):
-                response = self._http.request(method, url, params=list(params), headers=headers,
-                                              content=None if json_body is None else json.dumps(json_body))
+                response = self._http.request(
+                    method,
+                    url,
+                    params=list(params),
+                    headers=headers,
+                    content=None if json_body is None else json.dumps(json_body),
+                )
         except (httpx.InvalidURL, httpx.UnsupportedProtocol):
             raise ConfigurationError("Microshare URL is invalid") from None
         except httpx.HTTPError as exc:
             ms = (time.perf_counter() - started) * 1000
-            logger.warning("Microshare call failed", extra={"upstream_call": what, "error_type": type(exc).__name__,
-                                                             "duration_ms": round(ms, 1)})
+            logger.warning(
+                "Microshare call failed",
+                extra={"upstream_call": what, "error_type": type(exc).__name__, "duration_ms": round(ms, 1)},
+            )
             if is_timeout(exc):
                 raise GatewayTimeout("Microshare API did not respond in time") from None
             raise Unreachable("Could not connect to Microshare API") from None
         ms = (time.perf_counter() - started) * 1000
-        logger.info("Microshare call", extra={"upstream_call": what, "upstream_status": response.status_code,
-                                              "duration_ms": round(ms, 1)})
+        logger.info(
+            "Microshare call",
+            extra={"upstream_call": what, "upstream_status": response.status_code, "duration_ms": round(ms, 1)},
+        )
         try:
             body = response.json() if response.content else None
         except ValueError:
@@ -125,8 +150,13 @@ class MicroshareClient:
         if not s.api_key:
             raise ConfigurationError("Microshare API key is not configured")
         client_id = self._secret(s.api_key, "Microshare API key")
-        params = [("username", username), ("password", password), ("client_id", client_id),
-                  ("grant_type", "password"), ("scope", "ALL:ALL")]
+        params = [
+            ("username", username),
+            ("password", password),
+            ("client_id", client_id),
+            ("grant_type", "password"),
+            ("scope", "ALL:ALL"),
+        ]
         reply = self._send("POST", s.auth_url.rstrip("/") + "/oauth2/token", "auth", params=params)
         if reply.status in (400, 401, 403):
             raise CredentialsRejected()
@@ -162,9 +192,13 @@ class MicroshareClient:
         """The status of one real authentication with the service account (the benchmark times it)."""
         self.require_configured()
         s = self.settings
-        params = [("username", s.username), ("password", self._secret(s.password, "Microshare password")),
-                  ("client_id", self._secret(s.api_key, "Microshare API key")), ("grant_type", "password"),
-                  ("scope", "ALL:ALL")]
+        params = [
+            ("username", s.username),
+            ("password", self._secret(s.password, "Microshare password")),
+            ("client_id", self._secret(s.api_key, "Microshare API key")),
+            ("grant_type", "password"),
+            ("scope", "ALL:ALL"),
+        ]
         return self._send("POST", s.auth_url.rstrip("/") + "/oauth2/token", "auth_probe", params=params).status
 
     def token_state(self) -> tuple[bool, int | None]:
@@ -174,8 +208,16 @@ class MicroshareClient:
             return True, max(0, int(self._expires_at - time.monotonic()))
 
     # ------------------------------------------------------------ device API
-    def api(self, method: str, segments: Sequence[str], what: str, *, params: Sequence[tuple[str, str]] = (),
-            json_body: Any = None, retry_auth: bool = True) -> Reply:
+    def api(
+        self,
+        method: str,
+        segments: Sequence[str],
+        what: str,
+        *,
+        params: Sequence[tuple[str, str]] = (),
+        json_body: Any = None,
+        retry_auth: bool = True,
+    ) -> Reply:
         """A device-API call with the service token; one re-authentication and retry on a 401."""
         token = self.token()
         url = self.settings.api_url.rstrip("/") + "/" + "/".join(quote(s, safe="*") for s in segments)
@@ -230,7 +272,11 @@ def _cluster(obj: Any) -> dict[str, Any] | None:
         return None
     data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
     devices = data.get("devices") if isinstance(data.get("devices"), list) else []
-    return {**obj, "name": str(obj.get("name") or ""), "data": {**data, "devices": [d for d in devices if isinstance(d, dict)]}}
+    return {
+        **obj,
+        "name": str(obj.get("name") or ""),
+        "data": {**data, "devices": [d for d in devices if isinstance(d, dict)]},
+    }
 
 
 @cached

@@ -13,9 +13,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-import socket
-from typing import Any, Iterator, Protocol
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any, Protocol
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -33,7 +33,7 @@ _FIELDS = set(InspectionPointIn.model_fields)
 
 
 def split_name(name: str) -> tuple[str, str, str]:
-    """"Golden Crust Manchester - Flour Store" → customer and site "Golden Crust Manchester", area "Flour Store"."""
+    """ "Golden Crust Manchester - Flour Store" → customer and site "Golden Crust Manchester", area "Flour Store"."""
     head, sep, tail = name.partition(" - ")
     if sep and head.strip() and tail.strip():
         return head.strip(), head.strip(), tail.strip()
@@ -60,8 +60,9 @@ class UploadSource:
 
     def status(self) -> ErpStatus:
         stored, last = repository.uploaded_points()
-        return ErpStatus(adapter="upload", configured=True, connected=True, inspection_points=len(stored),
-                         last_upload_at=last)
+        return ErpStatus(
+            adapter="upload", configured=True, connected=True, inspection_points=len(stored), last_upload_at=last
+        )
 
 
 def parse_upload(body: str | None, content_type: str | None) -> list[InspectionPoint]:
@@ -70,8 +71,10 @@ def parse_upload(body: str | None, content_type: str | None) -> list[InspectionP
     if not body or not body.strip():
         raise InvalidInput("The upload is empty")
     if ctype in ("text/csv", "application/csv"):
-        rows: list[Any] = [{k.strip().lower(): v for k, v in row.items() if k} for row in
-                           csv.DictReader(io.StringIO(body.lstrip("\ufeff")))]
+        rows: list[Any] = [
+            {k.strip().lower(): v for k, v in row.items() if k}
+            for row in csv.DictReader(io.StringIO(body.lstrip("\ufeff")))
+        ]
         rows = [{k: v.strip() for k, v in row.items() if isinstance(v, str) and v.strip()} for row in rows]
     elif ctype == "application/json" or ctype.endswith("+json"):
         try:
@@ -91,8 +94,10 @@ def parse_upload(body: str | None, content_type: str | None) -> list[InspectionP
         if not isinstance(row, dict):
             errors.append({"loc": ["body", i], "msg": "Input should be an object", "type": "model_type"})
             continue
-        row = {_ALIASES.get(k, k): (str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v)
-               for k, v in row.items()}
+        row = {
+            _ALIASES.get(k, k): (str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v)
+            for k, v in row.items()
+        }
         try:
             point = adapter.validate_python({k: v for k, v in row.items() if k in _FIELDS})
         except ValidationError as exc:
@@ -103,16 +108,32 @@ def parse_upload(body: str | None, content_type: str | None) -> list[InspectionP
             continue
         seen.add(point.id)
         if not (point.customer and point.site and point.area) and not point.name:
-            errors.append({"loc": ["body", i], "msg": 'Give customer, site and area, or a name "Customer - Area"',
-                           "type": "value_error"})
+            errors.append(
+                {
+                    "loc": ["body", i],
+                    "msg": 'Give customer, site and area, or a name "Customer - Area"',
+                    "type": "value_error",
+                }
+            )
             continue
         customer, site, area = split_name(point.name) if point.name else ("", "", "")
-        points.append(InspectionPoint(
-            id=point.id, reference=point.reference, name=point.name, customer=point.customer or customer,
-            site=point.site or site, area=point.area or area, placement=point.placement or "Internal",
-            configuration=point.configuration or "Bait/Lured", source="upload"))
+        points.append(
+            InspectionPoint(
+                id=point.id,
+                reference=point.reference,
+                name=point.name,
+                customer=point.customer or customer,
+                site=point.site or site,
+                area=point.area or area,
+                placement=point.placement or "Internal",
+                configuration=point.configuration or "Bait/Lured",
+                source="upload",
+            )
+        )
     if errors:
-        raise InvalidInput(f"{len(errors)} invalid inspection point field(s)", extra={"errors": errors[:MAX_REPORTED_ERRORS]})
+        raise InvalidInput(
+            f"{len(errors)} invalid inspection point field(s)", extra={"errors": errors[:MAX_REPORTED_ERRORS]}
+        )
     return points
 
 
@@ -125,8 +146,12 @@ class OdooSource:
 
     def _require(self) -> None:
         s = self.settings
-        for value, what in ((s.odoo_url, "Odoo URL"), (s.odoo_database, "Odoo database"),
-                            (s.odoo_username, "Odoo username"), (s.odoo_password, "Odoo password")):
+        for value, what in (
+            (s.odoo_url, "Odoo URL"),
+            (s.odoo_database, "Odoo database"),
+            (s.odoo_username, "Odoo username"),
+            (s.odoo_password, "Odoo password"),
+        ):
             if not value:
                 raise ConfigurationError(f"{what} is not configured")
 
@@ -134,7 +159,11 @@ class OdooSource:
         import xmlrpc.client
 
         timeout = self.settings.odoo_timeout
-        base = xmlrpc.client.SafeTransport if self.settings.odoo_url.lower().startswith("https:") else xmlrpc.client.Transport
+        base = (
+            xmlrpc.client.SafeTransport
+            if self.settings.odoo_url.lower().startswith("https:")
+            else xmlrpc.client.Transport
+        )
 
         class _Transport(base):  # type: ignore[misc, valid-type]
             def make_connection(self, host: Any) -> Any:
@@ -142,8 +171,9 @@ class OdooSource:
                 conn.timeout = timeout
                 return conn
 
-        return xmlrpc.client.ServerProxy(self.settings.odoo_url.rstrip("/") + path, transport=_Transport(),
-                                         allow_none=True)
+        return xmlrpc.client.ServerProxy(
+            self.settings.odoo_url.rstrip("/") + path, transport=_Transport(), allow_none=True
+        )
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
@@ -152,7 +182,7 @@ class OdooSource:
 
         try:
             yield
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:
             raise GatewayTimeout("Odoo did not respond in time") from None
         except xmlrpc.client.Fault as exc:
             logger.warning("Odoo fault", extra={"fault_code": exc.faultCode})
@@ -169,7 +199,7 @@ class OdooSource:
         s = self.settings
         try:
             password = resolve_secret(s.odoo_password)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             logger.error("Odoo password could not be read", extra={"error_type": type(exc).__name__})
             raise ConfigurationError("Odoo password could not be read") from None
         with self._errors():
@@ -189,9 +219,15 @@ class OdooSource:
         s, out, offset = self.settings, [], 0
         while offset < MAX_POINTS:
             with self._errors():
-                page = models.execute_kw(s.odoo_database, uid, password, "product.product", "search_read",
-                                         [self._domain()], {"fields": ["id", "name", "default_code"],
-                                                            "offset": offset, "limit": ODOO_PAGE, "order": "id"})
+                page = models.execute_kw(
+                    s.odoo_database,
+                    uid,
+                    password,
+                    "product.product",
+                    "search_read",
+                    [self._domain()],
+                    {"fields": ["id", "name", "default_code"], "offset": offset, "limit": ODOO_PAGE, "order": "id"},
+                )
             if not isinstance(page, list):
                 raise BadGateway("Odoo returned an invalid response")
             for product in page:
@@ -207,8 +243,9 @@ class OdooSource:
         try:
             models, uid, password = self._login()
             with self._errors():
-                count = models.execute_kw(self.settings.odoo_database, uid, password, "product.product",
-                                          "search_count", [self._domain()])
+                count = models.execute_kw(
+                    self.settings.odoo_database, uid, password, "product.product", "search_count", [self._domain()]
+                )
             return ErpStatus(adapter="odoo", configured=True, connected=True, inspection_points=int(count))
         except ConfigurationError as exc:
             return ErpStatus(adapter="odoo", configured=False, connected=False, error=exc.message)
@@ -224,8 +261,15 @@ def _product_point(product: Any) -> InspectionPoint | None:
         return None  # no reference, nothing to map
     name = name if isinstance(name, str) else ""
     customer, site, area = split_name(name or code)
-    return InspectionPoint(id=str(product.get("id")), reference=code.strip(), name=name, customer=customer,
-                           site=site, area=area, source="odoo")
+    return InspectionPoint(
+        id=str(product.get("id")),
+        reference=code.strip(),
+        name=name,
+        customer=customer,
+        site=site,
+        area=area,
+        source="odoo",
+    )
 
 
 def source(settings: MicroshareSettings) -> InspectionPointSource:

@@ -16,9 +16,10 @@ from __future__ import annotations
 import json
 import time
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from pynamodb.attributes import BinaryAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.exceptions import DeleteError, PutError
@@ -65,8 +66,7 @@ def _unpack(raw: bytes | None) -> Any:
 
 
 def _at(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, timezone.utc)
-
+    return datetime.fromtimestamp(epoch, UTC)
 
 
 # ------------------------------------------------------------------ cluster cache
@@ -93,9 +93,13 @@ class Snapshot:
 
 
 def _meta(item: MicroshareItem) -> CacheMeta:
-    return CacheMeta(refreshed_at=item.refreshed_at or "", fetched_at=float(item.fetched_at or 0),
-                     fresh_until=float(item.fresh_until or 0), cluster_count=int(item.cluster_count or 0),
-                     device_count=int(item.device_count or 0))
+    return CacheMeta(
+        refreshed_at=item.refreshed_at or "",
+        fetched_at=float(item.fetched_at or 0),
+        fresh_until=float(item.fresh_until or 0),
+        cluster_count=int(item.cluster_count or 0),
+        device_count=int(item.device_count or 0),
+    )
 
 
 def read_cache() -> Snapshot:
@@ -115,8 +119,7 @@ def count(*, hit: bool) -> None:
 
 
 def _cluster_item(cluster: dict[str, Any], fetched_at: float, expires: datetime) -> MicroshareItem:
-    return _items()(CACHE, f"cluster#{cluster['_id']}", body=_pack(cluster), fetched_at=fetched_at,
-                    expires_at=expires)
+    return _items()(CACHE, f"cluster#{cluster['_id']}", body=_pack(cluster), fetched_at=fetched_at, expires_at=expires)
 
 
 def store_cluster(cluster: dict[str, Any], *, fetched_at: float, ttl: int) -> bool:
@@ -124,7 +127,8 @@ def store_cluster(cluster: dict[str, Any], *, fetched_at: float, ttl: int) -> bo
     Items = _items()
     try:
         _cluster_item(cluster, fetched_at, _at(fetched_at + ttl) + GARBAGE_AFTER).save(
-            condition=Items.pk.does_not_exist() | (Items.fetched_at < fetched_at))
+            condition=Items.pk.does_not_exist() | (Items.fetched_at < fetched_at)
+        )
         return True
     except PutError as exc:
         if is_conditional_failure(exc):
@@ -132,21 +136,33 @@ def store_cluster(cluster: dict[str, Any], *, fetched_at: float, ttl: int) -> bo
         raise
 
 
-def store_discovery(clusters: list[dict[str, Any]], *, fetched_at: float, ttl: int, cached_ids: Iterable[str]) -> CacheMeta:
+def store_discovery(
+    clusters: list[dict[str, Any]], *, fetched_at: float, ttl: int, cached_ids: Iterable[str]
+) -> CacheMeta:
     """Store a full discovery: each cluster (newer copies win), drop vanished ones, then mark the cache fresh."""
     Items = _items()
     for cluster in clusters:
         store_cluster(cluster, fetched_at=fetched_at, ttl=ttl)
     for gone in set(cached_ids) - {c["_id"] for c in clusters}:
         Items(CACHE, f"cluster#{gone}").delete()
-    info = CacheMeta(refreshed_at=iso(_at(fetched_at)), fetched_at=fetched_at,
-                     fresh_until=fetched_at + ttl, cluster_count=len(clusters),
-                     device_count=sum(len(c["data"]["devices"]) for c in clusters))
+    info = CacheMeta(
+        refreshed_at=iso(_at(fetched_at)),
+        fetched_at=fetched_at,
+        fresh_until=fetched_at + ttl,
+        cluster_count=len(clusters),
+        device_count=sum(len(c["data"]["devices"]) for c in clusters),
+    )
     try:
-        Items(CACHE, META, refreshed_at=info.refreshed_at, fetched_at=info.fetched_at, fresh_until=info.fresh_until,
-              cluster_count=info.cluster_count, device_count=info.device_count,
-              expires_at=_at(info.fresh_until) + GARBAGE_AFTER).save(
-            condition=Items.pk.does_not_exist() | (Items.fetched_at < fetched_at))
+        Items(
+            CACHE,
+            META,
+            refreshed_at=info.refreshed_at,
+            fetched_at=info.fetched_at,
+            fresh_until=info.fresh_until,
+            cluster_count=info.cluster_count,
+            device_count=info.device_count,
+            expires_at=_at(info.fresh_until) + GARBAGE_AFTER,
+        ).save(condition=Items.pk.does_not_exist() | (Items.fetched_at < fetched_at))
     except PutError as exc:
         if not is_conditional_failure(exc):
             raise  # else: a newer discovery already marked the cache
@@ -180,9 +196,9 @@ def acquire_lease(cluster_id: str, owner: str, seconds: float) -> bool:
     Items = _items()
     now = time.time()
     try:
-        Items(LEASE, cluster_id, owner=owner, lease_until=now + seconds,
-              expires_at=_at(now + seconds) + GARBAGE_AFTER).save(
-            condition=Items.pk.does_not_exist() | (Items.lease_until < now))
+        Items(
+            LEASE, cluster_id, owner=owner, lease_until=now + seconds, expires_at=_at(now + seconds) + GARBAGE_AFTER
+        ).save(condition=Items.pk.does_not_exist() | (Items.lease_until < now))
         return True
     except PutError as exc:
         if is_conditional_failure(exc):

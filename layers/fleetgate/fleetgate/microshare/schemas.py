@@ -8,10 +8,9 @@ position (customer, site, area, and for rodent sensors the ERP reference, placem
 from __future__ import annotations
 
 import re
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, ConfigDict, Field, SecretStr
-from typing_extensions import Annotated
 
 from fleetgate.core.schemas import Input, Schema
 
@@ -33,7 +32,7 @@ def _eui(value: str) -> str:
     raw = re.sub(r"[\s:-]", "", value).upper()
     if not _EUI.match(raw):
         raise ValueError("id must be a DevEUI: 16 hexadecimal digits, e.g. 00-00-00-00-00-00-00-00")
-    return "-".join(raw[i:i + 2] for i in range(0, 16, 2))
+    return "-".join(raw[i : i + 2] for i in range(0, 16, 2))
 
 
 DevEui = Annotated[str, AfterValidator(_eui)]
@@ -55,7 +54,7 @@ class LoginToken(Schema):
 class UpstreamSession(Schema):
     configured: bool = Field(description="Microshare URLs and service credentials are all set")
     token_cached: bool = Field(description="This instance holds a Microshare token")
-    token_expires_in: Optional[int] = Field(None, description="Seconds until the cached token expires")
+    token_expires_in: int | None = Field(None, description="Seconds until the cached token expires")
 
 
 class AuthStatus(Schema):
@@ -78,22 +77,22 @@ class UpstreamHealth(Schema):
     status: Literal["healthy", "unhealthy"]
     microshare_api: Literal["connected", "not_configured", "unreachable", "timeout", "error"]
     authentication: Literal["valid", "invalid", "unknown"]
-    cluster_count: Optional[int] = None
-    response_time_ms: Optional[float] = None
-    error: Optional[str] = None
+    cluster_count: int | None = None
+    response_time_ms: float | None = None
+    error: str | None = None
     timestamp: str
 
 
 class CacheStats(Schema):
     hits: int
     misses: int
-    hit_rate: Optional[float] = Field(None, description="hits / (hits + misses), null before the first read")
+    hit_rate: float | None = Field(None, description="hits / (hits + misses), null before the first read")
     fresh: bool
     clusters: int
     devices: int
-    refreshed_at: Optional[str] = None
-    expires_at: Optional[str] = None
-    age_seconds: Optional[float] = None
+    refreshed_at: str | None = None
+    expires_at: str | None = None
+    age_seconds: float | None = None
     ttl_seconds: int
 
 
@@ -105,10 +104,10 @@ class CacheCleared(Schema):
 class ErpStatus(Schema):
     adapter: Literal["upload", "odoo"]
     configured: bool
-    connected: Optional[bool] = None
-    inspection_points: Optional[int] = None
-    last_upload_at: Optional[str] = None
-    error: Optional[str] = None
+    connected: bool | None = None
+    inspection_points: int | None = None
+    last_upload_at: str | None = None
+    error: str | None = None
 
 
 class ServiceStatus(Schema):
@@ -134,39 +133,40 @@ class DeviceCreate(Input):
     device_type: DeviceType = "rodent_sensor"
     meta: DeviceMetaIn
     status: DeviceStatus = "pending"
-    guid: Optional[Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]] = Field(
-        None, description="Unique within its cluster; generated when absent")
+    guid: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")] | None = Field(
+        None, description="Unique within its cluster; generated when absent"
+    )
 
 
 class DeviceUpdate(Input):
     """Fields to change; absent fields keep their value. ``meta`` keys are merged, ``meta.location`` replaced."""
 
-    id: Optional[DevEui] = None
-    meta: Optional[DeviceMetaIn] = None
-    status: Optional[DeviceStatus] = None
+    id: DevEui | None = None
+    meta: DeviceMetaIn | None = None
+    status: DeviceStatus | None = None
 
 
 class Device(Schema):
     id: str
-    guid: Optional[str] = None
-    status: Optional[str] = None
+    guid: str | None = None
+    status: str | None = None
     device_type: str = Field(description="rodent_sensor, gateway, or other")
     rec_type: str
     cluster_id: str
     cluster_name: str
     meta: dict[str, Any]
     location: list[str]
-    customer: Optional[str] = None
-    site: Optional[str] = None
-    area: Optional[str] = None
-    erp_reference: Optional[str] = Field(None, description="location[3] of a rodent sensor: the ERP link")
-    placement: Optional[str] = None
-    configuration: Optional[str] = None
+    customer: str | None = None
+    site: str | None = None
+    area: str | None = None
+    erp_reference: str | None = Field(None, description="location[3] of a rodent sensor: the ERP link")
+    placement: str | None = None
+    configuration: str | None = None
 
 
 class DeviceList(Schema):
     items: list[Device]
-    next_cursor: Optional[str] = None
+    next_cursor: str | None = None
 
 
 class ClusterSummary(Schema):
@@ -179,7 +179,7 @@ class ClusterSummary(Schema):
 
 class ClusterList(Schema):
     items: list[ClusterSummary]
-    next_cursor: Optional[str] = None
+    next_cursor: str | None = None
 
 
 class ClusterDetail(ClusterSummary):
@@ -214,11 +214,11 @@ class InspectionPointIn(Input):
     id: Annotated[str, Field(min_length=1, max_length=128)]
     reference: Text
     name: Annotated[str, Field(max_length=256)] = ""
-    customer: Optional[Text] = None
-    site: Optional[Text] = None
-    area: Optional[Text] = None
-    placement: Optional[Text] = None
-    configuration: Optional[Text] = None
+    customer: Text | None = None
+    site: Text | None = None
+    area: Text | None = None
+    placement: Text | None = None
+    configuration: Text | None = None
 
 
 class InspectionPointList(Schema):
@@ -255,9 +255,9 @@ class SyncItem(Schema):
     point_id: str
     reference: str
     outcome: Literal["created", "would_create", "skipped"]
-    cluster_id: Optional[str] = None
-    device: Optional[Device] = None
-    reason: Optional[str] = None
+    cluster_id: str | None = None
+    device: Device | None = None
+    reason: str | None = None
 
 
 class SyncResult(Schema):
@@ -276,10 +276,10 @@ class OperationTiming(Schema):
     successes: int = Field(description="2xx answers only")
     failures: int
     statuses: dict[str, int] = Field(description="HTTP status (or timeout / error) → count")
-    min_ms: Optional[float] = None
-    p50_ms: Optional[float] = None
-    max_ms: Optional[float] = None
-    mean_ms: Optional[float] = None
+    min_ms: float | None = None
+    p50_ms: float | None = None
+    max_ms: float | None = None
+    mean_ms: float | None = None
 
 
 class Benchmark(Schema):

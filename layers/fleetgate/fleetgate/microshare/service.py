@@ -16,8 +16,9 @@ from __future__ import annotations
 import statistics
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, TypeVar
 
 from fleetgate.core.auth import Principal, issue_token
 from fleetgate.core.errors import (
@@ -97,8 +98,12 @@ def _session() -> UpstreamSession:
 
 
 def auth_status(who: Principal) -> AuthStatus:
-    return AuthStatus(user_id=who.user_id, role=who.role, upstream=_session(),
-                      token_source="microshare" if who.audience == AUDIENCE else "fleetgate")
+    return AuthStatus(
+        user_id=who.user_id,
+        role=who.role,
+        upstream=_session(),
+        token_source="microshare" if who.audience == AUDIENCE else "fleetgate",
+    )
 
 
 def health(service: str = "microshare-erp") -> Health:
@@ -112,28 +117,43 @@ def upstream_health() -> UpstreamHealth:
     try:
         clusters = _client().discover()
     except ConfigurationError as exc:
-        return UpstreamHealth(status="unhealthy", microshare_api="not_configured", authentication="unknown",
-                              error=exc.message, **common)
+        return UpstreamHealth(
+            status="unhealthy", microshare_api="not_configured", authentication="unknown", error=exc.message, **common
+        )
     except GatewayTimeout as exc:
-        return UpstreamHealth(status="unhealthy", microshare_api="timeout", authentication="unknown",
-                              error=exc.message, **common)
+        return UpstreamHealth(
+            status="unhealthy", microshare_api="timeout", authentication="unknown", error=exc.message, **common
+        )
     except upstream.ServiceCredentialsRejected as exc:
-        return UpstreamHealth(status="unhealthy", microshare_api="connected", authentication="invalid",
-                              error=exc.message, **common)
+        return UpstreamHealth(
+            status="unhealthy", microshare_api="connected", authentication="invalid", error=exc.message, **common
+        )
     except upstream.Unreachable as exc:
-        return UpstreamHealth(status="unhealthy", microshare_api="unreachable", authentication="unknown",
-                              error=exc.message, **common)
+        return UpstreamHealth(
+            status="unhealthy", microshare_api="unreachable", authentication="unknown", error=exc.message, **common
+        )
     except DomainError as exc:
-        return UpstreamHealth(status="unhealthy", microshare_api="error", authentication="unknown",
-                              error=exc.message, **common)
-    return UpstreamHealth(status="healthy", microshare_api="connected", authentication="valid",
-                          cluster_count=len(clusters), response_time_ms=round((time.perf_counter() - started) * 1000, 1),
-                          **common)
+        return UpstreamHealth(
+            status="unhealthy", microshare_api="error", authentication="unknown", error=exc.message, **common
+        )
+    return UpstreamHealth(
+        status="healthy",
+        microshare_api="connected",
+        authentication="valid",
+        cluster_count=len(clusters),
+        response_time_ms=round((time.perf_counter() - started) * 1000, 1),
+        **common,
+    )
 
 
 def status() -> ServiceStatus:
-    return ServiceStatus(version=VERSION, upstream=_session(), cache=cache_stats(),
-                         erp_adapter=get_microshare_settings().erp_adapter, timestamp=now_iso())
+    return ServiceStatus(
+        version=VERSION,
+        upstream=_session(),
+        cache=cache_stats(),
+        erp_adapter=get_microshare_settings().erp_adapter,
+        timestamp=now_iso(),
+    )
 
 
 # ------------------------------------------------------------------ the cluster cache
@@ -152,8 +172,9 @@ def _clusters() -> list[Cluster]:
 def _discover(cached_ids: set[str]) -> tuple[list[Cluster], repository.CacheMeta]:
     fetched_at = time.time()
     clusters = _client().discover()
-    info = repository.store_discovery(clusters, fetched_at=fetched_at, ttl=get_microshare_settings().cache_ttl,
-                                      cached_ids=cached_ids)
+    info = repository.store_discovery(
+        clusters, fetched_at=fetched_at, ttl=get_microshare_settings().cache_ttl, cached_ids=cached_ids
+    )
     return clusters, info
 
 
@@ -161,8 +182,12 @@ def refresh_cache() -> dict[str, Any]:
     """The scheduled refresh: rediscover every cluster so requests keep hitting a fresh cache."""
     started = time.perf_counter()
     clusters, info = _discover(repository.read_cache().cluster_ids)
-    return {"clusters": info.cluster_count, "devices": info.device_count, "refreshed_at": info.refreshed_at,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 1)}
+    return {
+        "clusters": info.cluster_count,
+        "devices": info.device_count,
+        "refreshed_at": info.refreshed_at,
+        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+    }
 
 
 def discovery() -> Discovery:
@@ -172,9 +197,14 @@ def discovery() -> Discovery:
     for c in clusters:
         kind = DEVICE_TYPES.get(c["recType"], "other")
         by_type[kind] = by_type.get(kind, 0) + len(c["data"]["devices"])
-    return Discovery(clusters=[_summary(c) for c in clusters], cluster_count=info.cluster_count,
-                     device_count=info.device_count, devices_by_type=by_type, refreshed_at=info.refreshed_at,
-                     duration_ms=round((time.perf_counter() - started) * 1000, 1))
+    return Discovery(
+        clusters=[_summary(c) for c in clusters],
+        cluster_count=info.cluster_count,
+        device_count=info.device_count,
+        devices_by_type=by_type,
+        refreshed_at=info.refreshed_at,
+        duration_ms=round((time.perf_counter() - started) * 1000, 1),
+    )
 
 
 def cache_stats() -> CacheStats:
@@ -185,37 +215,64 @@ def cache_stats() -> CacheStats:
     common = {"hits": hits, "misses": misses, "hit_rate": round(hits / total, 4) if total else None, "ttl_seconds": ttl}
     if meta is None:
         return CacheStats(fresh=False, clusters=0, devices=0, **common)
-    return CacheStats(fresh=now < meta.fresh_until, clusters=meta.cluster_count, devices=meta.device_count,
-                      refreshed_at=meta.refreshed_at, expires_at=iso(repository._at(meta.fresh_until)),
-                      age_seconds=round(max(0.0, now - meta.fetched_at), 3), **common)
+    return CacheStats(
+        fresh=now < meta.fresh_until,
+        clusters=meta.cluster_count,
+        devices=meta.device_count,
+        refreshed_at=meta.refreshed_at,
+        expires_at=iso(repository._at(meta.fresh_until)),
+        age_seconds=round(max(0.0, now - meta.fetched_at), 3),
+        **common,
+    )
 
 
 def clear_cache() -> CacheCleared:
     removed = repository.clear_cache()
-    return CacheCleared(cleared=removed, message=f"Cache cleared: {removed} cluster(s) will be rediscovered on next read")
+    return CacheCleared(
+        cleared=removed, message=f"Cache cleared: {removed} cluster(s) will be rediscovered on next read"
+    )
 
 
 # ------------------------------------------------------------------ views
 def _summary(cluster: Cluster) -> ClusterSummary:
-    return ClusterSummary(id=cluster["_id"], name=cluster["name"], rec_type=cluster["recType"],
-                          device_type=DEVICE_TYPES.get(cluster["recType"], "other"),
-                          device_count=len(cluster["data"]["devices"]))
+    return ClusterSummary(
+        id=cluster["_id"],
+        name=cluster["name"],
+        rec_type=cluster["recType"],
+        device_type=DEVICE_TYPES.get(cluster["recType"], "other"),
+        device_count=len(cluster["data"]["devices"]),
+    )
 
 
 def _view(cluster: Cluster, raw: dict[str, Any]) -> Device:
     meta = raw.get("meta") if isinstance(raw.get("meta"), dict) else {}
-    location = [str(x) if x is not None else "" for x in (meta.get("location") or [])] \
-        if isinstance(meta.get("location"), list) else []
+    location = (
+        [str(x) if x is not None else "" for x in (meta.get("location") or [])]
+        if isinstance(meta.get("location"), list)
+        else []
+    )
     trap = cluster["recType"] == TRAP
 
     def at(i: int, only_trap: bool = False) -> str | None:
         return location[i] if len(location) > i and (trap or not only_trap) else None
 
-    return Device(id=str(raw.get("id") or raw.get("deviceId") or ""), guid=_str(raw.get("guid")),
-                  status=_str(raw.get("status")), device_type=DEVICE_TYPES.get(cluster["recType"], "other"),
-                  rec_type=cluster["recType"], cluster_id=cluster["_id"], cluster_name=cluster["name"], meta=meta,
-                  location=location, customer=at(0), site=at(1), area=at(2), erp_reference=at(3, True),
-                  placement=at(4, True), configuration=at(5, True))
+    return Device(
+        id=str(raw.get("id") or raw.get("deviceId") or ""),
+        guid=_str(raw.get("guid")),
+        status=_str(raw.get("status")),
+        device_type=DEVICE_TYPES.get(cluster["recType"], "other"),
+        rec_type=cluster["recType"],
+        cluster_id=cluster["_id"],
+        cluster_name=cluster["name"],
+        meta=meta,
+        location=location,
+        customer=at(0),
+        site=at(1),
+        area=at(2),
+        erp_reference=at(3, True),
+        placement=at(4, True),
+        configuration=at(5, True),
+    )
 
 
 def _str(value: Any) -> str | None:
@@ -239,29 +296,40 @@ def get_cluster(cluster_id: str) -> ClusterDetail:
     cluster = next((c for c in _clusters() if c["_id"] == cluster_id), None)
     if cluster is None:
         raise NotFound("Cluster not found")
-    return ClusterDetail(**_summary(cluster).model_dump(), devices=[_view(cluster, d) for d in cluster["data"]["devices"]])
+    return ClusterDetail(
+        **_summary(cluster).model_dump(), devices=[_view(cluster, d) for d in cluster["data"]["devices"]]
+    )
 
 
-def list_devices(*, device_type: str | None, customer: str | None, site: str | None, limit: int,
-                 cursor: str | None) -> Page[Device]:
+def list_devices(
+    *, device_type: str | None, customer: str | None, site: str | None, limit: int, cursor: str | None
+) -> Page[Device]:
     """Every device of every cached cluster, filtered, in cache order; the cursor is a signed offset."""
     devices = [_view(c, d) for c in _clusters() for d in c["data"]["devices"]]
-    devices = [d for d in devices if (device_type is None or d.device_type == device_type)
-               and (customer is None or _same(d.customer, customer)) and (site is None or _same(d.site, site))]
+    devices = [
+        d
+        for d in devices
+        if (device_type is None or d.device_type == device_type)
+        and (customer is None or _same(d.customer, customer))
+        and (site is None or _same(d.site, site))
+    ]
     scope = f"microshare-devices:{device_type}:{(customer or '').casefold()}:{(site or '').casefold()}"
     state = decode_cursor(cursor, scope) or {}
     offset = state.get("offset", 0)
     if not isinstance(offset, int) or offset < 0:
         raise InvalidInput("Invalid cursor", field="query:cursor")
-    page = devices[offset:offset + limit]
+    page = devices[offset : offset + limit]
     more = offset + limit < len(devices)
     return Page(items=page, next_cursor=encode_cursor({"offset": offset + limit}, scope) if more else None)
 
 
 def _locate(clusters: list[Cluster], device_id: str, cluster_id: str | None) -> Cluster:
     """The one cached cluster holding ``device_id`` (404 none, 409 several and no ``cluster_id``)."""
-    holders = [c for c in clusters if (cluster_id is None or c["_id"] == cluster_id)
-               and any(_matches(d, device_id) for d in c["data"]["devices"])]
+    holders = [
+        c
+        for c in clusters
+        if (cluster_id is None or c["_id"] == cluster_id) and any(_matches(d, device_id) for d in c["data"]["devices"])
+    ]
     if not holders:
         raise NotFound("Device not found")
     if len(holders) > 1:
@@ -275,7 +343,9 @@ def _one(devices: list[dict[str, Any]], device_id: str, cluster_id: str) -> int:
     if not found:
         raise NotFound("Device not found")
     if len(found) > 1:
-        raise Conflict(f"{len(found)} devices in cluster {cluster_id} match {device_id}: address the device by its guid")
+        raise Conflict(
+            f"{len(found)} devices in cluster {cluster_id} match {device_id}: address the device by its guid"
+        )
     return found[0]
 
 
@@ -309,8 +379,9 @@ def _lease(cluster_id: str) -> Iterator[None]:
         repository.release_lease(cluster_id, owner)
 
 
-def _write(cluster: Cluster, mutate: Callable[[list[dict[str, Any]]], T],
-           applied: Callable[[list[dict[str, Any]], T], bool]) -> tuple[Cluster, T]:
+def _write(
+    cluster: Cluster, mutate: Callable[[list[dict[str, Any]]], T], applied: Callable[[list[dict[str, Any]], T], bool]
+) -> tuple[Cluster, T]:
     """Read-modify-write one cluster upstream under its lease, verified by reading it back.
 
     ``mutate`` changes the fresh device list in place (raising 404/409/422 as needed) and returns what it
@@ -332,7 +403,9 @@ def _write(cluster: Cluster, mutate: Callable[[list[dict[str, Any]]], T],
             if applied(after["data"]["devices"], result):
                 repository.store_cluster(after, fetched_at=read_at, ttl=get_microshare_settings().cache_ttl)
                 return after, result
-            logger.warning("Microshare write not visible after PUT", extra={"cluster_id": cluster_id, "attempt": attempt})
+            logger.warning(
+                "Microshare write not visible after PUT", extra={"cluster_id": cluster_id, "attempt": attempt}
+            )
         raise BadGateway(f"Microshare did not apply the change to cluster {cluster_id}")
 
 
@@ -344,8 +417,11 @@ def _target_cluster(clusters: list[Cluster], rec_type: str, location: list[str],
         if cluster is None:
             raise InvalidInput(f"Unknown cluster {cluster_id}", field="query:cluster_id")
         if cluster["recType"] != rec_type:
-            raise InvalidInput(f"Cluster {cluster_id} holds {DEVICE_TYPES.get(cluster['recType'], cluster['recType'])}"
-                               f" devices, not {DEVICE_TYPES[rec_type]}", field="query:cluster_id")
+            raise InvalidInput(
+                f"Cluster {cluster_id} holds {DEVICE_TYPES.get(cluster['recType'], cluster['recType'])}"
+                f" devices, not {DEVICE_TYPES[rec_type]}",
+                field="query:cluster_id",
+            )
         return cluster
     found = _matching_cluster(clusters, rec_type, location)
     if isinstance(found, str):
@@ -361,8 +437,10 @@ def _matching_cluster(clusters: list[Cluster], rec_type: str, location: list[str
     customer, site = (list(location) + ["", ""])[:2]
 
     def holds(c: Cluster, n: int) -> bool:
-        return any(len(loc) >= n and _same(str(loc[0]), customer) and (n == 1 or _same(str(loc[1]), site))
-                   for loc in (_location(d) for d in c["data"]["devices"]))
+        return any(
+            len(loc) >= n and _same(str(loc[0]), customer) and (n == 1 or _same(str(loc[1]), site))
+            for loc in (_location(d) for d in c["data"]["devices"])
+        )
 
     for n in (2, 1):
         candidates = [c for c in typed if holds(c, n)]
@@ -388,8 +466,9 @@ def create_device(data: DeviceCreate, cluster_id: str | None = None) -> Device:
         devices.append(device)
 
     def applied(devices: list[dict[str, Any]], _: None) -> bool:
-        return any(d.get("guid") == guid and d.get("meta", {}).get("location") == device["meta"]["location"]
-                   for d in devices)
+        return any(
+            d.get("guid") == guid and d.get("meta", {}).get("location") == device["meta"]["location"] for d in devices
+        )
 
     after, _ = _write(cluster, mutate, applied)
     return _view(after, next(d for d in after["data"]["devices"] if d.get("guid") == guid))
@@ -416,8 +495,10 @@ def update_device(device_id: str, data: DeviceUpdate, cluster_id: str | None = N
         return dict(raw)
 
     def applied(devices: list[dict[str, Any]], wanted: dict[str, Any]) -> bool:
-        return any(_same_device(d, wanted) and all(d.get(k) == wanted.get(k) for k in ("id", "status", "meta"))
-                   for d in devices)
+        return any(
+            _same_device(d, wanted) and all(d.get(k) == wanted.get(k) for k in ("id", "status", "meta"))
+            for d in devices
+        )
 
     after, wanted = _write(cluster, mutate, applied)
     return _view(after, next(d for d in after["data"]["devices"] if _same_device(d, wanted)))
@@ -497,9 +578,16 @@ def _gap(points: list[InspectionPoint], clusters: list[Cluster], adapter: str) -
             unmapped.append(point)
     references = {p.reference.strip() for p in points}
     unmatched = sum(1 for ref in by_reference if ref not in references)
-    return GapAnalysis(adapter=adapter, total_points=len(points), mapped=len(mappings), unmapped=len(unmapped),
-                       coverage_percent=_coverage(len(mappings), len(points)), mappings=mappings,
-                       unmapped_points=unmapped, unmatched_devices=unmatched)
+    return GapAnalysis(
+        adapter=adapter,
+        total_points=len(points),
+        mapped=len(mappings),
+        unmapped=len(unmapped),
+        coverage_percent=_coverage(len(mappings), len(points)),
+        mappings=mappings,
+        unmapped_points=unmapped,
+        unmatched_devices=unmatched,
+    )
 
 
 def _coverage(mapped: int, total: int) -> float:
@@ -518,9 +606,21 @@ def erp_unmapped() -> InspectionPointList:
 
 
 def _pending_device(point: InspectionPoint) -> dict[str, Any]:
-    return {"id": DEFAULT_DEVICE_ID, "status": "pending", "guid": f"erp-sync-{point.id}",
-            "meta": {"location": [point.customer, point.site, point.area, point.reference,
-                                  point.placement or "Internal", point.configuration or "Bait/Lured"]}}
+    return {
+        "id": DEFAULT_DEVICE_ID,
+        "status": "pending",
+        "guid": f"erp-sync-{point.id}",
+        "meta": {
+            "location": [
+                point.customer,
+                point.site,
+                point.area,
+                point.reference,
+                point.placement or "Internal",
+                point.configuration or "Bait/Lured",
+            ]
+        },
+    }
 
 
 def erp_sync(*, dry_run: bool = False) -> SyncResult:
@@ -545,15 +645,18 @@ def erp_sync(*, dry_run: bool = False) -> SyncResult:
     for cluster_id, group in plan.items():
         cluster = by_id[cluster_id]
         if dry_run:
-            items.extend(SyncItem(point_id=p.id, reference=p.reference, outcome="would_create", cluster_id=cluster_id)
-                         for p in group)
+            items.extend(
+                SyncItem(point_id=p.id, reference=p.reference, outcome="would_create", cluster_id=cluster_id)
+                for p in group
+            )
             continue
 
         def mutate(devices: list[dict[str, Any]], group: list[InspectionPoint] = group) -> list[dict[str, Any]]:
             refs = {_reference(d) for d in devices}
             guids = {d.get("guid") for d in devices}
-            new = [_pending_device(p) for p in group if p.reference.strip() not in refs
-                   and f"erp-sync-{p.id}" not in guids]
+            new = [
+                _pending_device(p) for p in group if p.reference.strip() not in refs and f"erp-sync-{p.id}" not in guids
+            ]
             devices.extend(new)
             return new
 
@@ -569,15 +672,35 @@ def erp_sync(*, dry_run: bool = False) -> SyncResult:
             if guid in new_guids:
                 created += 1
                 raw = next(d for d in after["data"]["devices"] if d.get("guid") == guid)
-                items.append(SyncItem(point_id=point.id, reference=point.reference, outcome="created",
-                                      cluster_id=cluster_id, device=_view(after, raw)))
+                items.append(
+                    SyncItem(
+                        point_id=point.id,
+                        reference=point.reference,
+                        outcome="created",
+                        cluster_id=cluster_id,
+                        device=_view(after, raw),
+                    )
+                )
             else:
-                items.append(SyncItem(point_id=point.id, reference=point.reference, outcome="skipped",
-                                      cluster_id=cluster_id, reason="Mapped by a concurrent change"))
+                items.append(
+                    SyncItem(
+                        point_id=point.id,
+                        reference=point.reference,
+                        outcome="skipped",
+                        cluster_id=cluster_id,
+                        reason="Mapped by a concurrent change",
+                    )
+                )
     after_gap = before if dry_run else _gap(points, list(by_id.values()), source.name)
-    return SyncResult(dry_run=dry_run, created=created, already_mapped=before.mapped,
-                      skipped=sum(1 for i in items if i.outcome == "skipped"), coverage_before=before.coverage_percent,
-                      coverage_after=after_gap.coverage_percent, items=items)
+    return SyncResult(
+        dry_run=dry_run,
+        created=created,
+        already_mapped=before.mapped,
+        skipped=sum(1 for i in items if i.outcome == "skipped"),
+        coverage_before=before.coverage_percent,
+        coverage_after=after_gap.coverage_percent,
+        items=items,
+    )
 
 
 # ------------------------------------------------------------------ benchmark
@@ -589,8 +712,12 @@ def benchmark(iterations: int) -> Benchmark:
     saved by. Only 2xx answers count as successes; timeouts and connection failures are failures."""
     client = _client()
     client.require_configured()
-    samples: dict[str, list[tuple[str, float]]] = {"authentication": [], "discovery": [], "cluster_read": [],
-                                                   "cached_read": []}
+    samples: dict[str, list[tuple[str, float]]] = {
+        "authentication": [],
+        "discovery": [],
+        "cluster_read": [],
+        "cached_read": [],
+    }
     started = time.perf_counter()
     cluster: Cluster | None = None
 
@@ -610,8 +737,9 @@ def benchmark(iterations: int) -> Benchmark:
 
     def discover() -> int:
         nonlocal cluster
-        reply = client.api("GET", ["device", "*"], "benchmark_discover", params=[("details", "true"),
-                                                                                  ("discover", "true")])
+        reply = client.api(
+            "GET", ["device", "*"], "benchmark_discover", params=[("details", "true"), ("discover", "true")]
+        )
         objs = reply.body.get("objs") if reply.ok and isinstance(reply.body, dict) else None
         if cluster is None and isinstance(objs, list) and objs:
             cluster = upstream._cluster(objs[0])
@@ -635,8 +763,11 @@ def benchmark(iterations: int) -> Benchmark:
         timed("cluster_read", read_cluster)
         timed("cached_read", cached)
         done += 1
-    return Benchmark(iterations=done, total_ms=round((time.perf_counter() - started) * 1000, 1),
-                     operations={name: _timing(values) for name, values in samples.items()})
+    return Benchmark(
+        iterations=done,
+        total_ms=round((time.perf_counter() - started) * 1000, 1),
+        operations={name: _timing(values) for name, values in samples.items()},
+    )
 
 
 def _timing(values: list[tuple[str, float]]) -> OperationTiming:
@@ -646,8 +777,12 @@ def _timing(values: list[tuple[str, float]]) -> OperationTiming:
     ok = [ms for outcome, ms in values if outcome.isdigit() and 200 <= int(outcome) < 300]
     times = [ms for _, ms in values]
     return OperationTiming(
-        calls=len(values), successes=len(ok), failures=len(values) - len(ok), statuses=statuses,
-        min_ms=round(min(times), 2) if times else None, max_ms=round(max(times), 2) if times else None,
+        calls=len(values),
+        successes=len(ok),
+        failures=len(values) - len(ok),
+        statuses=statuses,
+        min_ms=round(min(times), 2) if times else None,
+        max_ms=round(max(times), 2) if times else None,
         p50_ms=round(statistics.median(times), 2) if times else None,
-        mean_ms=round(statistics.fmean(times), 2) if times else None)
-
+        mean_ms=round(statistics.fmean(times), 2) if times else None,
+    )

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 from urllib.parse import quote
 
 from fleetgate.core.errors import BadGateway, ConfigurationError, GatewayTimeout
@@ -30,8 +31,11 @@ class Reply:
 @cached
 def _http() -> Any:
     s = get_mobivisor_settings()
-    return pooled_client(connect_timeout=s.connect_timeout, timeout=s.timeout,
-                         headers={"Accept": "application/json", "User-Agent": "fleetgate-mobivisor-proxy"})
+    return pooled_client(
+        connect_timeout=s.connect_timeout,
+        timeout=s.timeout,
+        headers={"Accept": "application/json", "User-Agent": "fleetgate-mobivisor-proxy"},
+    )
 
 
 def _token(*, force: bool = False) -> str:
@@ -40,7 +44,7 @@ def _token(*, force: bool = False) -> str:
         raise ConfigurationError("Mobivisor API token is not configured")
     try:
         token = resolve_secret(configured, force=force).strip()
-    except Exception as exc:  # noqa: BLE001 - any failure to read the secret is a configuration problem
+    except Exception as exc:
         logger.error("Mobivisor API token could not be read", extra={"error_type": type(exc).__name__})
         raise ConfigurationError("Mobivisor API token could not be read") from None
     if not token:
@@ -71,21 +75,34 @@ def call(method: str, segments: Sequence[str], params: Sequence[tuple[str, str]]
         started = time.perf_counter()
         try:
             with deadline(settings.timeout):
-                response = _http().request(method, url, params=list(params),
-                                           headers={"Authorization": f"Bearer {token}"})
+                response = _http().request(
+                    method, url, params=list(params), headers={"Authorization": f"Bearer {token}"}
+                )
         except (httpx.InvalidURL, httpx.UnsupportedProtocol):
             raise ConfigurationError("Mobivisor API URL is invalid") from None
         except httpx.HTTPError as exc:
             timed_out = is_timeout(exc)
-            logger.warning("Mobivisor call failed", extra={
-                "method": method, "upstream_route": route, "error_type": type(exc).__name__,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 1)})
+            logger.warning(
+                "Mobivisor call failed",
+                extra={
+                    "method": method,
+                    "upstream_route": route,
+                    "error_type": type(exc).__name__,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                },
+            )
             if timed_out:
                 raise GatewayTimeout("Mobivisor API did not respond in time") from None
             raise BadGateway("Could not connect to Mobivisor API") from None
-        logger.info("Mobivisor call", extra={"method": method, "upstream_route": route,
-                                             "upstream_status": response.status_code,
-                                             "duration_ms": round((time.perf_counter() - started) * 1000, 1)})
+        logger.info(
+            "Mobivisor call",
+            extra={
+                "method": method,
+                "upstream_route": route,
+                "upstream_status": response.status_code,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+            },
+        )
         if response.status_code in (401, 403) and attempt == 1 and names_secret(settings.api_token):
             fresh = _token(force=True)  # the secret may have been rotated since we cached it
             if fresh != token:

@@ -16,17 +16,35 @@ from fleetgate.core.schemas import Schema
 class MobivisorDevices(RootModel[Any]):
     """Mobivisor's answer to GET /devices, unchanged."""
 
-    model_config = ConfigDict(defer_build=True, json_schema_extra={"example": {"devices": [
-        {"id": "123", "name": "Device 1", "status": "online"},
-        {"id": "456", "name": "Device 2", "status": "offline"}]}})
+    model_config = ConfigDict(
+        defer_build=True,
+        json_schema_extra={
+            "example": {
+                "devices": [
+                    {"id": "123", "name": "Device 1", "status": "online"},
+                    {"id": "456", "name": "Device 2", "status": "offline"},
+                ]
+            }
+        },
+    )
 
 
 class MobivisorDevice(RootModel[Any]):
     """Mobivisor's answer to GET /devices/{id}, unchanged."""
 
-    model_config = ConfigDict(defer_build=True, json_schema_extra={"example": {
-        "id": "123", "name": "Device 1", "status": "online", "last_seen": "2025-10-18T10:30:00Z",
-        "location": "Store A", "firmware_version": "1.2.3"}})
+    model_config = ConfigDict(
+        defer_build=True,
+        json_schema_extra={
+            "example": {
+                "id": "123",
+                "name": "Device 1",
+                "status": "online",
+                "last_seen": "2025-10-18T10:30:00Z",
+                "location": "Store A",
+                "firmware_version": "1.2.3",
+            }
+        },
+    )
 
 
 class DeviceDeleted(Schema):

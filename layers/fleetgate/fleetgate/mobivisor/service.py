@@ -25,16 +25,20 @@ def _params(raw_query: str | None) -> list[tuple[str, str]]:
 def _checked(reply: client.Reply, *, want_json: bool) -> client.Reply:
     status = reply.status
     if status in (401, 403):
-        raise UpstreamUnauthorized("Invalid or missing Bearer token for Mobivisor API", status=status,
-                                   extra={"upstream_status": status})
+        raise UpstreamUnauthorized(
+            "Invalid or missing Bearer token for Mobivisor API", status=status, extra={"upstream_status": status}
+        )
     if status == 404:
         raise NotFound("Resource not found on Mobivisor API")
     if not 200 <= status < 300:
-        raise BadGateway(f"Mobivisor API returned error {status}",
-                         extra={"upstream_status": status, "upstream_error": reply.body})
+        raise BadGateway(
+            f"Mobivisor API returned error {status}", extra={"upstream_status": status, "upstream_error": reply.body}
+        )
     if want_json and not reply.is_json:
-        raise BadGateway("Mobivisor API returned an invalid response",
-                         extra={"upstream_status": status, "upstream_error": reply.body})
+        raise BadGateway(
+            "Mobivisor API returned an invalid response",
+            extra={"upstream_status": status, "upstream_error": reply.body},
+        )
     return reply
 
 

@@ -8,7 +8,7 @@ substring, so prefix and substring matches come from the same key condition. Nev
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 

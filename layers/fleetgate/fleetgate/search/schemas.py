@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal
 
 from fleetgate.core.schemas import Schema
 
@@ -11,7 +11,7 @@ class SearchHit(Schema):
     type: SearchType
     id: str
     name: str
-    dev_eui: Optional[str] = None
+    dev_eui: str | None = None
     matched_field: str
     match: Literal["exact", "prefix", "word", "substring"]
 

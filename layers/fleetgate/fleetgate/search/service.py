@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from fleetgate.core.auth import Principal
 from fleetgate.core.errors import InvalidInput
@@ -48,17 +49,26 @@ def _token_items(rtype: str, rid: str, fields: Mapping[str, str | None]) -> dict
         for pos in range(min(len(text), MAX_START)):
             if text[pos] == " ":
                 continue
-            token = text[pos:pos + TOKEN_CHARS].rstrip()
+            token = text[pos : pos + TOKEN_CHARS].rstrip()
             sk = f"{token}|{rtype}|{rid}|{field}"
             if sk in out:  # the same cut token from a later position: the first (best-ranked) one stays
                 continue
-            out[sk] = {"sk": sk, "rtype": rtype, "rid": rid, "field": field, "pos": pos, "text": text,
-                       "name": name, "dev_eui": fields.get("dev_eui")}
+            out[sk] = {
+                "sk": sk,
+                "rtype": rtype,
+                "rid": rid,
+                "field": field,
+                "pos": pos,
+                "text": text,
+                "name": name,
+                "dev_eui": fields.get("dev_eui"),
+            }
     return out
 
 
-def sync(owner_id: str, rtype: str, rid: str, old: Mapping[str, str | None] | None,
-         new: Mapping[str, str | None] | None) -> None:
+def sync(
+    owner_id: str, rtype: str, rid: str, old: Mapping[str, str | None] | None, new: Mapping[str, str | None] | None
+) -> None:
     """Bring the index in line after a write: ``old`` / ``new`` are the searchable fields before and after
     (None when the resource did not / no longer exists). No DynamoDB call when nothing searchable changed."""
     if (old or None) == (new or None):
@@ -83,8 +93,14 @@ def search(who: Principal, query: str, *, limit: int) -> SearchResults:
         else:
             rank = 2 if item.text[pos - 1] == " " else 3
         key = (rank, 0 if item.field == "name" else 1, len(item.name), item.name.lower(), item.rtype, item.rid)
-        hit = SearchHit(type=item.rtype, id=item.rid, name=item.name, dev_eui=item.dev_eui,
-                        matched_field=item.field, match=_RANKS[rank])
+        hit = SearchHit(
+            type=item.rtype,
+            id=item.rid,
+            name=item.name,
+            dev_eui=item.dev_eui,
+            matched_field=item.field,
+            match=_RANKS[rank],
+        )
         current = best.get((item.rtype, item.rid))
         if current is None or key < current[0]:
             best[(item.rtype, item.rid)] = (key, hit)

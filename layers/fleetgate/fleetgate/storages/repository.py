@@ -71,10 +71,14 @@ def _storages() -> type[StorageItem]:
 
 @cached
 def _points() -> type[PointItem]:
-    return type("StoragePointModel", (PointItem,), {
-        "Meta": meta(get_settings().tables.storage_data),
-        "by_storage": gsi("by_storage", "storage_id", "sk", AllProjection)(),
-    })
+    return type(
+        "StoragePointModel",
+        (PointItem,),
+        {
+            "Meta": meta(get_settings().tables.storage_data),
+            "by_storage": gsi("by_storage", "storage_id", "sk", AllProjection)(),
+        },
+    )
 
 
 def _storage(item: StorageItem) -> Storage:
@@ -83,14 +87,16 @@ def _storage(item: StorageItem) -> Storage:
 
 
 def _point(item: PointItem) -> DataPoint:
-    return DataPoint(id=item.id, storage_id=item.storage_id, device_id=item.device_id, timestamp=item.timestamp,
-                     data=item.data or {})
+    return DataPoint(
+        id=item.id, storage_id=item.storage_id, device_id=item.device_id, timestamp=item.timestamp, data=item.data or {}
+    )
 
 
 def create(storage: Storage) -> None:
     Storages = _storages()
     Storages(kind="storage", created_key=f"{storage.created_at}#{storage.id}", **storage.model_dump()).save(
-        condition=Storages.id.does_not_exist())
+        condition=Storages.id.does_not_exist()
+    )
 
 
 def get(storage_id: str) -> Storage | None:
@@ -134,24 +140,47 @@ def write_point(storage: Storage, device_id: str, data: dict[str, Any], timestam
 
     ts = iso(timestamp)
     point = DataPoint(id=new_id(), storage_id=storage.id, device_id=device_id, timestamp=ts, data=data)
-    _points()(f"{storage.id}#{device_id}", f"{ts}#{point.id}", id=point.id, storage_id=storage.id,
-              device_id=device_id, owner_id=storage.owner_id, timestamp=ts, data=data,
-              expires_at=timestamp + timedelta(days=storage.retention_days)).save()
+    _points()(
+        f"{storage.id}#{device_id}",
+        f"{ts}#{point.id}",
+        id=point.id,
+        storage_id=storage.id,
+        device_id=device_id,
+        owner_id=storage.owner_id,
+        timestamp=ts,
+        data=data,
+        expires_at=timestamp + timedelta(days=storage.retention_days),
+    ).save()
     return point
 
 
-def read_points(storage_id: str, device_id: str | None, *, start: str | None, end: str | None, limit: int,
-                cursor: str | None) -> Page[DataPoint]:
+def read_points(
+    storage_id: str, device_id: str | None, *, start: str | None, end: str | None, limit: int, cursor: str | None
+) -> Page[DataPoint]:
     """Newest first, within [start, end] (ISO timestamps, inclusive) when given."""
     Points = _points()
     lower, upper = start or "0", (end or "9999") + _END
     condition = Points.sk.between(lower, upper)
     if device_id is not None:
         series = f"{storage_id}#{device_id}"
-        return query_page(Points.query, _point, limit=limit, cursor=cursor, scope=f"points:{series}",
-                          hash_key=series, range_key_condition=condition)
-    return query_page(Points.by_storage.query, _point, limit=limit, cursor=cursor,  # type: ignore[attr-defined]
-                      scope=f"points:{storage_id}", hash_key=storage_id, range_key_condition=condition)
+        return query_page(
+            Points.query,
+            _point,
+            limit=limit,
+            cursor=cursor,
+            scope=f"points:{series}",
+            hash_key=series,
+            range_key_condition=condition,
+        )
+    return query_page(
+        Points.by_storage.query,
+        _point,
+        limit=limit,
+        cursor=cursor,  # type: ignore[attr-defined]
+        scope=f"points:{storage_id}",
+        hash_key=storage_id,
+        range_key_condition=condition,
+    )
 
 
 def storage_model() -> type:

@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
-from typing_extensions import Annotated
 
 from fleetgate.core.schemas import Input, Schema
 
@@ -23,9 +22,9 @@ class StorageCreate(Input):
 class StorageUpdate(Input):
     """Fields to change. A new retention applies to points written from then on."""
 
-    name: Optional[Name] = None
-    description: Optional[Description] = None
-    retention_days: Optional[RetentionDays] = None
+    name: Name | None = None
+    description: Description | None = None
+    retention_days: RetentionDays | None = None
 
 
 class Storage(Schema):
@@ -41,7 +40,7 @@ class Storage(Schema):
 
 class StorageList(Schema):
     items: list[Storage]
-    next_cursor: Optional[str] = None
+    next_cursor: str | None = None
 
 
 class DataPoint(Schema):
@@ -54,4 +53,4 @@ class DataPoint(Schema):
 
 class DataPointList(Schema):
     items: list[DataPoint]
-    next_cursor: Optional[str] = None
+    next_cursor: str | None = None

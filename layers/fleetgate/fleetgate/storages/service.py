@@ -3,7 +3,7 @@ through :func:`fleetgate.storages.repository.write_point`)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from fleetgate.core.access import owner_scope, visible
 from fleetgate.core.auth import Principal
@@ -52,15 +52,24 @@ def _instant(value: str | None, name: str) -> str | None:
     try:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise InvalidInput(f"{name} must be an ISO 8601 time, e.g. 2026-11-22T08:00:00Z",
-                           field=f"query:{name}") from None
+        raise InvalidInput(
+            f"{name} must be an ISO 8601 time, e.g. 2026-11-22T08:00:00Z", field=f"query:{name}"
+        ) from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
     return iso(parsed)
 
 
-def read_data(who: Principal, storage_id: str, *, device_id: str | None, start: str | None, end: str | None,
-              limit: int, cursor: str | None) -> Page[DataPoint]:
+def read_data(
+    who: Principal,
+    storage_id: str,
+    *,
+    device_id: str | None,
+    start: str | None,
+    end: str | None,
+    limit: int,
+    cursor: str | None,
+) -> Page[DataPoint]:
     storage = get_storage(who, storage_id)
     lower, upper = _instant(start, "from"), _instant(end, "to")
     if lower and upper and lower > upper:

@@ -77,11 +77,13 @@ def find_by_login(login: str) -> User | None:
 
 def set_password_hash(user_id: str, password_hash: str, updated_at: str) -> None:
     Users = _users()
-    Users(id=user_id).update(actions=[Users.password_hash.set(password_hash), Users.updated_at.set(updated_at)],
-                             condition=Users.id.exists())
+    Users(id=user_id).update(
+        actions=[Users.password_hash.set(password_hash), Users.updated_at.set(updated_at)], condition=Users.id.exists()
+    )
 
 
 def set_role(user_id: str, role: str, updated_at: str) -> None:
     Users = _users()
-    Users(id=user_id).update(actions=[Users.role.set(role), Users.updated_at.set(updated_at)],
-                             condition=Users.id.exists())
+    Users(id=user_id).update(
+        actions=[Users.role.set(role), Users.updated_at.set(updated_at)], condition=Users.id.exists()
+    )

@@ -1,14 +1,15 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, SecretStr
-from typing_extensions import Annotated
 
 from fleetgate.core.schemas import Input, Schema
 
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+_EMAIL = re.compile(
+    r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
 
 
 def _email(value: str) -> str:
@@ -55,7 +56,7 @@ class UserOut(Schema):
     updated_at: str
 
     @classmethod
-    def of(cls, user: User) -> "UserOut":
+    def of(cls, user: User) -> UserOut:
         return cls(**user.model_dump(exclude={"password_hash"}))
 
 

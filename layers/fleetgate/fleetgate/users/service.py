@@ -25,8 +25,15 @@ def _dummy_hash() -> str:
 
 def register(request: RegisterRequest, *, role: str = "user") -> UserOut:
     now = now_iso()
-    user = User(id=new_id(), email=request.email, username=request.username, role=role,
-                password_hash=_hasher().hash(request.password.get_secret_value()), created_at=now, updated_at=now)
+    user = User(
+        id=new_id(),
+        email=request.email,
+        username=request.username,
+        role=role,
+        password_hash=_hasher().hash(request.password.get_secret_value()),
+        created_at=now,
+        updated_at=now,
+    )
     repository.create(user)
     return UserOut.of(user)
 
