@@ -20,7 +20,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from fleetgate.core.auth import Principal, principal_from_headers
-from fleetgate.core.errors import DomainError, Unauthorized
+from fleetgate.core.errors import DomainError, TooManyRequests, Unauthorized
 from fleetgate.core.observability import logger
 from fleetgate.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
@@ -204,6 +204,8 @@ def make_resolver(
         # Only our own 401s challenge the caller (Bearer, or the scheme the error names, e.g. an ingest API key);
         # an upstream refusing *our* credentials is not about theirs.
         headers = {"WWW-Authenticate": getattr(exc, "challenge", "Bearer")} if isinstance(exc, Unauthorized) else None
+        if isinstance(exc, TooManyRequests):
+            headers = {"Retry-After": str(exc.retry_after)}
         return _json(
             exc.status,
             style.body(exc.status, exc.code, exc.title, exc.message, field=exc.field, extra=exc.extra),

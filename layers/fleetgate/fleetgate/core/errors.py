@@ -65,6 +65,17 @@ class UpstreamUnauthorized(DomainError):
         self.status = status
 
 
+class TooManyRequests(DomainError):
+    """A rate limit or throttle refused the request; ``retry_after`` seconds until it may be tried again (the
+    resolver sends it as a Retry-After header)."""
+
+    status, code, title = 429, "too_many_requests", "Too Many Requests"
+
+    def __init__(self, message: str, *, retry_after: int, extra: dict[str, Any] | None = None):
+        super().__init__(message, extra=extra)
+        self.retry_after = retry_after
+
+
 class PayloadTooLarge(DomainError):
     status, code, title = 413, "payload_too_large", "Payload Too Large"
 

@@ -21,7 +21,7 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from fleetgate.core.pagination import Page, decode_cursor, encode_cursor
-from fleetgate.core.settings import cached, get_settings
+from fleetgate.core.settings import cached, get_settings, table_name
 
 M = TypeVar("M", bound=Model)
 T = TypeVar("T")
@@ -84,7 +84,7 @@ class UniqueClaim(BaseModel):
 
 @cached
 def uniques() -> type[UniqueClaim]:
-    return type("UniqueClaimModel", (UniqueClaim,), {"Meta": meta(get_settings().tables.uniques)})
+    return type("UniqueClaimModel", (UniqueClaim,), {"Meta": meta(table_name("UNIQUES_TABLE"))})
 
 
 def query_page(

@@ -57,35 +57,20 @@ def _env_opt(name: str) -> str:
     return os.environ.get(name, "").strip()
 
 
-@dataclass(frozen=True)
-class Tables:
-    users: str
-    uniques: str
-    devices: str
-    labels: str
-    device_labels: str
-    device_history: str
-    functions: str
-    function_versions: str
-    integrations: str
-    flows: str
-    flow_triggers: str
-    storages: str
-    storage_data: str
-    search: str
-    executions: str
-    microshare: str
-    ingest_keys: str
-    ingest_dedup: str
-    flow_runs: str
-    dead_letters: str
+def table_name(variable: str) -> str:
+    """A DynamoDB table's name, from its environment variable (``USERS_TABLE``, ...).
+
+    Each function's entry in template.yaml sets only the tables its code uses, so nothing reads this at
+    import: a repository asks when it first builds its model, and a function that reaches a table it was not
+    given fails there, naming the variable.
+    """
+    return _env(variable)
 
 
 @dataclass(frozen=True)
 class Settings:
     stage: str
     region: str
-    tables: Tables
     jwt_ttl_seconds: int
     jwt_issuer: str
     history_retention_days: int
@@ -117,28 +102,6 @@ def get_settings() -> Settings:
     return Settings(
         stage=_env("STAGE", "local"),
         region=_env("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "us-east-1")),
-        tables=Tables(
-            users=_env("USERS_TABLE"),
-            uniques=_env("UNIQUES_TABLE"),
-            devices=_env("DEVICES_TABLE"),
-            labels=_env("LABELS_TABLE"),
-            device_labels=_env("DEVICE_LABELS_TABLE"),
-            device_history=_env("DEVICE_HISTORY_TABLE"),
-            functions=_env("FUNCTIONS_TABLE"),
-            function_versions=_env("FUNCTION_VERSIONS_TABLE"),
-            integrations=_env("INTEGRATIONS_TABLE"),
-            flows=_env("FLOWS_TABLE"),
-            flow_triggers=_env("FLOW_TRIGGERS_TABLE"),
-            storages=_env("STORAGES_TABLE"),
-            storage_data=_env("STORAGE_DATA_TABLE"),
-            search=_env("SEARCH_TABLE"),
-            executions=_env("EXECUTIONS_TABLE"),
-            microshare=_env("MICROSHARE_TABLE", ""),
-            ingest_keys=_env("INGEST_KEYS_TABLE"),
-            ingest_dedup=_env("INGEST_DEDUP_TABLE"),
-            flow_runs=_env("FLOW_RUNS_TABLE"),
-            dead_letters=_env("DEAD_LETTERS_TABLE"),
-        ),
         jwt_ttl_seconds=_env_int("JWT_TTL_SECONDS", 3600),
         jwt_issuer=_env("JWT_ISSUER", "fleetgate"),
         history_retention_days=_env_int("HISTORY_RETENTION_DAYS", 30),

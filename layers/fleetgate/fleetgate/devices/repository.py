@@ -36,7 +36,7 @@ from fleetgate.core.repository import (
     query_page,
     uniques,
 )
-from fleetgate.core.settings import cached, get_settings
+from fleetgate.core.settings import cached, get_settings, table_name
 from fleetgate.devices.schemas import Device, DeviceHistoryEntry, Label, Membership
 
 
@@ -87,12 +87,12 @@ class HistoryItem(BaseModel):
 
 @cached
 def _devices() -> type[DeviceItem]:
-    return owned_model(DeviceItem, "DeviceModel", get_settings().tables.devices)
+    return owned_model(DeviceItem, "DeviceModel", table_name("DEVICES_TABLE"))
 
 
 @cached
 def _labels() -> type[LabelItem]:
-    return owned_model(LabelItem, "LabelModel", get_settings().tables.labels)
+    return owned_model(LabelItem, "LabelModel", table_name("LABELS_TABLE"))
 
 
 @cached
@@ -101,7 +101,7 @@ def _memberships() -> type[MembershipItem]:
         "MembershipModel",
         (MembershipItem,),
         {
-            "Meta": meta(get_settings().tables.device_labels),
+            "Meta": meta(table_name("DEVICE_LABELS_TABLE")),
             "by_label": gsi("by_label", "label_id", "device_id", KeysOnlyProjection)(),
         },
     )
@@ -113,7 +113,7 @@ def _history() -> type[HistoryItem]:
         "HistoryModel",
         (HistoryItem,),
         {
-            "Meta": meta(get_settings().tables.device_history),
+            "Meta": meta(table_name("DEVICE_HISTORY_TABLE")),
             "by_owner": gsi("by_owner", "owner_id", "sk", AllProjection)(),
             "by_day": gsi("by_day", "day", "sk", AllProjection)(),
         },

@@ -34,7 +34,7 @@ from pynamodb.indexes import AllProjection
 
 from fleetgate.core.pagination import Page
 from fleetgate.core.repository import BaseModel, batch_get, get_item, gsi, is_conditional_failure, meta, query_page
-from fleetgate.core.settings import cached, get_engine_settings, get_settings
+from fleetgate.core.settings import cached, get_engine_settings, get_settings, table_name
 from fleetgate.engine.schemas import DeadLetter
 
 RUN = "run"
@@ -115,12 +115,12 @@ class DeadLetterItem(BaseModel):
 
 @cached
 def _runs() -> type[RunItem]:
-    return type("FlowRunModel", (RunItem,), {"Meta": meta(get_settings().tables.flow_runs)})
+    return type("FlowRunModel", (RunItem,), {"Meta": meta(table_name("FLOW_RUNS_TABLE"))})
 
 
 @cached
 def _traces() -> type[TraceItem]:
-    return type("FlowTraceModel", (TraceItem,), {"Meta": meta(get_settings().tables.flow_runs)})
+    return type("FlowTraceModel", (TraceItem,), {"Meta": meta(table_name("FLOW_RUNS_TABLE"))})
 
 
 @cached
@@ -129,7 +129,7 @@ def _dead_letters() -> type[DeadLetterItem]:
         "DeadLetterModel",
         (DeadLetterItem,),
         {
-            "Meta": meta(get_settings().tables.dead_letters),
+            "Meta": meta(table_name("DEAD_LETTERS_TABLE")),
             "by_pending": gsi("by_pending", "pending", "id", AllProjection)(),
         },
     )

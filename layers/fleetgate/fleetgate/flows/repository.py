@@ -32,7 +32,7 @@ from fleetgate.core.repository import (
     owned_fields,
     owned_model,
 )
-from fleetgate.core.settings import cached, get_settings
+from fleetgate.core.settings import cached, table_name
 from fleetgate.flows.schemas import Flow
 
 
@@ -57,12 +57,12 @@ class TriggerItem(BaseModel):
 
 @cached
 def _flows() -> type[FlowItem]:
-    return owned_model(FlowItem, "FlowModel", get_settings().tables.flows)
+    return owned_model(FlowItem, "FlowModel", table_name("FLOWS_TABLE"))
 
 
 @cached
 def _triggers() -> type[TriggerItem]:
-    return type("FlowTriggerModel", (TriggerItem,), {"Meta": meta(get_settings().tables.flow_triggers)})
+    return type("FlowTriggerModel", (TriggerItem,), {"Meta": meta(table_name("FLOW_TRIGGERS_TABLE"))})
 
 
 def _flow(item: FlowItem) -> Flow:

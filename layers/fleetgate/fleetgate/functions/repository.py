@@ -30,7 +30,7 @@ from fleetgate.core.repository import (
     owned_model,
     query_page,
 )
-from fleetgate.core.settings import cached, get_settings
+from fleetgate.core.settings import cached, table_name
 from fleetgate.functions.schemas import Function, FunctionVersion
 
 
@@ -59,12 +59,12 @@ class VersionItem(BaseModel):
 
 @cached
 def _functions() -> type[FunctionItem]:
-    return owned_model(FunctionItem, "FunctionModel", get_settings().tables.functions)
+    return owned_model(FunctionItem, "FunctionModel", table_name("FUNCTIONS_TABLE"))
 
 
 @cached
 def _versions() -> type[VersionItem]:
-    return type("FunctionVersionModel", (VersionItem,), {"Meta": meta(get_settings().tables.function_versions)})
+    return type("FunctionVersionModel", (VersionItem,), {"Meta": meta(table_name("FUNCTION_VERSIONS_TABLE"))})
 
 
 def _function(item: FunctionItem) -> Function:

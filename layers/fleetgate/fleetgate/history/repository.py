@@ -28,7 +28,7 @@ from fleetgate.core.errors import InvalidInput
 from fleetgate.core.ids import iso
 from fleetgate.core.pagination import Page, decode_cursor, encode_cursor
 from fleetgate.core.repository import BaseModel, get_item, gsi, meta, query_page
-from fleetgate.core.settings import cached, get_settings
+from fleetgate.core.settings import cached, get_settings, table_name
 
 T = TypeVar("T")
 MAX_FIELD_BYTES = 64 * 1024
@@ -65,7 +65,7 @@ def _executions() -> type[ExecutionItem]:
         "ExecutionModel",
         (ExecutionItem,),
         {
-            "Meta": meta(get_settings().tables.executions),
+            "Meta": meta(table_name("EXECUTIONS_TABLE")),
             "by_owner": gsi("by_owner", "owner_kind", "sk", AllProjection)(),
             "by_day": gsi("by_day", "day_kind", "sk", AllProjection)(),
         },

@@ -33,7 +33,7 @@ from fleetgate.core.repository import (
     owned_model,
     uniques,
 )
-from fleetgate.core.settings import cached, get_settings
+from fleetgate.core.settings import cached, table_name
 from fleetgate.ingest.schemas import IngestKey
 
 OFFLINE_INDEX_ATTRIBUTES = ["owner_id", "dev_eui", "name", "last_seen", "expected_transmit_time"]
@@ -77,12 +77,12 @@ class PresenceItem(BaseModel):
 
 @cached
 def _keys() -> type[IngestKeyItem]:
-    return owned_model(IngestKeyItem, "IngestKeyModel", get_settings().tables.ingest_keys)
+    return owned_model(IngestKeyItem, "IngestKeyModel", table_name("INGEST_KEYS_TABLE"))
 
 
 @cached
 def _dedup() -> type[DedupItem]:
-    return type("IngestDedupModel", (DedupItem,), {"Meta": meta(get_settings().tables.ingest_dedup)})
+    return type("IngestDedupModel", (DedupItem,), {"Meta": meta(table_name("INGEST_DEDUP_TABLE"))})
 
 
 @cached
@@ -99,7 +99,7 @@ def _presence() -> type[PresenceItem]:
         },
     )
     return type(
-        "DevicePresenceModel", (PresenceItem,), {"Meta": meta(get_settings().tables.devices), "by_offline_due": index()}
+        "DevicePresenceModel", (PresenceItem,), {"Meta": meta(table_name("DEVICES_TABLE")), "by_offline_due": index()}
     )
 
 

@@ -20,7 +20,7 @@ from fleetgate.core.repository import (
     owned_fields,
     owned_model,
 )
-from fleetgate.core.settings import cached, get_settings
+from fleetgate.core.settings import cached, table_name
 
 
 class IntegrationItem(OwnedItem):
@@ -33,7 +33,7 @@ class IntegrationItem(OwnedItem):
 
 @cached
 def _integrations() -> type[IntegrationItem]:
-    return owned_model(IntegrationItem, "IntegrationModel", get_settings().tables.integrations)
+    return owned_model(IntegrationItem, "IntegrationModel", table_name("INTEGRATIONS_TABLE"))
 
 
 def _plain(item: IntegrationItem) -> dict[str, Any]:

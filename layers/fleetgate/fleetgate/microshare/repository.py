@@ -26,7 +26,7 @@ from pynamodb.exceptions import DeleteError, PutError
 
 from fleetgate.core.ids import iso
 from fleetgate.core.repository import BaseModel, is_conditional_failure, meta
-from fleetgate.core.settings import cached, get_settings
+from fleetgate.core.settings import cached, table_name
 
 CACHE, META, STATS, LEASE, UPLOAD = "cache", "meta", "stats", "lease", "erp-upload"
 GARBAGE_AFTER = timedelta(days=1)  # TTL removes cache items this long after they went stale
@@ -54,7 +54,7 @@ class MicroshareItem(BaseModel):
 
 @cached
 def _items() -> type[MicroshareItem]:
-    return type("MicroshareModel", (MicroshareItem,), {"Meta": meta(get_settings().tables.microshare)})
+    return type("MicroshareModel", (MicroshareItem,), {"Meta": meta(table_name("MICROSHARE_TABLE"))})
 
 
 def _pack(value: Any) -> bytes:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
 from fleetgate.core.repository import BaseModel, meta
-from fleetgate.core.settings import cached, get_settings
+from fleetgate.core.settings import cached, table_name
 
 
 class TokenItem(BaseModel):
@@ -33,7 +33,7 @@ class TokenItem(BaseModel):
 
 @cached
 def _tokens() -> type[TokenItem]:
-    return type("SearchTokenModel", (TokenItem,), {"Meta": meta(get_settings().tables.search)})
+    return type("SearchTokenModel", (TokenItem,), {"Meta": meta(table_name("SEARCH_TABLE"))})
 
 
 def write(owner_id: str, puts: Iterable[dict], deletes: Iterable[str]) -> None:

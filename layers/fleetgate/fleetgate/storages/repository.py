@@ -34,7 +34,7 @@ from fleetgate.core.repository import (
     owned_model,
     query_page,
 )
-from fleetgate.core.settings import cached, get_settings
+from fleetgate.core.settings import cached, table_name
 from fleetgate.storages.schemas import DataPoint, Storage
 
 # Upper bound of a time window's sort key: after any "#<id>" suffix of the same instant.
@@ -66,7 +66,7 @@ class PointItem(BaseModel):
 
 @cached
 def _storages() -> type[StorageItem]:
-    return owned_model(StorageItem, "StorageModel", get_settings().tables.storages)
+    return owned_model(StorageItem, "StorageModel", table_name("STORAGES_TABLE"))
 
 
 @cached
@@ -75,7 +75,7 @@ def _points() -> type[PointItem]:
         "StoragePointModel",
         (PointItem,),
         {
-            "Meta": meta(get_settings().tables.storage_data),
+            "Meta": meta(table_name("STORAGE_DATA_TABLE")),
             "by_storage": gsi("by_storage", "storage_id", "sk", AllProjection)(),
         },
     )

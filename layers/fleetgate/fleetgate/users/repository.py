@@ -6,7 +6,7 @@ from pynamodb.attributes import BooleanAttribute, UnicodeAttribute
 
 from fleetgate.core.errors import Conflict
 from fleetgate.core.repository import BaseModel, Transaction, meta, uniques
-from fleetgate.core.settings import cached, get_settings
+from fleetgate.core.settings import cached, table_name
 from fleetgate.users.schemas import User
 
 
@@ -26,7 +26,7 @@ class UserItem(BaseModel):
 
 @cached
 def _users() -> type[UserItem]:
-    return type("UserModel", (UserItem,), {"Meta": meta(get_settings().tables.users)})
+    return type("UserModel", (UserItem,), {"Meta": meta(table_name("USERS_TABLE"))})
 
 
 def email_key(email: str) -> str:

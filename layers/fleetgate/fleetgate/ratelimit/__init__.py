@@ -1,0 +1,1 @@
+"""Rate limits and throttles: fixed-window counters in DynamoDB, shared by every Lambda instance."""
