@@ -308,6 +308,6 @@ def test_given_recorded_runs_then_flow_history_lists_and_details_them(api, world
     ],
 )
 def test_given_switch_conditions_then_they_evaluate_as_documented(operator, value, message, expected):
-    from fleetgate.flows.conditions import matches
+    from fleetgate.engine.conditions import matches
 
     assert matches({"field": "data.t", "operator": operator, "value": value}, message) is expected

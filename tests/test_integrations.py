@@ -266,7 +266,7 @@ def test_given_default_setting_then_mqtt_to_loopback_is_refused_before_connectin
 def test_given_an_address_and_a_setting_then_the_guard_refuses_exactly_the_non_public_ones(address, allow, refused):
     import ipaddress
 
-    from fleetgate.flows.outbound import refusal
+    from fleetgate.integrations.outbound import refusal
 
     reason = refusal(ipaddress.ip_address(address), [p for p in allow.split(",") if p])
     assert (reason is not None) == refused, reason

@@ -74,7 +74,7 @@ class Settings:
     jwt_ttl_seconds: int
     jwt_issuer: str
     history_retention_days: int
-    # Outbound HTTP/MQTT destinations allowed besides public addresses (see fleetgate.flows.outbound):
+    # Outbound HTTP/MQTT destinations allowed besides public addresses (see fleetgate.integrations.outbound):
     # keywords "loopback", "private", "link-local" and/or CIDRs; empty = public addresses only.
     outbound_allow: tuple[str, ...] = ()
     _jwt_secret: str | None = field(default=None, repr=False)

@@ -130,7 +130,7 @@ def execute(run: RunContext, step: Step, message: dict[str, Any]) -> NodeResult:
 
 # ------------------------------------------------------------------ node types
 def _switch(run: RunContext, step: Step, node: dict[str, Any], message: dict[str, Any]) -> NodeResult:
-    from fleetgate.flows import conditions
+    from fleetgate.engine import conditions
 
     branch = "true" if conditions.matches(node, message) else "false"
     return _forward(run, step, run.successors(node["id"], branch), message, output={"branch": branch})
@@ -162,8 +162,7 @@ def _pinned_version(function_id: str, version: int) -> Any:
 
 
 def _function(run: RunContext, step: Step, node: dict[str, Any], message: dict[str, Any]) -> NodeResult:
-    from fleetgate.flows import sandbox
-    from fleetgate.functions import repository
+    from fleetgate.functions import repository, sandbox
     from fleetgate.history import service as history
 
     function_id, pinned = node["function_id"], node.get("version")

@@ -9,8 +9,7 @@ from fleetgate.core.auth import Principal
 from fleetgate.core.errors import InvalidInput, NotFound
 from fleetgate.core.ids import new_id, now_iso
 from fleetgate.core.pagination import Page
-from fleetgate.flows import sandbox
-from fleetgate.functions import repository
+from fleetgate.functions import repository, sandbox
 from fleetgate.functions.schemas import (
     Function,
     FunctionCreate,

@@ -211,7 +211,7 @@ def sample_payload() -> dict[str, Any]:
 def send(record: dict[str, Any], payload: dict[str, Any], *, headers: dict[str, str] | None = None) -> Any:
     """Deliver ``payload`` through the integration (the flow engine's entry point too); returns the Outcome.
     ``headers`` are added to an HTTP integration's own (the engine's Idempotency-Key); MQTT ignores them."""
-    from fleetgate.flows import outbound
+    from fleetgate.integrations import outbound
 
     config, kind = record["config"], record["type"]
     shown = masked_request(kind, config)
