@@ -369,6 +369,7 @@ def build_targets(
     seed_device_manager(client, user["token"], user["id"], devices[0], "https://example.com/hook")
     client.ok("GET", "/api/v1/microshare/devices", 200, token=user["token"])  # fills the shared cluster cache
     special = event_targets(stack, client, user)
+    client.deliver_streams()  # the search index of what setup created
 
     specs = STATE / "cold-specs"
     specs.mkdir(parents=True, exist_ok=True)
@@ -537,6 +538,13 @@ def event_targets(stack: Any, client: Client, user: dict[str, str]) -> dict[str,
         "Schedule: offline detection (events/offline-schedule.json)",
         scheduled,
         {"expect_result": {"complete": True}},
+    )
+    indexed = (events / "search-indexer-stream.json").read_text().replace("{{owner_id}}", user["id"])
+    indexed = indexed.replace("3f0c2a9e-5b1d-4e2a-9c7f-0d6b8a4e1f23", "{{uuid}}")
+    out["SearchIndexerFunction"] = (
+        "DynamoDB stream: a function created (events/search-indexer-stream.json)",
+        json.loads(indexed),
+        {"expect_result": {"batchItemFailures": []}},
     )
     return {name: spec for name, spec in out.items() if name in stack.functions}
 

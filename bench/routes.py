@@ -525,6 +525,7 @@ def run_all(args: argparse.Namespace, begun: float) -> tuple[list[Result], list[
         STACK.create_tables(boto3.client("dynamodb", region_name=REGION))
         client = Client(STACK)
         world = {**build_world(client), "fakes": (mobivisor, microshare)}
+        client.deliver_streams()  # the search index of what setup created
         plan = scenarios(client, world) + engine_scenarios(client, world, Scenario, Req)
         floor = floor_getitem(world["user"]["id"], args.requests, args.route_seconds)
 

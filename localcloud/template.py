@@ -83,6 +83,7 @@ class Function:
     memory: int
     routes: list[Route] = field(default_factory=list)
     sqs_sources: list[dict[str, Any]] = field(default_factory=list)
+    stream_sources: list[dict[str, Any]] = field(default_factory=list)  # DynamoDB events: Stream is the table's id
     schedules: list[dict[str, Any]] = field(default_factory=list)
     function_url: bool = False
 
@@ -137,6 +138,8 @@ class Stack:
                     )
                 elif kind == "SQS":
                     fn.sqs_sources.append({**eprops, "Queue": self.resolve(eprops["Queue"])})
+                elif kind == "DynamoDB":
+                    fn.stream_sources.append({**eprops, "Stream": self.stream_table(eprops["Stream"])})
                 elif kind in ("Schedule", "ScheduleV2"):
                     fn.schedules.append(eprops)
             self.functions[logical_id] = fn
@@ -161,6 +164,13 @@ class Stack:
             "AWS::URLSuffix": "amazonaws.com",
             "AWS::NoValue": "",
         }
+
+    def stream_table(self, ref: Any) -> str:
+        """The logical id of the table whose stream ``ref`` (``!GetAtt Table.StreamArn``) names: the stream's ARN
+        exists only once the table does (DescribeTable's LatestStreamArn)."""
+        if isinstance(ref, dict) and "Fn::GetAtt" in ref and ref["Fn::GetAtt"][1] == "StreamArn":
+            return ref["Fn::GetAtt"][0]
+        raise ValueError(f"a DynamoDB event source's Stream must be !GetAtt <Table>.StreamArn, not {ref!r}")
 
     def queue_url(self, logical_id: str, endpoint: str) -> str:
         return f"{endpoint.rstrip('/')}/{self.account}/{self.physical_name(logical_id)}"

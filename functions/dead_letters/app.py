@@ -8,8 +8,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from fleetgate.core.api import Cursor, ErrorStyle, Limit, make_resolver
 from fleetgate.core.observability import http_handler
+from fleetgate.core.pagination import Page
 from fleetgate.engine import service
-from fleetgate.engine.schemas import DeadLetterList, DeadLetterReplay, DeadLetterReplayResult
+from fleetgate.engine.schemas import DeadLetter, DeadLetterReplay, DeadLetterReplayResult
 
 app = make_resolver(ErrorStyle.DETAIL)
 
@@ -17,9 +18,10 @@ Status = Annotated[Literal["pending", "replayed"] | None, Query(description="Onl
 
 
 @app.get("/api/v1/flows/<flow_id>/dead-letters")
-def list_dead_letters(flow_id: str, status: Status = None, limit: Limit = 50, cursor: Cursor = None) -> DeadLetterList:
-    page = service.list_dead_letters(app.principal, flow_id, status=status, limit=limit, cursor=cursor)
-    return DeadLetterList(items=page.items, next_cursor=page.next_cursor)
+def list_dead_letters(
+    flow_id: str, status: Status = None, limit: Limit = 50, cursor: Cursor = None
+) -> Page[DeadLetter]:
+    return service.list_dead_letters(app.principal, flow_id, status=status, limit=limit, cursor=cursor)
 
 
 @app.post(

@@ -124,11 +124,6 @@ class DeadLetter(Schema):
     replay_run_id: str | None = None
 
 
-class DeadLetterList(Schema):
-    items: list[DeadLetter]
-    next_cursor: str | None = None
-
-
 class DeadLetterReplay(Input):
     ids: (
         Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], Field(min_length=1, max_length=100)] | None

@@ -31,10 +31,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fleetgate.core.auth import Principal
-from fleetgate.core.ids import iso, now_iso
+from fleetgate.core.ids import iso, now_iso, parse_iso
 from fleetgate.core.observability import logger
 from fleetgate.core.pagination import Page
-from fleetgate.core.settings import get_engine_settings
+from fleetgate.core.settings import flow_max_receive_count, get_engine_settings, resettable
+from fleetgate.devices import service as devices
 from fleetgate.engine import nodes, queues
 from fleetgate.engine import repository as repo
 from fleetgate.engine.nodes import TRIGGER_TYPES, RunContext
@@ -48,6 +49,8 @@ from fleetgate.engine.schemas import (
     ReplaySkipped,
     Step,
 )
+from fleetgate.flows import service as flows
+from fleetgate.history import service as history
 
 RUN_NAMESPACE = uuid.UUID("6f1c1f5e-7c1a-4c59-9a57-2f1d0f6b8e42")
 STEP_TIME_BUDGET_MS = 40_000  # the longest step: an integration's 30 s timeout, and room to record it
@@ -57,7 +60,7 @@ HISTORY_STEPS_BYTES = 56 * 1024  # the flow history record keeps its steps list 
 MAX_CACHED_RUNS = 512
 DEFAULT_TRIGGER_EVENTS = ("up",)
 
-_runs: OrderedDict[str, RunContext] = OrderedDict()
+_runs: OrderedDict[str, RunContext] = resettable(OrderedDict())
 
 
 class StepInProgress(RuntimeError):
@@ -72,17 +75,14 @@ def run_id_for(origin: str, flow_id: str) -> str:
 def start_runs(*, device_id: str, owner_id: str, dev_eui: str, event: str, message: dict[str, Any], origin: str) -> int:
     """Send the first step of a run for every enabled flow triggered by the device or one of its labels: one
     Query per trigger key (the fan-out itself costs no DynamoDB call: it happens in SQS). Returns how many."""
-    from fleetgate.devices import repository as devices
-    from fleetgate.flows import repository as flows
-
-    keys = [f"device#{device_id}", *(f"label#{label}" for label in devices.label_ids_of(device_id))]
+    keys = flows.trigger_keys(device_id, devices.label_ids(device_id))
     by_flow: dict[str, dict[str, list[str]]] = {}
-    for entry in flows.flows_for_triggers(keys):
-        if entry["owner_id"] != owner_id:
+    for entry in flows.flows_triggered_by(keys):
+        if entry.owner_id != owner_id:
             continue  # cannot happen through the API (flows only reference their owner's devices); never cross it
-        found = by_flow.setdefault(entry["flow_id"], {"nodes": [], "triggers": []})
-        found["nodes"] += [n for n in entry["node_ids"] if n not in found["nodes"]]
-        found["triggers"].append(entry["trigger"])
+        found = by_flow.setdefault(entry.flow_id, {"nodes": [], "triggers": []})
+        found["nodes"] += [n for n in entry.node_ids if n not in found["nodes"]]
+        found["triggers"].append(entry.trigger)
     received_at = message.get("received_at") or now_iso()
     outgoing = [
         Outgoing(
@@ -125,7 +125,7 @@ def handle_step(body: str, *, receive_count: int = 1, remaining_ms: int = 900_00
     run = _context(step)
     if run is None:
         return "skipped"
-    final = receive_count >= get_engine_settings().max_receive_count
+    final = receive_count >= flow_max_receive_count()
     return _run_step(run, step, lease_seconds=remaining_ms / 1000 + 1, final=final, receive_count=receive_count)
 
 
@@ -169,10 +169,8 @@ def _remember(run: RunContext) -> RunContext:
 
 
 def _start_run(step: Step) -> RunContext | None:
-    from fleetgate.flows import repository as flows
-
     start = step.start or {}
-    flow = flows.get(step.flow_id)
+    flow = flows.definitions([step.flow_id]).get(step.flow_id)
     why = None
     if flow is None:
         why = "the flow no longer exists"
@@ -408,9 +406,6 @@ def _dead_letter(run: RunContext, step: Step, info: dict[str, Any]) -> None:
 
 # ---------------------------------------------------------------- settling
 def _settle(run: RunContext, state: repo.RunItem) -> None:
-    from fleetgate.history import service as history
-    from fleetgate.history.repository import new_history_id
-
     ok, failed = int(state.paths_ok or 0), int(state.paths_failed or 0)
     status = "success" if failed == 0 else ("error" if ok == 0 else "partial_success")
     traces = sorted(
@@ -422,7 +417,7 @@ def _settle(run: RunContext, state: repo.RunItem) -> None:
         error = errors[0] if failed == 1 and ok == 0 else f"{failed} of {ok + failed} paths failed; first: {errors[0]}"
     started = _parse(run.started_at)
     now = datetime.now(UTC)
-    history_id = new_history_id(started, suffix=run.run_id.replace("-", "")[:12])
+    history_id = history.history_id(started, suffix=run.run_id.replace("-", "")[:12])
     trigger = dict(run.trigger)
     history.record_flow_run(
         flow_id=run.flow_id,
@@ -486,8 +481,8 @@ def _bounded(value: Any, limit: int) -> Any:
 
 def _parse(text: str) -> datetime:
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except (AttributeError, ValueError):
+        return parse_iso(text)
+    except ValueError:
         return datetime.now(UTC)
 
 
@@ -495,8 +490,6 @@ def _parse(text: str) -> datetime:
 def list_dead_letters(
     who: Principal, flow_id: str, *, status: str | None, limit: int, cursor: str | None
 ) -> Page[DeadLetter]:
-    from fleetgate.flows import service as flows
-
     flow = flows.get_flow(who, flow_id)
     return repo.list_dead_letters(flow.id, status, limit=limit, cursor=cursor)
 
@@ -505,8 +498,6 @@ def replay_dead_letters(who: Principal, flow_id: str, data: DeadLetterReplay | N
     """Send each pending dead letter (the given ones, or up to 100) again as the first step of a new run that
     starts at the failed node. The run id is derived from the dead letter: replaying twice (concurrently, or
     after a failure half-way) starts one run."""
-    from fleetgate.flows import service as flows
-
     flow = flows.get_flow(who, flow_id)
     skipped: list[ReplaySkipped] = []
     more = False

@@ -19,7 +19,8 @@ import hashlib
 import hmac
 import re
 import secrets
-from datetime import UTC, datetime, timedelta
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 from fleetgate.core.access import owner_scope, visible
@@ -28,9 +29,12 @@ from fleetgate.core.errors import DomainError, Unauthorized
 from fleetgate.core.ids import iso, new_id, now_iso, utc_now
 from fleetgate.core.observability import logger
 from fleetgate.core.pagination import Page
-from fleetgate.core.settings import get_engine_settings
-from fleetgate.devices import repository as devices
+from fleetgate.core.repository import read_all
+from fleetgate.core.settings import get_ingest_settings
+from fleetgate.devices import presence
+from fleetgate.devices import service as devices
 from fleetgate.devices.schemas import Device, DeviceHistoryEntry
+from fleetgate.engine import service as engine
 from fleetgate.ingest import parsing, repository
 from fleetgate.ingest.schemas import IngestKey, IngestKeyCreate, IngestKeyCreated, IngestResult
 
@@ -45,7 +49,7 @@ class InvalidApiKey(Unauthorized):
 
 # ================================================================ keys
 def _hash(secret: str) -> str:
-    return hmac.new(get_engine_settings().ingest_key_secret.encode(), secret.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(get_ingest_settings().key_secret.encode(), secret.encode(), hashlib.sha256).hexdigest()
 
 
 def create_key(who: Principal, data: IngestKeyCreate) -> IngestKeyCreated:
@@ -96,11 +100,12 @@ def ingest(*, api_key: str | None, event: str | None, body: bytes, content_type:
     except DomainError as problem:  # authentication still comes first: 401 before 415 / 422
         _owner(repository.get_key(key_id), secret)
         raise problem from None
-    found, device_id = repository.get_key_and_device_id(key_id, devices.dev_eui_key(parsed.dev_eui))
+    # the key and the device's dev_eui claim in one BatchGetItem
+    found, device_id = read_all(repository.key_lookup(key_id), devices.device_id_by_eui(parsed.dev_eui))
     owner_id = _owner(found, secret)
     received = utc_now()
     received_at = iso(received)
-    device = devices.get_device(device_id) if device_id else None
+    device = devices.device_by_id(device_id) if device_id else None
     result = IngestResult(
         status="accepted", event=parsed.event, format=parsed.format, dev_eui=parsed.dev_eui, received_at=received_at
     )
@@ -111,7 +116,7 @@ def ingest(*, api_key: str | None, event: str | None, body: bytes, content_type:
         return result.model_copy(update={"status": "ignored", "reason": reason, "history_id": history_id})
     result = result.model_copy(update={"device_id": device.id})
     dedup_key = f"{device.id}|{parsed.event}|{parsed.dedup}"
-    if not repository.claim_event(dedup_key, received, get_engine_settings().ingest_dedup_hours):
+    if not repository.claim_event(dedup_key, received, get_ingest_settings().dedup_hours):
         return result.model_copy(
             update={"status": "duplicate", "reason": "already ingested (same deduplication id): not processed again"}
         )
@@ -119,12 +124,10 @@ def ingest(*, api_key: str | None, event: str | None, body: bytes, content_type:
     if parsed.source_time:
         data["source_time"] = parsed.source_time
     entry = DeviceHistoryEntry(id=new_id(), device_id=device.id, event=parsed.event, received_at=received_at, data=data)
-    devices.add_history(entry, device.owner_id)
+    devices.record_history(entry, device.owner_id)
     result = result.model_copy(update={"history_id": entry.id})
     if parsed.event == "up":
-        _mark_seen(device, received)
-        from fleetgate.engine import service as engine
-
+        presence.seen(device, received)
         try:
             flows = engine.start_runs(
                 device_id=device.id,
@@ -139,25 +142,10 @@ def ingest(*, api_key: str | None, event: str | None, body: bytes, content_type:
             return result.model_copy(update={"reason": "stored, but its flows could not be started (logged)"})
         result = result.model_copy(update={"flows_triggered": flows})
     elif parsed.event == "status":
-        repository.set_battery(device.id, {**parsed.battery, "updated_at": received_at})
+        presence.record_status(device.id, {**parsed.battery, "updated_at": received_at})
     elif parsed.event == "location":
-        repository.set_location(device.id, {**parsed.location, "updated_at": received_at})
+        presence.record_location(device.id, {**parsed.location, "updated_at": received_at})
     return result
-
-
-def _mark_seen(device: Device, received: datetime) -> None:
-    maintenance = device.status == "maintenance"  # a status set by hand: uplinks do not override it
-    due = None
-    if device.expected_transmit_time and not maintenance:
-        due = iso(received + timedelta(seconds=int(device.expected_transmit_time)))
-    repository.mark_seen(
-        device.id, iso(received), online=not maintenance, offline_due=due, shard=shard_of(device.id) if due else None
-    )
-
-
-def shard_of(device_id: str) -> str:
-    digest = hashlib.sha1(device_id.encode()).digest()
-    return f"s{int.from_bytes(digest[:4], 'big') % get_engine_settings().offline_shards}"
 
 
 def _uplink_message(device: Device, parsed: parsing.DeviceEvent, received_at: str, history_id: str) -> dict[str, Any]:
@@ -192,7 +180,7 @@ def _record_unknown(parsed: parsing.DeviceEvent, owner_id: str, received_at: str
             "reason": reason,
         },
     )
-    devices.add_history(entry, owner_id)
+    devices.record_history(entry, owner_id)
     return entry.id
 
 
@@ -204,24 +192,20 @@ def detect_offline(
     Query per shard of the offline_due index (due devices only), then per device a conditional update (an
     uplink in between wins), an ``offline`` history entry and its flows (those with an offline trigger run).
     ``deadline`` (time.monotonic()) stops early; the rest is due next time."""
-    import time
-
-    from fleetgate.engine import service as engine
-
     now = now or datetime.now(UTC)
     at = iso(now)
     marked, flows, stopped = 0, 0, False
-    for shard in range(get_engine_settings().offline_shards):
+    for shard in presence.shards():
         # one more than the room left: a due device beyond the limit means this run is not complete
-        for item in repository.due_devices(f"s{shard}", at, limit - marked + 1):
+        for item in presence.due(shard, at, limit - marked + 1):
             if marked >= limit or (deadline is not None and time.monotonic() > deadline):
                 stopped = True
                 break
             due = item.offline_due
-            if due is None or not repository.mark_offline(item.id, due):
+            if due is None or not presence.mark_offline(item.id, due):
                 continue
             marked += 1
-            ett = int(item.expected_transmit_time) if item.expected_transmit_time is not None else None
+            ett = item.expected_transmit_time
             entry = DeviceHistoryEntry(
                 id=new_id(),
                 device_id=item.id,
@@ -229,7 +213,7 @@ def detect_offline(
                 received_at=at,
                 data={"last_seen": item.last_seen, "expected_transmit_time": ett, "offline_due": due},
             )
-            devices.add_history(entry, item.owner_id or "")
+            devices.record_history(entry, item.owner_id)
             message = {
                 "event": "offline",
                 "device_id": item.id,
@@ -243,8 +227,8 @@ def detect_offline(
             }
             flows += engine.start_runs(
                 device_id=item.id,
-                owner_id=item.owner_id or "",
-                dev_eui=item.dev_eui or "",
+                owner_id=item.owner_id,
+                dev_eui=item.dev_eui,
                 event="offline",
                 message=message,
                 origin=f"offline|{item.id}|{due}",
