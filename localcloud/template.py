@@ -86,6 +86,7 @@ class Function:
     stream_sources: list[dict[str, Any]] = field(default_factory=list)  # DynamoDB events: Stream is the table's id
     schedules: list[dict[str, Any]] = field(default_factory=list)
     function_url: bool = False
+    on_failure_queue: str | None = None  # EventInvokeConfig's OnFailure queue (logical id): failed async invocations
 
     @property
     def module(self) -> str:
@@ -125,6 +126,7 @@ class Stack:
                 timeout=int(props.get("Timeout", 3)),
                 memory=int(props.get("MemorySize", 128)),
                 function_url="FunctionUrlConfig" in props,
+                on_failure_queue=_on_failure_queue(props.get("EventInvokeConfig")),
             )
             for event in (props.get("Events") or {}).values():
                 kind, eprops = event["Type"], event.get("Properties", {})
@@ -300,6 +302,13 @@ class Stack:
         for fn in self.functions.values():
             env.update({k: v for k, v in fn.environment.items() if k != "POWERTOOLS_SERVICE_NAME"})
         return env
+
+
+def _on_failure_queue(config: Any) -> str | None:
+    destination = (((config or {}).get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+    if isinstance(destination, dict) and "Fn::GetAtt" in destination:
+        return destination["Fn::GetAtt"][0]
+    return None
 
 
 def stack(path: Path = TEMPLATE, prefix: str = LOCAL_PREFIX, parameters: dict[str, str] | None = None) -> Stack:

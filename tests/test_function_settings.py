@@ -214,8 +214,8 @@ def test_globals_hold_only_deployment_wide_settings_no_tables_or_credentials():
 def test_given_a_function_then_its_template_entry_sets_exactly_the_settings_its_code_reads(logical_id):
     fn = STACK.functions[logical_id]
     reads = reads_of(fn.module)
+    given = _own(logical_id) | set(_globals())
     own = {v for v in _own(logical_id) if not v.startswith(POWERTOOLS)}
-    given = own | set(_globals())
     missing = sorted(v for v in reads & TEMPLATE_SETTINGS if v not in given)
     unused = sorted(own - reads)
     assert not missing, f"{logical_id} reads {missing} but its template entry does not set them"

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fleetgate.core.ids import now_iso, parse_iso
+from fleetgate.core.observability import count
 from fleetgate.engine import conditions
 from fleetgate.engine.schemas import START, NodeResult, Step
 from fleetgate.functions import service as functions
@@ -210,6 +211,7 @@ def _integration(run: RunContext, step: Step, node: dict[str, Any], message: dic
         backoff = record.config.retry_backoff_seconds
         delay = int(min(MAX_RETRY_DELAY, backoff * 2 ** (step.attempt - 1)))
         retry = {"node_id": step.node_id, "attempt": step.attempt + 1, "via": step.via, "delay": delay}
+        count("StepRetries")
         return NodeResult(
             ok=False,
             output=output,

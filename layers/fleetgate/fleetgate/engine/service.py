@@ -32,7 +32,7 @@ from typing import Any
 
 from fleetgate.core.auth import Principal
 from fleetgate.core.ids import iso, now_iso, parse_iso
-from fleetgate.core.observability import logger
+from fleetgate.core.observability import count, logger
 from fleetgate.core.pagination import Page
 from fleetgate.core.settings import flow_max_receive_count, get_engine_settings, resettable
 from fleetgate.devices import service as devices
@@ -391,6 +391,7 @@ def _dead_letter(run: RunContext, step: Step, info: dict[str, Any]) -> None:
         device_id=run.device_id,
     )
     repo.put_dead_letter(letter, run.owner_id)
+    count("DeadLetters")
     queues.send_dead_letter(
         {
             "dead_letter": letter.model_dump(exclude={"message"}),
@@ -434,6 +435,7 @@ def _settle(run: RunContext, state: repo.RunItem) -> None:
         history_id=history_id,
     )
     repo.mark_settled(run.run_id, status, history_id, iso(now))
+    count("FlowRuns", status=status)
     _runs.pop(run.run_id, None)
     logger.info(
         "flow run settled", extra={"flow_id": run.flow_id, "run_id": run.run_id, "status": status, "steps": len(traces)}

@@ -12,6 +12,7 @@ from fleetgate.core.access import owner_scope, visible
 from fleetgate.core.auth import Principal
 from fleetgate.core.errors import InvalidInput, NotFound
 from fleetgate.core.ids import new_id, now_iso
+from fleetgate.core.observability import timing
 from fleetgate.core.pagination import Page
 from fleetgate.core.repository import Lookup, read_all
 from fleetgate.core.schemas import changes
@@ -160,5 +161,8 @@ def code_for(nodes: Iterable[tuple[str, int | None]], owner_id: str) -> dict[tup
 
 
 def execute(code: FunctionCode, message: dict[str, Any]) -> sandbox.Execution:
-    """Run one function on ``message`` in a fresh sandbox. Never raises for the script's faults."""
-    return sandbox.run(code.code, message, timeout_ms=code.timeout_ms)
+    """Run one function on ``message`` in a fresh sandbox (a flow's function node). Never raises for the script's
+    faults."""
+    result = sandbox.run(code.code, message, timeout_ms=code.timeout_ms)
+    timing("FunctionDuration", result.duration_ms)
+    return result

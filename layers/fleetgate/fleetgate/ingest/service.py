@@ -27,7 +27,7 @@ from fleetgate.core.access import owner_scope, visible
 from fleetgate.core.auth import Principal
 from fleetgate.core.errors import DomainError, Unauthorized
 from fleetgate.core.ids import iso, new_id, now_iso, utc_now
-from fleetgate.core.observability import logger
+from fleetgate.core.observability import count, logger
 from fleetgate.core.pagination import Page
 from fleetgate.core.repository import read_all
 from fleetgate.core.settings import get_ingest_settings
@@ -113,13 +113,16 @@ def ingest(*, api_key: str | None, event: str | None, body: bytes, content_type:
         reason = "unknown device: no device with this dev_eui is registered to the key's owner"
         history_id = _record_unknown(parsed, owner_id, received_at, reason)
         logger.info("uplink from an unknown device", extra={"dev_eui": parsed.dev_eui, "event": parsed.event})
+        count("UplinksIgnored")
         return result.model_copy(update={"status": "ignored", "reason": reason, "history_id": history_id})
     result = result.model_copy(update={"device_id": device.id})
     dedup_key = f"{device.id}|{parsed.event}|{parsed.dedup}"
     if not repository.claim_event(dedup_key, received, get_ingest_settings().dedup_hours):
+        count("UplinksDuplicate")
         return result.model_copy(
             update={"status": "duplicate", "reason": "already ingested (same deduplication id): not processed again"}
         )
+    count("UplinksAccepted")
     data = {**parsed.data, "format": parsed.format}
     if parsed.source_time:
         data["source_time"] = parsed.source_time

@@ -21,6 +21,7 @@ from fleetgate.core.access import owner_scope, visible
 from fleetgate.core.auth import Principal
 from fleetgate.core.errors import InvalidInput, NotFound
 from fleetgate.core.ids import new_id, now_iso
+from fleetgate.core.observability import count, timing
 from fleetgate.core.pagination import Page
 from fleetgate.core.repository import Lookup
 from fleetgate.core.schemas import changed, sent_fields
@@ -205,6 +206,14 @@ def send(record: IntegrationRecord, payload: dict[str, Any], *, headers: dict[st
     """Deliver ``payload`` through the integration (the flow engine's entry point too). ``headers`` are added to an
     HTTP integration's own (the engine's Idempotency-Key); MQTT ignores them. Never raises for the destination's
     faults: the outcome says what happened."""
+    outcome = _deliver(record, payload, headers)
+    timing("IntegrationLatency", outcome.latency_ms)
+    if not outcome.success:
+        count("IntegrationFailures")
+    return outcome
+
+
+def _deliver(record: IntegrationRecord, payload: dict[str, Any], headers: dict[str, str] | None) -> Outcome:
     cfg = record.config
     shown = masked_request(record.type, cfg.model_dump())
     if isinstance(cfg, HttpConfig):

@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 from fleetgate.core.errors import BadGateway, ConfigurationError, GatewayTimeout, NotFound
 from fleetgate.core.http import deadline, is_timeout, pooled_client
-from fleetgate.core.observability import logger
+from fleetgate.core.observability import count, logger
 from fleetgate.core.settings import MicroshareSettings, cached, get_microshare_settings, resolve_secret
 from fleetgate.microshare.clusters import Cluster
 
@@ -128,6 +128,7 @@ class MicroshareClient:
                 "Microshare call failed",
                 extra={"upstream_call": what, "error_type": type(exc).__name__, "duration_ms": round(ms, 1)},
             )
+            count("UpstreamErrors", upstream="microshare", status="timeout" if is_timeout(exc) else "unreachable")
             if is_timeout(exc):
                 raise GatewayTimeout("Microshare API did not respond in time") from None
             raise Unreachable("Could not connect to Microshare API") from None
@@ -136,6 +137,8 @@ class MicroshareClient:
             "Microshare call",
             extra={"upstream_call": what, "upstream_status": response.status_code, "duration_ms": round(ms, 1)},
         )
+        if not 200 <= response.status_code < 300:
+            count("UpstreamErrors", upstream="microshare", status=str(response.status_code))
         try:
             body = response.json() if response.content else None
         except ValueError:
