@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -89,11 +90,21 @@ def _invocation_scope(service: str) -> Iterator[None]:
 
 
 # ---------------------------------------------------------------- handlers
+def _imports_done() -> None:
+    """The handler module is imported: resume the garbage collector (paused by ``fleetgate/__init__.py`` in a
+    Lambda process), with what the imports made frozen out of its collections, as it lives as long as the
+    process."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
+
+
 def http_handler(resolve: Callable[[dict, Any], dict]) -> Callable[[dict, Any], dict]:
     """Wrap ``app.resolve`` as a Lambda handler with a correlation id, this function's service name and its
     metrics flushed. The service name is POWERTOOLS_SERVICE_NAME as the handler module is imported (as Powertools'
     own Logger takes it): the local cloud imports each function under its own."""
     service = _service_name()
+    _imports_done()
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
     @functools.wraps(resolve)
@@ -122,6 +133,7 @@ def event_handler(handle: Callable[[dict, Any], Any]) -> Callable[[dict, Any], A
     this function's service name, its metrics flushed, one summary line per invocation (counts only, never the
     events' contents)."""
     service = _service_name()
+    _imports_done()
 
     @logger.inject_lambda_context(clear_state=True)
     @functools.wraps(handle)

@@ -9,7 +9,6 @@ and belongs to the flow's owner. Any failure is a 422 naming the node.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from fleetgate.core.access import owner_scope, visible
@@ -21,7 +20,7 @@ from fleetgate.core.repository import read_all
 from fleetgate.core.schemas import changed, sent_fields
 from fleetgate.devices import service as devices
 from fleetgate.flows import repository
-from fleetgate.flows.schemas import TRIGGER_TYPES, Flow, FlowCreate, FlowUpdate, TriggerMatch
+from fleetgate.flows.schemas import TRIGGER_TYPES, Flow, FlowCreate, FlowUpdate
 from fleetgate.functions import service as functions
 from fleetgate.history import service as history
 from fleetgate.history.schemas import FlowExecution
@@ -203,19 +202,3 @@ def flow_history_entry(who: Principal, flow_id: str, history_id: str) -> FlowExe
 
 def all_flow_history(who: Principal, *, limit: int, cursor: str | None) -> Page[FlowExecution]:
     return history.for_caller(who, "flow", limit=limit, cursor=cursor)
-
-
-# ---------------------------------------------------------------- for the flow engine
-def trigger_keys(device_id: str, label_ids: Iterable[str]) -> list[str]:
-    """The trigger index keys an event of this device (in these labels) looks up."""
-    return [repository.trigger_key("device", device_id), *(repository.trigger_key("label", i) for i in label_ids)]
-
-
-def flows_triggered_by(keys: Iterable[str]) -> list[TriggerMatch]:
-    """The enabled flows these trigger keys start (one Query per key), with their trigger nodes."""
-    return repository.flows_for_triggers(keys)
-
-
-def definitions(flow_ids: Iterable[str]) -> dict[str, Flow]:
-    """The flows to run, whoever owns them (the run knows its owner): id → flow, missing ones left out."""
-    return {flow.id: flow for flow in repository.get_many(flow_ids)}

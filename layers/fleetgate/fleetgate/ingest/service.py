@@ -1,8 +1,5 @@
-"""Ingest logic: X-API-Key keys, ingesting ChirpStack / Helium events, offline detection.
-
-Keys: ``fgk_<key id>_<secret>``, 32 random bytes of secret. Only ``HMAC-SHA256(INGEST_KEY_SECRET, secret)`` is
-stored (a fast keyed hash is right for a high-entropy random key; a password hash would only slow every uplink
-down), and the key's id makes its lookup one GetItem. A key ingests for its owner's devices only.
+"""Ingest logic: ingesting ChirpStack / Helium events (authenticated by an ingest key, see
+:mod:`fleetgate.ingest.keys`), offline detection.
 
 Ingesting one event, in order: the key (401, nothing stored, when it is missing or wrong), the body (415 for
 protobuf, 422 for anything else we cannot read), then the device by dev_eui. An unknown device (or someone
@@ -15,94 +12,36 @@ starts the device's flows (one SQS message per flow); ``status`` stores the batt
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import re
-import secrets
 import time
 from datetime import UTC, datetime
 from typing import Any
 
-from fleetgate.core.access import owner_scope, visible
-from fleetgate.core.auth import Principal
-from fleetgate.core.errors import DomainError, Unauthorized
-from fleetgate.core.ids import iso, new_id, now_iso, utc_now
+from fleetgate.core.errors import DomainError
+from fleetgate.core.ids import iso, new_id, utc_now
 from fleetgate.core.observability import count, logger
-from fleetgate.core.pagination import Page
 from fleetgate.core.repository import read_all
 from fleetgate.core.settings import get_ingest_settings
 from fleetgate.devices import presence
 from fleetgate.devices import service as devices
 from fleetgate.devices.schemas import Device, DeviceHistoryEntry
-from fleetgate.engine import service as engine
-from fleetgate.ingest import parsing, repository
-from fleetgate.ingest.schemas import IngestKey, IngestKeyCreate, IngestKeyCreated, IngestResult
+from fleetgate.engine import starts as engine
+from fleetgate.ingest import keys, parsing, repository
+from fleetgate.ingest.schemas import IngestResult
 
-KEY_PREFIX = "fgk"
-_KEY = re.compile(r"^fgk_([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
 MAX_OFFLINE_PER_RUN = 1000
-
-
-class InvalidApiKey(Unauthorized):
-    challenge = 'ApiKey header="X-API-Key"'
-
-
-# ================================================================ keys
-def _hash(secret: str) -> str:
-    return hmac.new(get_ingest_settings().key_secret.encode(), secret.encode(), hashlib.sha256).hexdigest()
-
-
-def create_key(who: Principal, data: IngestKeyCreate) -> IngestKeyCreated:
-    key_id, secret, now = new_id(), secrets.token_urlsafe(32), now_iso()
-    record = IngestKey(
-        id=key_id,
-        owner_id=who.user_id,
-        name=data.name,
-        description=data.description,
-        prefix=f"{KEY_PREFIX}_{key_id}_{secret[:4]}",
-        created_at=now,
-        updated_at=now,
-    )
-    repository.create_key(record, _hash(secret))
-    return IngestKeyCreated(**record.model_dump(), key=f"{KEY_PREFIX}_{key_id}_{secret}")
-
-
-def list_keys(who: Principal, *, limit: int, cursor: str | None) -> Page[IngestKey]:
-    return repository.list_keys(owner_scope(who), limit=limit, cursor=cursor)
-
-
-def revoke_key(who: Principal, key_id: str) -> None:
-    found = repository.get_key(key_id)
-    key = visible(who, found[0] if found else None, "Ingest key")
-    repository.delete_key(key.id)
-
-
-def _split(api_key: str | None) -> tuple[str, str]:
-    match = _KEY.match((api_key or "").strip())
-    if not match:
-        raise InvalidApiKey("Missing or invalid X-API-Key" if api_key else "Missing X-API-Key header")
-    return match.group(1), match.group(2)
-
-
-def _owner(found: tuple[IngestKey, str] | None, secret: str) -> str:
-    """The owner of a key whose secret matches; 401 otherwise (the same for an unknown and a wrong key)."""
-    expected = found[1] if found else "0" * 64
-    if not hmac.compare_digest(_hash(secret), expected) or found is None:
-        raise InvalidApiKey("Missing or invalid X-API-Key")
-    return found[0].owner_id
 
 
 # ================================================================ ingest
 def ingest(*, api_key: str | None, event: str | None, body: bytes, content_type: str | None) -> IngestResult:
-    key_id, secret = _split(api_key)
+    key_id, secret = keys.split(api_key)
     try:
         parsed = parsing.parse(body, content_type, event)
     except DomainError as problem:  # authentication still comes first: 401 before 415 / 422
-        _owner(repository.get_key(key_id), secret)
+        keys.check(key_id, secret)
         raise problem from None
     # the key and the device's dev_eui claim in one BatchGetItem
-    found, device_id = read_all(repository.key_lookup(key_id), devices.device_id_by_eui(parsed.dev_eui))
-    owner_id = _owner(found, secret)
+    found, device_id = read_all(keys.lookup(key_id), devices.device_id_by_eui(parsed.dev_eui))
+    owner_id = keys.owner(found, secret)
     received = utc_now()
     received_at = iso(received)
     device = devices.device_by_id(device_id) if device_id else None

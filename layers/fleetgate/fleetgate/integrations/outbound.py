@@ -19,7 +19,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import socket
-import ssl
 import time
 import uuid
 from collections.abc import Iterable
@@ -169,6 +168,8 @@ def send_http(
     masked_request: dict[str, Any] | None = None,
 ) -> Outcome:
     """Send ``payload`` as JSON; success is a 2xx answer. Never raises for the destination's faults."""
+    import ssl
+
     import httpx
 
     body = json.dumps(payload, separators=(",", ":"))
@@ -244,6 +245,8 @@ def send_mqtt(
     masked_request: dict[str, Any] | None = None,
 ) -> Outcome:
     """Connect (MQTT v5), publish one message, wait for the acknowledgement its QoS asks for, disconnect."""
+    import ssl
+
     from paho.mqtt.client import MQTTv5
     from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
