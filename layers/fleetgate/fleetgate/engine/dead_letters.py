@@ -9,8 +9,15 @@ from fleetgate.core.ids import now_iso
 from fleetgate.core.pagination import Page
 from fleetgate.engine import queues
 from fleetgate.engine import repository as repo
-from fleetgate.engine.schemas import DeadLetter, DeadLetterReplay, DeadLetterReplayResult, Outgoing, ReplaySkipped, Step
-from fleetgate.engine.starts import run_id_for
+from fleetgate.engine.schemas import (
+    DeadLetter,
+    DeadLetterReplay,
+    DeadLetterReplayResult,
+    Outgoing,
+    ReplaySkipped,
+    Step,
+    run_id_for,
+)
 from fleetgate.flows import runs as flows
 from fleetgate.flows.schemas import Flow
 

@@ -7,20 +7,13 @@ This module is what the contexts that start runs load: not the worker, its nodes
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from fleetgate.core.ids import now_iso
 from fleetgate.devices import service as devices
 from fleetgate.engine import queues
-from fleetgate.engine.schemas import START, Outgoing, Step
+from fleetgate.engine.schemas import START, Outgoing, Step, run_id_for
 from fleetgate.flows import runs as flows
-
-RUN_NAMESPACE = uuid.UUID("6f1c1f5e-7c1a-4c59-9a57-2f1d0f6b8e42")
-
-
-def run_id_for(origin: str, flow_id: str) -> str:
-    return str(uuid.uuid5(RUN_NAMESPACE, f"{origin}|{flow_id}"))
 
 
 def start_runs(*, device_id: str, owner_id: str, dev_eui: str, event: str, message: dict[str, Any], origin: str) -> int:
