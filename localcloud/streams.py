@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from localcloud.background import Poller
 from localcloud.template import Stack
 
 log = logging.getLogger("localcloud.streams")
@@ -79,8 +79,8 @@ def stream_sources(stack: Stack) -> list[StreamSource]:
     return sources
 
 
-class StreamPoller:
-    """Feeds one table's stream to its function."""
+class StreamPoller(Poller):
+    """Feeds one table's stream to its function; :meth:`poll_once` reads each shard once."""
 
     def __init__(
         self,
@@ -93,16 +93,16 @@ class StreamPoller:
         queue_urls: dict[str, str] | None = None,
         wait_seconds: float = 0.5,
     ):
+        super().__init__()
         self.source = source
         self.dynamodb, self.streams, self.sqs = dynamodb, streams, sqs
         self.invoke = invoke
         self.queue_urls = queue_urls or {}
-        self.wait_seconds = wait_seconds
+        self.idle_seconds = wait_seconds
+        self.name = f"stream-{source.table}"
         self.stream_arn = ""
         self._iterators: dict[str, str | None] = {}  # shard id → next iterator (None: closed and drained)
         self._refreshed = 0.0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     # ---------------------------------------------------------------- reading
     def _refresh_shards(self) -> None:
@@ -240,30 +240,6 @@ class StreamPoller:
                 "streamArn": self.stream_arn,
             },
         }
-
-    # ---------------------------------------------------------------- background thread
-    def start(self) -> StreamPoller:
-        self._thread = threading.Thread(target=self._run, name=f"stream-{self.source.table}", daemon=True)
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                if self.poll_once():
-                    continue
-            except Exception:
-                if self._stop.is_set():
-                    break
-                log.exception("reading the stream of %s failed; retrying in 1 s", self.source.table_name)
-                self._stop.wait(1)
-                continue
-            self._stop.wait(self.wait_seconds)
-
-    def stop(self, wait: bool = True) -> None:
-        self._stop.set()
-        if wait and self._thread is not None:
-            self._thread.join(timeout=self.wait_seconds + 5)
 
 
 class Streams:

@@ -127,3 +127,21 @@ def token_for(role: str = "user") -> dict:
 
     user_id = str(uuid.uuid4())
     return {"id": user_id, "token": issue_token(user_id, role)[0]}  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------ DynamoDB's own faults, through botocore's hooks
+class ClientHook:
+    """Registers ``self`` on the layer's shared DynamoDB client for ``event`` while in the block: DynamoDB's own
+    behaviour (throttling, a failed write) is played through botocore's event hooks, nothing of ours is patched."""
+
+    event = ""
+
+    def __enter__(self):
+        from fleetgate.core.repository import shared_connection
+
+        self.events = shared_connection().client.meta.events
+        self.events.register(self.event, self)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.events.unregister(self.event, self)

@@ -7,11 +7,13 @@ the first calls moves every key to UnprocessedKeys, as DynamoDB does under load.
 from __future__ import annotations
 
 from tests.flow_support import v4_up
-from tests.support import new_eui
+from tests.support import ClientHook, new_eui
 
 
-class Throttled:
+class Throttled(ClientHook):
     """The first ``times`` BatchGetItem answers process nothing (``times=None``: every answer)."""
+
+    event = "after-call.dynamodb.BatchGetItem"
 
     def __init__(self, times: int | None):
         self.times, self.calls = times, 0
@@ -27,16 +29,6 @@ class Throttled:
                     {k: v for k, v in i.items() if k in ("id", "key")} for i in items
                 ]
             parsed["Responses"] = {t: [] for t in parsed.get("Responses", {})}
-
-    def __enter__(self) -> Throttled:
-        from fleetgate.core.repository import shared_connection
-
-        self.events = shared_connection().client.meta.events
-        self.events.register("after-call.dynamodb.BatchGetItem", self)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.events.unregister("after-call.dynamodb.BatchGetItem", self)
 
 
 def _uplink_world(api) -> dict:

@@ -10,7 +10,7 @@ from pathlib import Path
 import boto3
 from botocore.exceptions import ClientError
 
-from tests.support import STACK, new_eui
+from tests.support import STACK, ClientHook, new_eui
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 
@@ -21,9 +21,11 @@ def _names(api, token: str, query: str, *, streams: bool = True) -> list[str]:
     return sorted(hit["name"] for hit in reply.body["items"])
 
 
-class FailingWrites:
+class FailingWrites(ClientHook):
     """DynamoDB failing the search index's writes (a throttled BatchWriteItem) for the calls in ``failing``
-    (1-based), through botocore's own event hooks on the shared client: nothing of ours is patched."""
+    (1-based)."""
+
+    event = "before-parameter-build.dynamodb.BatchWriteItem"
 
     def __init__(self, failing: set[int] | None = None, *, always: bool = False):
         self.failing, self.always, self.calls = failing or set(), always, 0
@@ -36,16 +38,6 @@ class FailingWrites:
             raise ClientError(
                 {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "throttled"}}, "BatchWriteItem"
             )
-
-    def __enter__(self) -> FailingWrites:
-        from fleetgate.core.repository import shared_connection
-
-        self.events = shared_connection().client.meta.events
-        self.events.register("before-parameter-build.dynamodb.BatchWriteItem", self)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.events.unregister("before-parameter-build.dynamodb.BatchWriteItem", self)
 
 
 def _failure_records() -> list[dict]:

@@ -100,11 +100,17 @@ class AuthSettings:
     @property
     def secret(self) -> str:
         """The HMAC key of bearer tokens and list cursors."""
-        if self._secret:
-            return self._secret
-        if self._secret_arn:
-            return resolve_secret(self._secret_arn)  # cached 5 minutes: a rotation reaches warm instances
-        raise RuntimeError("JWT_SECRET or JWT_SECRET_ARN must be set")
+        return _plain_or_arn(self._secret, self._secret_arn, "JWT_SECRET")
+
+
+def _plain_or_arn(plain: str | None, arn: str | None, variable: str) -> str:
+    """A secret given in plain (``X``: tests, the local cloud) or by its Secrets Manager ARN (``X_ARN``: a stack),
+    read through Powertools parameters, cached 5 minutes, so a rotation reaches warm instances."""
+    if plain:
+        return plain
+    if arn:
+        return resolve_secret(arn)
+    raise RuntimeError(f"{variable} or {variable}_ARN must be set")
 
 
 @cached
@@ -291,11 +297,7 @@ class IngestSettings:
     @property
     def key_secret(self) -> str:
         """The key of the ingest API keys' HMAC (keys are stored as HMAC-SHA256 of the key under it)."""
-        if self._key_secret:
-            return self._key_secret
-        if self._key_secret_arn:
-            return resolve_secret(self._key_secret_arn)
-        raise RuntimeError("INGEST_KEY_SECRET or INGEST_KEY_SECRET_ARN must be set")
+        return _plain_or_arn(self._key_secret, self._key_secret_arn, "INGEST_KEY_SECRET")
 
 
 @cached

@@ -7,10 +7,10 @@ an admin sees and changes everything. Someone else's resource is reported as
 
 from __future__ import annotations
 
-from fleetgate.core.access import owner_scope, visible
+from fleetgate.core.access import new_resource, owner_scope, visible
 from fleetgate.core.auth import Principal
 from fleetgate.core.errors import InvalidInput, NotFound
-from fleetgate.core.ids import new_id, now_iso
+from fleetgate.core.ids import now_iso
 from fleetgate.core.pagination import Page
 from fleetgate.core.repository import Lookup
 from fleetgate.core.schemas import changes
@@ -31,8 +31,7 @@ from fleetgate.devices.schemas import (
 
 
 def create_device(who: Principal, data: DeviceCreate) -> Device:
-    now = now_iso()
-    device = Device(id=new_id(), owner_id=who.user_id, created_at=now, updated_at=now, **data.model_dump())
+    device = Device(**new_resource(who), **data.model_dump())
     repository.create_device(device)
     return device
 
@@ -89,8 +88,7 @@ def all_device_history(who: Principal, *, limit: int, cursor: str | None) -> Pag
 
 
 def create_label(who: Principal, data: LabelCreate) -> Label:
-    now = now_iso()
-    label = Label(id=new_id(), owner_id=who.user_id, created_at=now, updated_at=now, **data.model_dump())
+    label = Label(**new_resource(who), **data.model_dump())
     repository.create_label(label)
     return label
 

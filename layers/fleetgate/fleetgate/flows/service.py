@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fleetgate.core.access import owner_scope, visible
+from fleetgate.core.access import new_resource, owner_scope, visible
 from fleetgate.core.auth import Principal
 from fleetgate.core.errors import InvalidInput, NotFound
-from fleetgate.core.ids import new_id, now_iso
+from fleetgate.core.ids import now_iso
 from fleetgate.core.pagination import Page
 from fleetgate.core.repository import read_all
 from fleetgate.core.schemas import changed, sent_fields
@@ -141,17 +141,13 @@ def _graph(data: FlowCreate | FlowUpdate) -> tuple[list[dict[str, Any]], list[di
 def create_flow(who: Principal, data: FlowCreate) -> Flow:
     nodes, edges = _graph(data)
     validate_graph(who.user_id, nodes, edges)
-    now = now_iso()
     flow = Flow(
-        id=new_id(),
-        owner_id=who.user_id,
+        **new_resource(who),
         name=data.name,
         description=data.description,
         enabled=data.enabled,
         nodes=nodes,
         edges=edges,
-        created_at=now,
-        updated_at=now,
     )
     repository.create(flow)
     return flow

@@ -8,10 +8,10 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from fleetgate.core.access import owner_scope, visible
+from fleetgate.core.access import new_resource, owner_scope, visible
 from fleetgate.core.auth import Principal
 from fleetgate.core.errors import InvalidInput, NotFound
-from fleetgate.core.ids import new_id, now_iso
+from fleetgate.core.ids import now_iso
 from fleetgate.core.observability import timing
 from fleetgate.core.pagination import Page
 from fleetgate.core.repository import Lookup, read_all
@@ -53,16 +53,7 @@ def _entry_point(code: str, timeout_ms: int) -> str:
 
 def create_function(who: Principal, data: FunctionCreate) -> Function:
     entry = _entry_point(data.code, data.timeout_ms)
-    now = now_iso()
-    fn = Function(
-        id=new_id(),
-        owner_id=who.user_id,
-        entry_point=entry,
-        version=1,
-        created_at=now,
-        updated_at=now,
-        **data.model_dump(),
-    )
+    fn = Function(**new_resource(who), entry_point=entry, version=1, **data.model_dump())
     repository.create(fn)
     return fn
 

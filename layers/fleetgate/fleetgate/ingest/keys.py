@@ -12,10 +12,9 @@ import hmac
 import re
 import secrets
 
-from fleetgate.core.access import owner_scope, visible
+from fleetgate.core.access import new_resource, owner_scope, visible
 from fleetgate.core.auth import Principal
 from fleetgate.core.errors import Unauthorized
-from fleetgate.core.ids import new_id, now_iso
 from fleetgate.core.pagination import Page
 from fleetgate.core.repository import Lookup
 from fleetgate.core.settings import get_ingest_settings
@@ -35,18 +34,12 @@ def _hash(secret: str) -> str:
 
 
 def create_key(who: Principal, data: IngestKeyCreate) -> IngestKeyCreated:
-    key_id, secret, now = new_id(), secrets.token_urlsafe(32), now_iso()
-    record = IngestKey(
-        id=key_id,
-        owner_id=who.user_id,
-        name=data.name,
-        description=data.description,
-        prefix=f"{KEY_PREFIX}_{key_id}_{secret[:4]}",
-        created_at=now,
-        updated_at=now,
-    )
+    fields, secret = new_resource(who), secrets.token_urlsafe(32)
+    key = f"{KEY_PREFIX}_{fields['id']}_{secret}"
+    prefix = f"{KEY_PREFIX}_{fields['id']}_{secret[:4]}"
+    record = IngestKey(**fields, name=data.name, description=data.description, prefix=prefix)
     repository.create_key(record, _hash(secret))
-    return IngestKeyCreated(**record.model_dump(), key=f"{KEY_PREFIX}_{key_id}_{secret}")
+    return IngestKeyCreated(**record.model_dump(), key=key)
 
 
 def list_keys(who: Principal, *, limit: int, cursor: str | None) -> Page[IngestKey]:

@@ -112,16 +112,20 @@ def _inject_type(data: Any) -> Any:
     return data
 
 
-class IntegrationCreate(Input):
-    name: Name
-    description: Description = ""
-    type: IntegrationType
-    config: Config
+class _ConfigByType(Schema):
+    """A model whose ``config`` is validated as the model its ``type`` selects."""
 
     @model_validator(mode="before")
     @classmethod
     def select_config(cls, data: Any) -> Any:
         return _inject_type(data)
+
+
+class IntegrationCreate(_ConfigByType, Input):
+    name: Name
+    description: Description = ""
+    type: IntegrationType
+    config: Config
 
 
 class IntegrationUpdate(Input):
@@ -134,7 +138,7 @@ class IntegrationUpdate(Input):
     config: dict[str, Any] | None = None
 
 
-class IntegrationRecord(Schema):
+class IntegrationRecord(_ConfigByType):
     """A stored integration, secrets included: what deliveries send through and what the API shows masked (as
     :class:`Integration`). Never returned by the API as it is."""
 
@@ -146,11 +150,6 @@ class IntegrationRecord(Schema):
     config: Config
     created_at: str
     updated_at: str
-
-    @model_validator(mode="before")
-    @classmethod
-    def select_config(cls, data: Any) -> Any:
-        return _inject_type(data)
 
 
 class Integration(Schema):

@@ -17,10 +17,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import TypeAdapter, ValidationError
 
-from fleetgate.core.access import owner_scope, visible
+from fleetgate.core.access import new_resource, owner_scope, visible
 from fleetgate.core.auth import Principal
 from fleetgate.core.errors import InvalidInput, NotFound
-from fleetgate.core.ids import new_id, now_iso
+from fleetgate.core.ids import now_iso
 from fleetgate.core.observability import count, timing
 from fleetgate.core.pagination import Page
 from fleetgate.core.repository import Lookup
@@ -144,16 +144,8 @@ def _visible(who: Principal, integration_id: str) -> IntegrationRecord:
 
 # ---------------------------------------------------------------- CRUD
 def create_integration(who: Principal, data: IntegrationCreate) -> Integration:
-    now = now_iso()
     record = IntegrationRecord(
-        id=new_id(),
-        owner_id=who.user_id,
-        name=data.name,
-        description=data.description,
-        type=data.type,
-        config=data.config,
-        created_at=now,
-        updated_at=now,
+        **new_resource(who), name=data.name, description=data.description, type=data.type, config=data.config
     )
     repository.create(record)
     return _out(record)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fleetgate.core.errors import Conflict
 from fleetgate.core.ids import now_iso
 from fleetgate.core.settings import get_erp_settings
@@ -153,25 +155,10 @@ def erp_sync(*, dry_run: bool = False) -> SyncResult:
             if guid in new_guids:
                 created += 1
                 raw = next(d for d in after.devices if d.get("guid") == guid)
-                items.append(
-                    SyncItem(
-                        point_id=point.id,
-                        reference=point.reference,
-                        outcome="created",
-                        cluster_id=cluster_id,
-                        device=after.view(raw),
-                    )
-                )
+                outcome: dict[str, Any] = {"outcome": "created", "device": after.view(raw)}
             else:
-                items.append(
-                    SyncItem(
-                        point_id=point.id,
-                        reference=point.reference,
-                        outcome="skipped",
-                        cluster_id=cluster_id,
-                        reason="Mapped by a concurrent change",
-                    )
-                )
+                outcome = {"outcome": "skipped", "reason": "Mapped by a concurrent change"}
+            items.append(SyncItem(point_id=point.id, reference=point.reference, cluster_id=cluster_id, **outcome))
     after_gap = before if dry_run else _gap(points, list(by_id.values()), source.name)
     return SyncResult(
         dry_run=dry_run,

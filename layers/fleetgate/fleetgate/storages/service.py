@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fleetgate.core.access import owner_scope, visible
+from fleetgate.core.access import new_resource, owner_scope, visible
 from fleetgate.core.auth import Principal
 from fleetgate.core.errors import InvalidInput
-from fleetgate.core.ids import iso, new_id, now_iso, parse_iso
+from fleetgate.core.ids import iso, now_iso, parse_iso
 from fleetgate.core.pagination import Page
 from fleetgate.core.repository import Lookup
 from fleetgate.core.schemas import changes
@@ -18,8 +18,7 @@ from fleetgate.storages.schemas import DataPoint, Storage, StorageCreate, Storag
 
 
 def create_storage(who: Principal, data: StorageCreate) -> Storage:
-    now = now_iso()
-    storage = Storage(id=new_id(), owner_id=who.user_id, created_at=now, updated_at=now, **data.model_dump())
+    storage = Storage(**new_resource(who), **data.model_dump())
     repository.create(storage)
     return storage
 
