@@ -136,6 +136,8 @@ class StreamPoller(Poller):
                 self._process([self._record(r) for r in records])
                 read += len(records)
             self._iterators[shard_id] = got.get("NextShardIterator")
+            if records:
+                _forget_delivered(self.source, records[-1]["dynamodb"]["SequenceNumber"])
         return read
 
     def _record(self, raw: dict[str, Any]) -> dict[str, Any]:
@@ -240,6 +242,27 @@ class StreamPoller(Poller):
                 "streamArn": self.stream_arn,
             },
         }
+
+
+def _forget_delivered(source: StreamSource, sequence_number: str) -> None:
+    """Let moto forget the records up to ``sequence_number`` once delivered (the mapping is their only reader). On
+    AWS a stream keeps records 24 hours at no cost to the table; moto keeps them forever and deep-copies them on
+    every TransactWriteItems of the table, which then slows down with every write since the start. Each delivered
+    record is replaced by None in place (moto numbers records by their position, and another thread may be adding
+    one). Nothing to do with DynamoDB Local (its tables are not moto's), which streams like AWS."""
+    try:
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.dynamodb.models import dynamodb_backends
+    except ImportError:  # pragma: no cover - moto is a dev dependency
+        return
+    table = dynamodb_backends[DEFAULT_ACCOUNT_ID][source.region].tables.get(source.table_name)
+    shard = getattr(table, "stream_shard", None)
+    if shard is None:
+        return
+    for index in range(min(int(sequence_number) - shard.starting_sequence_number + 1, len(shard.items)) - 1, -1, -1):
+        if shard.items[index] is None:
+            break  # forgotten before, and everything earlier with it
+        shard.items[index] = None
 
 
 class Streams:
