@@ -613,7 +613,8 @@ def main() -> int:
     )
     print(
         "  x floor = p50 / floor p50; cpu x = the same of this thread's CPU time (the request's work, moto's "
-        "included, without\n  the waits of a shared machine: compare runs by it).  ddb ms = median time inside DynamoDB client calls (botocore + moto); "
+        "included, without\n  the waits of a shared machine: compare runs by it).  ddb ms = median time inside "
+        "DynamoDB client calls (botocore + moto); "
         "app ms = median of the rest\n  (our code, Powertools, pydantic, PynamoDB, the local API Gateway "
         "event).  calls = DynamoDB calls per request.  * = stopped by the time cap."
     )

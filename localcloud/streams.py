@@ -130,7 +130,10 @@ class StreamPoller(Poller):
         for shard_id, iterator in list(self._iterators.items()):
             if iterator is None:
                 continue
-            got = self.streams.get_records(ShardIterator=iterator, Limit=self.source.batch_size)
+            try:
+                got = self.streams.get_records(ShardIterator=iterator, Limit=self.source.batch_size)
+            except self.streams.exceptions.TrimmedDataAccessException:
+                got = self.streams.get_records(ShardIterator=self._oldest(shard_id), Limit=self.source.batch_size)
             records = got.get("Records", [])
             if records:
                 self._process([self._record(r) for r in records])
@@ -139,6 +142,17 @@ class StreamPoller(Poller):
             if records:
                 _forget_delivered(self.source, records[-1]["dynamodb"]["SequenceNumber"])
         return read
+
+    def _oldest(self, shard_id: str) -> str:
+        """An iterator at the oldest record the shard still holds, for one that points before it. On AWS that is a
+        reader more than 24 hours behind, whose records are gone. DynamoDB Local numbers records across all its
+        tables, so a table's first record may come well after its stream's starting number, and an iterator taken
+        while the stream was empty counts as behind it: nothing was lost in either case that TRIM_HORIZON would
+        give back."""
+        log.info("%s: the iterator of shard %s is behind its oldest record; reading from there", self.name, shard_id)
+        return self.streams.get_shard_iterator(
+            StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
 
     def _record(self, raw: dict[str, Any]) -> dict[str, Any]:
         """A GetRecords record as Lambda hands it to the function."""

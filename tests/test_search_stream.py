@@ -122,3 +122,31 @@ def _user_id(user: dict) -> str:
     from fleetgate.core.auth import verify_token
 
     return verify_token(user["token"]).user_id
+
+
+class _Reply:
+    status_code = 400
+
+
+def test_given_an_iterator_behind_the_shards_oldest_record_then_the_mapping_reads_from_the_oldest_one(api):
+    """DynamoDB Local numbers stream records across all its tables: an iterator taken while a table's stream was
+    empty can point before the table's first record, and GetRecords answers TrimmedDataAccessException (on AWS: a
+    reader more than 24 hours behind). The mapping goes on from the oldest record the shard holds."""
+    t = api.register()["token"]
+    api.call("POST", "/api/v1/devices", token=t, json_body={"dev_eui": new_eui(), "name": "Silo zeta"}, streams=False)
+    [poller] = [p for p in api.streams.pollers if p.source.table == "DevicesTable"]
+    trimmed = {"Error": {"Code": "TrimmedDataAccessException", "Message": "read past the oldest stream record"}}
+    answers = [(_Reply(), trimmed)]  # the first GetRecords only
+
+    def once(**_) -> object:
+        return answers.pop() if answers else None
+
+    events = poller.streams.meta.events
+    events.register("before-call.dynamodbstreams.GetRecords", once)
+    try:
+        api.deliver_streams()
+    finally:
+        events.unregister("before-call.dynamodbstreams.GetRecords", once)
+
+    assert answers == []  # the trimmed answer was given
+    assert _names(api, t, "zeta") == ["Silo zeta"]

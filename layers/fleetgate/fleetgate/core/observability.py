@@ -38,7 +38,7 @@ logger = Logger()  # service name per function: see _service_name
 REDACTED_KEYS = frozenset({"password", "token", "access_token", "pin", "fcm_token", "authorization", "api_key"})
 
 _service: ContextVar[str | None] = ContextVar("fleetgate_service", default=None)
-_invocation: ContextVar[EphemeralMetrics | None] = ContextVar("fleetgate_metrics", default=None)
+_invocation: ContextVar[list[EphemeralMetrics] | None] = ContextVar("fleetgate_metrics", default=None)
 
 
 # ---------------------------------------------------------------- metrics
@@ -59,7 +59,9 @@ def _metrics() -> EphemeralMetrics:
 def _emit(name: str, unit: MetricUnit, value: float, dimensions: dict[str, str]) -> None:
     batch = _invocation.get()
     if batch is not None and not dimensions:
-        batch.add_metric(name=name, unit=unit, value=value)
+        if not batch:
+            batch.append(_metrics())
+        batch[0].add_metric(name=name, unit=unit, value=value)
         return
     single = _metrics()  # dimensions of its own (or outside a handler): one EMF line now
     for key, dim in dimensions.items():
@@ -77,14 +79,14 @@ def _invocation_scope(service: str) -> Iterator[None]:
     """The logging and metrics scope of one invocation: this function's service name on every log line and EMF
     line of it (the local cloud runs every function in one process, each invocation on its own thread), and the
     invocation's metrics flushed at its end, when it recorded any."""
-    tokens = _service.set(service), _invocation.set(EphemeralMetrics(namespace=NAMESPACE, service=service))
+    batch: list[EphemeralMetrics] = []  # made by the first metric recorded: most requests record none
+    tokens = _service.set(service), _invocation.set(batch)
     logger.thread_safe_append_keys(service=service)
     try:
         yield
     finally:
-        batch = _invocation.get()
-        if batch is not None and batch.metric_set:
-            batch.flush_metrics()
+        if batch and batch[0].metric_set:
+            batch[0].flush_metrics()
         _service.reset(tokens[0])
         _invocation.reset(tokens[1])
 
