@@ -6,12 +6,12 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Form
 from pydantic import SecretStr
 
-from fleetgate.core.api import ErrorStyle, make_resolver
+from fleetgate.core.api import ErrorStyle, make_public_resolver
 from fleetgate.core.observability import http_handler
 from fleetgate.users import service
 from fleetgate.users.schemas import RegisterRequest, TokenOut, UserOut
 
-app = make_resolver(ErrorStyle.DETAIL, authenticated=False)
+app = make_public_resolver(ErrorStyle.DETAIL)
 
 
 @app.post("/api/v1/auth/register", responses={201: {"description": "User created"}})

@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from fleetgate.core.api import Cursor, ErrorStyle, Limit, make_resolver
 from fleetgate.core.observability import http_handler
+from fleetgate.core.pagination import Page
 from fleetgate.microshare import service
 from fleetgate.microshare.schemas import (
     AuthStatus,
@@ -21,7 +22,6 @@ from fleetgate.microshare.schemas import (
     ClusterList,
     Device,
     DeviceCreate,
-    DeviceList,
     DeviceUpdate,
     Discovery,
     ErpStatus,
@@ -115,9 +115,8 @@ def list_devices(
     site: Text = None,
     limit: Limit = 50,
     cursor: Cursor = None,
-) -> DeviceList:
-    page = service.list_devices(device_type=device_type, customer=customer, site=site, limit=limit, cursor=cursor)
-    return DeviceList(items=page.items, next_cursor=page.next_cursor)
+) -> Page[Device]:
+    return service.list_devices(device_type=device_type, customer=customer, site=site, limit=limit, cursor=cursor)
 
 
 @app.post(f"{P}/devices", responses={201: {"description": "Device created in its cluster"}})

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from enum import Enum
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
@@ -119,24 +119,32 @@ _DEFAULT_MESSAGES = {
 
 
 class FleetgateResolver(APIGatewayHttpResolver):
-    """A resolver that authenticates before validating, so a caller without a token gets 401, not 422.
+    """A Powertools HTTP API resolver with validation, rendering every error in its API family's ``style``.
 
-    ``public_paths``: exact paths (no parameters) that an authenticated resolver serves without a token.
-    ``accept_audience``: besides device-manager tokens, accept tokens issued for this audience (see core.auth).
     A trailing slash is ignored (``/api/v1/x/`` is ``/api/v1/x``), as the contracts write some paths with one.
     """
 
-    def __init__(
-        self,
-        style: ErrorStyle,
-        *,
-        authenticated: bool,
-        public_paths: Iterable[str] = (),
-        accept_audience: str | None = None,
-    ):
+    authenticated = False  # its routes take no bearer token (the local cloud's /docs marks them so)
+
+    def __init__(self, style: ErrorStyle):
         super().__init__(enable_validation=True)
         self.style = style
-        self.authenticated = authenticated
+
+    def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        return super().resolve(_without_trailing_slash(event), context)
+
+
+class AuthenticatedResolver(FleetgateResolver):
+    """A resolver that authenticates before validating, so a caller without a token gets 401, not 422.
+
+    ``public_paths``: exact paths (no parameters) that it serves without a token.
+    ``accept_audience``: besides device-manager tokens, accept tokens issued for this audience (see core.auth).
+    """
+
+    authenticated = True
+
+    def __init__(self, style: ErrorStyle, *, public_paths: Iterable[str] = (), accept_audience: str | None = None):
+        super().__init__(style)
         self.public_paths = frozenset(p.rstrip("/") for p in public_paths)
         self.accept_audience = accept_audience
 
@@ -146,7 +154,7 @@ class FleetgateResolver(APIGatewayHttpResolver):
 
     def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         event = _without_trailing_slash(event)
-        if self.authenticated and _route_path(event) not in self.public_paths:
+        if _route_path(event) not in self.public_paths:
             try:
                 self.append_context(
                     principal=principal_from_headers(event.get("headers"), accept_audience=self.accept_audience)
@@ -195,9 +203,25 @@ def make_resolver(
     public_paths: Iterable[str] = (),
     accept_audience: str | None = None,
 ) -> FleetgateResolver:
-    app = FleetgateResolver(
-        style, authenticated=authenticated, public_paths=public_paths, accept_audience=accept_audience
+    """The resolver of a function whose routes need a bearer token (except ``public_paths``); ``authenticated=False``
+    is :func:`make_public_resolver`."""
+    if not authenticated:
+        return make_public_resolver(style)
+    return _with_error_handlers(
+        AuthenticatedResolver(style, public_paths=public_paths, accept_audience=accept_audience)
     )
+
+
+def make_public_resolver(style: ErrorStyle) -> FleetgateResolver:
+    """The resolver of a function whose routes take no bearer token (log in, health, ingest with its API key)."""
+    return _with_error_handlers(FleetgateResolver(style))
+
+
+R = TypeVar("R", bound=FleetgateResolver)
+
+
+def _with_error_handlers(app: R) -> R:
+    style = app.style
 
     @app.exception_handler(DomainError)
     def _domain_error(exc: DomainError) -> Response:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from fleetgate.core.errors import Unauthorized
-from fleetgate.core.settings import get_settings
+from fleetgate.core.settings import get_auth_settings, token_ttl_seconds
 
 Role = Literal["admin", "user"]
 
@@ -32,26 +32,26 @@ def issue_token(user_id: str, role: Role, *, audience: str | None = None) -> tup
     """
     import jwt
 
-    settings = get_settings()
+    settings = get_auth_settings()
     now = int(time.time())
-    ttl = settings.jwt_ttl_seconds
-    claims: dict[str, object] = {"sub": user_id, "role": role, "iat": now, "exp": now + ttl, "iss": settings.jwt_issuer}
+    ttl = token_ttl_seconds()
+    claims: dict[str, object] = {"sub": user_id, "role": role, "iat": now, "exp": now + ttl, "iss": settings.issuer}
     if audience:
         claims["aud"] = audience
-    return jwt.encode(claims, settings.jwt_secret, algorithm="HS256"), ttl
+    return jwt.encode(claims, settings.secret, algorithm="HS256"), ttl
 
 
 def verify_token(token: str, *, accept_audience: str | None = None) -> Principal:
     """A device-manager token (no ``aud``), or one whose ``aud`` is ``accept_audience``; anything else is 401."""
     import jwt
 
-    settings = get_settings()
+    settings = get_auth_settings()
     try:
         claims = jwt.decode(
             token,
-            settings.jwt_secret,
+            settings.secret,
             algorithms=["HS256"],
-            issuer=settings.jwt_issuer,
+            issuer=settings.issuer,
             options={"require": ["sub", "exp", "iat", "iss"], "verify_aud": False},
         )
     except jwt.ExpiredSignatureError:
