@@ -77,7 +77,7 @@ def test_given_each_estates_route_when_called_then_its_dynamodb_calls_are_exactl
         f"{a}/units/{{unit_id}}/owners",
         f"{a}/units/{doomed_unit['id']}/owners",
         body={"person_id": other["id"]},
-    )  # noqa: E501
+    )
     tenant = staff.person(new_phone())
     call(
         "POST",
@@ -88,20 +88,20 @@ def test_given_each_estates_route_when_called_then_its_dynamodb_calls_are_exactl
             "monthly_rent": 8500,
             "lease_start_date": "2024-01-01",
             "lease_end_date": "2099-12-31",
-        },  # noqa: E501
+        },
     )
     call(
         "POST",
         f"{a}/units/{{unit_id}}/meters",
         f"{a}/units/{unit}/meters",
         body={"serial_number": "W-1", "meter_type": "prepaid", "utility_type": "water"},
-    )  # noqa: E501
+    )
     call(
         "POST",
         f"{a}/units/{{unit_id}}/wallet/topups",
         f"{a}/units/{unit}/wallet/topups",
         body={"amount": 100, "reference": "EFT-77"},
-    )  # noqa: E501
+    )
     call("PUT", f"{a}/units/{{unit_id}}/wallet", f"{a}/units/{unit}/wallet", body={"low_balance_threshold": 50})
     call("POST", f"{a}/persons", f"{a}/persons", body={"first_name": "Ann", "last_name": "Lee", "phone": new_phone()})
     call("GET", f"{a}/persons/{{person_id}}", f"{a}/persons/{other['id']}")
