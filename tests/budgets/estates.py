@@ -47,8 +47,8 @@ EXPECTED = {
     ("POST", "/api/admin/units/{unit_id}/tenants"): ["Query", "GetItem", "UpdateItem", "TransactWriteItems", "PutItem"],
     ("DELETE", "/api/admin/units/{unit_id}/tenants/{person_id}"): ["UpdateItem"],
     ("POST", "/api/admin/units/{unit_id}/meters"): ["UpdateItem", "TransactWriteItems"],  # meter, where, serial, eui
-    # the wallet as read, the transaction's id, claim + wallet + credit in one transaction
-    ("POST", "/api/admin/units/{unit_id}/wallet/topups"): ["GetItem", "UpdateItem", "TransactWriteItems"],
+    # the transaction's id (taken first: see billing), the wallet as read, claim + wallet + credit in one transaction
+    ("POST", "/api/admin/units/{unit_id}/wallet/topups"): ["UpdateItem", "GetItem", "TransactWriteItems"],
     ("PUT", "/api/admin/units/{unit_id}/wallet"): ["UpdateItem"],
     ("POST", "/api/admin/persons"): ["UpdateItem", "TransactWriteItems"],  # person + phone claim
     ("GET", "/api/admin/persons/{person_id}"): ["GetItem"],
@@ -58,15 +58,15 @@ EXPECTED = {
     ("GET", "/api/admin/meters/{meter_id}"): ["GetItem", "GetItem"],  # where the meter is, the meter
     ("PUT", "/api/admin/meters/{meter_id}"): ["GetItem", "GetItem", "UpdateItem"],  # new serial / eui: a transaction
     ("DELETE", "/api/admin/meters/{meter_id}"): ["GetItem", "GetItem", "TransactWriteItems"],
-    # a charged reading: where the meter is, its unit (meter, wallet, tariffs), the estate (markup, tariffs), the
-    # reading's and the debit's ids, then reading + meter + wallet + debit in ONE transaction. A baseline or
-    # uncharged reading skips the estate's Query; a low-balance alert adds a BatchGetItem of the residents and a
-    # PutItem per notice.
+    # a charged reading: where the meter is, the reading's and its debit's ids, the meter + wallet + unit tariffs
+    # (one strongly consistent BatchGetItem), the estate (markup, tariffs), then reading + meter + wallet + debit in
+    # ONE transaction. An uncharged reading (baseline, lower, no tariff) skips the estate's Query; a low-balance alert
+    # adds a Query of the unit's residents, a BatchGetItem of their numbers and a PutItem per notice.
     ("POST", "/api/admin/meters/{meter_id}/readings"): [
         "GetItem",
-        "Query",
-        "Query",
         "UpdateItem",
+        "BatchGetItem",
+        "Query",
         "TransactWriteItems",
     ],
 }

@@ -140,6 +140,16 @@ class UnitView:
 
 
 @dataclass(frozen=True)
+class MeterState:
+    """What pricing a reading needs of its unit, in ONE BatchGetItem: the meter, the wallet, the unit's tariffs."""
+
+    unit: Unit
+    meter: Meter
+    wallet: Wallet | None
+    tariffs: dict[str, Tariff] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class EstateView:
     estate: Estate
     tariffs: dict[str, Tariff] = field(default_factory=dict)

@@ -60,6 +60,7 @@ from fleetgate.estates.records import (
     LedgerEntry,
     Meter,
     MeterRef,
+    MeterState,
     MobileUser,
     Notification,
     Ownership,
@@ -941,6 +942,29 @@ def device_ref(dev_eui: str) -> MeterRef | None:
     """The meter linked to a device-manager device (by its DevEUI)."""
     item = get_item(_m().Claim, _eui_claim(dev_eui), CLAIM)
     return MeterRef(int(item.meter_id), int(item.unit_id)) if item is not None else None
+
+
+def meter_state(ref: MeterRef) -> MeterState | None:
+    """The unit, meter, wallet and unit tariffs a reading is priced with: ONE BatchGetItem, strongly consistent
+    (the meter's position and the wallet's balance are what the billing transaction is conditioned on)."""
+    m = _m()
+    pk = unit_pk(ref.unit_id)
+    keys = [(pk, "unit"), (pk, "wallet"), (pk, f"meter#{_pad(ref.meter_id)}")] + [
+        (pk, _tariff_sk(utility)) for utility in ("electricity", "water")
+    ]
+    unit, meter, wallet, tariffs = None, None, None, {}
+    for item in m.Item.batch_get(keys, consistent_read=True):
+        if isinstance(item, m.Unit):
+            unit = _as(Unit, item)
+        elif isinstance(item, m.Meter):
+            meter = _as(Meter, item)
+        elif isinstance(item, m.Wallet):
+            wallet = _as(Wallet, item)
+        elif isinstance(item, m.Tariff):
+            tariffs[item.utility_type] = _tariff(item)
+    if unit is None or meter is None:
+        return None
+    return MeterState(unit, meter, wallet, tariffs)
 
 
 def get_meter(ref: MeterRef) -> Meter | None:

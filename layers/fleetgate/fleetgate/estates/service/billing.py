@@ -20,6 +20,7 @@ from __future__ import annotations
 import random
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -29,7 +30,7 @@ from fleetgate.core.auth import Principal
 from fleetgate.core.ids import iso, now_iso
 from fleetgate.estates import repository
 from fleetgate.estates.errors import NoMeterLinked, NotANumber, bad_request, conflict, not_found
-from fleetgate.estates.records import LedgerEntry, Meter, MeterRef, Reading, Tariff, Tier, UnitView, Wallet
+from fleetgate.estates.records import LedgerEntry, Meter, MeterRef, Reading, Tariff, Tier, Unit, Wallet
 from fleetgate.estates.repository import Retry
 from fleetgate.estates.schemas import (
     ReadingCreate,
@@ -47,7 +48,7 @@ from fleetgate.estates.schemas import (
 from fleetgate.estates.service import accounts, notifier
 from fleetgate.estates.service.staff import requires_staff
 
-MAX_ATTEMPTS = 40  # writes of one wallet or meter that lost a race are retried from a fresh read
+RETRY_SECONDS = 8.0  # a write of a wallet or meter that lost a race is retried from a fresh read for this long
 CENT = Decimal("0.01")
 MAX_READING = Decimal(10**12)
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -202,28 +203,28 @@ def _assess(meter: Meter, value: Decimal) -> tuple[str, Decimal]:
 
 
 def _record(ref: MeterRef, value: Decimal, at: str, key: str) -> tuple[Reading, bool]:
-    """Store, price and charge one reading: ``(reading, created)``; ``created`` is False for a key recorded before."""
-    ids: dict[str, int] = {}
-    estate = None  # read once, when a reading costs something (markups, the estate's tariffs)
-    for attempt in range(MAX_ATTEMPTS):
-        view = repository.unit_view(ref.unit_id, consistent=True)
-        meter = view.meter(ref.meter_id) if view is not None else None
-        if view is None or meter is None:
+    """Store, price and charge one reading: ``(reading, created)``; ``created`` is False for a key recorded before.
+
+    Its ids are taken first, and the estate (markup, tariffs) is read once: what happens between reading the wallet
+    and committing is as short as it can be (one BatchGetItem, one transaction), so concurrent writers of one
+    wallet rarely retry. An uncharged reading leaves its transaction id unused."""
+    ids = repository.next_ids("reading", "transaction")
+    estate = None
+    for attempt in _attempts():
+        state = repository.meter_state(ref)
+        if state is None:
             raise not_found("Meter", ref.meter_id)
+        meter = state.meter
         status, consumption = _assess(meter, value)
         cost = 0
         if status == "charged" and consumption > 0:
-            estate = estate or repository.estate_view(view.unit.estate_id)
-            tariff = view.tariffs.get(meter.utility_type) or (
-                estate.tariffs.get(meter.utility_type) if estate else None
-            )
+            estate = estate or repository.estate_view(state.unit.estate_id)
+            utility = meter.utility_type
+            tariff = state.tariffs.get(utility) or (estate.tariffs.get(utility) if estate else None)
             if tariff is None or estate is None:
                 status = "no_tariff"
             else:
-                cost = price(consumption, tariff, estate.estate.markup_percent(meter.utility_type))
-        needed = [k for k in ("reading", "transaction") if k not in ids and (k == "reading" or cost > 0)]
-        if needed:
-            ids.update(repository.next_ids(*needed))
+                cost = price(consumption, tariff, estate.estate.markup_percent(utility))
         now = now_iso()
         reading = Reading(
             id=ids["reading"],
@@ -240,12 +241,12 @@ def _record(ref: MeterRef, value: Decimal, at: str, key: str) -> tuple[Reading, 
         )
         debit, entry = None, None
         if cost > 0:
-            if view.wallet is None:
-                raise not_found("Wallet", view.unit.id)
-            debit = (view.wallet, _moved(view.wallet, -cost, now))
+            if state.wallet is None:
+                raise not_found("Wallet", meter.unit_id)
+            debit = (state.wallet, _moved(state.wallet, -cost, now))
             entry = LedgerEntry(
                 id=ids["transaction"],
-                unit_id=view.unit.id,
+                unit_id=meter.unit_id,
                 transaction_type="debit",
                 amount_cents=cost,
                 description=f"{meter.utility_type.capitalize()} usage",
@@ -264,13 +265,23 @@ def _record(ref: MeterRef, value: Decimal, at: str, key: str) -> tuple[Reading, 
                 raise conflict("Reading exists", "This reading was recorded already")
             return existing, False
         if debit is not None and debit[1].low_alerted and not debit[0].low_alerted:
-            _alert_low_balance(view, debit[1])
+            _alert_low_balance(state.unit, debit[1])
         return reading, True
     raise _busy()
 
 
+def _attempts() -> Iterator[int]:
+    """Attempt numbers until RETRY_SECONDS have passed (at least one). Bounded by time, not count: under heavy
+    contention on one wallet every writer gets through, each after a jittered, growing pause."""
+    deadline = time.monotonic() + RETRY_SECONDS
+    attempt = 0
+    while attempt == 0 or time.monotonic() < deadline:
+        yield attempt
+        attempt += 1
+
+
 def _pause(attempt: int) -> None:
-    time.sleep(random.uniform(0, min(0.05, 0.002 * 2**attempt)))
+    time.sleep(random.uniform(0, 0.002 * 2 ** min(attempt, 5)))  # jitter, growing to 64 ms at most
 
 
 def _busy() -> Exception:
@@ -286,12 +297,15 @@ def _moved(wallet: Wallet, delta_cents: int, now: str) -> Wallet:
     return replace(wallet, balance_cents=balance, low_alerted=low_alerted, last_transaction_date=now)
 
 
-def _alert_low_balance(view: UnitView, wallet: Wallet) -> None:
+def _alert_low_balance(unit: Unit, wallet: Wallet) -> None:
+    """Tell the unit's residents (owners, tenants under an active lease) by the notifier."""
     text = (
-        f"Unit {view.unit.unit_number}: your prepaid balance is R{wallet.balance_cents / 100:.2f}, below "
+        f"Unit {unit.unit_number}: your prepaid balance is R{wallet.balance_cents / 100:.2f}, below "
         f"R{wallet.low_balance_threshold_cents / 100:.2f}. Please top up."
     )
-    for person in repository.get_persons(view.residents(accounts.today())):
+    view = repository.unit_view(unit.id)
+    residents = view.residents(accounts.today()) if view is not None else []
+    for person in repository.get_persons(residents):
         notifier.send_sms(person.id, person.phone, "low_balance", text)
 
 
@@ -301,12 +315,11 @@ def top_up(who: Principal, unit_id: int, request: TopupCreate) -> tuple[StaffTra
     """Credit the wallet: ``(transaction, created)``. The same reference again answers the first transaction and
     credits nothing."""
     amount = cents(request.amount)
-    transaction_id = None
-    for attempt in range(MAX_ATTEMPTS):
+    transaction_id = repository.next_ids("transaction")["transaction"]  # before the wallet is read: see _record
+    for attempt in _attempts():
         wallet = repository.get_wallet(unit_id)
         if wallet is None:
             raise not_found("Unit", unit_id)
-        transaction_id = transaction_id or repository.next_ids("transaction")["transaction"]
         now = now_iso()
         after = _moved(wallet, amount, now)
         entry = LedgerEntry(
