@@ -108,7 +108,7 @@ def delete_estate(estate_id: int) -> Response[None]:
     responses=READ,
 )
 def put_estate_tariff(estate_id: int, utility_type: Utility, payload: TariffPut) -> TariffSaved:
-    return billing.put_estate_tariff(app.principal, estate_id, utility_type, payload)
+    return billing.set_tariff(app.principal, "estate", estate_id, utility_type, payload)
 
 
 # ---------------------------------------------------------------- units
@@ -160,7 +160,7 @@ def delete_unit(unit_id: int) -> Response[None]:
     responses=READ,
 )
 def put_unit_tariff(unit_id: int, utility_type: Utility, payload: TariffPut) -> TariffSaved:
-    return billing.put_unit_tariff(app.principal, unit_id, utility_type, payload)
+    return billing.set_tariff(app.principal, "unit", unit_id, utility_type, payload)
 
 
 @app.post(

@@ -35,7 +35,7 @@ STAFF = Principal(user_id="staff", role="admin")
 
 def _unit_with_meters(meters: int) -> tuple[int, list[int]]:
     estate = portal.create_estate(STAFF, EstateCreate(name=f"Concurrent {uuid.uuid4().hex[:6]}")).estate.id
-    billing.put_estate_tariff(STAFF, estate, "electricity", TariffPut(flat_rate=Decimal(1)))
+    billing.set_tariff(STAFF, "estate", estate, "electricity", TariffPut(flat_rate=Decimal(1)))
     unit = portal.create_unit(STAFF, estate, UnitCreate(unit_number="1")).unit.id
     ids = [
         portal.create_meter(

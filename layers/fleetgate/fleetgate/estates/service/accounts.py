@@ -84,10 +84,10 @@ def login(request: LoginRequest) -> LoginResponse:
         else (None, None)
     )
     # Unknown number, no account, or a wrong password: the same answer, at the same cost (one argon2 check).
-    if not passwords.verify(account.password_hash if account else None, password) or person is None:
+    valid = passwords.verify(account.password_hash if account else None, password)
+    if account is None or person is None or not valid:
         _count_failure(limit, phone)
         raise invalid_credentials()
-    assert account is not None
     if not account.is_active:
         raise account_inactive()
     ratelimit.clear(limit, phone)

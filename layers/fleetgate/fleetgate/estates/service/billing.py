@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Literal
 
 from fleetgate.core.auth import Principal
 from fleetgate.core.ids import iso, now_iso
@@ -74,7 +74,7 @@ def price(consumption: Decimal, tariff: Tariff, markup_percent: Decimal) -> int:
     return cents(Decimal(base) * (1 + markup_percent / 100))
 
 
-def _tariff(scope: str, scope_id: int, utility: str, request: TariffPut) -> Tariff:
+def _tariff(scope: Literal["estate", "unit"], scope_id: int, utility: str, request: TariffPut) -> Tariff:
     if (request.flat_rate is None) == (request.tiers is None):
         raise bad_request("Invalid tariff", "Give either flat_rate or tiers (not both)")
     tiers = tuple(Tier(t.start, t.to, t.rate) for t in request.tiers or [])
@@ -91,18 +91,13 @@ def _tariff(scope: str, scope_id: int, utility: str, request: TariffPut) -> Tari
 
 
 @requires_staff
-def put_estate_tariff(who: Principal, estate_id: int, utility: str, request: TariffPut) -> TariffSaved:
-    tariff = _tariff("estate", estate_id, utility, request)
+def set_tariff(
+    who: Principal, scope: Literal["estate", "unit"], scope_id: int, utility: str, request: TariffPut
+) -> TariffSaved:
+    """An estate's tariff for a utility, or a unit's (which overrides its estate's)."""
+    tariff = _tariff(scope, scope_id, utility, request)
     if not repository.put_tariff(tariff):
-        raise not_found("Estate", estate_id)
-    return TariffSaved(message="Tariff saved successfully", tariff=TariffOut.of(tariff))
-
-
-@requires_staff
-def put_unit_tariff(who: Principal, unit_id: int, utility: str, request: TariffPut) -> TariffSaved:
-    tariff = _tariff("unit", unit_id, utility, request)
-    if not repository.put_tariff(tariff):
-        raise not_found("Unit", unit_id)
+        raise not_found(scope.capitalize(), scope_id)
     return TariffSaved(message="Tariff saved successfully", tariff=TariffOut.of(tariff))
 
 
