@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 
 from fleetgate.core.api import Cursor, ErrorStyle, Limit, make_resolver
 from fleetgate.core.observability import http_handler
-from fleetgate.estates.schemas import (
+from fleetgate.estates.portal_schemas import (
     EstateCreate,
     EstateCreated,
     EstateDetail,
@@ -41,9 +41,11 @@ from fleetgate.estates.schemas import (
     UnitUpdate,
     WalletSaved,
     WalletUpdate,
+)
+from fleetgate.estates.schemas import (
     error_responses,
 )
-from fleetgate.estates.service import accounts, billing, portal
+from fleetgate.estates.service import billing, portal
 
 app = make_resolver(ErrorStyle.MOBILE)
 
@@ -278,7 +280,7 @@ def person_notifications(person_id: int, limit: Limit = 50) -> NotificationsResp
     responses=READ,
 )
 def update_mobile_user(user_id: int, payload: MobileUserUpdate) -> MobileUserSaved:
-    return accounts.set_active(app.principal, user_id, payload)
+    return portal.set_account_active(app.principal, user_id, payload)
 
 
 # ---------------------------------------------------------------- meters and readings

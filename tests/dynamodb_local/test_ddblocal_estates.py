@@ -18,7 +18,7 @@ import pytest
 
 from fleetgate.core.auth import Principal
 from fleetgate.estates import repository
-from fleetgate.estates.schemas import (
+from fleetgate.estates.portal_schemas import (
     EstateCreate,
     MeterCreate,
     ReadingCreate,

@@ -21,7 +21,6 @@ from fleetgate.estates.errors import (
     invalid_token,
     login_locked,
     missing_fields,
-    not_found,
 )
 from fleetgate.estates.records import MobileUser, Ownership, Person, Tenancy
 from fleetgate.estates.schemas import (
@@ -30,18 +29,14 @@ from fleetgate.estates.schemas import (
     LoginRequest,
     LoginResponse,
     LoginUser,
-    MobileUserSaved,
-    MobileUserUpdate,
     PersonOut,
     ResidentUnit,
-    StaffMobileUser,
     UnitsResponse,
     UserProfile,
     UserResponse,
     resident_unit,
 )
 from fleetgate.estates.service import passwords, phones
-from fleetgate.estates.service.staff import requires_staff
 from fleetgate.estates.settings import MOBILE_TOKEN_TTL_SECONDS, get_estates_settings
 from fleetgate.ratelimit import service as ratelimit
 from fleetgate.ratelimit.service import Limit
@@ -207,12 +202,3 @@ def new_account(person: Person) -> tuple[MobileUser, str]:
         updated_at=now,
     )
     return account, temporary
-
-
-@requires_staff
-def set_active(who: Principal, user_id: int, request: MobileUserUpdate) -> MobileUserSaved:
-    account = repository.set_account_active(user_id, request.is_active, now_iso())
-    if account is None:
-        raise not_found("Mobile user", user_id)
-    state = "activated" if account.is_active else "deactivated"
-    return MobileUserSaved(message=f"Mobile user {state} successfully", mobile_user=StaffMobileUser.of(account))

@@ -30,9 +30,7 @@ from fleetgate.core.auth import Principal
 from fleetgate.core.ids import iso, now_iso
 from fleetgate.estates import repository
 from fleetgate.estates.errors import NoMeterLinked, NotANumber, bad_request, conflict, not_found
-from fleetgate.estates.records import LedgerEntry, Meter, MeterRef, Reading, Tariff, Tier, Unit, Wallet
-from fleetgate.estates.repository import Retry
-from fleetgate.estates.schemas import (
+from fleetgate.estates.portal_schemas import (
     ReadingCreate,
     StaffReading,
     StaffTransaction,
@@ -45,6 +43,8 @@ from fleetgate.estates.schemas import (
     WalletUpdate,
     normalize_dev_eui,
 )
+from fleetgate.estates.records import LedgerEntry, Meter, MeterRef, Reading, Tariff, Tier, Unit, Wallet
+from fleetgate.estates.repository import Retry
 from fleetgate.estates.service import accounts, notifier
 from fleetgate.estates.service.staff import requires_staff
 

@@ -15,8 +15,7 @@ from fleetgate.core.auth import Principal
 from fleetgate.core.ids import now_iso
 from fleetgate.estates import repository
 from fleetgate.estates.errors import bad_request, conflict, not_found
-from fleetgate.estates.records import Estate, Meter, Ownership, Person, Tenancy, Unit, Wallet
-from fleetgate.estates.schemas import (
+from fleetgate.estates.portal_schemas import (
     EstateCreate,
     EstateCreated,
     EstateDetail,
@@ -28,6 +27,8 @@ from fleetgate.estates.schemas import (
     MeterSaved,
     MeterUpdate,
     MobileUserCreation,
+    MobileUserSaved,
+    MobileUserUpdate,
     NotificationOut,
     NotificationsResponse,
     OwnerAdd,
@@ -38,6 +39,7 @@ from fleetgate.estates.schemas import (
     PersonUpdate,
     StaffMeter,
     StaffMeterDetail,
+    StaffMobileUser,
     StaffPerson,
     StaffWallet,
     TariffOut,
@@ -50,6 +52,7 @@ from fleetgate.estates.schemas import (
     UnitsPage,
     UnitUpdate,
 )
+from fleetgate.estates.records import Estate, Meter, Ownership, Person, Tenancy, Unit, Wallet
 from fleetgate.estates.service import accounts, notifier, phones
 from fleetgate.estates.service.staff import requires_staff
 
@@ -389,3 +392,13 @@ def update_meter(who: Principal, meter_id: int, request: MeterUpdate) -> MeterSa
 def delete_meter(who: Principal, meter_id: int) -> None:
     if not repository.delete_meter(_meter(meter_id)):
         raise not_found("Meter", meter_id)
+
+
+# ---------------------------------------------------------------- app accounts
+@requires_staff
+def set_account_active(who: Principal, user_id: int, request: MobileUserUpdate) -> MobileUserSaved:
+    account = repository.set_account_active(user_id, request.is_active, now_iso())
+    if account is None:
+        raise not_found("Mobile user", user_id)
+    state = "activated" if account.is_active else "deactivated"
+    return MobileUserSaved(message=f"Mobile user {state} successfully", mobile_user=StaffMobileUser.of(account))
