@@ -1,4 +1,5 @@
-"""The staff portal: estates, units, people, owners and tenants, meters. Every function needs the admin role.
+"""The staff portal: estates, units, people, owners and tenants, meters, app accounts. Every function needs the
+admin role.
 
 Adding an owner or a tenant opens the person's app account when they have none: a temporary password, shown
 once in the answer and sent by SMS when a provider is configured (see notifier), stored only as a hash.
