@@ -48,6 +48,7 @@ from _benchlib import (
     set_process_env,
     table,
 )
+from _estates_scenarios import estates_event_targets
 
 CHILD = Path(__file__).resolve().parent / "_cold_child.py"
 VENV = STATE / "runtime-venv"
@@ -538,6 +539,7 @@ def event_targets(stack: Any, client: Client, user: dict[str, str]) -> dict[str,
         scheduled,
         {"expect_result": {"complete": True}},
     )
+    out.update(estates_event_targets(client, routes))
     return {name: spec for name, spec in out.items() if name in stack.functions}
 
 

@@ -69,11 +69,19 @@ def test_mobivisor_family_nests_error_and_message_under_detail():
     assert status == 422 and body["detail"]["error"] == "Validation Error"
 
 
-def test_mobile_family_uses_error_and_message_and_400_for_validation():
+def test_mobile_family_uses_a_title_as_error_and_400_for_validation():
     app = _app(ErrorStyle.MOBILE)
-    assert _call(app, "GET", "/missing") == (404, {"error": "not_found", "message": "Item not found"})
-    status, body = _call(app, "POST", "/items", {"name": "x"})
-    assert status == 400 and body["error"] == "validation_error" and "quantity" in body["message"]
+    assert _call(app, "GET", "/missing") == (404, {"error": "Not Found", "message": "Item not found"})
+    assert _call(app, "POST", "/items", {}) == (
+        400,
+        {"error": "Missing required fields", "message": "name and quantity are required"},
+    )
+    assert _call(app, "POST", "/items", {"name": "x"}) == (
+        400,
+        {"error": "Missing required fields", "message": "quantity is required"},
+    )
+    status, body = _call(app, "POST", "/items", {"name": "x", "quantity": "many"})
+    assert status == 400 and body["error"] == "Invalid request" and body["message"].startswith("quantity: ")
 
 
 def test_customer_family_uses_success_false_with_details():

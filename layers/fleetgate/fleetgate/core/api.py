@@ -20,7 +20,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from fleetgate.core.auth import Principal, principal_from_headers
-from fleetgate.core.errors import DomainError, TooManyRequests, Unauthorized
+from fleetgate.core.errors import DomainError, InvalidInput, TooManyRequests, Unauthorized
 from fleetgate.core.observability import logger
 from fleetgate.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
@@ -34,7 +34,7 @@ class ErrorStyle(str, Enum):
 
     DETAIL = "detail"  # device manager, Microshare: {"detail": ...}, validation 422
     MOBIVISOR = "mobivisor"  # {"detail": {"error", "message", ...}}
-    MOBILE = "mobile"  # {"error", "message"}, validation 400
+    MOBILE = "mobile"  # {"error": <title, e.g. "Unit not found">, "message"}, validation 400
     CUSTOMER = "customer"  # {"success": false, "message", "error", "details": [{"msg", "param"}]}, validation 400
 
     @property
@@ -63,7 +63,7 @@ class ErrorStyle(str, Enum):
         if self is ErrorStyle.MOBIVISOR:
             return {"detail": {"error": title, "message": message, **(extra or {})}}
         if self is ErrorStyle.MOBILE:
-            return {"error": code, "message": message}
+            return {"error": title, "message": message}
         details = [{"msg": message, "param": field}] if field else []
         return {"success": False, "message": message, "error": code, "details": details}
 
@@ -76,13 +76,32 @@ class ErrorStyle(str, Enum):
         if self is ErrorStyle.MOBIVISOR:
             return {"detail": {"error": "Validation Error", "message": message, "errors": errors}}
         if self is ErrorStyle.MOBILE:
-            return {"error": "validation_error", "message": message}
+            return _mobile_validation_body(errors, message)
         return {
             "success": False,
             "message": "Validation failed",
             "error": "validation_error",
             "details": [{"msg": e["msg"], "param": ".".join(str(p) for p in e["loc"][1:])} for e in errors],
         }
+
+    def unauthenticated_body(self, exc: Unauthorized) -> dict[str, Any]:
+        """A missing, invalid or expired token. The mobile contract gives this one body for all of them."""
+        if self is ErrorStyle.MOBILE:
+            return {"error": "Invalid or expired token", "message": "Please login again"}
+        return self.body(401, exc.code, exc.title, exc.message)
+
+
+def _mobile_validation_body(errors: list[dict[str, Any]], first_message: str) -> dict[str, Any]:
+    """The mobile contract's 400: ``Missing required fields`` naming every missing field (``phone_number and
+    password are required``), else the first invalid field."""
+    missing = [str(e["loc"][-1]) for e in errors if e.get("type") == "missing" and len(e["loc"]) > 1]
+    if missing and len(missing) == len(errors):
+        names = missing[0] if len(missing) == 1 else f"{', '.join(missing[:-1])} and {missing[-1]}"
+        return {
+            "error": "Missing required fields",
+            "message": f"{names} {'is' if len(missing) == 1 else 'are'} required",
+        }
+    return {"error": "Invalid request", "message": first_message}
 
 
 def _loc(field: str) -> list[str | int]:
@@ -122,7 +141,8 @@ class FleetgateResolver(APIGatewayHttpResolver):
     """A resolver that authenticates before validating, so a caller without a token gets 401, not 422.
 
     ``public_paths``: exact paths (no parameters) that an authenticated resolver serves without a token.
-    ``accept_audience``: besides device-manager tokens, accept tokens issued for this audience (see core.auth).
+    ``accept_audience``: besides device-manager tokens, accept tokens issued for this audience (see core.auth);
+    ``only_audience``: accept only those (a family with its own tokens, like mobile).
     A trailing slash is ignored (``/api/v1/x/`` is ``/api/v1/x``), as the contracts write some paths with one.
     """
 
@@ -133,27 +153,43 @@ class FleetgateResolver(APIGatewayHttpResolver):
         authenticated: bool,
         public_paths: Iterable[str] = (),
         accept_audience: str | None = None,
+        only_audience: bool = False,
     ):
         super().__init__(enable_validation=True)
         self.style = style
         self.authenticated = authenticated
         self.public_paths = frozenset(p.rstrip("/") for p in public_paths)
         self.accept_audience = accept_audience
+        self.only_audience = only_audience
 
     @property
     def principal(self) -> Principal:
         return self.context["principal"]
+
+    def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
+        """Powertools documents a 422 for invalid requests; a family that answers 400 (mobile, customer) documents
+        its own 400 on each route instead."""
+        schema = super().get_openapi_schema(*args, **kwargs)
+        if self.style.validation_status != 422:
+            for item in (schema.paths or {}).values():
+                for operation in (item.get, item.put, item.post, item.delete, item.patch):
+                    if operation is not None and operation.responses:
+                        operation.responses.pop(422, None)
+                        operation.responses.pop("422", None)  # type: ignore[call-overload]
+        return schema
 
     def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         event = _without_trailing_slash(event)
         if self.authenticated and _route_path(event) not in self.public_paths:
             try:
                 self.append_context(
-                    principal=principal_from_headers(event.get("headers"), accept_audience=self.accept_audience)
+                    principal=principal_from_headers(
+                        event.get("headers"), accept_audience=self.accept_audience, only_audience=self.only_audience
+                    )
                 )
             except Unauthorized as exc:
                 self.clear_context()
-                body = self.style.body(401, exc.code, exc.title, exc.message)
+                body = self.style.unauthenticated_body(exc)
                 return {
                     "statusCode": 401,
                     "headers": {"Content-Type": "application/json", "WWW-Authenticate": "Bearer"},
@@ -194,9 +230,14 @@ def make_resolver(
     authenticated: bool = True,
     public_paths: Iterable[str] = (),
     accept_audience: str | None = None,
+    only_audience: bool = False,
 ) -> FleetgateResolver:
     app = FleetgateResolver(
-        style, authenticated=authenticated, public_paths=public_paths, accept_audience=accept_audience
+        style,
+        authenticated=authenticated,
+        public_paths=public_paths,
+        accept_audience=accept_audience,
+        only_audience=only_audience,
     )
 
     @app.exception_handler(DomainError)
@@ -206,9 +247,12 @@ def make_resolver(
         headers = {"WWW-Authenticate": getattr(exc, "challenge", "Bearer")} if isinstance(exc, Unauthorized) else None
         if isinstance(exc, TooManyRequests):
             headers = {"Retry-After": str(exc.retry_after)}
+        # Invalid input found past request validation (a forged cursor, ...) answers like request validation does:
+        # 400 in the families whose contracts say so.
+        status = style.validation_status if isinstance(exc, InvalidInput) else exc.status
         return _json(
-            exc.status,
-            style.body(exc.status, exc.code, exc.title, exc.message, field=exc.field, extra=exc.extra),
+            status,
+            style.body(status, exc.code, exc.title, exc.message, field=exc.field, extra=exc.extra),
             headers,
         )
 
