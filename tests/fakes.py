@@ -550,7 +550,5 @@ def fcm_error(status: int, code: str, fcm_code: str | None = None) -> Answer:
     """An FCM v1 error answer: ``status`` (e.g. 503), its canonical ``code`` (UNAVAILABLE) and FCM's own error
     code in the details (UNREGISTERED, QUOTA_EXCEEDED, ...), as Google sends them."""
     details = [{"@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError", "errorCode": fcm_code}]
-    return Answer.json(
-        status,
-        {"error": {"code": status, "message": f"{code} (fake)", "status": code, "details": details if fcm_code else []}},
-    )
+    error = {"code": status, "message": f"{code} (fake)", "status": code, "details": details if fcm_code else []}
+    return Answer.json(status, {"error": error})

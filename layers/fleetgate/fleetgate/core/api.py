@@ -20,7 +20,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from fleetgate.core.auth import Principal, principal_from_headers
-from fleetgate.core.errors import DomainError, TooManyRequests, Unauthorized
+from fleetgate.core.errors import DomainError, InvalidInput, TooManyRequests, Unauthorized
 from fleetgate.core.observability import logger
 from fleetgate.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
@@ -231,10 +231,10 @@ def make_resolver(
         headers = {"WWW-Authenticate": getattr(exc, "challenge", "Bearer")} if isinstance(exc, Unauthorized) else None
         if isinstance(exc, TooManyRequests):
             headers = {"Retry-After": str(exc.retry_after)}
+        # Invalid input (e.g. a forged cursor) answers the family's validation status: 400 for mobile and customer.
+        status = style.validation_status if isinstance(exc, InvalidInput) else exc.status
         return _json(
-            exc.status,
-            style.body(exc.status, exc.code, exc.title, exc.message, field=exc.field, extra=exc.extra),
-            headers,
+            status, style.body(status, exc.code, exc.title, exc.message, field=exc.field, extra=exc.extra), headers
         )
 
     @app.exception_handler(RequestValidationError)
