@@ -1,7 +1,8 @@
 """Helpers of the financing tests: customers with valid IMEIs, a fake FCM, the lock-command sender on its real
 (moto) queue, and a check that no PIN or FCM token a test sent ever reaches the logs.
 
-Import the fixtures into a test module (``from tests.financing_support import fcm, staff  # noqa: F401``).
+Its fixtures are registered for every test module (tests/conftest.py's ``pytest_plugins``); a financing test
+module applies the log check to all its tests with ``pytestmark = pytest.mark.usefixtures("no_secrets_in_logs")``.
 """
 
 from __future__ import annotations
@@ -147,7 +148,7 @@ class _Lines(logging.Handler):
         self.lines.append(self.format(record))
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def no_secrets_in_logs(capfd, caplog):
     """Every financing test: no PIN or FCM token it sent appears in any log line (the functions' Powertools
     logger, formatted as on Lambda, and every library logger at INFO), nor on stdout/stderr."""

@@ -8,15 +8,14 @@ import time
 import pytest
 
 from tests.budgets.financing import EXPECTED
-from tests.financing_support import (  # noqa: F401  (fixtures)
+from tests.financing_support import (
     DEVICE,
-    fcm,
     new_imei,
-    no_secrets_in_logs,
     secret_pin,
     secret_token,
-    staff,
 )
+
+pytestmark = pytest.mark.usefixtures("no_secrets_in_logs")
 
 NOT_FOUND = {"success": False, "message": "Customer not found with this IMEI", "error": "CUSTOMER_NOT_FOUND"}
 BAD_PATH_IMEI = {
@@ -241,7 +240,8 @@ def test_given_low_limits_when_exceeded_then_429_rate_limit_exceeded_and_after_t
     monkeypatch.setenv("DEVICE_RATE_LIMIT_PER_IP", "3")
     monkeypatch.setenv("DEVICE_RATE_LIMIT_WINDOW", "2")
     settings.reset()
-    refused = {"success": False, "message": "Too many requests, please try again later.", "error": "RATE_LIMIT_EXCEEDED"}
+    message = "Too many requests, please try again later."
+    refused = {"success": False, "message": message, "error": "RATE_LIMIT_EXCEEDED"}
     while int(time.time()) % 2:  # start at the beginning of a 2 s window
         time.sleep(0.05)
 

@@ -7,16 +7,15 @@ from __future__ import annotations
 import pytest
 
 from tests.budgets.financing import EXPECTED
-from tests.financing_support import (  # noqa: F401  (fixtures)
+from tests.financing_support import (
     ADMIN,
     bad_check_digit,
     customer_body,
     drain,
-    fcm,
     new_imei,
-    no_secrets_in_logs,
-    staff,
 )
+
+pytestmark = pytest.mark.usefixtures("no_secrets_in_logs")
 
 
 def budget(method: str, path: str) -> list[str]:
@@ -70,8 +69,8 @@ def test_given_a_typed_imei_with_a_wrong_check_digit_then_400_naming_the_field(s
             "message": "Validation failed",
             "error": "VALIDATION_ERROR",
             "details": [
-                {"msg": "IMEI1 is not a valid IMEI (check digit)", "param": "imei1", "path": "imei1", "location": "body"},
-                {"msg": "IMEI2 is not a valid IMEI (check digit)", "param": "imei2", "path": "imei2", "location": "body"},
+                {"msg": f"{f.upper()} is not a valid IMEI (check digit)", "param": f, "path": f, "location": "body"}
+                for f in ("imei1", "imei2")
             ],
         },
     )
@@ -267,7 +266,13 @@ def test_given_a_registered_phone_when_locking_then_the_lock_flow_answer_and_isL
     trail = staff.call("GET", f"{ADMIN}/{customer['customerId']}/commands")
     assert trail.ddb_calls == budget("GET", "/api/admin/customers/{customer_id}/commands")
     assert trail.body["data"]["items"] == [
-        {"type": "COMMAND", "at": pending["requestedAt"], "commandId": command_id, "action": "LOCK_DEVICE", "source": "staff"}
+        {
+            "type": "COMMAND",
+            "at": pending["requestedAt"],
+            "commandId": command_id,
+            "action": "LOCK_DEVICE",
+            "source": "staff",
+        }
     ]
 
 
@@ -285,7 +290,8 @@ def test_given_a_locked_phone_when_the_last_overdue_instalment_is_paid_then_an_u
 
     unlock = last.body["data"]["unlockCommandId"]
     assert unlock and last.body["data"]["customer"]["pendingCommand"]["action"] == "UNLOCK_DEVICE"
-    assert last.ddb_calls == [*budget("PUT", "/api/admin/customers/{customer_id}/emis/{month}"), "UpdateItem", "PutItem"]
+    paying = budget("PUT", "/api/admin/customers/{customer_id}/emis/{month}")
+    assert last.ddb_calls == [*paying, "UpdateItem", "PutItem"]
     drain(api)
     assert [m["data"]["action"] for m in fcm.messages()] == ["LOCK_DEVICE", "UNLOCK_DEVICE"]
     assert staff.trail(customer)[0] == {
