@@ -452,7 +452,10 @@ def mark_notified(customer_id: str, day: str) -> bool:
 def append_log(customer_id: str, entries: Sequence[AuditEntry]) -> None:
     """Append entries (one PutItem, or one BatchWriteItem for several)."""
     Log = _log()
-    items = [Log(customer_id, f"{e.at}#{secrets.token_hex(4)}", entry=e.model_dump(exclude_none=True)) for e in entries]
+    items = [  # entries written together keep their order (same time, rising index)
+        Log(customer_id, f"{e.at}#{i:02d}{secrets.token_hex(4)}", entry=e.model_dump(exclude_none=True))
+        for i, e in enumerate(entries)
+    ]
     if len(items) == 1:
         items[0].save()
         return
