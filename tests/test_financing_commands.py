@@ -187,9 +187,8 @@ def test_given_an_expired_command_when_its_message_arrives_then_it_ends_expired_
     customer = staff.customer()
     staff.register_phone(customer)
     command = staff.lock(customer)
-    body = json.dumps(
-        {"v": 1, "kind": "command", "customerId": customer["customerId"], "commandId": command["commandId"], "attempt": 1}
-    )
+    ids = {"customerId": customer["customerId"], "commandId": command["commandId"]}
+    body = json.dumps({"v": 1, "kind": "command", **ids, "attempt": 1})
 
     assert commands.deliver(body, datetime.now(UTC) + timedelta(hours=25)) == "expired"
 
