@@ -50,7 +50,8 @@ def test_given_the_sqs_sample_for_a_real_command_then_fcm_receives_it(api, staff
     command = staff.lock(customer)
     event = load("lock-commands-sqs.json")
     body = json.loads(event["Records"][0]["body"])
-    event["Records"][0]["body"] = json.dumps({**body, "customerId": customer["customerId"], "commandId": command["commandId"]})
+    body.update(customerId=customer["customerId"], commandId=command["commandId"])
+    event["Records"][0]["body"] = json.dumps(body)
 
     result = api.functions.invoke("LockCommandsFunction", event)
 
