@@ -96,7 +96,8 @@ def register(http: httpx.Client, customer: dict) -> str:
 
 
 def answer(http: httpx.Client, customer: dict, action: str) -> dict:
-    reply = http.post(f"{DEVICE}/lock-response", json={"imei1": customer["imei1"], "lockSuccess": True, "action": action})
+    body = {"imei1": customer["imei1"], "lockSuccess": True, "action": action}
+    reply = http.post(f"{DEVICE}/lock-response", json=body)
     assert reply.status_code == 200, reply.text
     return reply.json()["data"]
 
