@@ -67,6 +67,6 @@ class FakeFcm:
         self._thread.start()
         return self
 
-    def stop(self, wait: bool = True) -> None:
+    def stop(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()

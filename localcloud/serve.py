@@ -67,6 +67,8 @@ def serve(
         httpd = make_server(gateway, host, port)  # a busy port fails here, before anything starts
     except OSError as exc:
         print(f"Cannot listen on {host}:{port}: {exc.strerror}. Pick another with --port.", file=sys.stderr)
+        if fake_fcm is not None:
+            fake_fcm.stop()
         return 1
     signal.signal(signal.SIGTERM, _interrupt)
     try:

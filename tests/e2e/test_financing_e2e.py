@@ -102,9 +102,7 @@ def answer(http: httpx.Client, customer: dict, action: str) -> dict:
     return reply.json()["data"]
 
 
-def test_given_a_registered_phone_when_staff_lock_then_fcm_the_phone_confirms_and_paying_unlocks_it(
-    http, admin, fcm
-):
+def test_given_a_registered_phone_when_staff_lock_then_fcm_the_phone_confirms_and_paying_unlocks_it(http, admin, fcm):
     # given a customer with an overdue instalment whose phone registered its token
     customer = new_customer(http, admin, due_in_days=(-3, 27))
     token = register(http, customer)

@@ -7,10 +7,8 @@ used to enumerate IMEIs or flood the tables. The PIN is stored as an argon2id ha
 
 from __future__ import annotations
 
-from typing import Any
-
 from fleetgate.core.ids import iso, utc_now
-from fleetgate.core.settings import cached
+from fleetgate.core.secrets import hash_secret
 from fleetgate.financing import commands, repository, settings
 from fleetgate.financing.customers import Customer
 from fleetgate.financing.errors import CustomerNotFound, LocationNotFound, invalid_imei
@@ -29,14 +27,6 @@ from fleetgate.financing.schemas import (
 from fleetgate.ratelimit import service as ratelimit
 
 RATE_LIMITED = "Too many requests, please try again later."  # express-rate-limit's message, as the sample's
-
-
-@cached
-def _hasher() -> Any:
-    """argon2id with the users context's parameters (OWASP's minimum: 19 MiB, t=2, p=1; ~25 ms here)."""
-    from argon2 import PasswordHasher
-
-    return PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
 
 
 def _limits() -> tuple[ratelimit.Limit, ratelimit.Limit]:
@@ -77,7 +67,7 @@ def register_token(request: FcmTokenRequest, source_ip: str) -> FcmTokenData:
     customer = _customer(request.imei1)
     now = utc_now()
     at = iso(now)
-    pin_hash = _hasher().hash(request.device_pin) if request.device_pin else None
+    pin_hash = hash_secret(request.device_pin) if request.device_pin else None
     where = (request.latitude, request.longitude) if request.latitude is not None else None
     if not repository.register_device(
         customer.id,
