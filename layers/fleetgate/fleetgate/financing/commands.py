@@ -32,7 +32,7 @@ from fleetgate.core.ids import iso
 from fleetgate.core.observability import logger
 from fleetgate.core.settings import cached, get_settings
 from fleetgate.financing import notifier, repository, settings
-from fleetgate.financing.customers import Command, Customer
+from fleetgate.financing.customers import Command, Customer, day_iso
 from fleetgate.financing.errors import CustomerNotFound
 from fleetgate.financing.schemas import Action, AuditEntry
 
@@ -236,7 +236,7 @@ def _deliver_reminder(message: dict[str, Any], now: datetime) -> str:
             data={
                 "type": "EMI_REMINDER",
                 "timestamp": iso(now),
-                "dueDate": f"{oldest.due_date.isoformat()}T00:00:00.000Z",
+                "dueDate": day_iso(oldest.due_date),
                 "amount": f"{oldest.amount:g}",
                 "pendingEmiCount": str(len(overdue)),
             },

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from fleetgate.core.ids import iso
@@ -96,9 +96,6 @@ class Customer:
         if self.latitude is None or self.longitude is None or self.location_at is None:
             return None
         return Location(latitude=self.latitude, longitude=self.longitude, last_updated=self.location_at)
-
-    def with_emis(self, emis: tuple[Emi, ...]) -> Customer:
-        return replace(self, emis=emis)
 
     def view(self, now: datetime) -> CustomerOut:
         overdue = len(self.overdue(now.date()))
