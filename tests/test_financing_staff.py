@@ -302,3 +302,26 @@ def test_given_a_locked_phone_when_the_last_overdue_instalment_is_paid_then_an_u
         "outcome": "SENT",
         "fcmMessageId": staff.trail(customer)[0]["fcmMessageId"],
     }
+
+
+def test_given_the_command_queue_unreachable_when_locking_then_503_and_the_command_is_kept(staff):
+    import boto3
+
+    from tests.support import STACK
+
+    customer = staff.customer()
+    staff.register_phone(customer)
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=STACK.physical_name("LockCommandsQueue"))["QueueUrl"])
+
+    reply = staff.call("PUT", f"{ADMIN}/{customer['customerId']}/lock", {"isLocked": True})
+
+    assert (reply.status, reply.body) == (
+        503,
+        {
+            "success": False,
+            "message": "The command is recorded but could not be queued for sending: try again in a moment",
+            "error": "COMMAND_QUEUE_UNAVAILABLE",
+        },
+    )
+    assert staff.lock_status(customer)["pendingCommand"]["action"] == "LOCK_DEVICE"

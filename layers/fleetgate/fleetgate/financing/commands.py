@@ -27,23 +27,19 @@ from typing import Any
 import botocore.session
 from botocore.config import Config
 
-from fleetgate.core.errors import ConfigurationError, DomainError
+from fleetgate.core.errors import ConfigurationError
 from fleetgate.core.ids import iso
 from fleetgate.core.observability import logger
 from fleetgate.core.settings import cached, get_settings
 from fleetgate.financing import notifier, repository, settings
 from fleetgate.financing.customers import Command, Customer, day_iso
-from fleetgate.financing.errors import CustomerNotFound
+from fleetgate.financing.errors import CustomerNotFound, QueueUnavailable
 from fleetgate.financing.schemas import Action, AuditEntry
 
 NOTIFICATIONS: dict[str, tuple[str, str]] = {  # the contract's notification title and body per action
     "LOCK_DEVICE": ("Device Lock Alert", "Your device has been locked due to pending EMI payments."),
     "UNLOCK_DEVICE": ("Device Unlock Alert", "Your device has been unlocked. Thank you for your payment."),
 }
-
-
-class QueueUnavailable(DomainError):
-    status, code, title = 503, "COMMAND_QUEUE_UNAVAILABLE", "Service Unavailable"
 
 
 @cached

@@ -35,6 +35,12 @@ class NoFcmToken(DomainError):
     status, code, title = 400, "NO_FCM_TOKEN", "Bad Request"
 
 
+class QueueUnavailable(DomainError):
+    """A command was stored but could not be queued for sending (SQS unreachable): the caller may retry."""
+
+    status, code, title = 503, "COMMAND_QUEUE_UNAVAILABLE", "Service Unavailable"
+
+
 def invalid_imei() -> InvalidRequest:
     return InvalidRequest("Invalid IMEI format. Must be exactly 15 digits")
 
