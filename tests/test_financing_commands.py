@@ -21,8 +21,8 @@ UNAVAILABLE = fcm_error(503, "UNAVAILABLE", "UNAVAILABLE")
 UNREGISTERED = fcm_error(404, "NOT_FOUND", "UNREGISTERED")
 
 
-def sends(fcm, outcome: int | None = None) -> list:
-    """The fake's send requests (those it answered ``outcome``, when given: 200 = accepted)."""
+def sends(fcm) -> list:
+    """Every send request the fake FCM received, accepted or refused."""
     return fcm.calls("POST", "/v1/projects/")
 
 

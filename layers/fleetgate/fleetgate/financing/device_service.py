@@ -29,29 +29,16 @@ from fleetgate.ratelimit import service as ratelimit
 RATE_LIMITED = "Too many requests, please try again later."  # express-rate-limit's message, as the sample's
 
 
-def _limits() -> tuple[ratelimit.Limit, ratelimit.Limit]:
-    cfg = settings.device_limits()
-    return (
-        ratelimit.Limit("customer-device:ip", cfg.per_ip, cfg.window_seconds),
-        ratelimit.Limit("customer-device:imei", cfg.per_imei, cfg.window_seconds),
-    )
-
-
 def _limit(source_ip: str, imei: str) -> None:
-    """Count the call against the source address's limit, then the IMEI's (a 429 past either)."""
-    per_ip, per_imei = _limits()
-    ratelimit.hit(per_ip, source_ip, message=RATE_LIMITED)
-    ratelimit.hit(per_imei, imei, message=RATE_LIMITED)
-
-
-def _path_imei(imei: str, source_ip: str) -> str:
-    """An IMEI from a path: the address's limit counts first, a malformed one is a 400."""
-    per_ip, per_imei = _limits()
+    """Count the call against the source address's limit, then (a well-formed IMEI: path IMEIs are checked here,
+    after the address counted) against the IMEI's. A 429 past either."""
+    cfg = settings.device_limits()
+    per_ip = ratelimit.Limit("customer-device:ip", cfg.per_ip, cfg.window_seconds)
     ratelimit.hit(per_ip, source_ip, message=RATE_LIMITED)
     if not IMEI_PATTERN.match(imei):
         raise invalid_imei()
+    per_imei = ratelimit.Limit("customer-device:imei", cfg.per_imei, cfg.window_seconds)
     ratelimit.hit(per_imei, imei, message=RATE_LIMITED)
-    return imei
 
 
 def _customer(imei: str) -> Customer:
@@ -106,7 +93,8 @@ def lock_response(request: LockResponseRequest, source_ip: str) -> LockResponseD
 
 
 def status(imei: str, source_ip: str) -> StatusData:
-    customer = _customer(_path_imei(imei, source_ip))
+    _limit(source_ip, imei)
+    customer = _customer(imei)
     pending = len(customer.overdue(utc_now().date()))
     return StatusData(
         customer_id=customer.id,
@@ -121,7 +109,8 @@ def status(imei: str, source_ip: str) -> StatusData:
 
 
 def location(imei: str, source_ip: str) -> LocationData:
-    customer = _customer(_path_imei(imei, source_ip))
+    _limit(source_ip, imei)
+    customer = _customer(imei)
     where = customer.location()
     if where is None:
         raise LocationNotFound()
