@@ -16,6 +16,7 @@ from fleetgate.financing.errors import (
     CustomerNotFound,
     ImeiTaken,
     InstalmentNotFound,
+    InvalidRequest,
     NoFcmToken,
     invalid_customer_id,
 )
@@ -121,7 +122,7 @@ def update(who: Principal, customer_id: str, request: CustomerUpdate) -> Custome
         updated_at=iso(now),
     )
     if updated.imei2 is not None and updated.imei2 == updated.imei1:
-        raise ImeiTaken("IMEI2 must differ from IMEI1", field="imei2")
+        raise InvalidRequest("IMEI2 must differ from IMEI1", field="imei2")
     taken = repository.update_profile(current, updated)
     if taken is None:
         raise Conflict("The customer was changed meanwhile: read it again and retry")
