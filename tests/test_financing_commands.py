@@ -181,6 +181,28 @@ def test_given_a_pending_command_when_the_phone_registers_a_new_token_then_it_is
     assert attempts == [1, 2, 3]
 
 
+def test_given_a_sender_that_stopped_after_claiming_a_send_then_the_redelivered_message_resumes_the_command(
+    api, staff, fcm
+):
+    from fleetgate.financing import repository
+
+    customer = staff.customer()
+    staff.register_phone(customer)
+    command = staff.lock(customer)
+    # An earlier receive of the first send's message claimed send number 1 and then died (no next send queued,
+    # nothing pushed); its message becomes visible again.
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.get_queue_url(QueueName=STACK.physical_name("LockCommandsQueue"))["QueueUrl"]
+    [message] = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, WaitTimeSeconds=1)["Messages"]
+    assert repository.claim_attempt(customer["customerId"], command["commandId"], 1, "2026-11-29T00:00:00.000Z")
+    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+
+    run_sender(api, until=lambda: len(fcm.messages()) == 1)  # the next send, a backoff later, reaches the phone
+
+    attempts = [e["attempt"] for e in reversed(staff.trail(customer)) if e["type"] == "DELIVERY_ATTEMPT"]
+    assert attempts == [2]
+
+
 def test_given_an_expired_command_when_its_message_arrives_then_it_ends_expired_without_sending(api, staff, fcm):
     from fleetgate.financing import commands
 
@@ -204,7 +226,9 @@ def test_given_a_batch_with_a_malformed_message_then_only_it_is_reported_failed(
     sqs = boto3.client("sqs", region_name="us-east-1")
     url = sqs.get_queue_url(QueueName=STACK.physical_name("LockCommandsQueue"))["QueueUrl"]
     sqs.send_message(QueueUrl=url, MessageBody="{not json")
-    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)["Messages"]
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1, AttributeNames=["All"])[
+        "Messages"
+    ]  # as Lambda's event source mapping receives them (attributes included)
     assert len(messages) == 2
     from localcloud.sqs import sqs_event
 

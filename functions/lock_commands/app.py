@@ -14,7 +14,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def record_handler(record: SQSRecord) -> str:
-    return commands.deliver(record.body, utc_now())
+    return commands.deliver(record.body, utc_now(), receive_count=int(record.attributes.approximate_receive_count))
 
 
 @event_handler

@@ -144,16 +144,19 @@ def remind(customer_id: str, day: date) -> None:
 
 
 # ------------------------------------------------------------------ the consumer
-def deliver(body: str, now: datetime) -> str:
+def deliver(body: str, now: datetime, *, receive_count: int = 1) -> str:
     """Handle one message of the lock-commands queue; returns what happened (for the logs). Raises only on
-    infrastructure failures (the message is then redelivered)."""
+    infrastructure failures (the message is then redelivered). ``receive_count``: SQS's
+    ApproximateReceiveCount of the message (above 1 it is a redelivery)."""
     message = json.loads(body)
     if message.get("kind") == "reminder":
         return _deliver_reminder(message, now)
-    return _deliver_command(message["customerId"], message["commandId"], int(message["attempt"]), now)
+    return _deliver_command(
+        message["customerId"], message["commandId"], int(message["attempt"]), now, redelivered=receive_count > 1
+    )
 
 
-def _deliver_command(customer_id: str, command_id: str, attempt: int, now: datetime) -> str:
+def _deliver_command(customer_id: str, command_id: str, attempt: int, now: datetime, *, redelivered: bool) -> str:
     customer = repository.get(customer_id, consistent=True)
     command = customer.command if customer is not None else None
     if customer is None or command is None or command.id != command_id:
@@ -167,9 +170,15 @@ def _deliver_command(customer_id: str, command_id: str, attempt: int, now: datet
         return "expired"
     if not customer.fcm_token:
         return "waiting for a token"
-    if not repository.claim_attempt(customer_id, command_id, attempt, at):
-        return "duplicate"
     remaining = int((datetime.fromisoformat(command.expires_at.replace("Z", "+00:00")) - now).total_seconds())
+    if not repository.claim_attempt(customer_id, command_id, attempt, at):
+        if redelivered and command.attempts == attempt:
+            # This send number was claimed by an earlier receive of this very message that stopped (a crash or
+            # a timeout) before it could queue the next send: queue it now, or the command would never be sent
+            # again. A copy too many is harmless: the next claim lets only one through.
+            _send_command(customer_id, command_id, attempt + 1, delay=min(_backoff(attempt), max(0, remaining) + 1))
+            return "resumed"
+        return "duplicate"
     try:
         _send_command(customer_id, command_id, attempt + 1, delay=min(_backoff(attempt), max(0, remaining) + 1))
     except Exception:
