@@ -19,6 +19,8 @@ import pytest
 
 from tests.support import RECORDER, STACK
 
+pytest_plugins = ["tests.financing_support"]  # the financing tests' fixtures (fcm, staff, no_secrets_in_logs)
+
 os.environ.update(
     {
         "AWS_ACCESS_KEY_ID": "testing",

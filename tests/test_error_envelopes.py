@@ -84,20 +84,23 @@ def test_mobile_family_uses_a_title_as_error_and_400_for_validation():
     assert status == 400 and body["error"] == "Invalid request" and body["message"].startswith("quantity: ")
 
 
-def test_customer_family_uses_success_false_with_details():
+def test_customer_family_uses_success_false_upper_case_codes_and_a_detail_per_failing_field():
     app = _app(ErrorStyle.CUSTOMER)
+    assert _call(app, "GET", "/missing") == (404, {"success": False, "message": "Item not found", "error": "NOT_FOUND"})
     assert _call(app, "GET", "/conflict") == (
         409,
         {
             "success": False,
             "message": "Item exists",
-            "error": "conflict",
-            "details": [{"msg": "Item exists", "param": "name"}],
+            "error": "CONFLICT",
+            "details": [{"msg": "Item exists", "param": "name", "path": "name", "location": "body"}],
         },
     )
-    status, body = _call(app, "POST", "/items", {"name": "x", "quantity": "many"})
-    assert status == 400 and body["success"] is False
-    assert body["details"] == [{"msg": body["details"][0]["msg"], "param": "quantity"}]
+    status, body = _call(app, "POST", "/items", {"quantity": "many"})
+    assert status == 400
+    assert body["success"] is False and body["error"] == "VALIDATION_ERROR" and body["message"] == "Validation failed"
+    assert [(d["param"], d["location"]) for d in body["details"]] == [("name", "body"), ("quantity", "body")]
+    assert all("many" not in d["msg"] for d in body["details"])  # never the submitted value
 
 
 @pytest.mark.parametrize("style", list(ErrorStyle))

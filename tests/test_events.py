@@ -46,6 +46,7 @@ def test_each_sample_event_names_a_route_or_schedule_of_the_template(path):
 
 UPSTREAM = ("mobivisor-", "microshare-", "health")
 ESTATES = ("mobile-", "estates-")  # residents' and staff tokens: run in tests/test_estates_events.py
+FINANCING = ("customer-device-", "admin-customers-")  # run with their customers in tests/test_financing_events.py
 
 
 @pytest.mark.parametrize(
@@ -53,7 +54,7 @@ ESTATES = ("mobile-", "estates-")  # residents' and staff tokens: run in tests/t
     [
         p
         for p in EVENTS
-        if not p.name.startswith(UPSTREAM + ESTATES)
+        if not p.name.startswith(UPSTREAM + ESTATES + FINANCING)
         and json.loads(p.read_text()).get("version") == "2.0"
         and json.loads(p.read_text()).get("routeKey") != "$default"
     ],

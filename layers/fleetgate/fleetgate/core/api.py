@@ -35,7 +35,9 @@ class ErrorStyle(str, Enum):
     DETAIL = "detail"  # device manager, Microshare: {"detail": ...}, validation 422
     MOBIVISOR = "mobivisor"  # {"detail": {"error", "message", ...}}
     MOBILE = "mobile"  # {"error": <title, e.g. "Unit not found">, "message"}, validation 400
-    CUSTOMER = "customer"  # {"success": false, "message", "error", "details": [{"msg", "param"}]}, validation 400
+    # {"success": false, "message", "error": "UPPER_CASE", "details"?: [{"msg", "param", "path", "location"}]},
+    # validation 400 with one details item per failing field
+    CUSTOMER = "customer"
 
     @property
     def validation_status(self) -> int:
@@ -64,8 +66,11 @@ class ErrorStyle(str, Enum):
             return {"detail": {"error": title, "message": message, **(extra or {})}}
         if self is ErrorStyle.MOBILE:
             return {"error": title, "message": message}
-        details = [{"msg": message, "param": field}] if field else []
-        return {"success": False, "message": message, "error": code, "details": details}
+        body: dict[str, Any] = {"success": False, "message": message, "error": _customer_code(code)}
+        if field:
+            body["details"] = [_customer_detail(message, _loc(field))]
+        body.update(extra or {})  # e.g. the reason of a refused lock command
+        return body
 
     def validation_body(self, errors: list[dict[str, Any]]) -> dict[str, Any]:
         if self is ErrorStyle.DETAIL:
@@ -77,11 +82,15 @@ class ErrorStyle(str, Enum):
             return {"detail": {"error": "Validation Error", "message": message, "errors": errors}}
         if self is ErrorStyle.MOBILE:
             return _mobile_validation_body(errors, message)
+        # express-validator's shape: one item per failing field (its first error), never the submitted value.
+        details: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for e in errors:
+            details.setdefault(tuple(e["loc"][:2]), _customer_detail(e["msg"], e["loc"]))
         return {
             "success": False,
             "message": "Validation failed",
-            "error": "validation_error",
-            "details": [{"msg": e["msg"], "param": ".".join(str(p) for p in e["loc"][1:])} for e in errors],
+            "error": "VALIDATION_ERROR",
+            "details": [*details.values()],
         }
 
     def unauthenticated_body(self, exc: Unauthorized) -> dict[str, Any]:
@@ -102,6 +111,22 @@ def _mobile_validation_body(errors: list[dict[str, Any]], first_message: str) ->
             "message": f"{names} {'is' if len(missing) == 1 else 'are'} required",
         }
     return {"error": "Invalid request", "message": first_message}
+
+
+# The customer-device family's error codes are upper case (the sample's); a few differ from ours by name.
+_CUSTOMER_CODES = {"too_many_requests": "RATE_LIMIT_EXCEEDED"}
+# express-validator names where a field came from: body, params (the path), query.
+_CUSTOMER_LOCATIONS = {"path": "params"}
+
+
+def _customer_code(code: str) -> str:
+    return _CUSTOMER_CODES.get(code, code.upper())
+
+
+def _customer_detail(message: str, loc: list[Any]) -> dict[str, Any]:
+    where = str(loc[0]) if loc else "body"
+    param = ".".join(str(p) for p in loc[1:])
+    return {"msg": message, "param": param, "path": param, "location": _CUSTOMER_LOCATIONS.get(where, where)}
 
 
 def _loc(field: str) -> list[str | int]:
