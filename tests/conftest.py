@@ -33,6 +33,7 @@ os.environ.update(
         "JWT_SECRET": "test-secret-" + "x" * 32,
         "INGEST_KEY_SECRET": "test-ingest-" + "y" * 32,
         "OUTBOUND_ALLOW": "loopback",  # like the local cloud: integrations may call the tests' fake sinks
+        "ALLOW_REGISTRATION": "true",  # like the local cloud: anyone may register
     }
 )
 os.environ.pop("JWT_SECRET_ARN", None)

@@ -101,12 +101,27 @@ def mosquitto_binary() -> str | None:
     return "/usr/sbin/mosquitto" if os.access("/usr/sbin/mosquitto", os.X_OK) else None
 
 
-def token_for(role: str = "user") -> dict:
-    """A signed device-manager token for a fresh user id, without registering (argon2) or a DynamoDB user.
+def token_for(role: str = "user", permissions: tuple[str, ...] = ()) -> dict:
+    """A stored user (with ``permissions``) and a token of theirs, without a login. Needs the ``aws`` fixture.
 
-    For routes that only verify the token (Mobivisor, Microshare); device-manager routes need api.register().
+    Every authenticated route checks the token against its user's record, so a token needs a stored user.
     """
     from fleetgate.core.auth import issue_token
+    from fleetgate.core.ids import now_iso
+    from fleetgate.users import repository
+    from fleetgate.users.schemas import User
 
-    user_id = str(uuid.uuid4())
+    user_id, now = str(uuid.uuid4()), now_iso()
+    repository.create(
+        User(
+            id=user_id,
+            email=f"{user_id}@example.com",
+            username=f"u_{user_id[:20]}",
+            role=role,
+            permissions=list(permissions),
+            password_hash="$argon2id$unused",
+            created_at=now,
+            updated_at=now,
+        )
+    )
     return {"id": user_id, "token": issue_token(user_id, role)[0]}  # type: ignore[arg-type]

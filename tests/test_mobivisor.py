@@ -32,7 +32,7 @@ def upstream(api, monkeypatch):
 
 @pytest.fixture
 def user(api):
-    return token_for("user")
+    return token_for("user", ("mobivisor:read",))
 
 
 @pytest.fixture
@@ -60,7 +60,9 @@ def test_given_user_when_listing_then_upstream_json_is_returned_unchanged_with_b
     assert sent.path == "/devices"
     assert sent.headers["authorization"] == f"Bearer {TOKEN}"
     assert sent.query == [("status", "online"), ("page", "2")]
-    assert reply.ddb_calls == []
+    assert reply.ddb_calls == ["GetItem"]  # the token's user, read once per instance and minute
+    again = api.call("GET", "/api/v1/mobivisor/devices", token=user["token"])
+    assert (again.status, again.ddb_calls) == (200, [])
 
 
 def test_given_base_url_without_trailing_slash_and_a_path_when_listing_then_devices_is_appended(api, user, monkeypatch):
@@ -102,11 +104,13 @@ def test_given_admin_when_deleting_then_contract_confirmation_and_device_is_gone
     assert api.call("GET", "/api/v1/mobivisor/devices/123", token=admin["token"]).status == 404
 
 
-def test_given_plain_user_when_deleting_then_403_and_upstream_is_never_called(api, upstream, user):
+def test_given_user_without_mobivisor_write_when_deleting_then_403_and_upstream_is_never_called(
+    api, upstream, user
+):
     reply = api.call("DELETE", "/api/v1/mobivisor/devices/123", token=user["token"])
     assert (reply.status, reply.body) == (
         403,
-        {"detail": {"error": "Forbidden", "message": "Deleting Mobivisor devices requires the admin role"}},
+        {"detail": {"error": "Forbidden", "message": "This needs the mobivisor:write permission"}},
     )
     assert upstream.calls() == [] and "123" in upstream.devices
 

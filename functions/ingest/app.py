@@ -12,7 +12,8 @@ from fleetgate.core.observability import http_handler
 from fleetgate.ingest import service
 from fleetgate.ingest.schemas import IngestResult
 
-app = make_resolver(ErrorStyle.DETAIL, authenticated=False)
+# The body is read raw and checked by ingest itself (size, JSON depth), after the X-API-Key check.
+app = make_resolver(ErrorStyle.DETAIL, authenticated=False, inspect_body=False)
 
 EventParam = Annotated[
     str | None, Query(max_length=16, description="up (default), join, ack, txack, log, status or location")

@@ -37,10 +37,22 @@ from fleetgate.microshare.schemas import (
 )
 
 P = "/api/v1/microshare"
+# Every route but the login and health ones needs microshare:read; these change the deployment's Microshare
+# devices, cache, ERP points or sync state, or spend its upstream quota, and need microshare:write.
 app = make_resolver(
     ErrorStyle.DETAIL,
     public_paths=(f"{P}/auth/login", f"{P}/health", f"{P}/health/microshare"),
     accept_audience=service.AUDIENCE,
+    permission=service.READ,
+    permissions={
+        f"POST {P}/devices": service.WRITE,
+        f"PUT {P}/devices/<device_id>": service.WRITE,
+        f"DELETE {P}/devices/<device_id>": service.WRITE,
+        f"POST {P}/devices/cache/clear": service.WRITE,
+        f"GET {P}/devices/performance/benchmark": service.WRITE,
+        f"POST {P}/erp/inspection-points": service.WRITE,
+        f"POST {P}/erp/sync": service.WRITE,
+    },
 )
 
 ClusterId = Annotated[

@@ -9,6 +9,7 @@ generic 500 that carries no internals.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterable, Mapping
 from enum import Enum
@@ -16,11 +17,22 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from fleetgate.core.auth import Principal, principal_from_headers
-from fleetgate.core.errors import DomainError, TooManyRequests, Unauthorized
+from fleetgate.core.auth import ADMIN, Principal
+from fleetgate.core.errors import (
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    PayloadTooLarge,
+    TooManyRequests,
+    Unauthorized,
+)
+from fleetgate.core.limits import MAX_BODY_BYTES, MAX_JSON_DEPTH, json_too_deep
 from fleetgate.core.observability import logger
 from fleetgate.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
@@ -119,10 +131,17 @@ _DEFAULT_MESSAGES = {
 
 
 class FleetgateResolver(APIGatewayHttpResolver):
-    """A resolver that authenticates before validating, so a caller without a token gets 401, not 422.
+    """A resolver that checks, in this order and before anything parses the body: the token (401), the route's
+    permission (403), then the body's size (413), encoding, multipart boundary and JSON nesting depth (the
+    family's validation status, 422 or 400). So a caller without a token gets 401, not 422, and no body can
+    make the JSON parser or the response serializer fail.
 
     ``public_paths``: exact paths (no parameters) that an authenticated resolver serves without a token.
     ``accept_audience``: besides device-manager tokens, accept tokens issued for this audience (see core.auth).
+    ``permission``: what every route of an authenticated resolver needs (a permission of core.auth.PERMISSIONS,
+    or core.auth.ADMIN), unless ``permissions`` names the route (``"POST /api/v1/x/<x_id>"``, as the route is
+    declared) with its own; public paths need none.
+    ``inspect_body``: False for a route group that reads its raw body itself (ingest: after its key check).
     A trailing slash is ignored (``/api/v1/x/`` is ``/api/v1/x``), as the contracts write some paths with one.
     """
 
@@ -133,12 +152,20 @@ class FleetgateResolver(APIGatewayHttpResolver):
         authenticated: bool,
         public_paths: Iterable[str] = (),
         accept_audience: str | None = None,
+        permission: str | None = None,
+        permissions: Mapping[str, str] | None = None,
+        inspect_body: bool = True,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ):
         super().__init__(enable_validation=True)
         self.style = style
         self.authenticated = authenticated
         self.public_paths = frozenset(p.rstrip("/") for p in public_paths)
         self.accept_audience = accept_audience
+        self.permission = permission
+        self.permissions = dict(permissions or {})
+        self.inspect_body = inspect_body
+        self.max_body_bytes = max_body_bytes
 
     @property
     def principal(self) -> Principal:
@@ -146,21 +173,94 @@ class FleetgateResolver(APIGatewayHttpResolver):
 
     def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         event = _without_trailing_slash(event)
-        if self.authenticated and _route_path(event) not in self.public_paths:
-            try:
-                self.append_context(
-                    principal=principal_from_headers(event.get("headers"), accept_audience=self.accept_audience)
-                )
-            except Unauthorized as exc:
-                self.clear_context()
-                body = self.style.body(401, exc.code, exc.title, exc.message)
-                return {
-                    "statusCode": 401,
-                    "headers": {"Content-Type": "application/json", "WWW-Authenticate": "Bearer"},
-                    "body": json.dumps(body),
-                    "isBase64Encoded": False,
-                }
+        try:
+            if self.authenticated and _route_path(event) not in self.public_paths:
+                principal = _authenticate(event.get("headers"), self.accept_audience)
+                self.append_context(principal=principal)
+                need = self._requirement(event)
+                if need and not principal.can(need):
+                    raise Forbidden(_forbidden_message(need))
+            if self.inspect_body:
+                _check_body(event, self.max_body_bytes, self.style)
+        except DomainError as exc:
+            self.clear_context()
+            return self.error_response(exc)
         return super().resolve(event, context)
+
+    def error_response(self, exc: DomainError) -> dict[str, Any]:
+        """A domain error as this family's Lambda proxy response (for errors raised before routing)."""
+        headers = {"Content-Type": "application/json", **_error_headers(exc)}
+        body = self.style.body(exc.status, exc.code, exc.title, exc.message, field=exc.field, extra=exc.extra)
+        return {"statusCode": exc.status, "headers": headers, "body": json.dumps(body), "isBase64Encoded": False}
+
+    def _requirement(self, event: Mapping[str, Any]) -> str | None:
+        if not self.permissions:
+            return self.permission
+        method = ((event.get("requestContext") or {}).get("http") or {}).get("method", "").upper()
+        path = _route_path(event)
+        for route in self._static_routes + self._dynamic_routes:  # Powertools' own matching order
+            if route.method == method and route.rule.match(path):
+                return self.permissions.get(f"{method} {route.path}", self.permission)
+        return self.permission
+
+
+def _authenticate(headers: Mapping[str, str] | None, accept_audience: str | None) -> Principal:
+    # The users context checks the token against its user's record. Imported on the first authenticated
+    # request, not at module import: route groups without tokens (health, ingest) never load it (PynamoDB).
+    from fleetgate.users import service as users
+
+    return users.authenticate(headers, accept_audience=accept_audience)  # type: ignore[arg-type]
+
+
+def _forbidden_message(need: str) -> str:
+    return "This needs the admin role" if need == ADMIN else f"This needs the {need} permission"
+
+
+def _error_headers(exc: DomainError) -> dict[str, str]:
+    # Only our own 401s challenge the caller (Bearer, or the scheme the error names, e.g. an ingest API key);
+    # an upstream refusing *our* credentials is not about theirs.
+    if isinstance(exc, Unauthorized):
+        return {"WWW-Authenticate": getattr(exc, "challenge", "Bearer")}
+    if isinstance(exc, TooManyRequests):
+        return {"Retry-After": str(exc.retry_after)}
+    return {}
+
+
+_JSON_MEDIA = ("", "application/json")
+
+
+def _check_body(event: Mapping[str, Any], max_bytes: int, style: ErrorStyle) -> None:
+    """Size, UTF-8, multipart boundary and JSON depth of a request body, before anything parses it."""
+    body = event.get("body")
+    if not body:
+        return
+    headers = event.get("headers") or {}
+    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "") or ""
+    media = content_type.split(";", 1)[0].strip().lower()
+    raw: bytes | str = body
+    if event.get("isBase64Encoded"):
+        try:
+            raw = base64.b64decode(body)
+        except (ValueError, TypeError):
+            raise InvalidInput("The request body is not valid base64", field="body:") from None
+    if len(raw) > max_bytes if isinstance(raw, bytes) else len(raw.encode()) > max_bytes:
+        raise PayloadTooLarge(f"The request body is larger than {max_bytes // 1024} KiB")
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _invalid(style, "The request body is not valid UTF-8") from None
+    if media == "multipart/form-data" and "boundary=" not in content_type.lower():
+        raise _invalid(style, "A multipart/form-data body needs a boundary parameter in its Content-Type")
+    if (media in _JSON_MEDIA or media.endswith("+json")) and json_too_deep(raw):
+        raise _invalid(style, f"The JSON body is nested deeper than {MAX_JSON_DEPTH} levels")
+
+
+def _invalid(style: ErrorStyle, message: str) -> InvalidInput:
+    """A malformed body: the family's validation status (422, or 400 for the mobile and customer families)."""
+    error = InvalidInput(message, field="body:")
+    error.status = style.validation_status
+    return error
 
 
 def _route_path(event: Mapping[str, Any]) -> str:
@@ -194,23 +294,32 @@ def make_resolver(
     authenticated: bool = True,
     public_paths: Iterable[str] = (),
     accept_audience: str | None = None,
+    permission: str | None = None,
+    permissions: Mapping[str, str] | None = None,
+    inspect_body: bool = True,
 ) -> FleetgateResolver:
     app = FleetgateResolver(
-        style, authenticated=authenticated, public_paths=public_paths, accept_audience=accept_audience
+        style,
+        authenticated=authenticated,
+        public_paths=public_paths,
+        accept_audience=accept_audience,
+        permission=permission,
+        permissions=permissions,
+        inspect_body=inspect_body,
     )
 
     @app.exception_handler(DomainError)
     def _domain_error(exc: DomainError) -> Response:
-        # Only our own 401s challenge the caller (Bearer, or the scheme the error names, e.g. an ingest API key);
-        # an upstream refusing *our* credentials is not about theirs.
-        headers = {"WWW-Authenticate": getattr(exc, "challenge", "Bearer")} if isinstance(exc, Unauthorized) else None
-        if isinstance(exc, TooManyRequests):
-            headers = {"Retry-After": str(exc.retry_after)}
         return _json(
             exc.status,
             style.body(exc.status, exc.code, exc.title, exc.message, field=exc.field, extra=exc.extra),
-            headers,
+            _error_headers(exc) or None,
         )
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _unsupported(exc: RequestUnsupportedContentType) -> Response:
+        message = "Unsupported content type: send application/json"
+        return _json(415, style.body(415, "unsupported_media_type", "Unsupported Media Type", message))
 
     @app.exception_handler(RequestValidationError)
     def _invalid_request(exc: RequestValidationError) -> Response:
