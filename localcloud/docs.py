@@ -3,7 +3,8 @@
 Every function's module keeps a Powertools resolver ``app`` that knows its routes and
 models; Powertools' ``OpenAPIMerge`` merges their schemas into one document with an HTTP
 bearer scheme. Operations of resolvers that do not authenticate (``app.authenticated``
-is False, e.g. register and log in) are marked public (``security: []``).
+is False) and the public paths of those that do (``app.public_paths``: register, log in, health) are marked
+public (``security: []``).
 
 Swagger UI's assets come from ``node_modules/swagger-ui-dist`` (``npm ci``), else from the
 copy Powertools bundles, else from a CDN, so /docs works on an offline laptop.
@@ -113,9 +114,12 @@ class ApiDocs:
                 log.warning("%s (%s) has no Powertools resolver named app: not in /openapi.json", logical_id, fn.module)
                 continue
             schema = app.get_openapi_schema().model_dump(by_alias=True, exclude_none=True)
-            if not getattr(app, "authenticated", True):
-                for operation in _operations(schema):
-                    operation["security"] = []
+            public = getattr(app, "public_paths", frozenset())
+            for path, item in schema.get("paths", {}).items():
+                if not getattr(app, "authenticated", True) or path.rstrip("/") in public:
+                    for method, operation in item.items():
+                        if method in HTTP_METHODS:
+                            operation["security"] = []
             self.mismatches += _compare(logical_id, fn.routes, schema)
             merge.add_schema(schema)
         for problem in self.mismatches:
@@ -135,10 +139,6 @@ class ApiDocs:
         if not path.is_file():
             return None
         return path.read_bytes(), mimetypes.guess_type(name)[0] or "application/octet-stream"
-
-
-def _operations(schema: dict[str, Any]) -> list[dict[str, Any]]:
-    return [op for item in schema.get("paths", {}).values() for method, op in item.items() if method in HTTP_METHODS]
 
 
 def _compare(logical_id: str, routes: list[Any], schema: dict[str, Any]) -> list[str]:

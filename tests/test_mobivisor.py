@@ -104,9 +104,7 @@ def test_given_admin_when_deleting_then_contract_confirmation_and_device_is_gone
     assert api.call("GET", "/api/v1/mobivisor/devices/123", token=admin["token"]).status == 404
 
 
-def test_given_user_without_mobivisor_write_when_deleting_then_403_and_upstream_is_never_called(
-    api, upstream, user
-):
+def test_given_user_without_mobivisor_write_when_deleting_then_403_and_upstream_is_never_called(api, upstream, user):
     reply = api.call("DELETE", "/api/v1/mobivisor/devices/123", token=user["token"])
     assert (reply.status, reply.body) == (
         403,

@@ -106,14 +106,16 @@ def get_item_consistent(user_id: str) -> Model | None:
 
 
 def find_by_login(login: str) -> User | None:
-    """Find a user by email (when the login holds an ``@``) or by username."""
+    """Find a user by email (when the login holds an ``@``) or by username. A user item is read either way, so
+    a login for a missing account makes the same calls as one for a present account."""
     key = email_key(login) if "@" in login else username_key(login)
     Claims = uniques()
     try:
-        claim = Claims.get(key, consistent_read=True)
+        owner_id = Claims.get(key, consistent_read=True).owner_id
     except Claims.DoesNotExist:
+        get("-")  # no user has this id
         return None
-    return get(claim.owner_id)
+    return get(owner_id)
 
 
 def list_users(*, limit: int, cursor: str | None) -> Page[User]:
@@ -126,7 +128,7 @@ def set_password_hash(user_id: str, password_hash: str, updated_at: str, *, revo
     item = Users(id=user_id)
     actions = [Users.password_hash.set(password_hash), Users.updated_at.set(updated_at)]
     if revoke:
-        actions.append(Users.token_version.set(Users.token_version.add(1)))
+        actions.append(Users.token_version.add(1))
     item.update(actions=actions, condition=Users.id.exists())
     return int(item.token_version or 0)
 
@@ -151,7 +153,7 @@ def update_access(
     if is_active is not None:
         actions.append(Users.is_active.set(is_active))
     if revoke:
-        actions.append(Users.token_version.set(Users.token_version.add(1)))
+        actions.append(Users.token_version.add(1))
     try:
         item.update(actions=actions, condition=Users.id.exists())
     except UpdateError as exc:
