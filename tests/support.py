@@ -20,6 +20,46 @@ class CallRecorder:
 RECORDER = CallRecorder()
 
 
+# ------------------------------------------------------------------ secrets the tests send (conftest.py scans logs)
+SECRET_FIELDS = frozenset(
+    {
+        "password",
+        "current_password",
+        "new_password",
+        "pin",
+        "new_pin",
+        "fcm_token",
+        "api_key",
+        "token",
+        "access_token",
+        "key",
+    }
+)
+SENT_SECRETS: set[str] = set()  # cleared before each test; anything shorter than 8 characters is not scanned for
+
+
+def remember_secret(value: object) -> None:
+    if isinstance(value, str) and len(value) >= 8:
+        SENT_SECRETS.add(value)
+
+
+def leaked_secrets(captured: str) -> list[str]:
+    """The secrets sent in this test that ``captured`` (its output and logs) contains."""
+    return sorted(s for s in SENT_SECRETS if s in captured)
+
+
+def remember_secrets_in(body: object) -> None:
+    """Every value under a secret-named key, at any depth of a request body."""
+    if isinstance(body, dict):
+        for key, value in body.items():
+            if key in SECRET_FIELDS:
+                remember_secret(value)
+            remember_secrets_in(value)
+    elif isinstance(body, list):
+        for value in body:
+            remember_secrets_in(value)
+
+
 def new_eui() -> str:
     """A random, unique 16-hex-digit DevEUI."""
     return uuid.uuid4().hex[:16]
@@ -124,4 +164,6 @@ def token_for(role: str = "user", permissions: tuple[str, ...] = ()) -> dict:
             updated_at=now,
         )
     )
-    return {"id": user_id, "token": issue_token(user_id, role)[0]}  # type: ignore[arg-type]
+    token = issue_token(user_id, role)[0]  # type: ignore[arg-type]
+    remember_secret(token)
+    return {"id": user_id, "token": token}

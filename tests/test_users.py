@@ -90,7 +90,7 @@ def test_given_plain_users_when_calling_user_routes_then_403_and_anonymous_401(a
     user = api.register()
     for method, path, body in [
         ("GET", U, None),
-        ("POST", U, {"email": "x@example.com", "username": "xxx", "password": "12345678"}),
+        ("POST", U, {"email": "x@example.com", "username": "xxx", "password": "never-a-real-one"}),
         ("GET", f"{U}/{uuid.uuid4()}", None),
         ("PUT", f"{U}/{uuid.uuid4()}", {"role": "admin"}),
         ("DELETE", f"{U}/{uuid.uuid4()}", None),
@@ -294,3 +294,14 @@ def test_given_the_template_then_registration_is_a_parameter_on_locally_and_off_
     assert stack().functions["AuthFunction"].environment["ALLOW_REGISTRATION"] == "false"
     prod = tomllib.loads((ROOT / "samconfig.toml").read_text())["prod"]["deploy"]["parameters"]
     assert "AllowRegistration=false" in prod["parameter_overrides"].split()
+
+
+# ------------------------------------------------------------------ the log scan (conftest.py) itself
+def test_given_a_secret_sent_in_a_test_when_it_shows_in_captured_output_then_the_scan_finds_it(api):
+    from tests.support import SENT_SECRETS, leaked_secrets
+
+    user = api.register(password="unique-pass-" + uuid.uuid4().hex[:6])
+    assert user["password"] in SENT_SECRETS and user["token"] in SENT_SECRETS  # sent: register, login, reply
+    assert leaked_secrets(f'{{"message": "request", "body": "{user["password"]}"}}') == [user["password"]]
+    assert leaked_secrets(f"... Bearer {user['token']} ...") == [user["token"]]
+    assert leaked_secrets('{"message": "request", "status": 200}') == []
