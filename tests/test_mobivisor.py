@@ -282,6 +282,7 @@ def test_given_upstream_that_never_accepts_when_calling_then_504_after_the_conne
     try:
         monkeypatch.setenv("MOBIVISOR_API_URL", f"http://127.0.0.1:{listener.getsockname()[1]}/")
         settings.reset()
+        api.call("GET", "/api/v1/mobivisor/devices", token=user["token"])  # the caller's record read: not timed
         started = time.monotonic()
         reply = api.call("GET", "/api/v1/mobivisor/devices", token=user["token"])
         assert reply.status == 504 and reply.body["detail"]["error"] == "Gateway Timeout"

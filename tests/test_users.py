@@ -305,3 +305,28 @@ def test_given_a_secret_sent_in_a_test_when_it_shows_in_captured_output_then_the
     assert leaked_secrets(f'{{"message": "request", "body": "{user["password"]}"}}') == [user["password"]]
     assert leaked_secrets(f"... Bearer {user['token']} ...") == [user["token"]]
     assert leaked_secrets('{"message": "request", "status": 200}') == []
+
+
+def test_given_each_users_route_when_called_then_dynamodb_calls_are_exactly_its_budget(api):
+    from tests.budgets.users import EXPECTED
+
+    admin, user = api.register(admin=True), api.register(password="first password")
+    tag = uuid.uuid4().hex[:8]
+    body = {"email": f"b-{tag}@example.com", "username": f"b_{tag}", "password": "long enough pw"}
+    created = api.call("POST", U, token=admin["token"], json_body=body)
+    uid = created.body["id"]
+    seen = {("POST", U): created.ddb_calls}
+    for method, template, payload in [
+        ("GET", U, None),
+        ("GET", f"{U}/{{user_id}}", None),
+        ("PUT", f"{U}/{{user_id}}", {"permissions": ["microshare:read"]}),
+        ("DELETE", f"{U}/{{user_id}}", None),
+    ]:
+        reply = api.call(method, template.replace("{user_id}", uid), token=admin["token"], json_body=payload)
+        assert reply.status < 300, reply.body
+        seen[(method, template)] = reply.ddb_calls
+    change = {"current_password": "first password", "new_password": "second password"}
+    changed = api.call("POST", "/api/v1/auth/password", token=user["token"], json_body=change)
+    assert changed.status == 200
+    seen[("POST", "/api/v1/auth/password")] = changed.ddb_calls
+    assert seen == EXPECTED

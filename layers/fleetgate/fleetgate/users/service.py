@@ -70,19 +70,17 @@ def _create(request: RegisterRequest, *, role: str, permissions: list[str]) -> U
     return UserOut.of(user)
 
 
-def _attempt_keys(login: str, source_ip: str | None) -> list[tuple[Limit, str]]:
-    keys = [(LOGIN_ACCOUNT_LIMIT, login.strip().casefold())]
+def _checked_password(login: str, password: str, source_ip: str | None, *, known: User | None = None) -> User:
+    """The user whose password this is, under the throttle; a miss counts against the account and the address.
+
+    The account is the user (so its email and its username share one count), or the login as typed when no
+    user has it; either way the same calls are made."""
+    user = known or repository.find_by_login(login.strip())
+    keys = [(LOGIN_ACCOUNT_LIMIT, user.id if user else login.strip().casefold())]
     if source_ip:
         keys.append((LOGIN_ADDRESS_LIMIT, source_ip))
-    return keys
-
-
-def _checked_password(login: str, password: str, source_ip: str | None) -> User:
-    """The user whose password this is, under the throttle; a miss counts against account and address."""
-    keys = _attempt_keys(login, source_ip)
     for limit, key in keys:
         ratelimit.check(limit, key, message=_THROTTLED)
-    user = repository.find_by_login(login.strip())
     matches = verify_secret(user.password_hash if user else None, password)  # the same cost without a user
     if user is None or not matches:
         for limit, key in keys:
@@ -113,7 +111,7 @@ def change_password(who: Principal, change: PasswordChange, source_ip: str | Non
     user = repository.get(who.user_id, consistent=True)
     if user is None:
         raise Unauthorized("Could not validate credentials")
-    _checked_password(user.username, change.current_password.get_secret_value(), source_ip)
+    _checked_password(user.username, change.current_password.get_secret_value(), source_ip, known=user)
     now = now_iso()
     version = repository.set_password_hash(
         user.id, hash_secret(change.new_password.get_secret_value()), now, revoke=True
