@@ -26,7 +26,14 @@ def register(payload: RegisterRequest) -> Response[UserOut]:
     return Response(201, content_types.APPLICATION_JSON, service.register(payload))
 
 
-@app.post("/api/v1/auth/login", responses={429: {"description": "Too many failed logins (see Retry-After)"}})
+@app.post(
+    "/api/v1/auth/login",
+    responses={
+        200: {"description": "A bearer token"},
+        401: {"description": "Wrong username or password, or an inactive user"},
+        429: {"description": "Too many failed logins (see Retry-After)"},
+    },
+)
 def login(
     username: Annotated[str, Form(min_length=1, max_length=254)],
     password: Annotated[SecretStr, Form(min_length=1, max_length=128)],
@@ -36,7 +43,10 @@ def login(
 
 @app.post(
     "/api/v1/auth/password",
-    responses={429: {"description": "Too many failed attempts (see Retry-After)"}},
+    responses={
+        200: {"description": "A new token (every earlier one is revoked)"},
+        429: {"description": "Too many failed attempts (see Retry-After)"},
+    },
 )
 def change_password(payload: PasswordChange) -> TokenOut:
     """Change the caller's password: every token issued before stops working; the answer is a new token."""

@@ -30,7 +30,12 @@ def _raw_body() -> bytes:
 
 @app.post(
     "/api/v1/ingest/chirpstack",
-    responses={202: {"description": "Accepted (also duplicates and unknown devices: see status and reason)"}},
+    responses={
+        202: {"description": "Accepted (also duplicates and unknown devices: see status and reason)"},
+        401: {"description": "Missing or invalid X-API-Key"},
+        413: {"description": "The body is larger than 128 KiB"},
+        415: {"description": "Not JSON (protobuf: choose JSON in ChirpStack)"},
+    },
 )
 def ingest_chirpstack(event: EventParam = None, x_api_key: ApiKey = None) -> Response[IngestResult]:
     result = service.ingest(

@@ -62,7 +62,14 @@ Text = Annotated[str | None, Query(min_length=1, max_length=256)]
 
 
 # ------------------------------------------------------------------ auth, health, status
-@app.post(f"{P}/auth/login")
+@app.post(
+    f"{P}/auth/login",
+    responses={
+        200: {"description": "A token the Microshare routes accept"},
+        401: {"description": "Microshare refused the credentials"},
+        403: {"description": "Not the deployment's own Microshare account"},
+    },
+)
 def login(payload: LoginRequest) -> LoginToken:
     return service.login(payload)
 
@@ -77,7 +84,13 @@ def health() -> Health:
     return service.health()
 
 
-@app.get(f"{P}/health/microshare", responses={503: {"description": "Microshare is unreachable or refuses us"}})
+@app.get(
+    f"{P}/health/microshare",
+    responses={
+        200: {"description": "Microshare answers"},
+        503: {"description": "Microshare is unreachable or refuses us"},
+    },
+)
 def upstream_health() -> Response[UpstreamHealth]:
     result = service.upstream_health()
     return Response(200 if result.status == "healthy" else 503, content_types.APPLICATION_JSON, result)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Iterable, Mapping
 from enum import Enum
 from typing import Annotated, Any
@@ -21,6 +22,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
+from aws_lambda_powertools.event_handler.openapi.models import OpenAPI
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from fleetgate.core.auth import ADMIN, Principal
@@ -94,6 +96,34 @@ class ErrorStyle(str, Enum):
             "message": "Validation failed",
             "error": "validation_error",
             "details": [{"msg": e["msg"], "param": ".".join(str(p) for p in e["loc"][1:])} for e in errors],
+        }
+
+    def error_schema(self) -> dict[str, Any]:
+        """The JSON Schema of this family's error bodies (the OpenAPI document's error responses)."""
+        text = {"type": "string"}
+        if self is ErrorStyle.DETAIL:
+            item = {
+                "type": "object",
+                "required": ["loc", "msg", "type"],
+                "properties": {"loc": {"type": "array", "items": {}}, "msg": text, "type": text, "ctx": {}},
+            }
+            detail: dict[str, Any] = {"anyOf": [text, {"type": "array", "items": item}]}
+            return {"type": "object", "required": ["detail"], "properties": {"detail": detail}}
+        if self is ErrorStyle.MOBIVISOR:
+            inner = {"type": "object", "required": ["error", "message"], "properties": {"error": text, "message": text}}
+            return {"type": "object", "required": ["detail"], "properties": {"detail": inner}}
+        if self is ErrorStyle.MOBILE:
+            return {"type": "object", "required": ["error", "message"], "properties": {"error": text, "message": text}}
+        detail_item = {"type": "object", "required": ["msg"], "properties": {"msg": text}}
+        return {
+            "type": "object",
+            "required": ["success", "message", "error", "details"],
+            "properties": {
+                "success": {"type": "boolean", "const": False},
+                "message": text,
+                "error": text,
+                "details": {"type": "array", "items": detail_item},
+            },
         }
 
 
@@ -192,6 +222,67 @@ class FleetgateResolver(APIGatewayHttpResolver):
         headers = {"Content-Type": "application/json", **_error_headers(exc)}
         body = self.style.body(exc.status, exc.code, exc.title, exc.message, field=exc.field, extra=exc.extra)
         return {"statusCode": exc.status, "headers": headers, "body": json.dumps(body), "isBase64Encoded": False}
+
+    def get_openapi_schema(self, **kwargs: Any) -> OpenAPI:
+        """Powertools' document, with the error answers this resolver gives documented on every operation (in
+        the family's envelope): 401 without a valid token, 403 for a route's requirement, 404 for a path with
+        ids, 413/415 for a body, and the family's validation status (422, or 400) in place of Powertools' own."""
+        document = super().get_openapi_schema(**kwargs).model_dump(by_alias=True, exclude_none=True)
+        for path, item in document.get("paths", {}).items():
+            for method, operation in item.items():
+                if method in ("get", "put", "post", "delete", "patch"):
+                    self._document_errors(method.upper(), path, operation)
+        return OpenAPI.model_validate(document)
+
+    def _document_errors(self, method: str, path: str, operation: dict[str, Any]) -> None:
+        responses = operation.setdefault("responses", {})
+        for status in [k for k in responses if not isinstance(k, str)]:  # Powertools keys some by int
+            responses[str(status)] = responses.pop(status)
+        content = {"application/json": {"schema": self.style.error_schema()}}
+
+        def add(status: int, description: str) -> None:
+            current = responses.get(str(status)) or {}
+            responses[str(status)] = {"description": current.get("description", description), "content": content}
+
+        public = not self.authenticated or path.rstrip("/") in self.public_paths
+        declared = re.sub(r"\{(\w+)\}", r"<\1>", path)
+        if not public:
+            add(401, "Missing, invalid, expired or revoked token")
+            if self.permissions.get(f"{method} {declared}", self.permission):
+                add(403, "The caller lacks the permission this route needs")
+        if "{" in path:
+            add(404, "Not found (or another user's)")
+        if operation.get("requestBody"):
+            add(413, "The body is too large")
+            add(415, "The body's content type is not one this route takes")
+            if method in ("POST", "PUT") and "application/json" in operation["requestBody"].get("content", {}):
+                add(409, "Conflicts with what exists (a name, EUI, email or username taken, ...)")
+        responses.pop("422", None)
+        add(self.style.validation_status, "Invalid request")
+
+    def route(  # type: ignore[override]
+        self,
+        rule: str,
+        method: Any,
+        cors: bool | None = None,
+        compress: bool = False,
+        cache_control: str | None = None,
+        summary: str | None = None,
+        description: str | None = None,
+        responses: dict[int, Any] | None = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        """Error statuses a route declares without a body get the family's error body (Powertools would give
+        them the route's success model)."""
+        error = {"application/json": {"schema": self.style.error_schema()}}
+        declared = {
+            status: ({**answer, "content": error} if status >= 400 and "content" not in answer else answer)
+            for status, answer in (responses or {}).items()
+        }
+        return super().route(
+            rule, method, cors, compress, cache_control, summary, description, declared or None, *args, **kwargs
+        )
 
     def _requirement(self, event: Mapping[str, Any]) -> str | None:
         if not self.permissions:
