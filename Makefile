@@ -11,7 +11,7 @@ DDB_SIMULATOR := amplify-dynamodb-simulator@2.9.30
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY ?= 0
 
-.PHONY: install dev dev-ddb test lint format invoke create-admin bench validate build clean
+.PHONY: install dev dev-ddb test fuzz lint format invoke create-admin bench validate build clean
 
 install: $(PY_STAMP) $(NODE_STAMP)
 
@@ -43,6 +43,13 @@ dev-ddb: install
 ## saying how to get them, when absent.
 test: install lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## Schemathesis over the merged OpenAPI document, the long profile (make test runs 8 examples per operation
+## within 5 minutes): FUZZ_EXAMPLES per operation and caller, FUZZ_SECONDS in total.
+FUZZ_EXAMPLES ?= 100
+FUZZ_SECONDS ?= 1800
+fuzz: install
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SECONDS=$(FUZZ_SECONDS) $(BIN)/python -m pytest tests/test_openapi_fuzz.py $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

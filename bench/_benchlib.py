@@ -58,6 +58,7 @@ def set_process_env(stack: Any, endpoint: str | None) -> None:
     os.environ.update({**FAKE_AWS, "POWERTOOLS_DEV": "false", **function_env(stack.environment())})
     os.environ.pop("JWT_SECRET_ARN", None)
     os.environ["OUTBOUND_ALLOW"] = "loopback"  # like the local cloud: integration test sends reach a loopback sink
+    os.environ["ALLOW_REGISTRATION"] = "true"  # like the local cloud: the bench registers its users
     os.environ.pop("INGEST_KEY_SECRET_ARN", None)
     for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
         os.environ.pop(var, None)

@@ -129,6 +129,8 @@ def uniq() -> str:
 def build_world(client: Client) -> dict[str, Any]:
     user = register_user(client)
     admin = register_user(client, admin=True)
+    partner = {"permissions": ["mobivisor:read", "mobivisor:write", "microshare:read", "microshare:write"]}
+    client.ok("PUT", f"/api/v1/users/{user['id']}", 200, token=admin["token"], json_body=partner)
     devices, labels = seed_devices_and_labels(client, user["token"], devices=20, labels=6)
     seed_history(devices[0], user["id"], entries=20)
     client.ok(
@@ -161,6 +163,16 @@ def scenarios(client: Client, w: dict[str, Any]) -> list[Scenario]:
 
         return undo
 
+    changer = register_user(client)
+    passwords = [PASSWORD, PASSWORD + "-2"]
+
+    def change_password(i: int) -> Req:  # a fresh token each time: a change revokes the ones before it
+        old, new = passwords[i % 2], passwords[(i + 1) % 2]
+        login = client.ok("POST", "/api/v1/auth/login", 200, form={"username": changer["email"], "password": old})
+        return Req(
+            "/api/v1/auth/password", login["access_token"], json_body={"current_password": old, "new_password": new}
+        )
+
     return [
         Scenario(
             "POST",
@@ -176,6 +188,8 @@ def scenarios(client: Client, w: dict[str, Any]) -> list[Scenario]:
             "/api/v1/auth/login",
             lambda i: Req("/api/v1/auth/login", form={"username": w["user"]["email"], "password": PASSWORD}),
         ),
+        Scenario("POST", "/api/v1/auth/password", change_password),
+        *users_scenarios(client, w),
         Scenario("GET", "/api/v1/devices", lambda i: Req("/api/v1/devices", t)),
         Scenario("GET", "/api/v1/devices", lambda i: Req("/api/v1/devices", ta), variant="admin"),
         Scenario(
@@ -235,6 +249,43 @@ def scenarios(client: Client, w: dict[str, Any]) -> list[Scenario]:
         Scenario("DELETE", "/api/v1/labels/{label_id}/devices/{device_id}", add_membership, 204),
         *device_manager_scenarios(client, w, delete_created),
         *upstream_scenarios(client, w),
+    ]
+
+
+def users_scenarios(client: Client, w: dict[str, Any]) -> list[Scenario]:
+    """The admins' user routes (the admin's token; the bench user as the subject)."""
+    ta, uid = w["admin"]["token"], w["user"]["id"]
+    grants = ["mobivisor:read", "mobivisor:write", "microshare:read", "microshare:write"]
+
+    def new_user(_: int) -> Req:
+        tag = uniq()
+        body = {"email": f"gone-{tag}@example.com", "username": f"gone_{tag}", "password": PASSWORD}
+        return Req(f"/api/v1/users/{client.ok('POST', '/api/v1/users', 201, token=ta, json_body=body)['id']}", ta)
+
+    def create_body(_: int) -> Req:
+        tag = uniq()
+        return Req(
+            "/api/v1/users",
+            ta,
+            json_body={"email": f"n-{tag}@example.com", "username": f"n_{tag}", "password": PASSWORD},
+        )
+
+    return [
+        Scenario("GET", "/api/v1/users", lambda i: Req("/api/v1/users", ta)),
+        Scenario(
+            "POST",
+            "/api/v1/users",
+            create_body,
+            201,
+            after=lambda req, resp: client.ok("DELETE", f"/api/v1/users/{resp.json()['id']}", 204, token=ta),
+        ),
+        Scenario("GET", "/api/v1/users/{user_id}", lambda i: Req(f"/api/v1/users/{uid}", ta)),
+        Scenario(
+            "PUT",
+            "/api/v1/users/{user_id}",
+            lambda i: Req(f"/api/v1/users/{uid}", ta, json_body={"permissions": grants}),
+        ),
+        Scenario("DELETE", "/api/v1/users/{user_id}", new_user, 204),
     ]
 
 

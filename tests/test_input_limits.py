@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from pydantic import BaseModel
 
+from fleetgate.core.api import ErrorStyle, make_resolver
 from fleetgate.core.limits import CLIPPED, MAX_BODY_BYTES, clip_depth, json_too_deep, printable_name
 from tests.flow_support import v4_up
 from tests.support import new_eui
@@ -212,3 +214,38 @@ def test_given_status_and_location_events_with_untyped_numbers_then_422_naming_t
         "POST", "/api/v1/ingest/chirpstack", json_body=good, query={"event": "status"}, headers={"x-api-key": key}
     )
     assert ok.status == 202
+
+
+class Thing(BaseModel):
+    name: str
+
+
+@pytest.mark.parametrize("style", [ErrorStyle.MOBILE, ErrorStyle.CUSTOMER])
+def test_given_the_400_families_when_a_body_is_refused_then_400_415_or_413_in_their_envelope(style):
+    from localcloud.apigw import LambdaContext, http_event
+
+    app = make_resolver(style, authenticated=False)
+
+    @app.post("/things")
+    def create(payload: Thing) -> Thing:
+        return payload
+
+    def send(body: str | bytes, ctype: str) -> tuple[int, dict]:
+        result = app.resolve(
+            http_event("POST", "/things", headers={"content-type": ctype}, body=body), LambdaContext("t")
+        )
+        return result["statusCode"], json.loads(result["body"])
+
+    for body, ctype, status in (
+        ("[" * 40 + "]" * 40, "application/json", 400),
+        (b"\xff\xfe", "application/json", 400),
+        ("a=1", "multipart/form-data", 400),
+        ("hello", "text/plain", 415),
+        ('"' + "x" * MAX_BODY_BYTES + '"', "application/json", 413),
+    ):
+        got, payload = send(body, ctype)
+        assert got == status, (body[:20], ctype, got, payload)
+        if style is ErrorStyle.MOBILE:
+            assert set(payload) == {"error", "message"}
+        else:
+            assert payload["success"] is False and {"message", "error", "details"} <= set(payload)

@@ -29,7 +29,7 @@ EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
 BUDGET_SECONDS = float(os.environ.get("FUZZ_SECONDS", "300"))
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
 _STARTED: list[float] = []
-SENT: dict[str, int] = {"examples": 0, "skipped": 0}
+SENT: dict[str, Any] = {"operations": set(), "requests": 0, "skipped": 0, "statuses": {}}
 
 
 def wsgi(gateway: Any):
@@ -96,6 +96,26 @@ def test_given_generated_requests_when_sent_then_no_5xx_and_answers_match_the_do
     if time.monotonic() - _STARTED[0] > BUDGET_SECONDS:
         SENT["skipped"] += 1
         return
+    SENT["operations"].add(f"{case.operation.method.upper()} {case.operation.path}")
     for token in tokens:
-        SENT["examples"] += 1
-        case.call_and_validate(app=fuzz_app, headers={"Authorization": f"Bearer {token}"}, checks=CHECKS)
+        SENT["requests"] += 1
+        response = case.call_and_validate(app=fuzz_app, headers={"Authorization": f"Bearer {token}"}, checks=CHECKS)
+        SENT["statuses"][response.status_code] = SENT["statuses"].get(response.status_code, 0) + 1
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _summary(request):
+    """One line at the end: operations, requests sent, their statuses (the figure the README quotes)."""
+    yield
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None or capture is None or not SENT["requests"]:
+        return
+    statuses = ", ".join(f"{k}: {v}" for k, v in sorted(SENT["statuses"].items()))
+    with capture.global_and_fixture_disabled():
+        reporter.write_line("")
+        reporter.write_line(
+            f"schemathesis: {len(SENT['operations'])} operations, {SENT['requests']} requests "
+            f"({EXAMPLES} examples per operation, as a user and as an admin), statuses {{{statuses}}}, "
+            f"{SENT['skipped']} examples past the {BUDGET_SECONDS:.0f} s budget not sent"
+        )
