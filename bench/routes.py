@@ -163,11 +163,20 @@ def scenarios(client: Client, w: dict[str, Any]) -> list[Scenario]:
 
         return undo
 
-    changer = register_user(client)
-    passwords = [PASSWORD, PASSWORD + "-2"]
+    def token_record_read(_: int) -> Req:
+        """The same request when this instance's copy of the caller's record has expired (once per user, instance
+        and minute): the token check reads the record (one GetItem)."""
+        from fleetgate.users import service as users
 
-    def change_password(i: int) -> Req:  # a fresh token each time: a change revokes the ones before it
-        old, new = passwords[i % 2], passwords[(i + 1) % 2]
+        users._known().clear()
+        return Req(f"/api/v1/devices/{d[0]}", t)
+
+    changer = register_user(client)
+    passwords = [PASSWORD, PASSWORD + "-2"]  # [current, next]: swapped by every change
+
+    def change_password(_: int) -> Req:  # a fresh token each time: a change revokes the ones before it
+        old, new = passwords
+        passwords.reverse()
         login = client.ok("POST", "/api/v1/auth/login", 200, form={"username": changer["email"], "password": old})
         return Req(
             "/api/v1/auth/password", login["access_token"], json_body={"current_password": old, "new_password": new}
@@ -206,6 +215,7 @@ def scenarios(client: Client, w: dict[str, Any]) -> list[Scenario]:
         Scenario("GET", "/api/v1/devices/history", lambda i: Req("/api/v1/devices/history", t)),
         Scenario("GET", "/api/v1/devices/history", lambda i: Req("/api/v1/devices/history", ta), variant="admin"),
         Scenario("GET", "/api/v1/devices/{device_id}", lambda i: Req(f"/api/v1/devices/{d[0]}", t)),
+        Scenario("GET", "/api/v1/devices/{device_id}", token_record_read, variant="token check reads"),
         Scenario(
             "PUT",
             "/api/v1/devices/{device_id}",
