@@ -363,3 +363,12 @@ def test_given_any_outcome_when_proxying_then_the_upstream_token_is_never_logged
     api.call("GET", "/api/v1/mobivisor/devices", token=user["token"])
     assert [r.getMessage() for r in caplog.records].count("Mobivisor call") == 2  # the calls are logged...
     assert not [r for r in caplog.records if TOKEN in repr(r.__dict__)]  # ...without the token
+
+
+@pytest.mark.parametrize("levels, status", [(200, 200), (5000, 502)])
+def test_given_upstream_json_nested_deep_when_proxied_then_never_a_500(api, upstream, user, levels, status):
+    upstream.fail(Answer(200, ("[" * levels + "]" * levels).encode()), method="GET", path="/devices/deep")
+    reply = api.call("GET", "/api/v1/mobivisor/devices/deep", token=user["token"])
+    assert reply.status == status, reply.body
+    if status == 200:
+        assert "nested deeper than 32 levels" in str(reply.body)
