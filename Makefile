@@ -71,6 +71,7 @@ create-admin: install
 bench: install
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/routes.py
+	$(BIN)/python bench/token_check.py
 	$(BIN)/python bench/functions_exec.py
 	$(BIN)/python bench/proxy.py
 	$(BIN)/python bench/ingest.py
