@@ -105,6 +105,7 @@ class ApiDocs:
             security=[{"bearerAuth": []}],
         )
         self.mismatches = []
+        components: dict[str, Any] = {}  # every component schema merged so far, by name
         for logical_id, fn in self.functions.stack.functions.items():
             if not fn.routes:
                 continue
@@ -113,7 +114,7 @@ class ApiDocs:
             if app is None or not hasattr(app, "get_openapi_schema"):
                 log.warning("%s (%s) has no Powertools resolver named app: not in /openapi.json", logical_id, fn.module)
                 continue
-            schema = app.get_openapi_schema().model_dump(by_alias=True, exclude_none=True)
+            schema = app.get_openapi_schema().model_dump(by_alias=True, exclude_none=True, mode="json")
             public = getattr(app, "public_paths", frozenset())
             for path, item in schema.get("paths", {}).items():
                 if not getattr(app, "authenticated", True) or path.rstrip("/") in public:
@@ -121,7 +122,7 @@ class ApiDocs:
                         if method in HTTP_METHODS:
                             operation["security"] = []
             self.mismatches += _compare(logical_id, fn.routes, schema)
-            merge.add_schema(schema)
+            merge.add_schema(_distinct_components(schema, logical_id.removesuffix("Function"), components))
         for problem in self.mismatches:
             log.warning("%s", problem)
         return merge.get_openapi_json_schema()
@@ -139,6 +140,24 @@ class ApiDocs:
         if not path.is_file():
             return None
         return path.read_bytes(), mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+def _distinct_components(schema: dict[str, Any], prefix: str, merged: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with each component that another function already defined differently under the same name
+    (two contexts' ``Device``) renamed ``<prefix><name>``, and its references with it: the merge keeps one
+    definition per name, so without this one context's operations would point at the other's model."""
+    own = schema.get("components", {}).get("schemas", {})
+    clashes = {name for name, body in own.items() if name in merged and merged[name] != body}
+    if clashes:
+        text = json.dumps(schema)
+        for name in clashes:
+            text = text.replace(f'"#/components/schemas/{name}"', f'"#/components/schemas/{prefix}{name}"')
+        schema = json.loads(text)
+        schemas = schema["components"]["schemas"]
+        for name in clashes:
+            schemas[f"{prefix}{name}"] = schemas.pop(name)
+    merged.update(schema.get("components", {}).get("schemas", {}))
+    return schema
 
 
 def _compare(logical_id: str, routes: list[Any], schema: dict[str, Any]) -> list[str]:

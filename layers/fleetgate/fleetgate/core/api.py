@@ -22,7 +22,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
-from aws_lambda_powertools.event_handler.openapi.models import OpenAPI
+from aws_lambda_powertools.event_handler.openapi.models import OpenAPI, PathItem
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from fleetgate.core.auth import ADMIN, Principal
@@ -232,7 +232,8 @@ class FleetgateResolver(APIGatewayHttpResolver):
             for method, operation in item.items():
                 if method in ("get", "put", "post", "delete", "patch"):
                     self._document_errors(method.upper(), path, operation)
-        return OpenAPI.model_validate(document)
+        paths = {path: PathItem.model_validate(item) for path, item in document.pop("paths", {}).items()}
+        return OpenAPI.model_validate({**document, "paths": paths})
 
     def _document_errors(self, method: str, path: str, operation: dict[str, Any]) -> None:
         responses = operation.setdefault("responses", {})
