@@ -135,6 +135,28 @@ def create_admin(email: str, username: str, password: str) -> tuple[UserOut, boo
         return UserOut.of(existing.model_copy(update={"role": "admin"})), False
 
 
+def local_token(user_id: str, role: str) -> str:
+    """A token for ``user_id`` (the local cloud's ``invoke``; no route calls this): the user is created with every
+    permission when missing, its role set when different. Its password is unusable: it never logs in."""
+    user = repository.get(user_id, consistent=True)
+    if user is None:
+        now = now_iso()
+        user = User(
+            id=user_id,
+            email=f"{user_id}@localcloud.invalid",
+            username=user_id,
+            role=role,
+            permissions=list(PERMISSIONS),
+            password_hash="!",
+            created_at=now,
+            updated_at=now,
+        )
+        repository.create(user)
+    elif user.role != role:
+        user = repository.update_access(user.id, now_iso(), role=role) or user
+    return _token(user).access_token
+
+
 # ------------------------------------------------------------------ admins' user management
 def _admin(who: Principal) -> None:
     if not who.can(ADMIN):
