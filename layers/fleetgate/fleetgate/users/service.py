@@ -17,10 +17,10 @@ login, a password change elsewhere) reads it again. Hence:
   cloud, one process), and at most 60 s for an instance that served the user in the minute before the change:
   no instance can learn of a change it does not read, and reading on every request is what the cache saves.
 
-**Login throttling:** failed attempts are counted per account (the login as typed, case-folded) and per
-source address (fixed windows in the rate-limits table); at the limit, 429 with Retry-After until the window
-ends, whether the password is right or not. An unknown account and a wrong password are counted, answered
-and timed alike.
+**Login throttling:** failed attempts are counted per account (the user, whose email and username share one
+count; the login as typed, case-folded, when no user has it) and per source address (fixed windows in the
+rate-limits table); at the limit, 429 with Retry-After until the window ends, whether the password is right or
+not. An unknown account and a wrong password are counted, answered and timed alike.
 """
 
 from __future__ import annotations
