@@ -260,6 +260,7 @@ def test_given_slow_upstream_when_calling_then_504_at_the_deadline(api, upstream
 
 def test_given_upstream_trickling_its_body_when_calling_then_504_at_the_total_deadline(api, upstream, user):
     # Every byte arrives well within a per-read timeout; only a deadline on the whole call stops this.
+    api.call("GET", "/api/v1/mobivisor/devices", token=user["token"])  # the caller's record read: not timed
     upstream.fail(Answer.json(200, {"devices": [{"id": str(i)} for i in range(20)]}, trickle=0.05))
     started = time.monotonic()
     reply = api.call("GET", "/api/v1/mobivisor/devices", token=user["token"])
