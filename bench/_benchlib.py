@@ -179,6 +179,15 @@ def register_user(client: Client, *, admin: bool = False) -> dict[str, str]:
     return {"id": user_id, "email": email, "username": username, "token": token}
 
 
+PARTNER_PERMISSIONS = ["mobivisor:read", "mobivisor:write", "microshare:read", "microshare:write"]
+
+
+def grant_partner_permissions(client: Client, admin: dict[str, str], user: dict[str, str]) -> None:
+    """The Mobivisor and Microshare routes need their permissions: ``admin`` grants them to ``user``."""
+    body = {"permissions": PARTNER_PERMISSIONS}
+    client.ok("PUT", f"/api/v1/users/{user['id']}", 200, token=admin["token"], json_body=body)
+
+
 def seed_devices_and_labels(client: Client, token: str, *, devices: int, labels: int) -> tuple[list[str], list[str]]:
     device_ids = [
         client.ok(

@@ -24,10 +24,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from _benchlib import (
+    PARTNER_PERMISSIONS,
     PASSWORD,
     REGION,
     Client,
     LoopbackSink,
+    grant_partner_permissions,
     median,
     new_eui,
     percentile,
@@ -129,8 +131,7 @@ def uniq() -> str:
 def build_world(client: Client) -> dict[str, Any]:
     user = register_user(client)
     admin = register_user(client, admin=True)
-    partner = {"permissions": ["mobivisor:read", "mobivisor:write", "microshare:read", "microshare:write"]}
-    client.ok("PUT", f"/api/v1/users/{user['id']}", 200, token=admin["token"], json_body=partner)
+    grant_partner_permissions(client, admin, user)
     devices, labels = seed_devices_and_labels(client, user["token"], devices=20, labels=6)
     seed_history(devices[0], user["id"], entries=20)
     client.ok(
@@ -265,7 +266,7 @@ def scenarios(client: Client, w: dict[str, Any]) -> list[Scenario]:
 def users_scenarios(client: Client, w: dict[str, Any]) -> list[Scenario]:
     """The admins' user routes (the admin's token; the bench user as the subject)."""
     ta, uid = w["admin"]["token"], w["user"]["id"]
-    grants = ["mobivisor:read", "mobivisor:write", "microshare:read", "microshare:write"]
+    grants = PARTNER_PERMISSIONS
 
     def new_user(_: int) -> Req:
         tag = uniq()

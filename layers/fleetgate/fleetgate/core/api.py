@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from enum import Enum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
@@ -22,7 +22,6 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
-from aws_lambda_powertools.event_handler.openapi.models import OpenAPI, PathItem
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from fleetgate.core.auth import ADMIN, Principal
@@ -37,6 +36,9 @@ from fleetgate.core.errors import (
 from fleetgate.core.limits import MAX_BODY_BYTES, MAX_JSON_DEPTH, json_too_deep
 from fleetgate.core.observability import logger
 from fleetgate.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.openapi.models import OpenAPI
 
 # Query parameters every list route takes.
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Page size (default {DEFAULT_LIMIT}, max {MAX_LIMIT})")]
@@ -227,6 +229,9 @@ class FleetgateResolver(APIGatewayHttpResolver):
         """Powertools' document, with the error answers this resolver gives documented on every operation (in
         the family's envelope): 401 without a valid token, 403 for a route's requirement, 404 for a path with
         ids, 413/415 for a body, and the family's validation status (422, or 400) in place of Powertools' own."""
+        # Imported here: the OpenAPI models cost about 270 ms of import, and only the docs build the document.
+        from aws_lambda_powertools.event_handler.openapi.models import OpenAPI, PathItem
+
         document = super().get_openapi_schema(**kwargs).model_dump(by_alias=True, exclude_none=True)
         for path, item in document.get("paths", {}).items():
             for method, operation in item.items():
