@@ -38,6 +38,7 @@ from _benchlib import (
     STATE,
     Client,
     function_env,
+    grant_partner_permissions,
     median,
     new_eui,
     quiet_stdout,
@@ -370,11 +371,12 @@ def build_targets(
     os.environ.update(upstream_env)
     settings.reset()
     client = Client(stack)
-    user = register_user(client)
+    user, admin = register_user(client), register_user(client, admin=True)
+    grant_partner_permissions(client, admin, user)
     devices, _ = seed_devices_and_labels(client, user["token"], devices=10, labels=5)
     seed_device_manager(client, user["token"], user["id"], devices[0], "https://example.com/hook")
     client.ok("GET", "/api/v1/microshare/devices", 200, token=user["token"])  # fills the shared cluster cache
-    special = event_targets(stack, client, user)
+    special = event_targets(stack, client, user, admin)
 
     specs = STATE / "cold-specs"
     specs.mkdir(parents=True, exist_ok=True)
@@ -470,7 +472,9 @@ def build_targets(
     return floor, targets, skipped
 
 
-def event_targets(stack: Any, client: Client, user: dict[str, str]) -> dict[str, tuple[str, dict, dict]]:
+def event_targets(
+    stack: Any, client: Client, user: dict[str, str], admin: dict[str, str]
+) -> dict[str, tuple[str, dict, dict]]:
     """Functions measured with an event of their own: ingest (an X-API-Key and an uplink body), routes that need a
     seeded id, and functions without HTTP routes (the flow worker's SQS event, offline detection's schedule).
     ``{{uuid}}`` in an event becomes a fresh UUID in every measured process (a new uplink, a new run)."""
@@ -512,6 +516,17 @@ def event_targets(stack: Any, client: Client, user: dict[str, str]) -> dict[str,
             route=routes[("POST", "/api/v1/ingest/chirpstack")],
         ),
         {"expect_status": 202},
+    )
+
+    out["UsersFunction"] = (
+        "GET /api/v1/users (an admin)",
+        http_event(
+            "GET",
+            "/api/v1/users",
+            headers={"authorization": f"Bearer {admin['token']}", "user-agent": "bench"},
+            route=routes[("GET", "/api/v1/users")],
+        ),
+        {"expect_status": 200},
     )
 
     path = f"/api/v1/flows/{flow['id']}/dead-letters"

@@ -81,12 +81,14 @@ def invoke(
 
 
 def _token(user_id: str, role: str) -> str:
+    """A token of ``user_id`` in the target cloud; the user is created (or given ``role``) there first, with every
+    partner permission, since every request's token is checked against its user's record."""
     ensure_import_paths()
     from fleetgate.core import settings
-    from fleetgate.core.auth import issue_token
+    from fleetgate.users import service
 
     settings.reset()
-    return issue_token(user_id, role)[0]  # type: ignore[arg-type]
+    return service.local_token(user_id, role)
 
 
 def _ingest_key(user_id: str) -> str:

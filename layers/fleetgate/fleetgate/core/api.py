@@ -9,20 +9,36 @@ generic 500 that carries no internals.
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 from collections.abc import Iterable, Mapping
 from enum import Enum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from fleetgate.core.auth import Principal, principal_from_headers
-from fleetgate.core.errors import DomainError, InvalidInput, TooManyRequests, Unauthorized
+from fleetgate.core.auth import ADMIN, Principal
+from fleetgate.core.errors import (
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    PayloadTooLarge,
+    TooManyRequests,
+    Unauthorized,
+)
+from fleetgate.core.limits import MAX_BODY_BYTES, MAX_JSON_DEPTH, json_too_deep
 from fleetgate.core.observability import logger
 from fleetgate.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.openapi.models import OpenAPI
 
 # Query parameters every list route takes.
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Page size (default {DEFAULT_LIMIT}, max {MAX_LIMIT})")]
@@ -91,6 +107,34 @@ class ErrorStyle(str, Enum):
             "message": "Validation failed",
             "error": "VALIDATION_ERROR",
             "details": [*details.values()],
+        }
+
+    def error_schema(self) -> dict[str, Any]:
+        """The JSON Schema of this family's error bodies (the OpenAPI document's error responses)."""
+        text = {"type": "string"}
+        if self is ErrorStyle.DETAIL:
+            item = {
+                "type": "object",
+                "required": ["loc", "msg", "type"],
+                "properties": {"loc": {"type": "array", "items": {}}, "msg": text, "type": text, "ctx": {}},
+            }
+            detail: dict[str, Any] = {"anyOf": [text, {"type": "array", "items": item}]}
+            return {"type": "object", "required": ["detail"], "properties": {"detail": detail}}
+        if self is ErrorStyle.MOBIVISOR:
+            inner = {"type": "object", "required": ["error", "message"], "properties": {"error": text, "message": text}}
+            return {"type": "object", "required": ["detail"], "properties": {"detail": inner}}
+        if self is ErrorStyle.MOBILE:
+            return {"type": "object", "required": ["error", "message"], "properties": {"error": text, "message": text}}
+        detail_item = {"type": "object", "required": ["msg"], "properties": {"msg": text}}
+        return {
+            "type": "object",
+            "required": ["success", "message", "error"],
+            "properties": {
+                "success": {"type": "boolean", "const": False},
+                "message": text,
+                "error": text,
+                "details": {"type": "array", "items": detail_item},
+            },
         }
 
     def unauthenticated_body(self, exc: Unauthorized) -> dict[str, Any]:
@@ -163,11 +207,18 @@ _DEFAULT_MESSAGES = {
 
 
 class FleetgateResolver(APIGatewayHttpResolver):
-    """A resolver that authenticates before validating, so a caller without a token gets 401, not 422.
+    """A resolver that checks, in this order and before anything parses the body: the token (401), the route's
+    permission (403), then the body's size (413), encoding, multipart boundary and JSON nesting depth (the
+    family's validation status, 422 or 400). So a caller without a token gets 401, not 422, and no body can
+    make the JSON parser or the response serializer fail.
 
     ``public_paths``: exact paths (no parameters) that an authenticated resolver serves without a token.
     ``accept_audience``: besides device-manager tokens, accept tokens issued for this audience (see core.auth);
-    ``only_audience``: accept only those (a family with its own tokens, like mobile).
+    ``only_audience``: accept only those (a family with accounts of its own, like mobile).
+    ``permission``: what every route of an authenticated resolver needs (a permission of core.auth.PERMISSIONS,
+    or core.auth.ADMIN), unless ``permissions`` names the route (``"POST /api/v1/x/<x_id>"``, as the route is
+    declared) with its own; public paths need none.
+    ``inspect_body``: False for a route group that reads its raw body itself (ingest: after its key check).
     A trailing slash is ignored (``/api/v1/x/`` is ``/api/v1/x``), as the contracts write some paths with one.
     """
 
@@ -179,6 +230,10 @@ class FleetgateResolver(APIGatewayHttpResolver):
         public_paths: Iterable[str] = (),
         accept_audience: str | None = None,
         only_audience: bool = False,
+        permission: str | None = None,
+        permissions: Mapping[str, str] | None = None,
+        inspect_body: bool = True,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ):
         super().__init__(enable_validation=True)
         self.style = style
@@ -186,42 +241,180 @@ class FleetgateResolver(APIGatewayHttpResolver):
         self.public_paths = frozenset(p.rstrip("/") for p in public_paths)
         self.accept_audience = accept_audience
         self.only_audience = only_audience
+        self.permission = permission
+        self.permissions = dict(permissions or {})
+        self.inspect_body = inspect_body
+        self.max_body_bytes = max_body_bytes
 
     @property
     def principal(self) -> Principal:
         return self.context["principal"]
 
-    def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
-        """Powertools documents a 422 for invalid requests; a family that answers 400 (mobile, customer) documents
-        its own 400 on each route instead."""
-        schema = super().get_openapi_schema(*args, **kwargs)
-        if self.style.validation_status != 422:
-            for item in (schema.paths or {}).values():
-                for operation in (item.get, item.put, item.post, item.delete, item.patch):
-                    if operation is not None and operation.responses:
-                        operation.responses.pop(422, None)
-                        operation.responses.pop("422", None)  # type: ignore[call-overload]
-        return schema
-
     def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         event = _without_trailing_slash(event)
-        if self.authenticated and _route_path(event) not in self.public_paths:
-            try:
-                self.append_context(
-                    principal=principal_from_headers(
-                        event.get("headers"), accept_audience=self.accept_audience, only_audience=self.only_audience
-                    )
-                )
-            except Unauthorized as exc:
-                self.clear_context()
-                body = self.style.unauthenticated_body(exc)
-                return {
-                    "statusCode": 401,
-                    "headers": {"Content-Type": "application/json", "WWW-Authenticate": "Bearer"},
-                    "body": json.dumps(body),
-                    "isBase64Encoded": False,
-                }
+        try:
+            if self.authenticated and _route_path(event) not in self.public_paths:
+                try:
+                    principal = _authenticate(event.get("headers"), self.accept_audience, self.only_audience)
+                except Unauthorized as exc:
+                    self.clear_context()
+                    return self.error_response(exc, self.style.unauthenticated_body(exc))
+                self.append_context(principal=principal)
+                need = self._requirement(event)
+                if need and not principal.can(need):
+                    raise Forbidden(_forbidden_message(need))
+            if self.inspect_body:
+                _check_body(event, self.max_body_bytes)
+        except DomainError as exc:
+            self.clear_context()
+            return self.error_response(exc)
         return super().resolve(event, context)
+
+    def error_response(self, exc: DomainError, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A domain error as this family's Lambda proxy response (for errors raised before routing)."""
+        status, rendered, headers = _render(self.style, exc)
+        headers = {"Content-Type": "application/json", **headers}
+        return {
+            "statusCode": status,
+            "headers": headers,
+            "body": json.dumps(body or rendered),
+            "isBase64Encoded": False,
+        }
+
+    def get_openapi_schema(self, **kwargs: Any) -> OpenAPI:
+        """Powertools' document, with the error answers this resolver gives documented on every operation (in
+        the family's envelope): 401 without a valid token, 403 for a route's requirement, 404 for a path with
+        ids, 413/415 for a body, and the family's validation status (422, or 400) in place of Powertools' own."""
+        # Imported here: the OpenAPI models cost about 270 ms of import, and only the docs build the document.
+        from aws_lambda_powertools.event_handler.openapi.models import OpenAPI, PathItem
+
+        document = super().get_openapi_schema(**kwargs).model_dump(by_alias=True, exclude_none=True)
+        for path, item in document.get("paths", {}).items():
+            for method, operation in item.items():
+                if method in ("get", "put", "post", "delete", "patch"):
+                    self._document_errors(method.upper(), path, operation)
+        paths = {path: PathItem.model_validate(item) for path, item in document.pop("paths", {}).items()}
+        return OpenAPI.model_validate({**document, "paths": paths})
+
+    def _document_errors(self, method: str, path: str, operation: dict[str, Any]) -> None:
+        responses = operation.setdefault("responses", {})
+        for status in [k for k in responses if not isinstance(k, str)]:  # Powertools keys some by int
+            responses[str(status)] = responses.pop(status)
+        content = {"application/json": {"schema": self.style.error_schema()}}
+
+        def add(status: int, description: str) -> None:
+            current = responses.get(str(status)) or {}
+            responses[str(status)] = {"description": current.get("description", description), "content": content}
+
+        public = not self.authenticated or path.rstrip("/") in self.public_paths
+        declared = re.sub(r"\{(\w+)\}", r"<\1>", path)
+        if not public:
+            add(401, "Missing, invalid, expired or revoked token")
+            if self.permissions.get(f"{method} {declared}", self.permission):
+                add(403, "The caller lacks the permission this route needs")
+        if "{" in path:
+            add(404, "Not found (or another user's)")
+        if operation.get("requestBody"):
+            add(413, "The body is too large")
+            add(415, "The body's content type is not one this route takes")
+            if method in ("POST", "PUT") and "application/json" in operation["requestBody"].get("content", {}):
+                add(409, "Conflicts with what exists (a name, EUI, email or username taken, ...)")
+        responses.pop("422", None)
+        add(self.style.validation_status, "Invalid request")
+
+    def route(  # type: ignore[override]
+        self,
+        rule: str,
+        method: Any,
+        cors: bool | None = None,
+        compress: bool = False,
+        cache_control: str | None = None,
+        summary: str | None = None,
+        description: str | None = None,
+        responses: dict[int, Any] | None = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        """Error statuses a route declares without a body get the family's error body (Powertools would give
+        them the route's success model)."""
+        error = {"application/json": {"schema": self.style.error_schema()}}
+        declared = {
+            status: ({**answer, "content": error} if status >= 400 and "content" not in answer else answer)
+            for status, answer in (responses or {}).items()
+        }
+        return super().route(
+            rule, method, cors, compress, cache_control, summary, description, declared or None, *args, **kwargs
+        )
+
+    def _requirement(self, event: Mapping[str, Any]) -> str | None:
+        if not self.permissions:
+            return self.permission
+        method = ((event.get("requestContext") or {}).get("http") or {}).get("method", "").upper()
+        path = _route_path(event)
+        for route in self._static_routes + self._dynamic_routes:  # Powertools' own matching order
+            if route.method == method and route.rule.match(path):
+                return self.permissions.get(f"{method} {route.path}", self.permission)
+        return self.permission
+
+
+def _authenticate(headers: Mapping[str, str] | None, accept_audience: str | None, only_audience: bool) -> Principal:
+    # The users context checks the token against its user's record. Imported on the first authenticated
+    # request, not at module import: route groups without tokens (health, ingest) never load it (PynamoDB).
+    from fleetgate.users import service as users
+
+    return users.authenticate(headers, accept_audience=accept_audience, only_audience=only_audience)  # type: ignore[arg-type]
+
+
+def _forbidden_message(need: str) -> str:
+    return "This needs the admin role" if need == ADMIN else f"This needs the {need} permission"
+
+
+def _render(style: ErrorStyle, exc: DomainError) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """A domain error's status, body and headers in ``style``. Invalid input found past request validation (a
+    forged cursor, ...) answers like request validation does: 400 in the families whose contracts say so."""
+    status = style.validation_status if isinstance(exc, InvalidInput) else exc.status
+    body = style.body(status, exc.code, exc.title, exc.message, field=exc.field, extra=exc.extra)
+    return status, body, _error_headers(exc)
+
+
+def _error_headers(exc: DomainError) -> dict[str, str]:
+    # Only our own 401s challenge the caller (Bearer, or the scheme the error names, e.g. an ingest API key);
+    # an upstream refusing *our* credentials is not about theirs.
+    if isinstance(exc, Unauthorized):
+        return {"WWW-Authenticate": getattr(exc, "challenge", "Bearer")}
+    if isinstance(exc, TooManyRequests):
+        return {"Retry-After": str(exc.retry_after)}
+    return {}
+
+
+_JSON_MEDIA = ("", "application/json")
+
+
+def _check_body(event: Mapping[str, Any], max_bytes: int) -> None:
+    """Size, UTF-8, multipart boundary and JSON depth of a request body, before anything parses it."""
+    body = event.get("body")
+    if not body:
+        return
+    headers = event.get("headers") or {}
+    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "") or ""
+    media = content_type.split(";", 1)[0].strip().lower()
+    raw: bytes | str = body
+    if event.get("isBase64Encoded"):
+        try:
+            raw = base64.b64decode(body)
+        except (ValueError, TypeError):
+            raise InvalidInput("The request body is not valid base64", field="body:") from None
+    if len(raw) > max_bytes if isinstance(raw, bytes) else len(raw.encode()) > max_bytes:
+        raise PayloadTooLarge(f"The request body is larger than {max_bytes // 1024} KiB")
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInput("The request body is not valid UTF-8", field="body:") from None
+    if media == "multipart/form-data" and "boundary=" not in content_type.lower():
+        raise InvalidInput("A multipart/form-data body needs a boundary parameter in its Content-Type", field="body:")
+    if (media in _JSON_MEDIA or media.endswith("+json")) and json_too_deep(raw):
+        raise InvalidInput(f"The JSON body is nested deeper than {MAX_JSON_DEPTH} levels", field="body:")
 
 
 def _route_path(event: Mapping[str, Any]) -> str:
@@ -256,6 +449,9 @@ def make_resolver(
     public_paths: Iterable[str] = (),
     accept_audience: str | None = None,
     only_audience: bool = False,
+    permission: str | None = None,
+    permissions: Mapping[str, str] | None = None,
+    inspect_body: bool = True,
 ) -> FleetgateResolver:
     app = FleetgateResolver(
         style,
@@ -263,23 +459,20 @@ def make_resolver(
         public_paths=public_paths,
         accept_audience=accept_audience,
         only_audience=only_audience,
+        permission=permission,
+        permissions=permissions,
+        inspect_body=inspect_body,
     )
 
     @app.exception_handler(DomainError)
     def _domain_error(exc: DomainError) -> Response:
-        # Only our own 401s challenge the caller (Bearer, or the scheme the error names, e.g. an ingest API key);
-        # an upstream refusing *our* credentials is not about theirs.
-        headers = {"WWW-Authenticate": getattr(exc, "challenge", "Bearer")} if isinstance(exc, Unauthorized) else None
-        if isinstance(exc, TooManyRequests):
-            headers = {"Retry-After": str(exc.retry_after)}
-        # Invalid input found past request validation (a forged cursor, ...) answers like request validation does:
-        # 400 in the families whose contracts say so.
-        status = style.validation_status if isinstance(exc, InvalidInput) else exc.status
-        return _json(
-            status,
-            style.body(status, exc.code, exc.title, exc.message, field=exc.field, extra=exc.extra),
-            headers,
-        )
+        status, body, headers = _render(style, exc)
+        return _json(status, body, headers or None)
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _unsupported(exc: RequestUnsupportedContentType) -> Response:
+        message = "Unsupported content type: send application/json"
+        return _json(415, style.body(415, "unsupported_media_type", "Unsupported Media Type", message))
 
     @app.exception_handler(RequestValidationError)
     def _invalid_request(exc: RequestValidationError) -> Response:

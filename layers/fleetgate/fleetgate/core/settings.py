@@ -77,6 +77,10 @@ class Settings:
     # Outbound HTTP/MQTT destinations allowed besides public addresses (see fleetgate.flows.outbound):
     # keywords "loopback", "private", "link-local" and/or CIDRs; empty = public addresses only.
     outbound_allow: tuple[str, ...] = ()
+    # Destinations refused even when outbound_allow allows their range: "<keyword or CIDR>:<port>" entries
+    # (OUTBOUND_DENY). Only the local cloud sets it, to its own AWS endpoints ("loopback:<port>").
+    outbound_deny: tuple[str, ...] = ()
+    allow_registration: bool = False  # ALLOW_REGISTRATION (template parameter AllowRegistration)
     _jwt_secret: str | None = field(default=None, repr=False)
     _jwt_secret_arn: str | None = field(default=None, repr=False)
 
@@ -106,6 +110,8 @@ def get_settings() -> Settings:
         jwt_issuer=_env("JWT_ISSUER", "fleetgate"),
         history_retention_days=_env_int("HISTORY_RETENTION_DAYS", 30),
         outbound_allow=tuple(p.strip().lower() for p in os.environ.get("OUTBOUND_ALLOW", "").split(",") if p.strip()),
+        outbound_deny=tuple(p.strip().lower() for p in os.environ.get("OUTBOUND_DENY", "").split(",") if p.strip()),
+        allow_registration=os.environ.get("ALLOW_REGISTRATION", "").strip().lower() in ("true", "1", "yes"),
         _jwt_secret=os.environ.get("JWT_SECRET") or None,
         _jwt_secret_arn=os.environ.get("JWT_SECRET_ARN") or None,
     )

@@ -119,7 +119,7 @@ def authenticate(who: Principal) -> MobileUser:
 
 def check(who: Principal, account: MobileUser | None) -> MobileUser:
     """The same check, for an account read in one batch with something else (keyed by ``account_id(who)``)."""
-    if account is None or account.id != account_id(who) or who.version != account.token_version:
+    if account is None or account.id != account_id(who) or who.token_version != account.token_version:
         raise invalid_token()
     if not account.is_active:
         raise account_inactive()
