@@ -125,6 +125,23 @@ class Client:
         from localcloud.lambdas import Functions
 
         self.functions = Functions(stack)
+        self._streams: Any = None
+
+    def deliver_streams(self) -> int:
+        """Hand the waiting DynamoDB stream records to their consumers (the search indexer), as the local cloud
+        does: the search index is fed from the resource tables' streams."""
+        import boto3
+
+        from localcloud.streams import Streams
+
+        if self._streams is None:
+            self._streams = Streams(
+                self.functions.stack,
+                self.functions.invoke,
+                dynamodb=boto3.client("dynamodb", region_name=REGION),
+                streams=boto3.client("dynamodbstreams", region_name=REGION),
+            )
+        return self._streams.drain()
 
     def call(
         self,

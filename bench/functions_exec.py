@@ -5,7 +5,7 @@ Targets, each timed per execution (median, p99 over a bounded number of runs, in
 the machine hits every target alike):
 - floor: ``json.dumps(json.loads(payload))``: what handing the message through any transform costs at least;
 - bare quickjs: a new ``quickjs.Context``, the limits set, eval the code, JSON in, call, JSON out;
-- sandbox.run: what the platform does per execution (fleetgate.flows.sandbox): the same plus the captured console,
+- sandbox.run: what the platform does per execution (fleetgate.functions.sandbox): the same plus the captured console,
   entry-point detection, the result checks and the log read-back;
 - sandbox.check: what saving a function costs (compile and load in a fresh context, find the entry point).
 
@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 from _benchlib import median, percentile, table
 
-from fleetgate.flows import sandbox
+from fleetgate.functions import sandbox
 
 CODE = """
 function decodeUplink(message) {

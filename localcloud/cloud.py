@@ -2,7 +2,8 @@
 that points every SDK client at it, and the template's tables, queues and secrets created there.
 
 Handlers never know: boto3 and PynamoDB honour ``AWS_ENDPOINT_URL`` and the service-specific
-``AWS_ENDPOINT_URL_DYNAMODB``; without those variables the same code talks to AWS.
+``AWS_ENDPOINT_URL_DYNAMODB`` (and ``..._DYNAMODB_STREAMS``, where the stream mappings read); without those
+variables the same code talks to AWS.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ def client_environment(stack: Stack, endpoint: str, dynamodb_endpoint: str | Non
         "OUTBOUND_DENY": ",".join(
             dict.fromkeys(f"loopback:{urlsplit(url).port}" for url in (endpoint, dynamodb_endpoint) if url)
         ),
+        "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": dynamodb_endpoint or endpoint,  # a table's stream lives with the table
     }
 
 

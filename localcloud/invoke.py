@@ -96,11 +96,11 @@ def _ingest_key(user_id: str) -> str:
     ensure_import_paths()
     from fleetgate.core import settings
     from fleetgate.core.auth import Principal
-    from fleetgate.ingest import service
+    from fleetgate.ingest import keys
     from fleetgate.ingest.schemas import IngestKeyCreate
 
     settings.reset()
-    return service.create_key(Principal(user_id, "user"), IngestKeyCreate(name="make invoke")).key
+    return keys.create_key(Principal(user_id, "user"), IngestKeyCreate(name="make invoke")).key
 
 
 @contextlib.contextmanager

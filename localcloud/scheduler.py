@@ -9,7 +9,8 @@ Two kinds:
   schedule with ``ActionAfterCompletion: DELETE`` is deleted after its one run.
 
 The clock is injectable and :meth:`Scheduler.tick` runs one pass, so tests fire schedules without waiting.
-Invocations are synchronous within a tick and, unlike AWS, failed ones are logged, not retried.
+Invocations are synchronous within a tick and, unlike AWS, failed ones are not retried: they are logged, and a
+function with an ``EventInvokeConfig`` OnFailure queue gets Lambda's failure record there, as on AWS.
 """
 
 from __future__ import annotations
@@ -226,8 +227,31 @@ class Scheduler:
         log.info("schedule %s fires %s", name, function)
         try:
             self.invoke(function, event)
-        except Exception:
-            log.exception("%s failed on schedule %s (AWS would retry; the local cloud does not)", function, name)
+        except Exception as exc:
+            log.exception("%s failed on schedule %s (the local cloud does not retry)", function, name)
+            self._on_failure(function, event, exc)
+
+    def _on_failure(self, function: str, event: Any, exc: Exception) -> None:
+        """Lambda's record of a failed asynchronous invocation, to the function's OnFailure queue (if it has one)."""
+        queue = self.stack.functions[function].on_failure_queue
+        if queue is None or self.sqs is None:
+            return
+        record = {
+            "version": "1.0",
+            "timestamp": self.clock().isoformat(),
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": f"arn:aws:lambda:{self.stack.region}:{self.stack.account}:function:"
+                f"{self.stack.physical_name(function)}",
+                "condition": "RetriesExhausted",
+                "approximateInvokeCount": 1,
+            },
+            "requestPayload": event,
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "responsePayload": {"errorMessage": str(exc)[:1000], "errorType": type(exc).__name__},
+        }
+        url = self.sqs.get_queue_url(QueueName=self.stack.physical_name(queue))["QueueUrl"]
+        self.sqs.send_message(QueueUrl=url, MessageBody=json.dumps(record, default=str))
 
     # ---------------------------------------------------------------- background thread
     def start(self) -> Scheduler:

@@ -19,6 +19,7 @@ from localcloud.scheduler import Scheduler
 from localcloud.server import Gateway, make_server
 from localcloud.sqs import SqsPoller, event_sources
 from localcloud.state import remove_state, running_state, write_state
+from localcloud.streams import StreamPoller, stream_sources
 from localcloud.template import ROOT, TEMPLATE, Stack
 
 log = logging.getLogger("localcloud")
@@ -135,7 +136,16 @@ def _start_workers(stack: Stack, functions: Functions, cloud: LocalCloud) -> lis
     sqs = session.client("sqs")
     # Built before anything starts: an invalid schedule expression raises here, with no thread left behind.
     scheduler = Scheduler(stack, functions.invoke, scheduler=session.client("scheduler"), sqs=sqs)
-    pollers = [SqsPoller(source, sqs, functions.invoke) for source in event_sources(stack, sqs, cloud.queue_urls)]
+    pollers: list[_Background] = [
+        SqsPoller(source, sqs, functions.invoke) for source in event_sources(stack, sqs, cloud.queue_urls)
+    ]
+    dynamodb, streams = session.client("dynamodb"), session.client("dynamodbstreams")
+    pollers += [
+        StreamPoller(
+            source, dynamodb=dynamodb, streams=streams, invoke=functions.invoke, sqs=sqs, queue_urls=cloud.queue_urls
+        )
+        for source in stream_sources(stack)
+    ]
     return [worker.start() for worker in [*pollers, scheduler]]
 
 
@@ -189,6 +199,9 @@ def _banner(
         if isinstance(worker, SqsPoller):
             src = worker.source
             lines.append(f"  SQS            {src.queue_arn.rsplit(':', 1)[-1]} -> {src.function}")
+        elif isinstance(worker, StreamPoller):
+            stream = worker.source
+            lines.append(f"  Stream         {stream.table_name} -> {stream.function}")
         elif isinstance(worker, Scheduler):
             for plan in worker.template:
                 when = f"{plan.next_fire:%Y-%m-%d %H:%M} UTC" if plan.next_fire else "never"

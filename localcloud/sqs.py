@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import base64
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from localcloud.background import Poller
 from localcloud.template import Stack
 
 log = logging.getLogger("localcloud.sqs")
@@ -104,16 +104,17 @@ def _attribute(value: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-class SqsPoller:
-    """Feeds one event source to its function; :meth:`poll_once` is one receive-invoke-delete round."""
+class SqsPoller(Poller):
+    """Feeds one event source to its function; :meth:`poll_once` is one receive-invoke-delete round (a long poll of
+    ``wait_seconds``)."""
 
     def __init__(self, source: EventSource, sqs: Any, invoke: Invoke, *, wait_seconds: int = 1):
+        super().__init__()
         self.source = source
         self.sqs = sqs
         self.invoke = invoke
         self.wait_seconds = wait_seconds
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.name = f"sqs-{source.function}"
 
     def poll_once(self) -> int:
         """Receive one batch and hand it to the function; returns how many messages were received."""
@@ -173,24 +174,3 @@ class SqsPoller:
             )
             return batch
         return failed
-
-    # ---------------------------------------------------------------- background thread
-    def start(self) -> SqsPoller:
-        self._thread = threading.Thread(target=self._run, name=f"sqs-{self.source.function}", daemon=True)
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.poll_once()
-            except Exception:
-                if self._stop.is_set():
-                    break
-                log.exception("polling %s failed; retrying in 1 s", self.source.queue_url)
-                self._stop.wait(1)
-
-    def stop(self, wait: bool = True) -> None:
-        self._stop.set()
-        if wait and self._thread is not None:
-            self._thread.join(timeout=self.wait_seconds + 5)

@@ -83,8 +83,10 @@ class Function:
     memory: int
     routes: list[Route] = field(default_factory=list)
     sqs_sources: list[dict[str, Any]] = field(default_factory=list)
+    stream_sources: list[dict[str, Any]] = field(default_factory=list)  # DynamoDB events: Stream is the table's id
     schedules: list[dict[str, Any]] = field(default_factory=list)
     function_url: bool = False
+    on_failure_queue: str | None = None  # EventInvokeConfig's OnFailure queue (logical id): failed async invocations
 
     @property
     def module(self) -> str:
@@ -124,6 +126,7 @@ class Stack:
                 timeout=int(props.get("Timeout", 3)),
                 memory=int(props.get("MemorySize", 128)),
                 function_url="FunctionUrlConfig" in props,
+                on_failure_queue=_on_failure_queue(props.get("EventInvokeConfig")),
             )
             for event in (props.get("Events") or {}).values():
                 kind, eprops = event["Type"], event.get("Properties", {})
@@ -137,6 +140,8 @@ class Stack:
                     )
                 elif kind == "SQS":
                     fn.sqs_sources.append({**eprops, "Queue": self.resolve(eprops["Queue"])})
+                elif kind == "DynamoDB":
+                    fn.stream_sources.append({**eprops, "Stream": self.stream_table(eprops["Stream"])})
                 elif kind in ("Schedule", "ScheduleV2"):
                     fn.schedules.append(eprops)
             self.functions[logical_id] = fn
@@ -161,6 +166,13 @@ class Stack:
             "AWS::URLSuffix": "amazonaws.com",
             "AWS::NoValue": "",
         }
+
+    def stream_table(self, ref: Any) -> str:
+        """The logical id of the table whose stream ``ref`` (``!GetAtt Table.StreamArn``) names: the stream's ARN
+        exists only once the table does (DescribeTable's LatestStreamArn)."""
+        if isinstance(ref, dict) and "Fn::GetAtt" in ref and ref["Fn::GetAtt"][1] == "StreamArn":
+            return ref["Fn::GetAtt"][0]
+        raise ValueError(f"a DynamoDB event source's Stream must be !GetAtt <Table>.StreamArn, not {ref!r}")
 
     def queue_url(self, logical_id: str, endpoint: str) -> str:
         return f"{endpoint.rstrip('/')}/{self.account}/{self.physical_name(logical_id)}"
@@ -290,6 +302,13 @@ class Stack:
         for fn in self.functions.values():
             env.update({k: v for k, v in fn.environment.items() if k != "POWERTOOLS_SERVICE_NAME"})
         return env
+
+
+def _on_failure_queue(config: Any) -> str | None:
+    destination = (((config or {}).get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+    if isinstance(destination, dict) and "Fn::GetAtt" in destination:
+        return destination["Fn::GetAtt"][0]
+    return None
 
 
 def stack(path: Path = TEMPLATE, prefix: str = LOCAL_PREFIX, parameters: dict[str, str] | None = None) -> Stack:

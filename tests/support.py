@@ -7,14 +7,31 @@ from localcloud.template import stack as _load_stack
 STACK = _load_stack()  # template.yaml as the tests run it
 
 
+WRITE_OPERATIONS = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
+
+
 class CallRecorder:
-    """The DynamoDB operations botocore sends (conftest.py registers it on every DynamoDB client)."""
+    """The DynamoDB operations botocore sends (conftest.py registers it on every DynamoDB client), and the tables
+    written since the streams were last delivered (``written``: the api fixture delivers their stream records)."""
 
     def __init__(self) -> None:
         self.calls: list[str] = []
+        self.written: set[str] = set()
 
-    def __call__(self, model, **_) -> None:
+    def __call__(self, model, **_) -> None:  # before-call.dynamodb
         self.calls.append(model.name)
+
+    def parameters(self, params, model, **_) -> None:  # before-parameter-build.dynamodb: the call's API parameters
+        if model.name in WRITE_OPERATIONS:
+            self.written.update(_tables(model.name, params))
+
+
+def _tables(operation: str, params: dict) -> set[str]:
+    if operation == "BatchWriteItem":
+        return set(params.get("RequestItems") or {})
+    if operation == "TransactWriteItems":
+        return {op["TableName"] for item in params.get("TransactItems") or [] for op in item.values()}
+    return {params["TableName"]} if "TableName" in params else set()
 
 
 RECORDER = CallRecorder()
@@ -167,3 +184,21 @@ def token_for(role: str = "user", permissions: tuple[str, ...] = ()) -> dict:
     token = issue_token(user_id, role)[0]  # type: ignore[arg-type]
     remember_secret(token)
     return {"id": user_id, "token": token}
+
+
+# ------------------------------------------------------------------ DynamoDB's own faults, through botocore's hooks
+class ClientHook:
+    """Registers ``self`` on the layer's shared DynamoDB client for ``event`` while in the block: DynamoDB's own
+    behaviour (throttling, a failed write) is played through botocore's event hooks, nothing of ours is patched."""
+
+    event = ""
+
+    def __enter__(self):
+        from fleetgate.core.repository import shared_connection
+
+        self.events = shared_connection().client.meta.events
+        self.events.register(self.event, self)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.events.unregister(self.event, self)

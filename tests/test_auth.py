@@ -5,7 +5,7 @@ import uuid
 
 import jwt
 
-from fleetgate.core.settings import get_settings
+from fleetgate.core.settings import get_auth_settings
 
 
 def _creds():
@@ -44,7 +44,7 @@ def test_given_registered_user_when_logging_in_with_email_or_username_then_beare
         assert reply.body["token_type"] == "bearer"
         assert reply.body["expires_in"] == 3600
         claims = jwt.decode(
-            reply.body["access_token"], get_settings().jwt_secret, algorithms=["HS256"], issuer="fleetgate"
+            reply.body["access_token"], get_auth_settings().secret, algorithms=["HS256"], issuer="fleetgate"
         )
         assert claims["role"] == "user" and claims["exp"] > time.time()
 
@@ -93,7 +93,7 @@ def test_given_malformed_bodies_when_posting_then_422_never_500(api):
 
 def test_given_admin_created_by_bootstrap_when_logging_in_then_token_has_admin_role(api):
     user = api.register(admin=True)
-    claims = jwt.decode(user["token"], get_settings().jwt_secret, algorithms=["HS256"], issuer="fleetgate")
+    claims = jwt.decode(user["token"], get_auth_settings().secret, algorithms=["HS256"], issuer="fleetgate")
     assert claims["role"] == "admin"
 
 
@@ -105,12 +105,14 @@ def test_given_existing_user_when_bootstrapping_admin_with_same_email_then_promo
     assert (created, promoted.role) == (False, "admin")
     # the original password still works; the new one was not applied to an existing account
     login = api.call("POST", "/api/v1/auth/login", form={"username": user["username"], "password": user["password"]})
-    claims = jwt.decode(login.body["access_token"], get_settings().jwt_secret, algorithms=["HS256"], issuer="fleetgate")
+    claims = jwt.decode(
+        login.body["access_token"], get_auth_settings().secret, algorithms=["HS256"], issuer="fleetgate"
+    )
     assert claims["role"] == "admin"
 
 
 def test_given_bad_tokens_when_calling_a_protected_route_then_401_detail(api):
-    secret = get_settings().jwt_secret
+    secret = get_auth_settings().secret
     now = int(time.time())
     expired = jwt.encode(
         {"sub": "u", "role": "user", "iat": now - 7200, "exp": now - 3600, "iss": "fleetgate"},

@@ -29,9 +29,11 @@ def test_each_sample_event_names_a_route_or_schedule_of_the_template(path):
         assert event["detail-type"] == "Scheduled Event"
         assert any(fn.schedules for fn in stack.functions.values())
         return
-    if "Records" in event:  # an SQS batch for a queue consumer (run in tests/test_engine_events.py)
-        assert all(r["eventSource"] == "aws:sqs" for r in event["Records"])
-        assert any(fn.sqs_sources for fn in stack.functions.values())
+    if "Records" in event:  # an SQS batch or a DynamoDB stream batch (run in test_engine_events / test_search_stream)
+        sources = {r["eventSource"] for r in event["Records"]}
+        assert sources in ({"aws:sqs"}, {"aws:dynamodb"})
+        kind = "sqs_sources" if sources == {"aws:sqs"} else "stream_sources"
+        assert any(getattr(fn, kind) for fn in stack.functions.values())
         return
     if event.get("routeKey") == "$default":  # a Lambda Function URL request (run in tests/test_engine_events.py)
         assert event["version"] == "2.0" and any(fn.function_url for fn in stack.functions.values())

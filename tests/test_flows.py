@@ -65,7 +65,7 @@ def graph(w, **overrides):
 def _triggers(*keys):
     from fleetgate.flows import repository
 
-    return sorted((e["trigger"], e["flow_id"], tuple(e["node_ids"])) for e in repository.flows_for_triggers(keys))
+    return sorted((e.trigger, e.flow_id, tuple(e.node_ids)) for e in repository.flows_for_triggers(keys))
 
 
 def test_given_valid_graph_when_creating_then_201_and_the_trigger_index_finds_it(api, world):
@@ -308,6 +308,6 @@ def test_given_recorded_runs_then_flow_history_lists_and_details_them(api, world
     ],
 )
 def test_given_switch_conditions_then_they_evaluate_as_documented(operator, value, message, expected):
-    from fleetgate.flows.conditions import matches
+    from fleetgate.engine.conditions import matches
 
     assert matches({"field": "data.t", "operator": operator, "value": value}, message) is expected

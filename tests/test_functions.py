@@ -307,7 +307,7 @@ def test_given_recorded_runs_then_history_routes_show_them_newest_first_per_user
 
 
 def test_given_history_record_then_it_expires_after_the_retention(api):
-    from fleetgate.core.settings import get_settings
+    from fleetgate.core.settings import history_retention_days
     from fleetgate.history import repository
 
     user = api.register()
@@ -317,7 +317,7 @@ def test_given_history_record_then_it_expires_after_the_retention(api):
         "function", fn["id"], fn["owner_id"], status="success", started=started, duration_ms=1, details={"input": {}}
     )
     item = next(iter(repository._executions().query(f"function#{fn['id']}")))
-    days = get_settings().history_retention_days
+    days = history_retention_days()
     assert int(item.expires_at.timestamp()) == int(started.timestamp()) + days * 86400
 
 

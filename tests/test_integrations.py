@@ -131,7 +131,7 @@ def test_given_a_password_in_the_url_then_it_is_masked_and_kept_on_update(api):
     api.call("PUT", path, token=user["token"], json_body={"config": {**integration["config"], "method": "PATCH"}})
     from fleetgate.integrations import repository
 
-    assert repository.get(integration["id"])["config"]["url"] == "https://svc:url-pass@example.com/in"
+    assert repository.get(integration["id"]).config.url == "https://svc:url-pass@example.com/in"
 
 
 @pytest.mark.parametrize(
@@ -266,7 +266,7 @@ def test_given_default_setting_then_mqtt_to_loopback_is_refused_before_connectin
 def test_given_an_address_and_a_setting_then_the_guard_refuses_exactly_the_non_public_ones(address, allow, refused):
     import ipaddress
 
-    from fleetgate.flows.outbound import refusal
+    from fleetgate.integrations.outbound import refusal
 
     reason = refusal(ipaddress.ip_address(address), [p for p in allow.split(",") if p])
     assert (reason is not None) == refused, reason
@@ -463,7 +463,7 @@ def test_given_recorded_calls_then_history_lists_newest_first_and_detail_returns
     alice, admin = api.register(), api.register(admin=True)
     integration = _http(api, alice["token"], "https://example.com/in", headers={"Authorization": "Bearer top"})
     stored = integrations.repository.get(integration["id"])
-    request = integrations.masked_request("http", stored["config"])
+    request = integrations.masked_request("http", stored.config.model_dump())
     records = []
     for minute, status in ((1, "success"), (2, "error")):
         records.append(

@@ -641,13 +641,14 @@ def test_given_a_write_stored_after_a_slow_discovery_began_when_the_discovery_la
     api, microshare
 ):
     from fleetgate.microshare import repository
+    from fleetgate.microshare.clusters import Cluster
 
     old = {"_id": "trap-acme", "name": "Acme traps", "recType": TRAP, "data": {"devices": [{"guid": "old"}]}}
     new = {**old, "data": {"devices": [{"guid": "old"}, {"guid": "written"}]}}
-    assert repository.store_cluster(new, fetched_at=200.0, ttl=300)
-    repository.store_discovery([old], fetched_at=100.0, ttl=300, cached_ids=set())
+    assert repository.store_cluster(Cluster.parse(new), fetched_at=200.0, ttl=300)
+    repository.store_discovery([Cluster.parse(old)], fetched_at=100.0, ttl=300, cached_ids=set())
     [cached] = repository.read_cache().clusters
-    assert cached["data"]["devices"] == [{"guid": "old"}, {"guid": "written"}]
+    assert cached.devices == [{"guid": "old"}, {"guid": "written"}]
 
 
 def test_given_the_schedule_when_the_refresh_function_runs_then_the_cache_is_fresh(api, microshare, user):

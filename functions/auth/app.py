@@ -11,7 +11,11 @@ from fleetgate.core.observability import http_handler
 from fleetgate.users import service
 from fleetgate.users.schemas import PasswordChange, RegisterRequest, TokenOut, UserOut
 
-app = make_resolver(ErrorStyle.DETAIL, public_paths=("/api/v1/auth/register", "/api/v1/auth/login"))
+app = make_resolver(
+    ErrorStyle.DETAIL,
+    authenticate=service.authenticate,
+    public_paths=("/api/v1/auth/register", "/api/v1/auth/login"),
+)
 
 
 def _source_ip() -> str | None:

@@ -1,6 +1,6 @@
 """Customer device routes (../shared/specs/customer-device-api.md): the financed phone's own API, no JWT."""
 
-from fleetgate.core.api import ErrorStyle, make_resolver
+from fleetgate.core.api import ErrorStyle, make_public_resolver
 from fleetgate.core.observability import http_handler
 from fleetgate.financing import device_service as service
 from fleetgate.financing.schemas import (
@@ -16,7 +16,7 @@ from fleetgate.financing.schemas import (
     errors,
 )
 
-app = make_resolver(ErrorStyle.CUSTOMER, authenticated=False)
+app = make_public_resolver(ErrorStyle.CUSTOMER)
 TAGS = ["Customer device"]
 
 

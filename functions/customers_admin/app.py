@@ -25,8 +25,9 @@ from fleetgate.financing.schemas import (
     LockStatus,
     errors,
 )
+from fleetgate.users.service import authenticate
 
-app = make_resolver(ErrorStyle.CUSTOMER)
+app = make_resolver(ErrorStyle.CUSTOMER, authenticate=authenticate)
 TAGS = ["Admin: customers"]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Page size (default {DEFAULT_LIMIT}, max {MAX_LIMIT})")]
 Cursor = Annotated[str | None, Query(max_length=4096, description="nextCursor of the previous page")]

@@ -4,24 +4,24 @@ from aws_lambda_powertools.event_handler import Response, content_types
 
 from fleetgate.core.api import Cursor, ErrorStyle, Limit, make_resolver
 from fleetgate.core.observability import http_handler
+from fleetgate.core.pagination import Page
 from fleetgate.devices import service
 from fleetgate.devices.schemas import (
     Device,
     DeviceCreate,
-    DeviceHistoryList,
+    DeviceHistoryEntry,
     DeviceLabels,
     DeviceLabelsUpdate,
-    DeviceList,
     DeviceUpdate,
 )
+from fleetgate.users.service import authenticate
 
-app = make_resolver(ErrorStyle.DETAIL)
+app = make_resolver(ErrorStyle.DETAIL, authenticate=authenticate)
 
 
 @app.get("/api/v1/devices")
-def list_devices(limit: Limit = 50, cursor: Cursor = None) -> DeviceList:
-    page = service.list_devices(app.principal, limit=limit, cursor=cursor)
-    return DeviceList(items=page.items, next_cursor=page.next_cursor)
+def list_devices(limit: Limit = 50, cursor: Cursor = None) -> Page[Device]:
+    return service.list_devices(app.principal, limit=limit, cursor=cursor)
 
 
 @app.post("/api/v1/devices", responses={201: {"description": "Device created"}})
@@ -31,9 +31,8 @@ def create_device(payload: DeviceCreate) -> Response[Device]:
 
 # Registered before /{device_id} so "history" is never taken for an id.
 @app.get("/api/v1/devices/history")
-def all_history(limit: Limit = 50, cursor: Cursor = None) -> DeviceHistoryList:
-    page = service.all_device_history(app.principal, limit=limit, cursor=cursor)
-    return DeviceHistoryList(items=page.items, next_cursor=page.next_cursor)
+def all_history(limit: Limit = 50, cursor: Cursor = None) -> Page[DeviceHistoryEntry]:
+    return service.all_device_history(app.principal, limit=limit, cursor=cursor)
 
 
 @app.get("/api/v1/devices/<device_id>")
@@ -53,9 +52,8 @@ def delete_device(device_id: str) -> Response[None]:
 
 
 @app.get("/api/v1/devices/<device_id>/history")
-def device_history(device_id: str, limit: Limit = 50, cursor: Cursor = None) -> DeviceHistoryList:
-    page = service.device_history(app.principal, device_id, limit=limit, cursor=cursor)
-    return DeviceHistoryList(items=page.items, next_cursor=page.next_cursor)
+def device_history(device_id: str, limit: Limit = 50, cursor: Cursor = None) -> Page[DeviceHistoryEntry]:
+    return service.device_history(app.principal, device_id, limit=limit, cursor=cursor)
 
 
 @app.get("/api/v1/devices/<device_id>/labels")

@@ -46,8 +46,9 @@ from fleetgate.estates.schemas import (
     error_responses,
 )
 from fleetgate.estates.service import billing, portal
+from fleetgate.users.service import authenticate
 
-app = make_resolver(ErrorStyle.MOBILE)
+app = make_resolver(ErrorStyle.MOBILE, authenticate=authenticate)
 
 TAGS = ["Admin: estates"]
 READ = error_responses(400, 401, 403, 404)

@@ -4,17 +4,18 @@ from aws_lambda_powertools.event_handler import Response, content_types
 
 from fleetgate.core.api import Cursor, ErrorStyle, Limit, make_resolver
 from fleetgate.core.observability import http_handler
+from fleetgate.core.pagination import Page
 from fleetgate.flows import service
-from fleetgate.flows.schemas import Flow, FlowCreate, FlowList, FlowUpdate
-from fleetgate.history.schemas import FlowExecution, FlowExecutionList
+from fleetgate.flows.schemas import Flow, FlowCreate, FlowUpdate
+from fleetgate.history.schemas import FlowExecution
+from fleetgate.users.service import authenticate
 
-app = make_resolver(ErrorStyle.DETAIL)
+app = make_resolver(ErrorStyle.DETAIL, authenticate=authenticate)
 
 
 @app.get("/api/v1/flows")
-def list_flows(limit: Limit = 50, cursor: Cursor = None) -> FlowList:
-    page = service.list_flows(app.principal, limit=limit, cursor=cursor)
-    return FlowList(items=page.items, next_cursor=page.next_cursor)
+def list_flows(limit: Limit = 50, cursor: Cursor = None) -> Page[Flow]:
+    return service.list_flows(app.principal, limit=limit, cursor=cursor)
 
 
 @app.post("/api/v1/flows", responses={201: {"description": "Flow created"}})
@@ -24,9 +25,8 @@ def create_flow(payload: FlowCreate) -> Response[Flow]:
 
 # Registered before /{flow_id} so "history" is never taken for an id.
 @app.get("/api/v1/flows/history")
-def all_history(limit: Limit = 50, cursor: Cursor = None) -> FlowExecutionList:
-    page = service.all_flow_history(app.principal, limit=limit, cursor=cursor)
-    return FlowExecutionList(items=page.items, next_cursor=page.next_cursor)
+def all_history(limit: Limit = 50, cursor: Cursor = None) -> Page[FlowExecution]:
+    return service.all_flow_history(app.principal, limit=limit, cursor=cursor)
 
 
 @app.get("/api/v1/flows/<flow_id>")
@@ -46,9 +46,8 @@ def delete_flow(flow_id: str) -> Response[None]:
 
 
 @app.get("/api/v1/flows/<flow_id>/history")
-def flow_history(flow_id: str, limit: Limit = 50, cursor: Cursor = None) -> FlowExecutionList:
-    page = service.flow_history(app.principal, flow_id, limit=limit, cursor=cursor)
-    return FlowExecutionList(items=page.items, next_cursor=page.next_cursor)
+def flow_history(flow_id: str, limit: Limit = 50, cursor: Cursor = None) -> Page[FlowExecution]:
+    return service.flow_history(app.principal, flow_id, limit=limit, cursor=cursor)
 
 
 @app.get("/api/v1/flows/<flow_id>/history/<history_id>")

@@ -4,25 +4,25 @@ from aws_lambda_powertools.event_handler import Response, content_types
 
 from fleetgate.core.api import Cursor, ErrorStyle, Limit, make_resolver
 from fleetgate.core.observability import http_handler
+from fleetgate.core.pagination import Page
 from fleetgate.functions import service
 from fleetgate.functions.schemas import (
     Function,
     FunctionCreate,
-    FunctionList,
     FunctionTestRequest,
     FunctionTestResult,
     FunctionUpdate,
-    FunctionVersionList,
+    FunctionVersion,
 )
-from fleetgate.history.schemas import FunctionExecutionList
+from fleetgate.history.schemas import FunctionExecution
+from fleetgate.users.service import authenticate
 
-app = make_resolver(ErrorStyle.DETAIL)
+app = make_resolver(ErrorStyle.DETAIL, authenticate=authenticate)
 
 
 @app.get("/api/v1/functions")
-def list_functions(limit: Limit = 50, cursor: Cursor = None) -> FunctionList:
-    page = service.list_functions(app.principal, limit=limit, cursor=cursor)
-    return FunctionList(items=page.items, next_cursor=page.next_cursor)
+def list_functions(limit: Limit = 50, cursor: Cursor = None) -> Page[Function]:
+    return service.list_functions(app.principal, limit=limit, cursor=cursor)
 
 
 @app.post("/api/v1/functions", responses={201: {"description": "Function created"}})
@@ -32,9 +32,8 @@ def create_function(payload: FunctionCreate) -> Response[Function]:
 
 # Registered before /{function_id} so "history" is never taken for an id.
 @app.get("/api/v1/functions/history")
-def all_history(limit: Limit = 50, cursor: Cursor = None) -> FunctionExecutionList:
-    page = service.all_function_history(app.principal, limit=limit, cursor=cursor)
-    return FunctionExecutionList(items=page.items, next_cursor=page.next_cursor)
+def all_history(limit: Limit = 50, cursor: Cursor = None) -> Page[FunctionExecution]:
+    return service.all_function_history(app.principal, limit=limit, cursor=cursor)
 
 
 @app.get("/api/v1/functions/<function_id>")
@@ -54,15 +53,13 @@ def delete_function(function_id: str) -> Response[None]:
 
 
 @app.get("/api/v1/functions/<function_id>/history")
-def function_history(function_id: str, limit: Limit = 50, cursor: Cursor = None) -> FunctionExecutionList:
-    page = service.function_history(app.principal, function_id, limit=limit, cursor=cursor)
-    return FunctionExecutionList(items=page.items, next_cursor=page.next_cursor)
+def function_history(function_id: str, limit: Limit = 50, cursor: Cursor = None) -> Page[FunctionExecution]:
+    return service.function_history(app.principal, function_id, limit=limit, cursor=cursor)
 
 
 @app.get("/api/v1/functions/<function_id>/versions")
-def function_versions(function_id: str, limit: Limit = 50, cursor: Cursor = None) -> FunctionVersionList:
-    page = service.list_versions(app.principal, function_id, limit=limit, cursor=cursor)
-    return FunctionVersionList(items=page.items, next_cursor=page.next_cursor)
+def function_versions(function_id: str, limit: Limit = 50, cursor: Cursor = None) -> Page[FunctionVersion]:
+    return service.list_versions(app.principal, function_id, limit=limit, cursor=cursor)
 
 
 @app.post("/api/v1/functions/<function_id>/test")

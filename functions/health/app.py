@@ -1,11 +1,11 @@
 """GET /health: the platform-wide liveness check (no token, no database, no upstream)."""
 
-from fleetgate.core.api import ErrorStyle, make_resolver
+from fleetgate.core.api import ErrorStyle, make_public_resolver
 from fleetgate.core.observability import http_handler
 from fleetgate.platform import service
 from fleetgate.platform.schemas import PlatformHealth
 
-app = make_resolver(ErrorStyle.DETAIL, authenticated=False)
+app = make_public_resolver(ErrorStyle.DETAIL)
 
 
 @app.get("/health")

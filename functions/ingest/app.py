@@ -7,13 +7,13 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 
-from fleetgate.core.api import ErrorStyle, make_resolver
+from fleetgate.core.api import ErrorStyle, make_public_resolver
 from fleetgate.core.observability import http_handler
 from fleetgate.ingest import service
 from fleetgate.ingest.schemas import IngestResult
 
 # The body is read raw and checked by ingest itself (size, JSON depth), after the X-API-Key check.
-app = make_resolver(ErrorStyle.DETAIL, authenticated=False, inspect_body=False)
+app = make_public_resolver(ErrorStyle.DETAIL, inspect_body=False)
 
 EventParam = Annotated[
     str | None, Query(max_length=16, description="up (default), join, ack, txack, log, status or location")

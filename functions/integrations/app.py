@@ -4,24 +4,24 @@ from aws_lambda_powertools.event_handler import Response, content_types
 
 from fleetgate.core.api import Cursor, ErrorStyle, Limit, make_resolver
 from fleetgate.core.observability import http_handler
-from fleetgate.history.schemas import IntegrationExecution, IntegrationExecutionList
+from fleetgate.core.pagination import Page
+from fleetgate.history.schemas import IntegrationExecution
 from fleetgate.integrations import service
 from fleetgate.integrations.schemas import (
     Integration,
     IntegrationCreate,
-    IntegrationList,
     IntegrationTestRequest,
     IntegrationTestResult,
     IntegrationUpdate,
 )
+from fleetgate.users.service import authenticate
 
-app = make_resolver(ErrorStyle.DETAIL)
+app = make_resolver(ErrorStyle.DETAIL, authenticate=authenticate)
 
 
 @app.get("/api/v1/integrations")
-def list_integrations(limit: Limit = 50, cursor: Cursor = None) -> IntegrationList:
-    page = service.list_integrations(app.principal, limit=limit, cursor=cursor)
-    return IntegrationList(items=page.items, next_cursor=page.next_cursor)
+def list_integrations(limit: Limit = 50, cursor: Cursor = None) -> Page[Integration]:
+    return service.list_integrations(app.principal, limit=limit, cursor=cursor)
 
 
 @app.post("/api/v1/integrations", responses={201: {"description": "Integration created"}})
@@ -31,9 +31,8 @@ def create_integration(payload: IntegrationCreate) -> Response[Integration]:
 
 # Registered before /{integration_id} so "history" is never taken for an id.
 @app.get("/api/v1/integrations/history")
-def all_history(limit: Limit = 50, cursor: Cursor = None) -> IntegrationExecutionList:
-    page = service.all_integration_history(app.principal, limit=limit, cursor=cursor)
-    return IntegrationExecutionList(items=page.items, next_cursor=page.next_cursor)
+def all_history(limit: Limit = 50, cursor: Cursor = None) -> Page[IntegrationExecution]:
+    return service.all_integration_history(app.principal, limit=limit, cursor=cursor)
 
 
 @app.get("/api/v1/integrations/<integration_id>")
@@ -53,9 +52,8 @@ def delete_integration(integration_id: str) -> Response[None]:
 
 
 @app.get("/api/v1/integrations/<integration_id>/history")
-def integration_history(integration_id: str, limit: Limit = 50, cursor: Cursor = None) -> IntegrationExecutionList:
-    page = service.integration_history(app.principal, integration_id, limit=limit, cursor=cursor)
-    return IntegrationExecutionList(items=page.items, next_cursor=page.next_cursor)
+def integration_history(integration_id: str, limit: Limit = 50, cursor: Cursor = None) -> Page[IntegrationExecution]:
+    return service.integration_history(app.principal, integration_id, limit=limit, cursor=cursor)
 
 
 @app.get("/api/v1/integrations/<integration_id>/history/<history_id>")

@@ -4,16 +4,17 @@ from aws_lambda_powertools.event_handler import Response, content_types
 
 from fleetgate.core.api import Cursor, ErrorStyle, Limit, make_resolver
 from fleetgate.core.observability import http_handler
+from fleetgate.core.pagination import Page
 from fleetgate.devices import service
-from fleetgate.devices.schemas import Label, LabelCreate, LabelList, LabelUpdate, Membership
+from fleetgate.devices.schemas import Label, LabelCreate, LabelUpdate, Membership
+from fleetgate.users.service import authenticate
 
-app = make_resolver(ErrorStyle.DETAIL)
+app = make_resolver(ErrorStyle.DETAIL, authenticate=authenticate)
 
 
 @app.get("/api/v1/labels")
-def list_labels(limit: Limit = 50, cursor: Cursor = None) -> LabelList:
-    page = service.list_labels(app.principal, limit=limit, cursor=cursor)
-    return LabelList(items=page.items, next_cursor=page.next_cursor)
+def list_labels(limit: Limit = 50, cursor: Cursor = None) -> Page[Label]:
+    return service.list_labels(app.principal, limit=limit, cursor=cursor)
 
 
 @app.post("/api/v1/labels", responses={201: {"description": "Label created"}})

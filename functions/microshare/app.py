@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from fleetgate.core.api import Cursor, ErrorStyle, Limit, make_resolver
 from fleetgate.core.observability import http_handler
+from fleetgate.core.pagination import Page
 from fleetgate.microshare import service
 from fleetgate.microshare.schemas import (
     AuthStatus,
@@ -21,7 +22,6 @@ from fleetgate.microshare.schemas import (
     ClusterList,
     Device,
     DeviceCreate,
-    DeviceList,
     DeviceUpdate,
     Discovery,
     ErpStatus,
@@ -35,12 +35,14 @@ from fleetgate.microshare.schemas import (
     UploadResult,
     UpstreamHealth,
 )
+from fleetgate.users.service import authenticate
 
 P = "/api/v1/microshare"
 # Every route but the login and health ones needs microshare:read; these change the deployment's Microshare
 # devices, cache, ERP points or sync state, or spend its upstream quota, and need microshare:write.
 app = make_resolver(
     ErrorStyle.DETAIL,
+    authenticate=authenticate,
     public_paths=(f"{P}/auth/login", f"{P}/health", f"{P}/health/microshare"),
     accept_audience=service.AUDIENCE,
     permission=service.READ,
@@ -140,9 +142,8 @@ def list_devices(
     site: Text = None,
     limit: Limit = 50,
     cursor: Cursor = None,
-) -> DeviceList:
-    page = service.list_devices(device_type=device_type, customer=customer, site=site, limit=limit, cursor=cursor)
-    return DeviceList(items=page.items, next_cursor=page.next_cursor)
+) -> Page[Device]:
+    return service.list_devices(device_type=device_type, customer=customer, site=site, limit=limit, cursor=cursor)
 
 
 @app.post(f"{P}/devices", responses={201: {"description": "Device created in its cluster"}})

@@ -2,14 +2,11 @@
 
 from typing import Any
 
-from aws_lambda_powertools.logging import correlation_paths
-
-from fleetgate.core.observability import logger, metrics
+from fleetgate.core.observability import event_handler, logger
 from fleetgate.microshare import service
 
 
-@metrics.log_metrics
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE, clear_state=True)
+@event_handler
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     result = service.refresh_cache()
     logger.info("Microshare cache refreshed", extra=result)

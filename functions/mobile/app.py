@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from fleetgate.core.api import ErrorStyle, make_resolver
+from fleetgate.core.auth import principal_from_headers
 from fleetgate.core.observability import http_handler
 from fleetgate.estates.schemas import (
     ChangePasswordRequest,
@@ -24,7 +25,11 @@ from fleetgate.estates.schemas import (
 from fleetgate.estates.service import accounts, resident
 
 app = make_resolver(
-    ErrorStyle.MOBILE, public_paths=["/api/mobile/auth/login"], accept_audience=accounts.AUDIENCE, only_audience=True
+    ErrorStyle.MOBILE,
+    authenticate=principal_from_headers,
+    public_paths=["/api/mobile/auth/login"],
+    accept_audience=accounts.AUDIENCE,
+    only_audience=True,
 )
 
 TAGS = ["Mobile"]

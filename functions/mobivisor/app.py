@@ -4,9 +4,11 @@ from fleetgate.core.api import ErrorStyle, make_resolver
 from fleetgate.core.observability import http_handler
 from fleetgate.mobivisor import service
 from fleetgate.mobivisor.schemas import DeviceDeleted, MobivisorDevice, MobivisorDevices
+from fleetgate.users.service import authenticate
 
 app = make_resolver(
     ErrorStyle.MOBIVISOR,
+    authenticate=authenticate,
     permission="mobivisor:read",
     permissions={"DELETE /api/v1/mobivisor/devices/<device_id>": "mobivisor:write"},
 )

@@ -5,6 +5,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from fleetgate.core.ids import parse_iso
 from fleetgate.core.observability import event_handler
 from fleetgate.ingest import service
 
@@ -12,7 +13,7 @@ from fleetgate.ingest import service
 def _event_time(event: dict) -> datetime:
     """The schedule's time (EventBridge's ``time``), so a late invocation judges by when it was due."""
     try:
-        return datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00"))
+        return parse_iso(event["time"])
     except (KeyError, TypeError, ValueError):
         return datetime.now(UTC)
 

@@ -7,18 +7,19 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from fleetgate.core.api import Cursor, ErrorStyle, Limit, make_resolver
 from fleetgate.core.observability import http_handler
+from fleetgate.core.pagination import Page
 from fleetgate.storages import service
-from fleetgate.storages.schemas import DataPointList, Storage, StorageCreate, StorageList, StorageUpdate
+from fleetgate.storages.schemas import DataPoint, Storage, StorageCreate, StorageUpdate
+from fleetgate.users.service import authenticate
 
-app = make_resolver(ErrorStyle.DETAIL)
+app = make_resolver(ErrorStyle.DETAIL, authenticate=authenticate)
 
 Instant = Annotated[str | None, Query(max_length=40, description="ISO 8601 time, inclusive")]
 
 
 @app.get("/api/v1/storages")
-def list_storages(limit: Limit = 50, cursor: Cursor = None) -> StorageList:
-    page = service.list_storages(app.principal, limit=limit, cursor=cursor)
-    return StorageList(items=page.items, next_cursor=page.next_cursor)
+def list_storages(limit: Limit = 50, cursor: Cursor = None) -> Page[Storage]:
+    return service.list_storages(app.principal, limit=limit, cursor=cursor)
 
 
 @app.post("/api/v1/storages", responses={201: {"description": "Storage created"}})
@@ -50,11 +51,10 @@ def storage_data(
     to: Instant = None,
     limit: Limit = 50,
     cursor: Cursor = None,
-) -> DataPointList:
-    page = service.read_data(
+) -> Page[DataPoint]:
+    return service.read_data(
         app.principal, storage_id, device_id=device_id, start=from_, end=to, limit=limit, cursor=cursor
     )
-    return DataPointList(items=page.items, next_cursor=page.next_cursor)
 
 
 lambda_handler = http_handler(app.resolve)

@@ -8,7 +8,7 @@ from fleetgate.core.observability import http_handler
 from fleetgate.users import service
 from fleetgate.users.schemas import UserCreate, UserList, UserOut, UserUpdate
 
-app = make_resolver(ErrorStyle.DETAIL, permission=ADMIN)
+app = make_resolver(ErrorStyle.DETAIL, authenticate=service.authenticate, permission=ADMIN)
 
 
 @app.get("/api/v1/users")

@@ -108,3 +108,16 @@ def http(local_cloud) -> Iterator[httpx.Client]:
 
 def state_of(data_dir: Path) -> dict:
     return json.loads((data_dir / "state.json").read_text())
+
+
+def searched(http, auth: dict, query: str, *, until: float = 15.0) -> list[str]:
+    """The names a search finds, asked again until something is found (the stream mapping polls about twice a
+    second) or ``until`` seconds pass."""
+    deadline = time.monotonic() + until
+    while True:
+        reply = http.get("/api/v1/search", params={"query": query}, headers=auth)
+        assert reply.status_code == 200, reply.text
+        names = [hit["name"] for hit in reply.json()["items"]]
+        if names or time.monotonic() > deadline:
+            return names
+        time.sleep(0.2)

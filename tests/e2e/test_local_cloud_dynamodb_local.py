@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests.dynamodb_local.lane import require_dynamodb_local
-from tests.e2e.conftest import start_cloud, state_of
+from tests.e2e.conftest import searched, start_cloud, state_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.dynamodb_local]
 
@@ -34,6 +34,8 @@ def test_given_dynamodb_local_when_the_cloud_restarts_then_users_devices_and_tok
         token = http.post("/api/v1/auth/login", data={"username": email, "password": password}).json()["access_token"]
         auth = {"Authorization": f"Bearer {token}"}
         assert http.post("/api/v1/devices", json={"dev_eui": eui, "name": "kept"}, headers=auth).status_code == 201
+        # DynamoDB Local streams like AWS: the device reaches the search index through its table's stream
+        assert searched(http, auth, "kept") == ["kept"]
     finally:
         assert cloud.stop() == 0, cloud.output()
 

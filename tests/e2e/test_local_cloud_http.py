@@ -9,7 +9,7 @@ import uuid
 import jwt
 import pytest
 
-from tests.e2e.conftest import run_cli, start_cloud, state_of
+from tests.e2e.conftest import run_cli, searched, start_cloud, state_of
 
 pytestmark = pytest.mark.e2e
 
@@ -42,6 +42,17 @@ def test_given_a_registered_user_when_creating_and_listing_devices_over_http_the
     assert listed.status_code == 200
     assert [d["dev_eui"] for d in listed.json()["items"]] == [eui]
     assert listed.json()["next_cursor"] is None
+
+
+def test_given_a_device_created_over_http_then_the_clouds_stream_mapping_makes_it_searchable(local_cloud, http):
+    user = _user(http)
+    auth = {"Authorization": f"Bearer {user['token']}"}
+    name = f"Stream sensor {uuid.uuid4().hex[:6]}"
+
+    assert http.post("/api/v1/devices", json={"dev_eui": uuid.uuid4().hex[:16], "name": name}, headers=auth).is_success
+
+    assert searched(http, auth, name) == [name]  # the indexer ran from the devices table's stream
+    assert "Stream         fleetgate-local-DevicesTable -> SearchIndexerFunction" in local_cloud.output()
 
 
 def test_given_no_token_when_listing_devices_then_401(http):

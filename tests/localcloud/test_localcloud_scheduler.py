@@ -196,3 +196,26 @@ def test_given_an_at_schedule_targeting_a_missing_queue_when_due_then_the_error_
     assert sorted(fired) == [f"default/broken-{tag}", f"default/fine-{tag}"]
     assert "could not deliver" in caplog.text
     assert [e for e in journal.received("at_target") if e.get("tag") == tag] == [{"tag": tag}]
+
+
+def test_given_a_scheduled_function_that_fails_then_lambdas_failure_record_reaches_its_on_failure_queue(aws):
+    """OfflineFunction's EventInvokeConfig names ScheduleFailuresQueue: a failed run is parked there, with the event."""
+    import boto3
+
+    from tests.support import STACK
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+
+    def failing(function: str, event: dict) -> None:
+        raise RuntimeError(f"{function} broke")
+
+    scheduler = Scheduler(STACK, failing, sqs=sqs, clock=lambda: T0)
+    fired = scheduler.tick(T0 + timedelta(minutes=1))
+
+    assert "fleetgate-local-OfflineFunction-schedule-1" in fired
+    url = sqs.get_queue_url(QueueName=STACK.physical_name("ScheduleFailuresQueue"))["QueueUrl"]
+    records = [json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]]
+    offline = [r for r in records if r["requestContext"]["functionArn"].endswith("OfflineFunction")]
+    assert len(offline) == 1
+    assert offline[0]["requestPayload"]["detail-type"] == "Scheduled Event"
+    assert offline[0]["responsePayload"] == {"errorMessage": "OfflineFunction broke", "errorType": "RuntimeError"}

@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
@@ -43,6 +43,14 @@ if TYPE_CHECKING:
 # Query parameters every list route takes.
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Page size (default {DEFAULT_LIMIT}, max {MAX_LIMIT})")]
 Cursor = Annotated[str | None, Query(max_length=4096, description="next_cursor of the previous page")]
+
+
+class Authenticator(Protocol):
+    """Who calls, from a request's headers: a :class:`Principal`, or :class:`Unauthorized`."""
+
+    def __call__(
+        self, headers: Mapping[str, str] | None, *, accept_audience: str | None, only_audience: bool
+    ) -> Principal: ...
 
 
 class ErrorStyle(str, Enum):
@@ -212,6 +220,9 @@ class FleetgateResolver(APIGatewayHttpResolver):
     family's validation status, 422 or 400). So a caller without a token gets 401, not 422, and no body can
     make the JSON parser or the response serializer fail.
 
+    ``authenticate``: who calls, from the request's headers (and the resolver's audiences); None for a route group
+    whose routes take no bearer token. The handler passes its family's (for instance ``users.service.authenticate``,
+    which also checks the token against its user's current record), so core depends on no context.
     ``public_paths``: exact paths (no parameters) that an authenticated resolver serves without a token.
     ``accept_audience``: besides device-manager tokens, accept tokens issued for this audience (see core.auth);
     ``only_audience``: accept only those (a family with accounts of its own, like mobile).
@@ -226,7 +237,7 @@ class FleetgateResolver(APIGatewayHttpResolver):
         self,
         style: ErrorStyle,
         *,
-        authenticated: bool,
+        authenticate: Authenticator | None,
         public_paths: Iterable[str] = (),
         accept_audience: str | None = None,
         only_audience: bool = False,
@@ -237,7 +248,8 @@ class FleetgateResolver(APIGatewayHttpResolver):
     ):
         super().__init__(enable_validation=True)
         self.style = style
-        self.authenticated = authenticated
+        self.authenticate = authenticate
+        self.authenticated = authenticate is not None  # the local cloud's /docs marks public route groups
         self.public_paths = frozenset(p.rstrip("/") for p in public_paths)
         self.accept_audience = accept_audience
         self.only_audience = only_audience
@@ -253,9 +265,11 @@ class FleetgateResolver(APIGatewayHttpResolver):
     def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         event = _without_trailing_slash(event)
         try:
-            if self.authenticated and _route_path(event) not in self.public_paths:
+            if self.authenticate is not None and _route_path(event) not in self.public_paths:
                 try:
-                    principal = _authenticate(event.get("headers"), self.accept_audience, self.only_audience)
+                    principal = self.authenticate(
+                        event.get("headers"), accept_audience=self.accept_audience, only_audience=self.only_audience
+                    )
                 except Unauthorized as exc:
                     self.clear_context()
                     return self.error_response(exc, self.style.unauthenticated_body(exc))
@@ -357,14 +371,6 @@ class FleetgateResolver(APIGatewayHttpResolver):
         return self.permission
 
 
-def _authenticate(headers: Mapping[str, str] | None, accept_audience: str | None, only_audience: bool) -> Principal:
-    # The users context checks the token against its user's record. Imported on the first authenticated
-    # request, not at module import: route groups without tokens (health, ingest) never load it (PynamoDB).
-    from fleetgate.users import service as users
-
-    return users.authenticate(headers, accept_audience=accept_audience, only_audience=only_audience)  # type: ignore[arg-type]
-
-
 def _forbidden_message(need: str) -> str:
     return "This needs the admin role" if need == ADMIN else f"This needs the {need} permission"
 
@@ -445,24 +451,37 @@ def _without_trailing_slash(event: Mapping[str, Any]) -> Mapping[str, Any]:
 def make_resolver(
     style: ErrorStyle,
     *,
-    authenticated: bool = True,
+    authenticate: Authenticator,
     public_paths: Iterable[str] = (),
     accept_audience: str | None = None,
     only_audience: bool = False,
     permission: str | None = None,
     permissions: Mapping[str, str] | None = None,
-    inspect_body: bool = True,
 ) -> FleetgateResolver:
-    app = FleetgateResolver(
-        style,
-        authenticated=authenticated,
-        public_paths=public_paths,
-        accept_audience=accept_audience,
-        only_audience=only_audience,
-        permission=permission,
-        permissions=permissions,
-        inspect_body=inspect_body,
+    """The resolver of a route group whose routes need a bearer token (except ``public_paths``), checked by
+    ``authenticate``."""
+    return _with_error_handlers(
+        FleetgateResolver(
+            style,
+            authenticate=authenticate,
+            public_paths=public_paths,
+            accept_audience=accept_audience,
+            only_audience=only_audience,
+            permission=permission,
+            permissions=permissions,
+        )
     )
+
+
+def make_public_resolver(style: ErrorStyle, *, inspect_body: bool = True) -> FleetgateResolver:
+    """The resolver of a route group whose routes take no bearer token (log in, health, ingest with its API key,
+    the phones' device routes). ``inspect_body=False``: the route group reads its raw body itself (ingest, after
+    its key check)."""
+    return _with_error_handlers(FleetgateResolver(style, authenticate=None, inspect_body=inspect_body))
+
+
+def _with_error_handlers(app: FleetgateResolver) -> FleetgateResolver:
+    style = app.style
 
     @app.exception_handler(DomainError)
     def _domain_error(exc: DomainError) -> Response:

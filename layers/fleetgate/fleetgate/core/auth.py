@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from fleetgate.core.errors import Unauthorized
-from fleetgate.core.settings import get_settings
+from fleetgate.core.settings import get_auth_settings, token_ttl_seconds
 
 Role = Literal["admin", "user"]
 
@@ -59,21 +59,21 @@ def issue_token(
     """
     import jwt
 
-    settings = get_settings()
+    settings = get_auth_settings()
     now = int(time.time())
-    ttl = ttl_seconds or settings.jwt_ttl_seconds
+    ttl = ttl_seconds or token_ttl_seconds()
     claims: dict[str, object] = {
         "sub": user_id,
         "role": role,
         "ver": version,
         "iat": now,
         "exp": now + ttl,
-        "iss": settings.jwt_issuer,
+        "iss": settings.issuer,
     }
     if audience:
         claims["aud"] = audience
         claims["perm"] = list(permissions)
-    return jwt.encode(claims, settings.jwt_secret, algorithm="HS256"), ttl
+    return jwt.encode(claims, settings.secret, algorithm="HS256"), ttl
 
 
 def verify_token(token: str, *, accept_audience: str | None = None, only_audience: bool = False) -> Principal:
@@ -83,13 +83,13 @@ def verify_token(token: str, *, accept_audience: str | None = None, only_audienc
     device manager's."""
     import jwt
 
-    settings = get_settings()
+    settings = get_auth_settings()
     try:
         claims = jwt.decode(
             token,
-            settings.jwt_secret,
+            settings.secret,
             algorithms=["HS256"],
-            issuer=settings.jwt_issuer,
+            issuer=settings.issuer,
             options={"require": ["sub", "exp", "iat", "iss"], "verify_aud": False},
         )
     except jwt.ExpiredSignatureError:

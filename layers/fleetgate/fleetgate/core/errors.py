@@ -82,3 +82,9 @@ class PayloadTooLarge(DomainError):
 
 class UnsupportedMediaType(DomainError):
     status, code, title = 415, "unsupported_media_type", "Unsupported Media Type"
+
+
+class ServiceUnavailable(DomainError):
+    """A dependency of ours (DynamoDB throttling, say) could not serve the request now: try again shortly."""
+
+    status, code, title = 503, "service_unavailable", "Service Unavailable"

@@ -6,15 +6,19 @@ every socket operation is also bounded by the time left until the call's deadlin
 ``with deadline(10):`` ends within 10 s whatever the upstream does: the late operation raises httpx's
 own ``ConnectTimeout``/``ReadTimeout``/``WriteTimeout``.
 
-httpx and httpcore are imported on first use only (functions that never call out don't pay for them).
+One transport serves every outbound client: the upstream clients (Mobivisor, Microshare) and the integrations'
+senders, whose connections go through their destination guard (``connect``). httpx and httpcore are imported
+on first use only (functions that never call out don't pay for them).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 _state = threading.local()  # .deadline: time.monotonic() value, or None
@@ -42,6 +46,9 @@ def _clamp(timeout: float | None, error: type[Exception]) -> float | None:
     return left if timeout is None else min(timeout, left)
 
 
+Connect = Callable[[str, int, "float | None"], socket.socket]
+
+
 def pooled_client(
     *,
     connect_timeout: float,
@@ -49,18 +56,23 @@ def pooled_client(
     max_connections: int = 20,
     keepalive_expiry: float = 30.0,
     headers: dict[str, str] | None = None,
+    verify: bool = True,
+    connect: Connect | None = None,
 ) -> Any:
     """An ``httpx.Client`` with keep-alive pooling whose socket operations honour :func:`deadline`.
 
     ``connect_timeout`` bounds the TCP (and TLS) connect; ``timeout`` bounds every other phase and should
-    equal the deadline the caller sets. Build it once per function instance (a ``@cached`` factory).
+    equal the deadline the caller sets (a request may pass its own). ``verify=False`` skips TLS verification.
+    ``connect(host, port, timeout)`` opens the TCP connection instead of a plain connect: the integrations'
+    destination guard resolves and checks the address there. Build one per function instance (a ``@cached``
+    factory). Redirects are not followed and proxies from the environment are ignored.
     """
-    import logging
     import ssl
 
     import certifi
     import httpcore
     import httpx
+    from httpcore._backends.sync import SyncStream  # httpcore 1.0.x (pinned through httpx)
 
     # httpx logs every request URL at INFO and httpcore its traffic at DEBUG; our upstream URLs may carry
     # credentials (Microshare's token endpoint takes the password as a query parameter), so neither may
@@ -103,11 +115,19 @@ def pooled_client(
             local_address: str | None = None,
             socket_options: Any = None,
         ) -> httpcore.NetworkStream:
-            return _Stream(
-                self._inner.connect_tcp(
-                    host, port, _clamp(timeout, httpcore.ConnectTimeout), local_address, socket_options
-                )
-            )
+            timeout = _clamp(timeout, httpcore.ConnectTimeout)
+            if connect is None:
+                return _Stream(self._inner.connect_tcp(host, port, timeout, local_address, socket_options))
+            try:
+                sock = connect(host, port, timeout)
+            except TimeoutError as exc:
+                raise httpcore.ConnectTimeout(str(exc)) from exc
+            except OSError as exc:
+                raise httpcore.ConnectError(str(exc)) from exc
+            for option in socket_options or ():
+                sock.setsockopt(*option)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return _Stream(SyncStream(sock))
 
         def connect_unix_socket(
             self, path: str, timeout: float | None = None, socket_options: Any = None
@@ -119,14 +139,19 @@ def pooled_client(
         def sleep(self, seconds: float) -> None:  # pragma: no cover - only used by retries, which are off
             self._inner.sleep(seconds)
 
+    tls = ssl.create_default_context(cafile=certifi.where())
+    if not verify:
+        tls.check_hostname = False
+        tls.verify_mode = ssl.CERT_NONE
+
     class _Transport(httpx.HTTPTransport):
-        """httpx's transport (request mapping, exception mapping) over a pool with the deadline backend."""
+        """httpx's transport (request mapping, exception mapping) over a pool with our backend."""
 
         def __init__(self) -> None:
             super().__init__(trust_env=False)
             self._pool.close()
             self._pool = httpcore.ConnectionPool(
-                ssl_context=ssl.create_default_context(cafile=certifi.where()),
+                ssl_context=tls,
                 max_connections=max_connections,
                 max_keepalive_connections=max_connections,
                 keepalive_expiry=keepalive_expiry,

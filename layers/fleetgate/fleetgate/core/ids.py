@@ -21,3 +21,12 @@ def iso(ts: datetime) -> str:
 
 def now_iso() -> str:
     return iso(utc_now())
+
+
+def parse_iso(text: str) -> datetime:
+    """An ISO 8601 time as an aware datetime: ``Z``/``z`` is UTC, and a time without a zone (or a date alone,
+    meaning its midnight) is taken as UTC. Raises ValueError for anything else."""
+    if not isinstance(text, str):
+        raise ValueError(f"not an ISO 8601 time: {text!r}")
+    parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

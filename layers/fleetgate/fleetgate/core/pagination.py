@@ -11,11 +11,13 @@ import base64
 import hashlib
 import hmac
 import json
-from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from pydantic import BaseModel, ConfigDict
+
 from fleetgate.core.errors import InvalidInput
-from fleetgate.core.settings import get_settings
+from fleetgate.core.schemas import Schema
+from fleetgate.core.settings import get_auth_settings
 
 T = TypeVar("T")
 
@@ -23,14 +25,36 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 
 
-@dataclass
-class Page(Generic[T]):
+class Page(Schema, Generic[T]):
+    """One page of a list. Pass ``next_cursor`` as ``cursor`` to get the next page; null on the last page."""
+
+    model_config = ConfigDict(from_attributes=True)  # a route's Page[Device] takes the service's Page as it is
+
     items: list[T]
-    next_cursor: str | None
+    next_cursor: str | None = None
+
+    def __class_getitem__(cls, item: Any) -> Any:
+        """``Page[Device]``, the body of a list route, is a model of its own named ``DeviceList`` (one per item
+        type; an item type may name it in ``LIST_NAME``), so the OpenAPI document names it as when each list had
+        its model, not ``Page_Device_``."""
+        parametrized = super().__class_getitem__(item)
+        if cls is not Page or not (isinstance(item, type) and issubclass(item, BaseModel)):
+            return parametrized
+        named = _NAMED.get(item)
+        if named is None:
+            named = _NAMED[item] = type(
+                getattr(item, "LIST_NAME", f"{item.__name__}List"),
+                (parametrized,),
+                {"__module__": item.__module__, "__doc__": cls.__doc__},
+            )
+        return named
+
+
+_NAMED: dict[type, type] = {}
 
 
 def _key(scope: str) -> bytes:
-    secret = get_settings().jwt_secret.encode()
+    secret = get_auth_settings().secret.encode()
     return hmac.new(secret, b"cursor:" + scope.encode(), hashlib.sha256).digest()
 
 

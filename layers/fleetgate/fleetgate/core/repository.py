@@ -8,18 +8,23 @@ there; without it, to AWS.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar
+import json
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from pynamodb.attributes import UnicodeAttribute
 from pynamodb.connection import Connection, TableConnection
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import TableError, TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
+from fleetgate.core.errors import ServiceUnavailable
 from fleetgate.core.pagination import Page, decode_cursor, encode_cursor
 from fleetgate.core.settings import cached, get_settings, table_name
 
@@ -28,7 +33,7 @@ T = TypeVar("T")
 
 
 @cached
-def _shared_connection() -> Connection:
+def shared_connection() -> Connection:
     """One botocore client for every table: each extra client costs a service-model load on cold start."""
     return Connection(region=get_settings().region, max_retry_attempts=3)
 
@@ -44,32 +49,17 @@ class BaseModel(Model):
         fresh = cls._connection is None or cls._connection.table_name != cls.Meta.table_name
         table = super()._get_connection()
         if fresh:
-            shared = _shared_connection()
-            _register_table(shared, table.connection.get_meta_table(cls.Meta.table_name))
+            shared = shared_connection()
+            try:  # two views of one table (a flow run and its step traces) register it once
+                shared.get_meta_table(cls.Meta.table_name)
+            except TableError:
+                shared.add_meta_table(table.connection.get_meta_table(cls.Meta.table_name))
             table.connection = shared
         return table
 
 
-def _register_table(shared: Connection, meta_table: Any) -> None:
-    """Several models may map one table (e.g. a partial view of the devices table with an index of its own): the
-    shared connection keeps one description per table, with the union of their indexes."""
-    existing = shared._tables.get(meta_table.table_name)
-    if existing is None:
-        shared.add_meta_table(meta_table)
-        return
-    for kind, name in (
-        ("GlobalSecondaryIndexes", "IndexName"),
-        ("LocalSecondaryIndexes", "IndexName"),
-        ("AttributeDefinitions", "AttributeName"),
-    ):
-        known = existing.data.setdefault(kind, [])
-        names = {entry.get(name) for entry in known}
-        known.extend(entry for entry in meta_table.data.get(kind) or [] if entry.get(name) not in names)
-
-
 def meta(table_name: str) -> type:
-    settings = get_settings()
-    return type("Meta", (), {"table_name": table_name, "region": settings.region, "max_retry_attempts": 3})
+    return type("Meta", (), {"table_name": table_name, "region": get_settings().region, "max_retry_attempts": 3})
 
 
 class UniqueClaim(BaseModel):
@@ -162,10 +152,12 @@ class Transaction:
 BATCH_GET_MAX = 100
 
 
-def gsi(name: str, hash_key: str, range_key: str | None, projection: type) -> type[GlobalSecondaryIndex]:
-    """A GlobalSecondaryIndex class over string keys (the pattern of devices/repository.py's ``_index``)."""
+def gsi(name: str, hash_key: str, range_key: str | None, projection: Any) -> type[GlobalSecondaryIndex]:
+    """A GlobalSecondaryIndex class over string keys; ``projection`` a projection class or instance."""
     attrs: dict[str, Any] = {
-        "Meta": type("Meta", (), {"index_name": name, "projection": projection()}),
+        "Meta": type(
+            "Meta", (), {"index_name": name, "projection": projection() if isinstance(projection, type) else projection}
+        ),
         hash_key: UnicodeAttribute(hash_key=True),
     }
     if range_key:
@@ -190,7 +182,8 @@ class OwnedItem(BaseModel):
     description = UnicodeAttribute(default="")
 
 
-def owned_model(base: type[OwnedItem], model_name: str, table: str) -> type:
+def owned_model(base: type[OwnedItem], model_name: str, table: str, **indexes: GlobalSecondaryIndex) -> type:
+    """An owned resource's model class, with its ``by_owner`` and ``by_kind`` indexes and any others given."""
     return type(
         model_name,
         (base,),
@@ -198,6 +191,7 @@ def owned_model(base: type[OwnedItem], model_name: str, table: str) -> type:
             "Meta": meta(table),
             "by_owner": gsi("by_owner", "owner_id", "created_key", AllProjection)(),
             "by_kind": gsi("by_kind", "kind", "created_key", KeysOnlyProjection)(),
+            **indexes,
         },
     )
 
@@ -206,11 +200,9 @@ def owned_fields(item: Model, exclude: Iterable[str] = ("kind", "created_key")) 
     return {k: v for k, v in item.attribute_values.items() if k not in exclude}
 
 
-def batch_get(model: type[Model], keys: Sequence[Any]) -> list[Any]:
-    out: list[Any] = []
-    for start in range(0, len(keys), BATCH_GET_MAX):
-        out.extend(model.batch_get(list(keys[start : start + BATCH_GET_MAX])))
-    return out
+def batch_get(model: type[M], keys: Sequence[Any]) -> list[M]:
+    """The items of ``model`` with these keys (a hash key, or a (hash, range) tuple), missing ones left out."""
+    return Lookup(model, keys, lambda found: found).get()
 
 
 def get_item(model: type[M], *key: Any) -> M | None:
@@ -251,42 +243,119 @@ def list_owned(
     return Page(items=[convert(found[k]) for k in keys.items if k in found], next_cursor=keys.next_cursor)
 
 
+def owners(model: type[OwnedItem], ids: Iterable[str]) -> Lookup[dict[str, str]]:
+    """Which of ``ids`` exist and who owns each: id → owner id, missing ones left out."""
+    return Lookup(model, list(dict.fromkeys(ids)), lambda found: {i.id: i.owner_id for i in found})
+
+
+def owned_by(
+    model: type[OwnedItem], ids: Iterable[str], owner_id: str, convert: Callable[[Any], T]
+) -> Lookup[dict[str, T]]:
+    """The items of ``ids`` that exist and belong to ``owner_id``, converted: id → item (a caller that already knows
+    the owner, like a flow run, needs no other check: someone else's item is left out exactly like a missing one)."""
+    return Lookup(
+        model, list(dict.fromkeys(ids)), lambda found: {i.id: convert(i) for i in found if i.owner_id == owner_id}
+    )
+
+
 def is_conditional_failure(exc: Exception) -> bool:
     return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 
-def batch_get_tables(requests: dict[type[Model], Sequence[Any]]) -> dict[type[Model], list[Any]]:
-    """Items of several tables in one BatchGetItem per 100 keys (PynamoDB's batch_get is one table per call).
+# ---------------------------------------------------------------- batch reads across tables and contexts
+BATCH_GET_ATTEMPTS = 6  # one BatchGetItem and up to 5 retries of its unprocessed keys
+BATCH_GET_BACKOFF = 0.05  # seconds: the first retry waits up to this, doubling each time ("full jitter")
+BATCH_GET_BACKOFF_CAP = 1.0
 
-    ``requests`` maps a model class to its keys (a hash key, or a (hash, range) tuple); returns model
-    instances per model class, missing items left out.
-    """
-    wanted: list[tuple[type[Model], dict[str, Any]]] = []
-    by_table: dict[str, type[Model]] = {}
-    for model, keys in requests.items():
-        hash_attr, range_attr = model._hash_key_attribute(), model._range_key_attribute()
-        by_table[model.Meta.table_name] = model
-        for key in dict.fromkeys(keys):
-            h, r = key if isinstance(key, tuple) else (key, None)
-            raw = {hash_attr.attr_name: {hash_attr.attr_type: hash_attr.serialize(h)}}
-            if range_attr is not None:
-                raw[range_attr.attr_name] = {range_attr.attr_type: range_attr.serialize(r)}
-            wanted.append((model, raw))
-    found: dict[type[Model], list[Any]] = {model: [] for model in requests}
-    if not wanted:
-        return found
-    client = _shared_connection().client
-    for model in requests:
-        model._get_connection()  # registers the table with the shared connection
-    for start in range(0, len(wanted), BATCH_GET_MAX):
+
+class ReadIncomplete(ServiceUnavailable):
+    """DynamoDB left keys of a BatchGetItem unprocessed (throttling) through every retry."""
+
+
+@dataclass(frozen=True)
+class Lookup(Generic[T]):
+    """One context's batch read: the keys of its model to read, and the answer to make of the items found.
+
+    A context's repository builds it and its service hands it out (``owners(ids)``, ``device_id_by_eui(eui)``),
+    so another context can read several contexts' lookups in ONE BatchGetItem (:func:`read_all`) without
+    knowing their tables; :meth:`get` reads one alone."""
+
+    model: type[Model]
+    keys: Sequence[Any]  # hash keys, or (hash, range) tuples
+    answer: Callable[[list[Any]], T]
+
+    def get(self) -> T:
+        return read_all(self)[0]
+
+
+def read_all(*lookups: Lookup[Any]) -> list[Any]:
+    """Every lookup's answer, in order, from one BatchGetItem per 100 keys across all their tables.
+
+    Unprocessed keys (DynamoDB throttling) are retried with exponential backoff and full jitter; keys still
+    unprocessed after :data:`BATCH_GET_ATTEMPTS` calls raise :class:`ReadIncomplete`, never a silent miss."""
+    models: dict[str, type[Model]] = {}
+    wanted: dict[tuple[str, str], dict[str, Any]] = {}  # (table, canonical key) -> the key as DynamoDB takes it
+    per_lookup: list[list[tuple[str, str]]] = []
+    for lookup in lookups:
+        if lookup.keys:
+            lookup.model._get_connection()  # registers the table with the shared connection
+        table = lookup.model.Meta.table_name
+        models[table] = lookup.model
+        mine = []
+        for key in lookup.keys:
+            raw = _raw_key(lookup.model, key)
+            mine.append((table, _canonical(raw)))
+            wanted.setdefault(mine[-1], raw)
+        per_lookup.append(mine)
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    requested = list(wanted.items())
+    for start in range(0, len(requested), BATCH_GET_MAX):
         pending: dict[str, Any] = {}
-        for model, raw in wanted[start : start + BATCH_GET_MAX]:
-            pending.setdefault(model.Meta.table_name, {"Keys": [], "ConsistentRead": False})["Keys"].append(raw)
-        for _ in range(10):
-            if not pending:
-                break
-            resp = client.batch_get_item(RequestItems=pending)
-            for table, items in resp.get("Responses", {}).items():
-                found[by_table[table]].extend(by_table[table].from_raw_data(i) for i in items)
-            pending = resp.get("UnprocessedKeys") or {}
-    return found
+        for (table, _), raw in requested[start : start + BATCH_GET_MAX]:
+            pending.setdefault(table, {"Keys": [], "ConsistentRead": False})["Keys"].append(raw)
+        for table, item in _batch_get_item(pending):
+            names = _key_names(models[table])
+            found[(table, _canonical({name: item[name] for name in names}))] = item
+    return [
+        lookup.answer([lookup.model.from_raw_data(found[k]) for k in dict.fromkeys(mine) if k in found])
+        for lookup, mine in zip(lookups, per_lookup, strict=True)
+    ]
+
+
+def _key_names(model: type[Model]) -> list[str]:
+    names = [model._hash_key_attribute().attr_name]
+    if model._range_key_attribute() is not None:
+        names.append(model._range_key_attribute().attr_name)
+    return names
+
+
+def _raw_key(model: type[Model], key: Any) -> dict[str, Any]:
+    """``key`` (a hash key, or a (hash, range) tuple) as DynamoDB takes it."""
+    h, r = key if isinstance(key, tuple) else (key, None)
+    hash_attr, range_attr = model._hash_key_attribute(), model._range_key_attribute()
+    raw = {hash_attr.attr_name: {hash_attr.attr_type: hash_attr.serialize(h)}}
+    if range_attr is not None:
+        raw[range_attr.attr_name] = {range_attr.attr_type: range_attr.serialize(r)}
+    return raw
+
+
+def _canonical(raw: dict[str, Any]) -> str:
+    return json.dumps(raw, sort_keys=True, separators=(",", ":"))
+
+
+def _batch_get_item(request: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """One BatchGetItem (at most 100 keys), its unprocessed keys retried with backoff and jitter."""
+    client = shared_connection().client
+    pending = request
+    for attempt in range(BATCH_GET_ATTEMPTS):
+        if attempt:
+            time.sleep(random.uniform(0, min(BATCH_GET_BACKOFF_CAP, BATCH_GET_BACKOFF * 2 ** (attempt - 1))))
+        resp = client.batch_get_item(RequestItems=pending)
+        for table, items in resp.get("Responses", {}).items():
+            for item in items:
+                yield table, item
+        pending = resp.get("UnprocessedKeys") or {}
+        if not pending:
+            return
+    left = sum(len(t.get("Keys", [])) for t in pending.values())
+    raise ReadIncomplete(f"DynamoDB is throttling reads ({left} key(s) unprocessed after {BATCH_GET_ATTEMPTS} tries)")

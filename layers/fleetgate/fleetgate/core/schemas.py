@@ -1,4 +1,5 @@
-"""The base of every pydantic model in the layer, and the name type every context uses.
+"""The base of every pydantic model in the layer, the name type every context uses, and the partial-update rule
+every PUT follows.
 
 ``defer_build``: a model's validator is built the first time it is used, not at
 import. A function imports every model of its context but a request touches two
@@ -9,10 +10,14 @@ are refused beyond that depth before they are parsed, so this only ever changes 
 limit existed, which would otherwise break every read and list that returns it.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from fleetgate.core.errors import InvalidInput
 from fleetgate.core.limits import clip_depth, printable_name
 
 
@@ -37,3 +42,23 @@ class Input(Schema):
 # Annotated[str, Field(...), Printable].
 Printable = AfterValidator(printable_name)
 Name = Annotated[str, Field(min_length=1, max_length=128), Printable]
+
+
+def sent_fields(update: Input, *, nullable: Iterable[str] = ()) -> dict[str, Any]:
+    """The fields a partial update sets: the ones the request sent (absent fields keep their value). ``null`` is
+    refused, naming the field, except for the ``nullable`` ones (which it clears)."""
+    given = update.model_dump(exclude_unset=True)
+    for name, value in given.items():
+        if value is None and name not in nullable:
+            raise InvalidInput(f"{name} cannot be null", field=name)
+    return given
+
+
+def changed(current: Any, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The entries of ``values`` that differ from ``current``'s attributes: what an update really changes."""
+    return {k: v for k, v in values.items() if v != getattr(current, k)}
+
+
+def changes(update: Input, current: Any, *, nullable: Iterable[str] = ()) -> dict[str, Any]:
+    """The partial-update rule of every PUT: the fields sent (see :func:`sent_fields`) that change ``current``."""
+    return changed(current, sent_fields(update, nullable=nullable))

@@ -16,20 +16,28 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
+C = TypeVar("C")
 
-_RESETTABLE: list[Any] = []
+_RESETTABLE: list[Callable[[], None]] = []
 
 
 def cached(fn: F) -> F:
     """``functools.cache`` whose cache :func:`reset` clears."""
     wrapped = functools.cache(fn)
-    _RESETTABLE.append(wrapped)
+    _RESETTABLE.append(wrapped.cache_clear)
     return wrapped  # type: ignore[return-value]
 
 
+def resettable(cache: C) -> C:
+    """Register a module-level cache (a dict, an OrderedDict: anything with ``clear()``) that :func:`reset` empties,
+    like the ``@cached`` factories: a warm instance's memory of runs or function versions belongs to one environment."""
+    _RESETTABLE.append(cache.clear)  # type: ignore[attr-defined]
+    return cache
+
+
 def reset() -> None:
-    for fn in _RESETTABLE:
-        fn.cache_clear()
+    for clear in _RESETTABLE:
+        clear()
     parameters = sys.modules.get("aws_lambda_powertools.utilities.parameters")
     if parameters is not None:  # values read through resolve_secret (only if it was ever used)
         parameters.clear_caches()
@@ -71,34 +79,6 @@ def table_name(variable: str) -> str:
 class Settings:
     stage: str
     region: str
-    jwt_ttl_seconds: int
-    jwt_issuer: str
-    history_retention_days: int
-    # Outbound HTTP/MQTT destinations allowed besides public addresses (see fleetgate.flows.outbound):
-    # keywords "loopback", "private", "link-local" and/or CIDRs; empty = public addresses only.
-    outbound_allow: tuple[str, ...] = ()
-    # Destinations refused even when outbound_allow allows their range: "<keyword or CIDR>:<port>" entries
-    # (OUTBOUND_DENY). Only the local cloud sets it, to its own AWS endpoints ("loopback:<port>").
-    outbound_deny: tuple[str, ...] = ()
-    allow_registration: bool = False  # ALLOW_REGISTRATION (template parameter AllowRegistration)
-    _jwt_secret: str | None = field(default=None, repr=False)
-    _jwt_secret_arn: str | None = field(default=None, repr=False)
-
-    @property
-    def jwt_secret(self) -> str:
-        return _jwt_secret(self._jwt_secret, self._jwt_secret_arn)
-
-
-def _jwt_secret(plain: str | None, arn: str | None) -> str:
-    if plain:
-        return plain
-    if arn:
-        # Secrets Manager, through Powertools parameters: its cache keeps the value 5 minutes, so a rotated
-        # secret reaches warm instances without a cold start.
-        from aws_lambda_powertools.utilities import parameters
-
-        return str(parameters.get_secret(arn, max_age=300))
-    raise RuntimeError("JWT_SECRET or JWT_SECRET_ARN must be set")
 
 
 @cached
@@ -106,15 +86,73 @@ def get_settings() -> Settings:
     return Settings(
         stage=_env("STAGE", "local"),
         region=_env("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "us-east-1")),
-        jwt_ttl_seconds=_env_int("JWT_TTL_SECONDS", 3600),
-        jwt_issuer=_env("JWT_ISSUER", "fleetgate"),
-        history_retention_days=_env_int("HISTORY_RETENTION_DAYS", 30),
-        outbound_allow=tuple(p.strip().lower() for p in os.environ.get("OUTBOUND_ALLOW", "").split(",") if p.strip()),
-        outbound_deny=tuple(p.strip().lower() for p in os.environ.get("OUTBOUND_DENY", "").split(",") if p.strip()),
-        allow_registration=os.environ.get("ALLOW_REGISTRATION", "").strip().lower() in ("true", "1", "yes"),
-        _jwt_secret=os.environ.get("JWT_SECRET") or None,
-        _jwt_secret_arn=os.environ.get("JWT_SECRET_ARN") or None,
     )
+
+
+# Each accessor below reads only the variables one concern needs, so a function's template entry sets exactly
+# the settings its code reaches (tests/test_function_settings.py checks that against template.yaml).
+@dataclass(frozen=True)
+class AuthSettings:
+    issuer: str
+    _secret: str | None = field(default=None, repr=False)
+    _secret_arn: str | None = field(default=None, repr=False)
+
+    @property
+    def secret(self) -> str:
+        """The HMAC key of bearer tokens and list cursors."""
+        return _plain_or_arn(self._secret, self._secret_arn, "JWT_SECRET")
+
+
+def _plain_or_arn(plain: str | None, arn: str | None, variable: str) -> str:
+    """A secret given in plain (``X``: tests, the local cloud) or by its Secrets Manager ARN (``X_ARN``: a stack),
+    read through Powertools parameters, cached 5 minutes, so a rotation reaches warm instances."""
+    if plain:
+        return plain
+    if arn:
+        return resolve_secret(arn)
+    raise RuntimeError(f"{variable} or {variable}_ARN must be set")
+
+
+@cached
+def get_auth_settings() -> AuthSettings:
+    return AuthSettings(
+        issuer=_env("JWT_ISSUER", "fleetgate"),
+        _secret=os.environ.get("JWT_SECRET") or None,
+        _secret_arn=os.environ.get("JWT_SECRET_ARN") or None,
+    )
+
+
+@cached
+def token_ttl_seconds() -> int:
+    """JWT_TTL_SECONDS: how long an issued token is valid (only the routes that issue tokens read it)."""
+    return _env_int("JWT_TTL_SECONDS", 3600)
+
+
+@cached
+def history_retention_days() -> int:
+    """HISTORY_RETENTION_DAYS: how long device history, execution history and dead letters are kept."""
+    return _env_int("HISTORY_RETENTION_DAYS", 30)
+
+
+@cached
+def outbound_allow() -> tuple[str, ...]:
+    """OUTBOUND_ALLOW: non-public destinations integrations may call besides public addresses (see
+    fleetgate.integrations.outbound): keywords "loopback", "private", "link-local" and/or CIDRs; empty = public
+    addresses only."""
+    return tuple(p.strip().lower() for p in os.environ.get("OUTBOUND_ALLOW", "").split(",") if p.strip())
+
+
+@cached
+def outbound_deny() -> tuple[str, ...]:
+    """OUTBOUND_DENY: destinations refused even where OUTBOUND_ALLOW allows their range, as
+    "<keyword or CIDR>:<port>" entries. Only the local cloud sets it, to its own AWS endpoints ("loopback:<port>")."""
+    return tuple(p.strip().lower() for p in os.environ.get("OUTBOUND_DENY", "").split(",") if p.strip())
+
+
+@cached
+def allow_registration() -> bool:
+    """ALLOW_REGISTRATION (template parameter AllowRegistration): whether anyone may register."""
+    return os.environ.get("ALLOW_REGISTRATION", "").strip().lower() in ("true", "1", "yes")
 
 
 # ------------------------------------------------------------------ upstream credentials
@@ -178,18 +216,10 @@ class MicroshareSettings:
     connect_timeout: float = 5.0  # MICROSHARE_CONNECT_TIMEOUT
     lease_seconds: float = 35.0  # MICROSHARE_LEASE_SECONDS: a cluster write lease outlives the function timeout
     lease_wait_seconds: float = 10.0  # MICROSHARE_LEASE_WAIT_SECONDS: how long a write waits for a busy cluster
-    erp_adapter: str = "upload"  # ERP_ADAPTER: upload | odoo
-    odoo_url: str = ""  # ODOO_URL
-    odoo_database: str = ""  # ODOO_DATABASE
-    odoo_username: str = ""  # ODOO_USERNAME
-    odoo_password: str = field(default="", repr=False)  # ODOO_PASSWORD (or a secret naming it)
-    odoo_category_id: int | None = None  # ODOO_CATEGORY_ID: only products of this category are inspection points
-    odoo_timeout: float = 10.0  # ODOO_TIMEOUT
 
 
 @cached
 def get_microshare_settings() -> MicroshareSettings:
-    category = _env_opt("ODOO_CATEGORY_ID")
     return MicroshareSettings(
         auth_url=_env_opt("MICROSHARE_AUTH_URL"),
         api_url=_env_opt("MICROSHARE_API_URL"),
@@ -201,7 +231,25 @@ def get_microshare_settings() -> MicroshareSettings:
         connect_timeout=_env_float("MICROSHARE_CONNECT_TIMEOUT", 5.0),
         lease_seconds=_env_float("MICROSHARE_LEASE_SECONDS", 35.0),
         lease_wait_seconds=_env_float("MICROSHARE_LEASE_WAIT_SECONDS", 10.0),
-        erp_adapter=(_env_opt("ERP_ADAPTER") or "upload").lower(),
+    )
+
+
+@dataclass(frozen=True)
+class ErpSettings:
+    adapter: str = "upload"  # ERP_ADAPTER: upload | odoo
+    odoo_url: str = ""  # ODOO_URL
+    odoo_database: str = ""  # ODOO_DATABASE
+    odoo_username: str = ""  # ODOO_USERNAME
+    odoo_password: str = field(default="", repr=False)  # ODOO_PASSWORD (or a secret naming it)
+    odoo_category_id: int | None = None  # ODOO_CATEGORY_ID: only products of this category are inspection points
+    odoo_timeout: float = 10.0  # ODOO_TIMEOUT
+
+
+@cached
+def get_erp_settings() -> ErpSettings:
+    category = _env_opt("ODOO_CATEGORY_ID")
+    return ErpSettings(
+        adapter=(_env_opt("ERP_ADAPTER") or "upload").lower(),
         odoo_url=_env_opt("ODOO_URL"),
         odoo_database=_env_opt("ODOO_DATABASE"),
         odoo_username=_env_opt("ODOO_USERNAME"),
@@ -215,34 +263,13 @@ def get_microshare_settings() -> MicroshareSettings:
 # functions that never ingest or run flows, and create-admin against a deployed stack, need none of it)
 @dataclass(frozen=True)
 class EngineSettings:
+    """Where flow steps are sent: the steps queue, and the one-time schedules of delays beyond SQS's."""
+
     steps_queue_url: str
     steps_queue_arn: str
-    dead_letter_queue_url: str
     scheduler_role_arn: str
     schedule_prefix: str  # names of one-time delay schedules start with it (one stack's never collide with another's)
     sqs_delay_limit: int  # delays up to this many seconds use SQS DelaySeconds (max 900); longer ones a schedule
-    max_receive_count: int  # the steps queue's redrive maxReceiveCount: the last receive dead-letters a failing step
-    run_ttl_hours: int  # run state and step traces (the step idempotency window; > the longest delay node)
-    ingest_dedup_hours: int  # how long a deduplicationId is remembered
-    offline_shards: int  # partitions of the devices' offline_due index
-    _ingest_key_secret: str | None = field(default=None, repr=False)
-    _ingest_key_secret_arn: str | None = field(default=None, repr=False)
-
-    @property
-    def ingest_key_secret(self) -> str:
-        """The key of the ingest API keys' HMAC (keys are stored as HMAC-SHA256 of the key under it)."""
-        if self._ingest_key_secret:
-            return self._ingest_key_secret
-        if self._ingest_key_secret_arn:
-            return _secret_from_arn(self._ingest_key_secret_arn)
-        raise RuntimeError("INGEST_KEY_SECRET or INGEST_KEY_SECRET_ARN must be set")
-
-
-def _secret_from_arn(arn: str) -> str:
-    """Secrets Manager through Powertools parameters, whose cache keeps the value 5 minutes (rotation-friendly)."""
-    from aws_lambda_powertools.utilities import parameters
-
-    return str(parameters.get_secret(arn, max_age=300))
 
 
 @cached
@@ -250,14 +277,52 @@ def get_engine_settings() -> EngineSettings:
     return EngineSettings(
         steps_queue_url=_env("FLOW_STEPS_QUEUE_URL"),
         steps_queue_arn=_env("FLOW_STEPS_QUEUE_ARN"),
-        dead_letter_queue_url=_env("FLOW_DEAD_LETTER_QUEUE_URL"),
         scheduler_role_arn=_env("FLOW_SCHEDULER_ROLE_ARN", ""),
         schedule_prefix=_env("FLOW_SCHEDULE_PREFIX", "fleetgate"),
         sqs_delay_limit=max(0, min(_env_int("FLOW_SQS_DELAY_LIMIT", 900), 900)),
-        max_receive_count=max(1, _env_int("FLOW_MAX_RECEIVE_COUNT", 5)),
-        run_ttl_hours=max(1, _env_int("FLOW_RUN_TTL_HOURS", 9 * 24)),
-        ingest_dedup_hours=max(1, _env_int("INGEST_DEDUP_HOURS", 24)),
-        offline_shards=max(1, min(_env_int("OFFLINE_SHARDS", 4), 64)),
-        _ingest_key_secret=os.environ.get("INGEST_KEY_SECRET") or None,
-        _ingest_key_secret_arn=os.environ.get("INGEST_KEY_SECRET_ARN") or None,
     )
+
+
+@cached
+def dead_letter_queue_url() -> str:
+    """FLOW_DEAD_LETTER_QUEUE_URL: where the flow worker sends the steps it dead-letters."""
+    return _env("FLOW_DEAD_LETTER_QUEUE_URL")
+
+
+@cached
+def flow_max_receive_count() -> int:
+    """FLOW_MAX_RECEIVE_COUNT: the steps queue's redrive maxReceiveCount (the last receive dead-letters a step)."""
+    return max(1, _env_int("FLOW_MAX_RECEIVE_COUNT", 5))
+
+
+@cached
+def flow_run_ttl_hours() -> int:
+    """How long run state and step traces live (the step idempotency window; longer than the longest delay)."""
+    return max(1, _env_int("FLOW_RUN_TTL_HOURS", 9 * 24))
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    dedup_hours: int  # how long a deduplicationId is remembered
+    _key_secret: str | None = field(default=None, repr=False)
+    _key_secret_arn: str | None = field(default=None, repr=False)
+
+    @property
+    def key_secret(self) -> str:
+        """The key of the ingest API keys' HMAC (keys are stored as HMAC-SHA256 of the key under it)."""
+        return _plain_or_arn(self._key_secret, self._key_secret_arn, "INGEST_KEY_SECRET")
+
+
+@cached
+def get_ingest_settings() -> IngestSettings:
+    return IngestSettings(
+        dedup_hours=max(1, _env_int("INGEST_DEDUP_HOURS", 24)),
+        _key_secret=os.environ.get("INGEST_KEY_SECRET") or None,
+        _key_secret_arn=os.environ.get("INGEST_KEY_SECRET_ARN") or None,
+    )
+
+
+@cached
+def offline_shards() -> int:
+    """OFFLINE_SHARDS: partitions of the devices' offline_due index."""
+    return max(1, min(_env_int("OFFLINE_SHARDS", 4), 64))

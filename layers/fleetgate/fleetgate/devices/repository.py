@@ -7,37 +7,48 @@ Access patterns, each served by a key or a GSI (never a Scan):
   frequent status writes of ingest never touch it; items come back with one BatchGetItem;
 - dev_eui → device, label name per owner: claims in the uniques table (also what makes them unique);
 - a device's labels: membership table key (device_id, label_id); a label's devices: GSI ``by_label``;
-- history of one device: table key (device_id, sk); a user's: GSI ``by_owner``; everyone's: GSI ``by_day``.
+- history of one device: table key (device_id, sk); a user's: GSI ``by_owner``; everyone's: GSI ``by_day``;
+- presence (written by ingest and offline detection through :mod:`fleetgate.devices.presence`): ``last_seen``,
+  ``status``, ``battery``, ``location`` and the sparse pair ``offline_shard`` / ``offline_due`` (ISO time =
+  last_seen + expected_transmit_time) that GSI ``by_offline_due`` indexes, so offline detection is one Query per
+  shard on due time, never a Scan. Presence updates set only their own attributes (the device routes may write
+  the others concurrently).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
-from pynamodb.indexes import AllProjection, KeysOnlyProjection
+from pynamodb.indexes import AllProjection, IncludeProjection, KeysOnlyProjection
 
 from fleetgate.core.errors import Conflict, InvalidInput, NotFound
+from fleetgate.core.ids import parse_iso
 from fleetgate.core.pagination import Page, decode_cursor, encode_cursor
 from fleetgate.core.repository import (
     BaseModel,
+    Lookup,
     OwnedItem,
     Transaction,
     batch_get,
+    get_item,
     gsi,
     is_conditional_failure,
     list_owned,
     meta,
     owned_fields,
     owned_model,
+    owners,
     query_page,
     uniques,
 )
-from fleetgate.core.settings import cached, get_settings, table_name
-from fleetgate.devices.schemas import Device, DeviceHistoryEntry, Label, Membership
+from fleetgate.core.settings import cached, history_retention_days, table_name
+from fleetgate.devices.schemas import Device, DeviceHistoryEntry, DuePresence, Label, Membership
+
+OFFLINE_INDEX_ATTRIBUTES = ["owner_id", "dev_eui", "name", "last_seen", "expected_transmit_time"]
 
 
 class DeviceItem(OwnedItem):
@@ -51,6 +62,8 @@ class DeviceItem(OwnedItem):
     last_seen = UnicodeAttribute(null=True)
     battery = JSONAttribute(null=True)  # written by ingest (status events)
     location = JSONAttribute(null=True)  # written by ingest (location events)
+    offline_shard = UnicodeAttribute(null=True)  # with offline_due: only online devices with an expected time
+    offline_due = UnicodeAttribute(null=True)
 
 
 class LabelItem(OwnedItem):
@@ -87,7 +100,8 @@ class HistoryItem(BaseModel):
 
 @cached
 def _devices() -> type[DeviceItem]:
-    return owned_model(DeviceItem, "DeviceModel", table_name("DEVICES_TABLE"))
+    by_offline_due = gsi("by_offline_due", "offline_shard", "offline_due", IncludeProjection(OFFLINE_INDEX_ATTRIBUTES))
+    return owned_model(DeviceItem, "DeviceModel", table_name("DEVICES_TABLE"), by_offline_due=by_offline_due())
 
 
 @cached
@@ -128,8 +142,11 @@ def label_name_key(owner_id: str, name: str) -> str:
     return f"label#{owner_id}#{name.strip().lower()}"
 
 
+_NOT_SHOWN = ("kind", "created_key", "offline_shard", "offline_due")
+
+
 def _device(item: DeviceItem) -> Device:
-    return Device(**owned_fields(item))
+    return Device(**owned_fields(item, exclude=_NOT_SHOWN))
 
 
 def _label(item: LabelItem) -> Label:
@@ -150,11 +167,8 @@ def create_device(device: Device) -> None:
 
 
 def get_device(device_id: str) -> Device | None:
-    Devices = _devices()
-    try:
-        return _device(Devices.get(device_id))
-    except Devices.DoesNotExist:
-        return None
+    item = get_item(_devices(), device_id)
+    return None if item is None else _device(item)
 
 
 def update_device(current: Device, changes: dict[str, Any], updated_at: str) -> Device:
@@ -193,13 +207,13 @@ def delete_device(device: Device) -> None:
     _delete_memberships(_memberships().query(device.id))
 
 
-def device_model() -> type[DeviceItem]:
-    """The device model class, for other contexts' multi-table reads (flow validation)."""
-    return _devices()
+def device_owners(device_ids: Iterable[str]) -> Lookup[dict[str, str]]:
+    return owners(_devices(), device_ids)
 
 
-def label_model() -> type[LabelItem]:
-    return _labels()
+def device_id_by_eui(dev_eui: str) -> Lookup[str | None]:
+    """The id of the device holding ``dev_eui`` (its claim in the uniques table), or None."""
+    return Lookup(uniques(), [dev_eui_key(dev_eui)], lambda found: found[0].owner_id if found else None)
 
 
 def list_devices(owner_id: str | None, *, limit: int, cursor: str | None) -> Page[Device]:
@@ -224,11 +238,12 @@ def create_label(label: Label) -> None:
 
 
 def get_label(label_id: str) -> Label | None:
-    Labels = _labels()
-    try:
-        return _label(Labels.get(label_id))
-    except Labels.DoesNotExist:
-        return None
+    item = get_item(_labels(), label_id)
+    return None if item is None else _label(item)
+
+
+def label_owners(label_ids: Iterable[str]) -> Lookup[dict[str, str]]:
+    return owners(_labels(), label_ids)
 
 
 def get_labels(label_ids: Sequence[str]) -> list[Label]:
@@ -331,7 +346,7 @@ def _delete_memberships(items: Iterable[MembershipItem]) -> None:
 
 def add_history(entry: DeviceHistoryEntry, owner_id: str) -> None:
     History = _history()
-    received = datetime.fromisoformat(entry.received_at.replace("Z", "+00:00"))
+    received = parse_iso(entry.received_at)
     History(
         entry.device_id,
         f"{entry.received_at}#{entry.id}",
@@ -341,7 +356,7 @@ def add_history(entry: DeviceHistoryEntry, owner_id: str) -> None:
         event=entry.event,
         received_at=entry.received_at,
         data=entry.data,
-        expires_at=received + timedelta(days=get_settings().history_retention_days),
+        expires_at=received + timedelta(days=history_retention_days()),
     ).save()
 
 
@@ -381,10 +396,10 @@ def all_history(*, limit: int, cursor: str | None, today: datetime | None = None
     now = today or datetime.now(UTC)
     state = decode_cursor(cursor, "history-all") or {}
     try:
-        day = datetime.fromisoformat(state["day"]) if "day" in state else now
+        day = parse_iso(state["day"]) if "day" in state else now
     except (TypeError, ValueError):
         raise InvalidInput("Invalid cursor", field="query:cursor") from None
-    oldest = now - timedelta(days=get_settings().history_retention_days + 1)
+    oldest = now - timedelta(days=history_retention_days() + 1)
     last_key = state.get("key")
     items: list[DeviceHistoryEntry] = []
     for _ in range(DAYS_PER_PAGE):
@@ -403,3 +418,68 @@ def all_history(*, limit: int, cursor: str | None, today: datetime | None = None
             day -= timedelta(days=1)
     next_state = {"day": day.isoformat(), "key": last_key} if day >= oldest else None
     return Page(items=items, next_cursor=encode_cursor(next_state, "history-all"))
+
+
+# ---------------------------------------------------------------- presence (ingest, offline detection)
+def mark_seen(device_id: str, last_seen: str, *, online: bool, offline_due: str | None, shard: str | None) -> bool:
+    """An uplink: last_seen, status online (unless ``online`` is False: maintenance stays), and the offline due time
+    (removed when there is none). False when the device no longer exists."""
+    Devices = _devices()
+    actions: list[Any] = [Devices.last_seen.set(last_seen)]
+    if online:
+        actions.append(Devices.status.set("online"))
+    if offline_due and shard:
+        actions += [Devices.offline_due.set(offline_due), Devices.offline_shard.set(shard)]
+    else:
+        actions += [Devices.offline_due.remove(), Devices.offline_shard.remove()]
+    return _update_presence(device_id, actions)
+
+
+def set_battery(device_id: str, battery: dict[str, Any]) -> bool:
+    return _update_presence(device_id, [_devices().battery.set(battery)])
+
+
+def set_location(device_id: str, location: dict[str, Any]) -> bool:
+    return _update_presence(device_id, [_devices().location.set(location)])
+
+
+def _update_presence(device_id: str, actions: list[Any], condition: Any = None) -> bool:
+    Devices = _devices()
+    cond = Devices.id.exists() if condition is None else (Devices.id.exists() & condition)
+    try:
+        Devices(id=device_id).update(actions=actions, condition=cond)
+        return True
+    except UpdateError as exc:
+        if is_conditional_failure(exc):
+            return False
+        raise
+
+
+def due_devices(shard: str, now: str, limit: int) -> Iterator[DuePresence]:
+    """Online devices of ``shard`` whose offline_due is at or before ``now``, oldest due first."""
+    Devices = _devices()
+    for item in Devices.by_offline_due.query(
+        shard,
+        Devices.offline_due <= now,
+        limit=limit,  # type: ignore[attr-defined]
+        page_size=min(limit, 100),
+    ):
+        yield DuePresence(
+            id=item.id,
+            owner_id=item.owner_id or "",
+            dev_eui=item.dev_eui or "",
+            name=item.name or "",
+            last_seen=item.last_seen,
+            expected_transmit_time=int(item.expected_transmit_time) if item.expected_transmit_time else None,
+            offline_due=item.offline_due,
+        )
+
+
+def mark_offline(device_id: str, due: str) -> bool:
+    """Status offline, off the index, if its due time is still ``due`` (an uplink since then moved it)."""
+    Devices = _devices()
+    return _update_presence(
+        device_id,
+        [Devices.status.set("offline"), Devices.offline_due.remove(), Devices.offline_shard.remove()],
+        Devices.offline_due == due,
+    )

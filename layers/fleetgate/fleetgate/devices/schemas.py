@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Annotated, Any, Literal
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, Field
 
@@ -78,11 +79,6 @@ class Device(Schema):
     updated_at: str
 
 
-class DeviceList(Schema):
-    items: list[Device]
-    next_cursor: str | None = None
-
-
 class LabelCreate(Input):
     name: Annotated[str, Field(min_length=1, max_length=64), Printable]
     description: Description = ""
@@ -105,11 +101,6 @@ class Label(Schema):
     updated_at: str
 
 
-class LabelList(Schema):
-    items: list[Label]
-    next_cursor: str | None = None
-
-
 class DeviceLabelsUpdate(Input):
     label_ids: Annotated[list[str], Field(max_length=50)]
 
@@ -126,6 +117,8 @@ class Membership(Schema):
 
 
 class DeviceHistoryEntry(Schema):
+    LIST_NAME: ClassVar[str] = "DeviceHistoryList"
+
     id: str
     device_id: str
     event: str = Field(description="up, join, status, location, log, ack, txack, offline, …")
@@ -133,6 +126,14 @@ class DeviceHistoryEntry(Schema):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
-class DeviceHistoryList(Schema):
-    items: list[DeviceHistoryEntry]
-    next_cursor: str | None = None
+@dataclass(frozen=True)
+class DuePresence:
+    """A device offline detection found due (from the offline index): what marking it offline needs."""
+
+    id: str
+    owner_id: str
+    dev_eui: str
+    name: str
+    last_seen: str | None
+    expected_transmit_time: int | None
+    offline_due: str | None

@@ -7,12 +7,13 @@ an admin sees and changes everything. Someone else's resource is reported as
 
 from __future__ import annotations
 
-from typing import TypeVar
-
+from fleetgate.core.access import new_resource, owner_scope, visible
 from fleetgate.core.auth import Principal
 from fleetgate.core.errors import InvalidInput, NotFound
-from fleetgate.core.ids import new_id, now_iso
+from fleetgate.core.ids import now_iso
 from fleetgate.core.pagination import Page
+from fleetgate.core.repository import Lookup
+from fleetgate.core.schemas import changes
 from fleetgate.devices import repository
 from fleetgate.devices.schemas import (
     Device,
@@ -25,69 +26,34 @@ from fleetgate.devices.schemas import (
     LabelUpdate,
     Membership,
 )
-from fleetgate.search import service as search
-
-T = TypeVar("T", Device, Label)
-
-
-def _visible(who: Principal, resource: T | None, what: str) -> T:
-    if resource is None or not (who.is_admin or resource.owner_id == who.user_id):
-        raise NotFound(f"{what} not found")
-    return resource
-
-
-def _changes(data: DeviceUpdate | LabelUpdate, required: tuple[str, ...]) -> dict:
-    """The fields a partial update sets; ``null`` is refused for fields that cannot be empty."""
-    changes = data.model_dump(exclude_unset=True)
-    for name in required:
-        if name in changes and changes[name] is None:
-            raise InvalidInput(f"{name} cannot be null", field=name)
-    return changes
-
-
-def _searchable(device: Device | None) -> dict[str, str | None] | None:
-    """What search indexes of a device (see fleetgate.search.service.sync, called once per device write)."""
-    return None if device is None else {"name": device.name, "dev_eui": device.dev_eui}
-
-
-def _scope(who: Principal) -> str | None:
-    """The owner to filter lists on: the caller, or nobody for an admin."""
-    return None if who.is_admin else who.user_id
-
 
 # ---------------------------------------------------------------- devices
 
 
 def create_device(who: Principal, data: DeviceCreate) -> Device:
-    now = now_iso()
-    device = Device(id=new_id(), owner_id=who.user_id, created_at=now, updated_at=now, **data.model_dump())
+    device = Device(**new_resource(who), **data.model_dump())
     repository.create_device(device)
-    search.sync(device.owner_id, "device", device.id, None, _searchable(device))
     return device
 
 
 def list_devices(who: Principal, *, limit: int, cursor: str | None) -> Page[Device]:
-    return repository.list_devices(_scope(who), limit=limit, cursor=cursor)
+    return repository.list_devices(owner_scope(who), limit=limit, cursor=cursor)
 
 
 def get_device(who: Principal, device_id: str) -> Device:
-    return _visible(who, repository.get_device(device_id), "Device")
+    return visible(who, repository.get_device(device_id), "Device")
 
 
 def update_device(who: Principal, device_id: str, data: DeviceUpdate) -> Device:
     device = get_device(who, device_id)
-    changes = _changes(data, required=("dev_eui", "name", "description", "status", "metadata"))
-    if not changes:
+    changed = changes(data, device, nullable=("expected_transmit_time",))
+    if not changed:
         return device
-    updated = repository.update_device(device, changes, now_iso())
-    search.sync(device.owner_id, "device", device.id, _searchable(device), _searchable(updated))
-    return updated
+    return repository.update_device(device, changed, now_iso())
 
 
 def delete_device(who: Principal, device_id: str) -> None:
-    device = get_device(who, device_id)
-    repository.delete_device(device)
-    search.sync(device.owner_id, "device", device.id, _searchable(device), None)
+    repository.delete_device(get_device(who, device_id))
 
 
 def device_labels(who: Principal, device_id: str) -> DeviceLabels:
@@ -122,26 +88,25 @@ def all_device_history(who: Principal, *, limit: int, cursor: str | None) -> Pag
 
 
 def create_label(who: Principal, data: LabelCreate) -> Label:
-    now = now_iso()
-    label = Label(id=new_id(), owner_id=who.user_id, created_at=now, updated_at=now, **data.model_dump())
+    label = Label(**new_resource(who), **data.model_dump())
     repository.create_label(label)
     return label
 
 
 def list_labels(who: Principal, *, limit: int, cursor: str | None) -> Page[Label]:
-    return repository.list_labels(_scope(who), limit=limit, cursor=cursor)
+    return repository.list_labels(owner_scope(who), limit=limit, cursor=cursor)
 
 
 def get_label(who: Principal, label_id: str) -> Label:
-    return _visible(who, repository.get_label(label_id), "Label")
+    return visible(who, repository.get_label(label_id), "Label")
 
 
 def update_label(who: Principal, label_id: str, data: LabelUpdate) -> Label:
     label = get_label(who, label_id)
-    changes = _changes(data, required=("name", "description"))
-    if not changes:
+    changed = changes(data, label, nullable=("color",))
+    if not changed:
         return label
-    return repository.update_label(label, changes, now_iso())
+    return repository.update_label(label, changed, now_iso())
 
 
 def delete_label(who: Principal, label_id: str) -> None:
@@ -160,3 +125,34 @@ def remove_device_from_label(who: Principal, label_id: str, device_id: str) -> N
     label = get_label(who, label_id)
     if not repository.remove_membership(device_id, label.id):
         raise NotFound("Device is not in this label")
+
+
+# ---------------------------------------------------------------- for other contexts (flows, ingest, the engine)
+def device_owners(device_ids: list[str]) -> Lookup[dict[str, str]]:
+    """Which of these devices exist and who owns each (id → owner id), as a batch read to make alone or with
+    other contexts' lookups (core.repository.read_all)."""
+    return repository.device_owners(device_ids)
+
+
+def label_owners(label_ids: list[str]) -> Lookup[dict[str, str]]:
+    return repository.label_owners(label_ids)
+
+
+def device_id_by_eui(dev_eui: str) -> Lookup[str | None]:
+    """The id of the device registered with ``dev_eui`` (normalised), or None."""
+    return repository.device_id_by_eui(dev_eui)
+
+
+def device_by_id(device_id: str) -> Device | None:
+    """A device, whoever owns it (the caller checks the owner it expects)."""
+    return repository.get_device(device_id)
+
+
+def label_ids(device_id: str) -> list[str]:
+    """The labels a device is in (a consistent read: a membership just added counts)."""
+    return repository.label_ids_of(device_id)
+
+
+def record_history(entry: DeviceHistoryEntry, owner_id: str) -> None:
+    """Add an entry to a device's history (uplinks and other events, offline, unknown devices)."""
+    repository.add_history(entry, owner_id)

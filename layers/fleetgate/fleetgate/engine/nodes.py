@@ -22,8 +22,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from fleetgate.core.ids import now_iso
+from fleetgate.core.ids import now_iso, parse_iso
+from fleetgate.core.observability import count
+from fleetgate.engine import conditions
 from fleetgate.engine.schemas import START, NodeResult, Step
+from fleetgate.functions import service as functions
+from fleetgate.history import service as history
+from fleetgate.integrations import service as integrations
+from fleetgate.storages import service as storages
 
 MAX_RETRY_DELAY = 900
 TRIGGER_TYPES = ("device", "label")
@@ -130,8 +136,6 @@ def execute(run: RunContext, step: Step, message: dict[str, Any]) -> NodeResult:
 
 # ------------------------------------------------------------------ node types
 def _switch(run: RunContext, step: Step, node: dict[str, Any], message: dict[str, Any]) -> NodeResult:
-    from fleetgate.flows import conditions
-
     branch = "true" if conditions.matches(node, message) else "false"
     return _forward(run, step, run.successors(node["id"], branch), message, output={"branch": branch})
 
@@ -141,41 +145,14 @@ def _delay(run: RunContext, step: Step, node: dict[str, Any], message: dict[str,
     return _forward(run, step, run.successors(node["id"]), message, output={"delay_seconds": seconds}, delay=seconds)
 
 
-PINNED_CACHE_SECONDS = 300
-_pinned: dict[tuple[str, int], tuple[float, Any]] = {}
-
-
-def _pinned_version(function_id: str, version: int) -> Any:
-    """Function versions never change: a warm worker reads each one once per few minutes (a deleted function
-    stops within that time)."""
-    from fleetgate.functions import repository
-
-    key = (function_id, version)
-    hit = _pinned.get(key)
-    if hit is not None and time.monotonic() - hit[0] < PINNED_CACHE_SECONDS:
-        return hit[1]
-    found = repository.get_version(function_id, version)
-    if len(_pinned) > 256:
-        _pinned.clear()
-    _pinned[key] = (time.monotonic(), found)
-    return found
-
-
 def _function(run: RunContext, step: Step, node: dict[str, Any], message: dict[str, Any]) -> NodeResult:
-    from fleetgate.flows import sandbox
-    from fleetgate.functions import repository
-    from fleetgate.history import service as history
-
     function_id, pinned = node["function_id"], node.get("version")
-    if pinned is not None:  # ownership was checked when the flow was saved; versions are immutable
-        code = _pinned_version(function_id, int(pinned))
-    else:
-        latest = repository.get(function_id)
-        code = latest if latest is not None and latest.owner_id == run.owner_id else None
+    key = (function_id, None if pinned is None else int(pinned))
+    code = functions.code_for([key], run.owner_id).get(key)  # a pinned version, or the latest
     if code is None:
         return _failed(f"function {function_id}" + (f" version {pinned}" if pinned else "") + " not found")
     started = datetime.now(UTC)
-    result = sandbox.run(code.code, message, timeout_ms=code.timeout_ms)
+    result = functions.execute(code, message)
     recorded = history.record_function_run(
         function_id=function_id,
         owner_id=run.owner_id,
@@ -198,13 +175,9 @@ def _function(run: RunContext, step: Step, node: dict[str, Any], message: dict[s
 
 
 def _integration(run: RunContext, step: Step, node: dict[str, Any], message: dict[str, Any]) -> NodeResult:
-    from fleetgate.history import service as history
-    from fleetgate.integrations import repository
-    from fleetgate.integrations import service as integrations
-
     integration_id = node["integration_id"]
-    record = repository.get(integration_id)
-    if record is None or record["owner_id"] != run.owner_id:
+    record = integrations.delivery_records([integration_id], run.owner_id).get(integration_id)
+    if record is None:
         return _failed(f"integration {integration_id} not found")
     started = datetime.now(UTC)
     outcome = integrations.send(record, message, headers={"Idempotency-Key": idempotency_key(run, step)})
@@ -232,13 +205,13 @@ def _integration(run: RunContext, step: Step, node: dict[str, Any], message: dic
     detail = {"integration_history_id": recorded.id}
     if outcome.success:
         return _forward(run, step, run.successors(node["id"]), message, output=output, detail=detail)
-    config = record.get("config") or {}
-    max_attempts = int(config.get("max_attempts") or 5)
+    max_attempts = record.config.max_attempts
     error = f"integration {integration_id}: {outcome.error or 'delivery failed'}"
     if step.attempt < max_attempts:
-        backoff = float(config.get("retry_backoff_seconds") or 30)
+        backoff = record.config.retry_backoff_seconds
         delay = int(min(MAX_RETRY_DELAY, backoff * 2 ** (step.attempt - 1)))
         retry = {"node_id": step.node_id, "attempt": step.attempt + 1, "via": step.via, "delay": delay}
+        count("StepRetries")
         return NodeResult(
             ok=False,
             output=output,
@@ -264,28 +237,22 @@ def _integration(run: RunContext, step: Step, node: dict[str, Any], message: dic
 
 
 def _storage(run: RunContext, step: Step, node: dict[str, Any], message: dict[str, Any]) -> NodeResult:
-    from fleetgate.storages import repository
-
     storage_id = node["storage_id"]
-    storage = repository.get(storage_id)
-    if storage is None or storage.owner_id != run.owner_id:
+    storage = storages.storages_of([storage_id], run.owner_id).get(storage_id)
+    if storage is None:
         return _failed(f"storage {storage_id} not found")
     data = message["data"] if isinstance(message.get("data"), dict) else message
-    point = repository.write_point(storage, run.device_id or "unknown", data, _timestamp(message))
+    point = storages.write_point(storage, run.device_id or "unknown", data, _timestamp(message))
     return _forward(
         run, step, run.successors(node["id"]), message, output={"point_id": point.id, "timestamp": point.timestamp}
     )
 
 
 def _timestamp(message: dict[str, Any]) -> datetime:
-    value = message.get("received_at")
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-        except ValueError:
-            pass
-    return datetime.now(UTC)
+    try:
+        return parse_iso(message.get("received_at"))  # type: ignore[arg-type]
+    except ValueError:
+        return datetime.now(UTC)
 
 
 _RUNNERS: dict[str, Callable[[RunContext, Step, dict[str, Any], dict[str, Any]], NodeResult]] = {

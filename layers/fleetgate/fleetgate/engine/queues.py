@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fleetgate.core.observability import logger
-from fleetgate.core.repository import _shared_connection
-from fleetgate.core.settings import cached, get_engine_settings, get_settings
+from fleetgate.core.repository import shared_connection
+from fleetgate.core.settings import cached, dead_letter_queue_url, get_engine_settings, get_settings
 from fleetgate.engine.schemas import Outgoing
 
 SQS_MAX_DELAY = 900
@@ -33,7 +33,7 @@ class StepTooLarge(ValueError):
 def _client(service: str) -> Any:
     from botocore.config import Config
 
-    return _shared_connection().session.create_client(
+    return shared_connection().session.create_client(
         service,
         region_name=get_settings().region,
         config=Config(retries={"total_max_attempts": 3, "mode": "standard"}, connect_timeout=2, read_timeout=10),
@@ -99,7 +99,7 @@ def requeue(body: str) -> None:
 
 def send_dead_letter(body: dict[str, Any]) -> None:
     sqs().send_message(
-        QueueUrl=get_engine_settings().dead_letter_queue_url,
+        QueueUrl=dead_letter_queue_url(),
         MessageBody=json.dumps(body, separators=(",", ":"), default=str),
     )
 

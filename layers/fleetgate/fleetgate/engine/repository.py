@@ -34,7 +34,7 @@ from pynamodb.indexes import AllProjection
 
 from fleetgate.core.pagination import Page
 from fleetgate.core.repository import BaseModel, batch_get, get_item, gsi, is_conditional_failure, meta, query_page
-from fleetgate.core.settings import cached, get_engine_settings, get_settings, table_name
+from fleetgate.core.settings import cached, flow_run_ttl_hours, history_retention_days, table_name
 from fleetgate.engine.schemas import DeadLetter
 
 RUN = "run"
@@ -136,7 +136,7 @@ def _dead_letters() -> type[DeadLetterItem]:
 
 
 def _expires(now: datetime | None = None) -> datetime:
-    return (now or datetime.now(UTC)) + timedelta(hours=get_engine_settings().run_ttl_hours)
+    return (now or datetime.now(UTC)) + timedelta(hours=flow_run_ttl_hours())
 
 
 # ---------------------------------------------------------------- runs
@@ -300,7 +300,7 @@ def _dead_letter(item: DeadLetterItem) -> DeadLetter:
 def put_dead_letter(letter: DeadLetter, owner_id: str) -> None:
     """Idempotent: the id is deterministic per failed step, so a re-executed step writes the same item."""
     Letters = _dead_letters()
-    retention = timedelta(days=get_settings().history_retention_days)
+    retention = timedelta(days=history_retention_days())
     Letters(
         letter.flow_id,
         letter.id,

@@ -11,6 +11,7 @@ creates the run from it. Its node is :data:`START`, which fans out to the trigge
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
@@ -20,6 +21,13 @@ from fleetgate.core.schemas import Input, Schema
 
 START = "$start"  # not a valid node id in a saved flow (node ids are [A-Za-z0-9_.:-]+)
 STEP_VERSION = 1
+RUN_NAMESPACE = uuid.UUID("6f1c1f5e-7c1a-4c59-9a57-2f1d0f6b8e42")
+
+
+def run_id_for(origin: str, flow_id: str) -> str:
+    """A run's id, derived from what started it (an event's deduplication key, a dead letter) and the flow: a start
+    sent twice is one run."""
+    return str(uuid.uuid5(RUN_NAMESPACE, f"{origin}|{flow_id}"))
 
 
 @dataclass
@@ -122,11 +130,6 @@ class DeadLetter(Schema):
     device_id: str | None = None
     replayed_at: str | None = None
     replay_run_id: str | None = None
-
-
-class DeadLetterList(Schema):
-    items: list[DeadLetter]
-    next_cursor: str | None = None
 
 
 class DeadLetterReplay(Input):

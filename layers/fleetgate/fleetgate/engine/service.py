@@ -1,8 +1,9 @@
-"""The flow engine: starting runs, executing steps, settling runs, dead letters.
+"""The flow engine's worker: executing steps, settling runs, dead-lettering failed steps.
 
 A run is a chain of steps, one SQS message each (see :mod:`fleetgate.engine.schemas`). Starting runs is
-:func:`start_runs` (ingest, offline detection): the trigger lookups, then ONE message per matching flow, in
-batches; everything else happens in the flow worker, one step per message (:func:`handle_step`):
+:func:`fleetgate.engine.starts.start_runs` (ingest, offline detection): the trigger lookups, then ONE message per
+matching flow, in batches; everything else happens here, in the flow worker, one step per message
+(:func:`handle_step`):
 
 1. the run: from the worker's cache, or the run item; a run's first step creates it from the flow (a snapshot of
    the graph, so a flow edited mid-run does not change the run);
@@ -30,26 +31,16 @@ from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any
 
-from fleetgate.core.auth import Principal
-from fleetgate.core.ids import iso, now_iso
-from fleetgate.core.observability import logger
-from fleetgate.core.pagination import Page
-from fleetgate.core.settings import get_engine_settings
+from fleetgate.core.ids import iso, now_iso, parse_iso
+from fleetgate.core.observability import count, logger
+from fleetgate.core.settings import flow_max_receive_count, get_engine_settings, resettable
 from fleetgate.engine import nodes, queues
 from fleetgate.engine import repository as repo
 from fleetgate.engine.nodes import TRIGGER_TYPES, RunContext
-from fleetgate.engine.schemas import (
-    START,
-    DeadLetter,
-    DeadLetterReplay,
-    DeadLetterReplayResult,
-    NodeResult,
-    Outgoing,
-    ReplaySkipped,
-    Step,
-)
+from fleetgate.engine.schemas import START, DeadLetter, NodeResult, Outgoing, Step
+from fleetgate.flows import runs as flows
+from fleetgate.history import service as history
 
-RUN_NAMESPACE = uuid.UUID("6f1c1f5e-7c1a-4c59-9a57-2f1d0f6b8e42")
 STEP_TIME_BUDGET_MS = 40_000  # the longest step: an integration's 30 s timeout, and room to record it
 TRACE_FIELD_BYTES = 32 * 1024
 HISTORY_FIELD_BYTES = 4 * 1024
@@ -57,55 +48,11 @@ HISTORY_STEPS_BYTES = 56 * 1024  # the flow history record keeps its steps list 
 MAX_CACHED_RUNS = 512
 DEFAULT_TRIGGER_EVENTS = ("up",)
 
-_runs: OrderedDict[str, RunContext] = OrderedDict()
+_runs: OrderedDict[str, RunContext] = resettable(OrderedDict())
 
 
 class StepInProgress(RuntimeError):
     """Another worker holds the step's claim: the message is redelivered later."""
-
-
-def run_id_for(origin: str, flow_id: str) -> str:
-    return str(uuid.uuid5(RUN_NAMESPACE, f"{origin}|{flow_id}"))
-
-
-# ================================================================ starting runs
-def start_runs(*, device_id: str, owner_id: str, dev_eui: str, event: str, message: dict[str, Any], origin: str) -> int:
-    """Send the first step of a run for every enabled flow triggered by the device or one of its labels: one
-    Query per trigger key (the fan-out itself costs no DynamoDB call: it happens in SQS). Returns how many."""
-    from fleetgate.devices import repository as devices
-    from fleetgate.flows import repository as flows
-
-    keys = [f"device#{device_id}", *(f"label#{label}" for label in devices.label_ids_of(device_id))]
-    by_flow: dict[str, dict[str, list[str]]] = {}
-    for entry in flows.flows_for_triggers(keys):
-        if entry["owner_id"] != owner_id:
-            continue  # cannot happen through the API (flows only reference their owner's devices); never cross it
-        found = by_flow.setdefault(entry["flow_id"], {"nodes": [], "triggers": []})
-        found["nodes"] += [n for n in entry["node_ids"] if n not in found["nodes"]]
-        found["triggers"].append(entry["trigger"])
-    received_at = message.get("received_at") or now_iso()
-    outgoing = [
-        Outgoing(
-            Step(
-                flow_id=flow_id,
-                run_id=run_id_for(origin, flow_id),
-                node_id=START,
-                message=message,
-                start={
-                    "event": event,
-                    "owner_id": owner_id,
-                    "device_id": device_id,
-                    "dev_eui": dev_eui,
-                    "trigger_nodes": found["nodes"],
-                    "triggers": found["triggers"],
-                    "origin": origin,
-                    "received_at": received_at,
-                },
-            )
-        )
-        for flow_id, found in by_flow.items()
-    ]
-    return queues.send_steps(outgoing)
 
 
 # ================================================================ the worker
@@ -125,7 +72,7 @@ def handle_step(body: str, *, receive_count: int = 1, remaining_ms: int = 900_00
     run = _context(step)
     if run is None:
         return "skipped"
-    final = receive_count >= get_engine_settings().max_receive_count
+    final = receive_count >= flow_max_receive_count()
     return _run_step(run, step, lease_seconds=remaining_ms / 1000 + 1, final=final, receive_count=receive_count)
 
 
@@ -169,10 +116,8 @@ def _remember(run: RunContext) -> RunContext:
 
 
 def _start_run(step: Step) -> RunContext | None:
-    from fleetgate.flows import repository as flows
-
     start = step.start or {}
-    flow = flows.get(step.flow_id)
+    flow = flows.definitions([step.flow_id]).get(step.flow_id)
     why = None
     if flow is None:
         why = "the flow no longer exists"
@@ -393,6 +338,7 @@ def _dead_letter(run: RunContext, step: Step, info: dict[str, Any]) -> None:
         device_id=run.device_id,
     )
     repo.put_dead_letter(letter, run.owner_id)
+    count("DeadLetters")
     queues.send_dead_letter(
         {
             "dead_letter": letter.model_dump(exclude={"message"}),
@@ -408,9 +354,6 @@ def _dead_letter(run: RunContext, step: Step, info: dict[str, Any]) -> None:
 
 # ---------------------------------------------------------------- settling
 def _settle(run: RunContext, state: repo.RunItem) -> None:
-    from fleetgate.history import service as history
-    from fleetgate.history.repository import new_history_id
-
     ok, failed = int(state.paths_ok or 0), int(state.paths_failed or 0)
     status = "success" if failed == 0 else ("error" if ok == 0 else "partial_success")
     traces = sorted(
@@ -422,7 +365,7 @@ def _settle(run: RunContext, state: repo.RunItem) -> None:
         error = errors[0] if failed == 1 and ok == 0 else f"{failed} of {ok + failed} paths failed; first: {errors[0]}"
     started = _parse(run.started_at)
     now = datetime.now(UTC)
-    history_id = new_history_id(started, suffix=run.run_id.replace("-", "")[:12])
+    history_id = history.history_id(started, suffix=run.run_id.replace("-", "")[:12])
     trigger = dict(run.trigger)
     history.record_flow_run(
         flow_id=run.flow_id,
@@ -439,6 +382,7 @@ def _settle(run: RunContext, state: repo.RunItem) -> None:
         history_id=history_id,
     )
     repo.mark_settled(run.run_id, status, history_id, iso(now))
+    count("FlowRuns", status=status)
     _runs.pop(run.run_id, None)
     logger.info(
         "flow run settled", extra={"flow_id": run.flow_id, "run_id": run.run_id, "status": status, "steps": len(traces)}
@@ -486,66 +430,6 @@ def _bounded(value: Any, limit: int) -> Any:
 
 def _parse(text: str) -> datetime:
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except (AttributeError, ValueError):
+        return parse_iso(text)
+    except ValueError:
         return datetime.now(UTC)
-
-
-# ================================================================ dead letters (API)
-def list_dead_letters(
-    who: Principal, flow_id: str, *, status: str | None, limit: int, cursor: str | None
-) -> Page[DeadLetter]:
-    from fleetgate.flows import service as flows
-
-    flow = flows.get_flow(who, flow_id)
-    return repo.list_dead_letters(flow.id, status, limit=limit, cursor=cursor)
-
-
-def replay_dead_letters(who: Principal, flow_id: str, data: DeadLetterReplay | None) -> DeadLetterReplayResult:
-    """Send each pending dead letter (the given ones, or up to 100) again as the first step of a new run that
-    starts at the failed node. The run id is derived from the dead letter: replaying twice (concurrently, or
-    after a failure half-way) starts one run."""
-    from fleetgate.flows import service as flows
-
-    flow = flows.get_flow(who, flow_id)
-    skipped: list[ReplaySkipped] = []
-    more = False
-    if data is not None and data.ids:
-        letters = repo.get_dead_letters(flow.id, data.ids)
-        found = {dl.id for dl in letters}
-        skipped += [ReplaySkipped(id=i, reason="not found") for i in dict.fromkeys(data.ids) if i not in found]
-    else:
-        letters, more = repo.pending_dead_letters(flow.id, 100)
-    pending = []
-    for letter in letters:
-        if letter.status != "pending":
-            skipped.append(ReplaySkipped(id=letter.id, reason=f"already replayed (run {letter.replay_run_id})"))
-        else:
-            pending.append(letter)
-    runs = {letter.id: run_id_for(f"replay|{letter.id}", flow.id) for letter in pending}
-    queues.send_steps(
-        Outgoing(
-            Step(
-                flow_id=flow.id,
-                run_id=runs[letter.id],
-                node_id=letter.node_id,
-                message=letter.message,
-                start={
-                    "event": "replay",
-                    "owner_id": flow.owner_id,
-                    "device_id": letter.device_id,
-                    "replay_of": letter.id,
-                    "origin": f"replay|{letter.id}",
-                },
-            )
-        )
-        for letter in pending
-    )
-    at = now_iso()
-    replayed = []
-    for letter in pending:  # after sending: a crash in between leaves them pending, and a new replay is the same run
-        if repo.mark_replayed(flow.id, letter.id, runs[letter.id], at):
-            replayed.append(letter.id)
-        else:
-            skipped.append(ReplaySkipped(id=letter.id, reason="replayed concurrently"))
-    return DeadLetterReplayResult(replayed=replayed, run_ids=[runs[i] for i in replayed], skipped=skipped, more=more)

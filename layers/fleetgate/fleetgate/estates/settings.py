@@ -10,7 +10,7 @@ from fleetgate.core.settings import cached
 MOBILE_TOKEN_TTL_SECONDS = 30 * 24 * 3600  # the mobile contract: "Expiry: 30 days from issuance"
 
 
-def _int(name: str, default: int) -> int:
+def _env_int(name: str, default: int) -> int:
     raw = os.environ.get(name, "").strip()
     return int(raw) if raw else default
 
@@ -29,8 +29,8 @@ class EstatesSettings:
 def get_estates_settings() -> EstatesSettings:
     return EstatesSettings(
         phone_region=(os.environ.get("PHONE_DEFAULT_REGION") or "ZA").strip().upper(),
-        login_max_failures=max(1, _int("MOBILE_LOGIN_MAX_FAILURES", 5)),
-        login_lock_seconds=max(1, _int("MOBILE_LOGIN_LOCK_SECONDS", 900)),
+        login_max_failures=max(1, _env_int("MOBILE_LOGIN_MAX_FAILURES", 5)),
+        login_lock_seconds=max(1, _env_int("MOBILE_LOGIN_LOCK_SECONDS", 900)),
         sms_provider_url=os.environ.get("SMS_PROVIDER_URL", "").strip(),
         sms_api_key=os.environ.get("SMS_API_KEY", "").strip(),
         sms_timeout=float(os.environ.get("SMS_TIMEOUT", "").strip() or 5.0),

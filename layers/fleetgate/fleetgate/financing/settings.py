@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from fleetgate.core.settings import cached
 
 
-def _int(name: str, default: int, low: int, high: int) -> int:
+def _env_int(name: str, default: int, low: int, high: int) -> int:
     raw = os.environ.get(name, "").strip()
     return max(low, min(int(raw) if raw else default, high))
 
 
-def _text(name: str) -> str:
+def _env_opt(name: str) -> str:
     return os.environ.get(name, "").strip()
 
 
@@ -29,9 +29,9 @@ class DeviceLimits:
 @cached
 def device_limits() -> DeviceLimits:
     return DeviceLimits(
-        per_ip=_int("DEVICE_RATE_LIMIT_PER_IP", 300, 1, 1_000_000),
-        per_imei=_int("DEVICE_RATE_LIMIT_PER_IMEI", 30, 1, 1_000_000),
-        window_seconds=_int("DEVICE_RATE_LIMIT_WINDOW", 60, 1, 86_400),
+        per_ip=_env_int("DEVICE_RATE_LIMIT_PER_IP", 300, 1, 1_000_000),
+        per_imei=_env_int("DEVICE_RATE_LIMIT_PER_IMEI", 30, 1, 1_000_000),
+        window_seconds=_env_int("DEVICE_RATE_LIMIT_WINDOW", 60, 1, 86_400),
     )
 
 
@@ -48,15 +48,15 @@ class Commands:
 
 @cached
 def commands() -> Commands:
-    queue_url = _text("LOCK_COMMANDS_QUEUE_URL")
+    queue_url = _env_opt("LOCK_COMMANDS_QUEUE_URL")
     if not queue_url:
         raise RuntimeError("setting LOCK_COMMANDS_QUEUE_URL is not configured")
-    first = _int("LOCK_COMMAND_BACKOFF_SECONDS", 30, 0, 900)
+    first = _env_int("LOCK_COMMAND_BACKOFF_SECONDS", 30, 0, 900)
     return Commands(
         queue_url=queue_url,
-        ttl_hours=_int("LOCK_COMMAND_TTL_HOURS", 24, 1, 24 * 28),
+        ttl_hours=_env_int("LOCK_COMMAND_TTL_HOURS", 24, 1, 24 * 28),
         first_backoff=first,
-        max_backoff=max(first, _int("LOCK_COMMAND_MAX_BACKOFF_SECONDS", 900, 0, 900)),
+        max_backoff=max(first, _env_int("LOCK_COMMAND_MAX_BACKOFF_SECONDS", 900, 0, 900)),
     )
 
 
@@ -67,7 +67,7 @@ class Enforcement:
 
 @cached
 def enforcement() -> Enforcement:
-    return Enforcement(grace_days=_int("EMI_GRACE_DAYS", 5, 0, 365))
+    return Enforcement(grace_days=_env_int("EMI_GRACE_DAYS", 5, 0, 365))
 
 
 @dataclass(frozen=True)
@@ -83,10 +83,10 @@ class Fcm:
 
 @cached
 def fcm() -> Fcm:
-    endpoint = _text("FCM_ENDPOINT").rstrip("/")
+    endpoint = _env_opt("FCM_ENDPOINT").rstrip("/")
     return Fcm(
         endpoint=endpoint,
-        project_id=_text("FCM_PROJECT_ID") or ("fleetgate-local" if endpoint else ""),
-        credentials=_text("FCM_CREDENTIALS"),
-        timeout=float(_text("FCM_TIMEOUT") or 10),
+        project_id=_env_opt("FCM_PROJECT_ID") or ("fleetgate-local" if endpoint else ""),
+        credentials=_env_opt("FCM_CREDENTIALS"),
+        timeout=float(_env_opt("FCM_TIMEOUT") or 10),
     )

@@ -1,2 +1,2 @@
-"""Flows: flow definitions and their trigger index, the JavaScript sandbox and the outbound senders (HTTP, MQTT)
-that flow steps use. Ingest and step execution build on these."""
+"""Flows: flow definitions, their validation and the trigger index that ingest and offline detection start runs
+from."""

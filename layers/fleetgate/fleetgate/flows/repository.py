@@ -25,7 +25,6 @@ from fleetgate.core.repository import (
     OwnedItem,
     Transaction,
     batch_get,
-    batch_get_tables,
     get_item,
     list_owned,
     meta,
@@ -33,7 +32,7 @@ from fleetgate.core.repository import (
     owned_model,
 )
 from fleetgate.core.settings import cached, table_name
-from fleetgate.flows.schemas import Flow
+from fleetgate.flows.schemas import Flow, TriggerMatch
 
 
 class FlowItem(OwnedItem):
@@ -69,16 +68,19 @@ def _flow(item: FlowItem) -> Flow:
     return Flow(**owned_fields(item))
 
 
+def trigger_key(kind: str, ref_id: str) -> str:
+    """The trigger index's key of a device or a label."""
+    return f"{kind}#{ref_id}"
+
+
 def trigger_keys(flow: Flow) -> dict[str, list[str]]:
     """The index entries an enabled flow needs: trigger key → its trigger node ids."""
     keys: dict[str, list[str]] = {}
     if not flow.enabled:
         return keys
     for node in flow.nodes:
-        if node["type"] == "device":
-            keys.setdefault(f"device#{node['device_id']}", []).append(node["id"])
-        elif node["type"] == "label":
-            keys.setdefault(f"label#{node['label_id']}", []).append(node["id"])
+        if node["type"] in ("device", "label"):
+            keys.setdefault(trigger_key(node["type"], node[f"{node['type']}_id"]), []).append(node["id"])
     return keys
 
 
@@ -143,52 +145,16 @@ def list_flows(owner_id: str | None, *, limit: int, cursor: str | None) -> Page[
     return list_owned(_flows(), "flow", _flow, owner_id, limit=limit, cursor=cursor)
 
 
-# ---------------------------------------------------------------- for ingest (issue 4's engine)
-def flows_for_triggers(keys: Iterable[str]) -> list[dict[str, Any]]:
-    """The enabled flows a set of trigger keys ("device#<id>", "label#<id>") starts: one Query per key.
-    Returns ``{"flow_id", "owner_id", "trigger", "node_ids"}`` per (trigger, flow) entry."""
+# ---------------------------------------------------------------- for the flow engine
+def flows_for_triggers(keys: Iterable[str]) -> list[TriggerMatch]:
+    """The enabled flows a set of trigger keys starts: one Query per key, one entry per (trigger, flow)."""
     Triggers = _triggers()
-    out = []
-    for key in dict.fromkeys(keys):
-        for item in Triggers.query(key):
-            out.append(
-                {
-                    "flow_id": item.flow_id,
-                    "owner_id": item.owner_id,
-                    "trigger": key,
-                    "node_ids": list(item.node_ids or []),
-                }
-            )
-    return out
+    return [
+        TriggerMatch(flow_id=item.flow_id, owner_id=item.owner_id, trigger=key, node_ids=list(item.node_ids or []))
+        for key in dict.fromkeys(keys)
+        for item in Triggers.query(key)
+    ]
 
 
-def get_many(flow_ids: list[str]) -> list[Flow]:
+def get_many(flow_ids: Iterable[str]) -> list[Flow]:
     return [_flow(i) for i in batch_get(_flows(), list(dict.fromkeys(flow_ids)))]
-
-
-# ---------------------------------------------------------------- reference checks (flow validation)
-def reference_owners(
-    refs: dict[str, list[str]], versions: list[tuple[str, int]]
-) -> tuple[dict[str, dict[str, str]], set[tuple[str, int]]]:
-    """Owners of the referenced resources (kind → id → owner id, missing ones absent) and which pinned
-    function versions exist, in one BatchGetItem per 100 keys across all the tables."""
-    from fleetgate.devices import repository as devices
-    from fleetgate.functions import repository as functions
-    from fleetgate.integrations import repository as integrations
-    from fleetgate.storages import repository as storages
-
-    models = {
-        "device": devices.device_model(),
-        "label": devices.label_model(),
-        "function": functions.function_model(),
-        "integration": integrations.integration_model(),
-        "storage": storages.storage_model(),
-    }
-    requests: dict[Any, list[Any]] = {models[k]: ids for k, ids in refs.items() if ids}
-    version_model = functions.version_model()
-    if versions:
-        requests[version_model] = versions
-    found = batch_get_tables(requests)
-    owners = {kind: {i.id: i.owner_id for i in found.get(models[kind], [])} for kind in models}
-    existing = {(i.function_id, int(i.version)) for i in found.get(version_model, [])}
-    return owners, existing

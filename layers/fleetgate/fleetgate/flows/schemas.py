@@ -14,6 +14,7 @@ Edges: ``source`` → ``target`` node ids.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
@@ -153,6 +154,11 @@ class Flow(Schema):
     updated_at: str
 
 
-class FlowList(Schema):
-    items: list[Flow]
-    next_cursor: str | None = None
+@dataclass(frozen=True)
+class TriggerMatch:
+    """An enabled flow that a trigger key starts, with its trigger nodes for that key (the trigger index's entry)."""
+
+    flow_id: str
+    owner_id: str
+    trigger: str  # "device#<device id>" or "label#<label id>"
+    node_ids: list[str]

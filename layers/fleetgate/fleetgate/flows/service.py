@@ -11,16 +11,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from fleetgate.core.access import owner_scope, visible
+from fleetgate.core.access import new_resource, owner_scope, visible
 from fleetgate.core.auth import Principal
 from fleetgate.core.errors import InvalidInput, NotFound
-from fleetgate.core.ids import new_id, now_iso
+from fleetgate.core.ids import now_iso
 from fleetgate.core.pagination import Page
+from fleetgate.core.repository import read_all
+from fleetgate.core.schemas import changed, sent_fields
+from fleetgate.devices import service as devices
 from fleetgate.flows import repository
 from fleetgate.flows.schemas import TRIGGER_TYPES, Flow, FlowCreate, FlowUpdate
+from fleetgate.functions import service as functions
 from fleetgate.history import service as history
 from fleetgate.history.schemas import FlowExecution
-from fleetgate.search import service as search
+from fleetgate.integrations import service as integrations
+from fleetgate.storages import service as storages
 
 MAX_TRIGGERS = 40  # keeps a save's transaction (flow + index entries removed and added) under 100 items
 _REF_FIELDS = {
@@ -102,7 +107,16 @@ def validate_graph(owner_id: str, nodes: list[dict[str, Any]], edges: list[dict[
             refs[node["type"]].append(node[_REF_FIELDS[node["type"]]])
         if node["type"] == "function" and node.get("version") is not None:
             versions.append((node["function_id"], int(node["version"])))
-    owners, existing = repository.reference_owners(refs, versions)
+    # one BatchGetItem (per 100 keys) across the referenced contexts' tables
+    *found, existing = read_all(
+        devices.device_owners(refs["device"]),
+        devices.label_owners(refs["label"]),
+        functions.function_owners(refs["function"]),
+        integrations.integration_owners(refs["integration"]),
+        storages.storage_owners(refs["storage"]),
+        functions.existing_versions(versions),
+    )
+    owners = dict(zip(_REF_FIELDS, found, strict=True))
     for i, node in enumerate(nodes):
         kind = node["type"]
         if kind not in _REF_FIELDS:
@@ -127,20 +141,15 @@ def _graph(data: FlowCreate | FlowUpdate) -> tuple[list[dict[str, Any]], list[di
 def create_flow(who: Principal, data: FlowCreate) -> Flow:
     nodes, edges = _graph(data)
     validate_graph(who.user_id, nodes, edges)
-    now = now_iso()
     flow = Flow(
-        id=new_id(),
-        owner_id=who.user_id,
+        **new_resource(who),
         name=data.name,
         description=data.description,
         enabled=data.enabled,
         nodes=nodes,
         edges=edges,
-        created_at=now,
-        updated_at=now,
     )
     repository.create(flow)
-    search.sync(flow.owner_id, "flow", flow.id, None, {"name": flow.name})
     return flow
 
 
@@ -154,11 +163,8 @@ def get_flow(who: Principal, flow_id: str) -> Flow:
 
 def update_flow(who: Principal, flow_id: str, data: FlowUpdate) -> Flow:
     flow = get_flow(who, flow_id)
-    given = data.model_dump(exclude_unset=True)
-    for required in given:
-        if given[required] is None:
-            raise InvalidInput(f"{required} cannot be null", field=required)
-    changes = {k: given[k] for k in ("name", "description", "enabled") if k in given}
+    given = sent_fields(data)
+    values = {k: given[k] for k in ("name", "description", "enabled") if k in given}
     if "nodes" in given or "edges" in given:
         nodes, edges = _graph(data)
         if "nodes" not in given:
@@ -166,19 +172,15 @@ def update_flow(who: Principal, flow_id: str, data: FlowUpdate) -> Flow:
         if "edges" not in given:
             edges = flow.edges
         validate_graph(flow.owner_id, nodes, edges)
-        changes.update(nodes=nodes, edges=edges)
-    changes = {k: v for k, v in changes.items() if v != getattr(flow, k)}
-    if not changes:
+        values.update(nodes=nodes, edges=edges)
+    update = changed(flow, values)
+    if not update:
         return flow
-    updated = repository.update(flow, changes, now_iso())
-    search.sync(flow.owner_id, "flow", flow.id, {"name": flow.name}, {"name": updated.name})
-    return updated
+    return repository.update(flow, update, now_iso())
 
 
 def delete_flow(who: Principal, flow_id: str) -> None:
-    flow = get_flow(who, flow_id)
-    repository.delete(flow)
-    search.sync(flow.owner_id, "flow", flow.id, {"name": flow.name}, None)
+    repository.delete(get_flow(who, flow_id))
 
 
 def flow_history(who: Principal, flow_id: str, *, limit: int, cursor: str | None) -> Page[FlowExecution]:

@@ -1,1 +1,1 @@
-"""User JavaScript functions: CRUD, versions, test runs (executed by fleetgate.flows.sandbox)."""
+"""User JavaScript functions: CRUD, versions, test runs (executed by fleetgate.functions.sandbox)."""

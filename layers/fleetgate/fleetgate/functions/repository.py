@@ -10,6 +10,7 @@ version, so concurrent updates cannot lose a version.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
@@ -19,19 +20,20 @@ from fleetgate.core.errors import Conflict, NotFound
 from fleetgate.core.pagination import Page
 from fleetgate.core.repository import (
     BaseModel,
+    Lookup,
     OwnedItem,
     Transaction,
-    batch_get,
     get_item,
     is_conditional_failure,
     list_owned,
     meta,
     owned_fields,
     owned_model,
+    owners,
     query_page,
 )
 from fleetgate.core.settings import cached, table_name
-from fleetgate.functions.schemas import Function, FunctionVersion
+from fleetgate.functions.schemas import Function, FunctionCode, FunctionVersion
 
 
 class FunctionItem(OwnedItem):
@@ -113,10 +115,6 @@ def get(function_id: str) -> Function | None:
     return None if item is None else _function(item)
 
 
-def get_many(function_ids: list[str]) -> list[Function]:
-    return [_function(i) for i in batch_get(_functions(), list(dict.fromkeys(function_ids)))]
-
-
 def update(current: Function, changes: dict[str, Any], updated_at: str) -> Function:
     """Apply ``changes``; a changed ``version`` (code or time limit) also stores the new version."""
     Functions = _functions()
@@ -172,16 +170,35 @@ def get_version(function_id: str, version: int) -> FunctionVersion | None:
     return None if item is None else _version(item)
 
 
-def existing_versions(keys: list[tuple[str, int]]) -> set[tuple[str, int]]:
-    """Which of the (function id, version) pairs exist (one BatchGetItem per 100)."""
-    found = batch_get(_versions(), list(dict.fromkeys(keys)))
-    return {(i.function_id, int(i.version)) for i in found}
+def function_owners(function_ids: Iterable[str]) -> Lookup[dict[str, str]]:
+    return owners(_functions(), function_ids)
 
 
-def function_model() -> type:
-    """The model class, for other contexts' multi-table reads (flow validation)."""
-    return _functions()
+def existing_versions(keys: Iterable[tuple[str, int]]) -> Lookup[set[tuple[str, int]]]:
+    """Which of the (function id, version) pairs exist."""
+    return Lookup(
+        _versions(), list(dict.fromkeys(keys)), lambda found: {(i.function_id, int(i.version)) for i in found}
+    )
 
 
-def version_model() -> type:
-    return _versions()
+def latest_code(function_ids: Iterable[str]) -> Lookup[dict[str, FunctionCode]]:
+    """The current code of each function that exists: function id → code."""
+    return Lookup(
+        _functions(),
+        list(dict.fromkeys(function_ids)),
+        lambda found: {i.id: FunctionCode(i.id, int(i.version), i.owner_id, i.code, int(i.timeout_ms)) for i in found},
+    )
+
+
+def version_code(keys: Iterable[tuple[str, int]]) -> Lookup[dict[tuple[str, int], FunctionCode]]:
+    """The code of each (function id, version) that exists."""
+    return Lookup(
+        _versions(),
+        list(dict.fromkeys(keys)),
+        lambda found: {
+            (i.function_id, int(i.version)): FunctionCode(
+                i.function_id, int(i.version), i.owner_id, i.code, int(i.timeout_ms)
+            )
+            for i in found
+        },
+    )

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import Field
@@ -47,11 +48,6 @@ class Function(Schema):
     updated_at: str
 
 
-class FunctionList(Schema):
-    items: list[Function]
-    next_cursor: str | None = None
-
-
 class FunctionVersion(Schema):
     function_id: str
     version: int
@@ -59,11 +55,6 @@ class FunctionVersion(Schema):
     timeout_ms: int
     entry_point: str
     created_at: str
-
-
-class FunctionVersionList(Schema):
-    items: list[FunctionVersion]
-    next_cursor: str | None = None
 
 
 class FunctionTestRequest(Input):
@@ -79,3 +70,14 @@ class FunctionTestResult(Schema):
     error: str | None = None
     error_line: int | None = None
     version: int
+
+
+@dataclass(frozen=True)
+class FunctionCode:
+    """One version of a function's code, as running it needs it (the flow engine's function nodes)."""
+
+    function_id: str
+    version: int
+    owner_id: str
+    code: str
+    timeout_ms: int

@@ -4,15 +4,23 @@ execute in the sandbox without writing history."""
 
 from __future__ import annotations
 
-from fleetgate.core.access import owner_scope, visible
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from fleetgate.core.access import new_resource, owner_scope, visible
 from fleetgate.core.auth import Principal
 from fleetgate.core.errors import InvalidInput, NotFound
-from fleetgate.core.ids import new_id, now_iso
+from fleetgate.core.ids import now_iso
+from fleetgate.core.observability import timing
 from fleetgate.core.pagination import Page
-from fleetgate.flows import sandbox
-from fleetgate.functions import repository
+from fleetgate.core.repository import Lookup, read_all
+from fleetgate.core.schemas import changes
+from fleetgate.core.settings import resettable
+from fleetgate.functions import repository, sandbox
 from fleetgate.functions.schemas import (
     Function,
+    FunctionCode,
     FunctionCreate,
     FunctionTestRequest,
     FunctionTestResult,
@@ -21,7 +29,12 @@ from fleetgate.functions.schemas import (
 )
 from fleetgate.history import service as history
 from fleetgate.history.schemas import FunctionExecution
-from fleetgate.search import service as search
+
+PINNED_CACHE_SECONDS = 300
+PINNED_CACHE_MAX = 256
+# Function versions never change: a warm instance reads a pinned one once per few minutes (a deleted function
+# stops within that time). (function id, version) → (when read, its code or None).
+_pinned: dict[tuple[str, int], tuple[float, FunctionCode | None]] = resettable({})
 
 
 class CodeRejected(InvalidInput):
@@ -38,24 +51,10 @@ def _entry_point(code: str, timeout_ms: int) -> str:
         ) from None
 
 
-def _searchable(fn: Function | None) -> dict[str, str | None] | None:
-    return None if fn is None else {"name": fn.name}
-
-
 def create_function(who: Principal, data: FunctionCreate) -> Function:
     entry = _entry_point(data.code, data.timeout_ms)
-    now = now_iso()
-    fn = Function(
-        id=new_id(),
-        owner_id=who.user_id,
-        entry_point=entry,
-        version=1,
-        created_at=now,
-        updated_at=now,
-        **data.model_dump(),
-    )
+    fn = Function(**new_resource(who), entry_point=entry, version=1, **data.model_dump())
     repository.create(fn)
-    search.sync(fn.owner_id, "function", fn.id, None, _searchable(fn))
     return fn
 
 
@@ -69,25 +68,17 @@ def get_function(who: Principal, function_id: str) -> Function:
 
 def update_function(who: Principal, function_id: str, data: FunctionUpdate) -> Function:
     fn = get_function(who, function_id)
-    changes = data.model_dump(exclude_unset=True)
-    for required in changes:
-        if changes[required] is None:
-            raise InvalidInput(f"{required} cannot be null", field=required)
-    changes = {k: v for k, v in changes.items() if v != getattr(fn, k)}
-    if not changes:
+    changed = changes(data, fn)
+    if not changed:
         return fn
-    if "code" in changes or "timeout_ms" in changes:
-        changes["entry_point"] = _entry_point(changes.get("code", fn.code), changes.get("timeout_ms", fn.timeout_ms))
-        changes["version"] = fn.version + 1
-    updated = repository.update(fn, changes, now_iso())
-    search.sync(fn.owner_id, "function", fn.id, _searchable(fn), _searchable(updated))
-    return updated
+    if "code" in changed or "timeout_ms" in changed:
+        changed["entry_point"] = _entry_point(changed.get("code", fn.code), changed.get("timeout_ms", fn.timeout_ms))
+        changed["version"] = fn.version + 1
+    return repository.update(fn, changed, now_iso())
 
 
 def delete_function(who: Principal, function_id: str) -> None:
-    fn = get_function(who, function_id)
-    repository.delete(fn)
-    search.sync(fn.owner_id, "function", fn.id, _searchable(fn), None)
+    repository.delete(get_function(who, function_id))
 
 
 def list_versions(who: Principal, function_id: str, *, limit: int, cursor: str | None) -> Page[FunctionVersion]:
@@ -122,3 +113,47 @@ def function_history(who: Principal, function_id: str, *, limit: int, cursor: st
 
 def all_function_history(who: Principal, *, limit: int, cursor: str | None) -> Page[FunctionExecution]:
     return history.for_caller(who, "function", limit=limit, cursor=cursor)
+
+
+# ---------------------------------------------------------------- for other contexts (flows, the engine)
+def function_owners(function_ids: list[str]) -> Lookup[dict[str, str]]:
+    """Which of these functions exist and who owns each (id → owner id), as a batch read."""
+    return repository.function_owners(function_ids)
+
+
+def existing_versions(keys: list[tuple[str, int]]) -> Lookup[set[tuple[str, int]]]:
+    """Which of these (function id, version) pairs exist, as a batch read."""
+    return repository.existing_versions(keys)
+
+
+def code_for(nodes: Iterable[tuple[str, int | None]], owner_id: str) -> dict[tuple[str, int | None], FunctionCode]:
+    """The code each (function id, version) runs for ``owner_id``: a pinned version, or the latest for None.
+    Missing functions and versions, and other owners' functions, are left out. Pinned versions come from this
+    instance's cache when read in the last few minutes; the rest in one BatchGetItem."""
+    wanted = list(dict.fromkeys(nodes))
+    now = time.monotonic()
+    found: dict[tuple[str, int | None], FunctionCode | None] = {}
+    for key in wanted:
+        hit = _pinned.get(key) if key[1] is not None else None  # type: ignore[arg-type]
+        if hit is not None and now - hit[0] < PINNED_CACHE_SECONDS:
+            found[key] = hit[1]
+    pinned = [(f, v) for f, v in wanted if v is not None and (f, v) not in found]
+    latest = [f for f, v in wanted if v is None]
+    if pinned or latest:
+        versions, current = read_all(repository.version_code(pinned), repository.latest_code(latest))
+        if len(_pinned) > PINNED_CACHE_MAX:
+            _pinned.clear()
+        for key in pinned:
+            found[key] = versions.get(key)
+            _pinned[key] = (now, found[key])
+        for function_id in latest:
+            found[(function_id, None)] = current.get(function_id)
+    return {k: c for k, c in found.items() if c is not None and c.owner_id == owner_id}
+
+
+def execute(code: FunctionCode, message: dict[str, Any]) -> sandbox.Execution:
+    """Run one function on ``message`` in a fresh sandbox (a flow's function node). Never raises for the script's
+    faults."""
+    result = sandbox.run(code.code, message, timeout_ms=code.timeout_ms)
+    timing("FunctionDuration", result.duration_ms)
+    return result

@@ -25,10 +25,10 @@ from pynamodb.attributes import JSONAttribute, NumberAttribute, TTLAttribute, Un
 from pynamodb.indexes import AllProjection
 
 from fleetgate.core.errors import InvalidInput
-from fleetgate.core.ids import iso
+from fleetgate.core.ids import iso, parse_iso
 from fleetgate.core.pagination import Page, decode_cursor, encode_cursor
 from fleetgate.core.repository import BaseModel, get_item, gsi, meta, query_page
-from fleetgate.core.settings import cached, get_settings, table_name
+from fleetgate.core.settings import cached, history_retention_days, table_name
 
 T = TypeVar("T")
 MAX_FIELD_BYTES = 64 * 1024
@@ -133,7 +133,7 @@ def record(
         started_at=started_at,
         duration_ms=round(float(duration_ms), 3),
         record=body,
-        expires_at=started + timedelta(days=get_settings().history_retention_days),
+        expires_at=started + timedelta(days=history_retention_days()),
     ).save()
     return _plain(kind, resource_id, history_id, status, started_at, duration_ms, body)
 
@@ -195,10 +195,10 @@ def everyone(
     now = today or datetime.now(UTC)
     state = decode_cursor(cursor, scope) or {}
     try:
-        day = datetime.fromisoformat(state["day"]) if "day" in state else now
+        day = parse_iso(state["day"]) if "day" in state else now
     except (TypeError, ValueError):
         raise InvalidInput("Invalid cursor", field="query:cursor") from None
-    oldest = now - timedelta(days=get_settings().history_retention_days + 1)
+    oldest = now - timedelta(days=history_retention_days() + 1)
     last_key = state.get("key")
     items: list[T] = []
     conv = _convert(convert)

@@ -42,18 +42,3 @@ class FlowExecution(_Record):
     input: Any = None
     output: Any = None
     steps: list[dict[str, Any]] = Field(default_factory=list, description="One entry per node executed, in order")
-
-
-class FunctionExecutionList(Schema):
-    items: list[FunctionExecution]
-    next_cursor: str | None = None
-
-
-class IntegrationExecutionList(Schema):
-    items: list[IntegrationExecution]
-    next_cursor: str | None = None
-
-
-class FlowExecutionList(Schema):
-    items: list[FlowExecution]
-    next_cursor: str | None = None

@@ -112,6 +112,12 @@ def record_flow_run(
     return FlowExecution(flow_id=flow_id, **plain)
 
 
+def history_id(started: datetime, suffix: str) -> str:
+    """A history id derived from ``suffix`` (12 hex digits, e.g. from a flow run's id): recording under it twice
+    writes one record."""
+    return repository.new_history_id(started, suffix)
+
+
 def for_resource(kind: str, resource_id: str, *, limit: int, cursor: str | None) -> Page[Any]:
     return repository.for_resource(kind, resource_id, lambda p: _SCHEMAS[kind](**p), limit=limit, cursor=cursor)
 

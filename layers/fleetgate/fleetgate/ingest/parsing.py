@@ -20,10 +20,11 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from fleetgate.core.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from fleetgate.core.ids import iso
 from fleetgate.core.limits import MAX_JSON_DEPTH, json_too_deep
 from fleetgate.devices.schemas import normalize_dev_eui
 
@@ -369,10 +370,6 @@ def _helium(kind: str, d: dict[str, Any], raw: bytes) -> DeviceEvent:
     reported = d.get("reported_at")
     source_time = None
     if _number(reported) is not None:
-        from datetime import datetime
-
-        from fleetgate.core.ids import iso
-
         try:
             source_time = iso(datetime.fromtimestamp(float(reported) / 1000, tz=UTC))
         except (OverflowError, OSError, ValueError):

@@ -28,11 +28,6 @@ class IngestKeyCreated(IngestKey):
     key: str = Field(description="The X-API-Key value. Shown once: only a keyed hash of it is stored")
 
 
-class IngestKeyList(Schema):
-    items: list[IngestKey]
-    next_cursor: str | None = None
-
-
 IngestStatus = Literal["accepted", "duplicate", "ignored"]
 
 

@@ -1,8 +1,5 @@
-"""Ingest logic: X-API-Key keys, ingesting ChirpStack / Helium events, offline detection.
-
-Keys: ``fgk_<key id>_<secret>``, 32 random bytes of secret. Only ``HMAC-SHA256(INGEST_KEY_SECRET, secret)`` is
-stored (a fast keyed hash is right for a high-entropy random key; a password hash would only slow every uplink
-down), and the key's id makes its lookup one GetItem. A key ingests for its owner's devices only.
+"""Ingest logic: ingesting ChirpStack / Helium events (authenticated by an ingest key, see
+:mod:`fleetgate.ingest.keys`), offline detection.
 
 Ingesting one event, in order: the key (401, nothing stored, when it is missing or wrong), the body (415 for
 protobuf, 422 for anything else we cannot read), then the device by dev_eui. An unknown device (or someone
@@ -15,92 +12,39 @@ starts the device's flows (one SQS message per flow); ``status`` stores the batt
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import re
-import secrets
-from datetime import UTC, datetime, timedelta
+import time
+from datetime import UTC, datetime
 from typing import Any
 
-from fleetgate.core.access import owner_scope, visible
-from fleetgate.core.auth import Principal
-from fleetgate.core.errors import DomainError, Unauthorized
-from fleetgate.core.ids import iso, new_id, now_iso, utc_now
-from fleetgate.core.observability import logger
-from fleetgate.core.pagination import Page
-from fleetgate.core.settings import get_engine_settings
-from fleetgate.devices import repository as devices
+from fleetgate.core.errors import DomainError
+from fleetgate.core.ids import iso, new_id, utc_now
+from fleetgate.core.observability import count, logger
+from fleetgate.core.repository import read_all
+from fleetgate.core.settings import get_ingest_settings
+from fleetgate.devices import presence
+from fleetgate.devices import service as devices
 from fleetgate.devices.schemas import Device, DeviceHistoryEntry
-from fleetgate.ingest import parsing, repository
-from fleetgate.ingest.schemas import IngestKey, IngestKeyCreate, IngestKeyCreated, IngestResult
+from fleetgate.engine import starts as engine
+from fleetgate.ingest import keys, parsing, repository
+from fleetgate.ingest.schemas import IngestResult
 
-KEY_PREFIX = "fgk"
-_KEY = re.compile(r"^fgk_([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
 MAX_OFFLINE_PER_RUN = 1000
-
-
-class InvalidApiKey(Unauthorized):
-    challenge = 'ApiKey header="X-API-Key"'
-
-
-# ================================================================ keys
-def _hash(secret: str) -> str:
-    return hmac.new(get_engine_settings().ingest_key_secret.encode(), secret.encode(), hashlib.sha256).hexdigest()
-
-
-def create_key(who: Principal, data: IngestKeyCreate) -> IngestKeyCreated:
-    key_id, secret, now = new_id(), secrets.token_urlsafe(32), now_iso()
-    record = IngestKey(
-        id=key_id,
-        owner_id=who.user_id,
-        name=data.name,
-        description=data.description,
-        prefix=f"{KEY_PREFIX}_{key_id}_{secret[:4]}",
-        created_at=now,
-        updated_at=now,
-    )
-    repository.create_key(record, _hash(secret))
-    return IngestKeyCreated(**record.model_dump(), key=f"{KEY_PREFIX}_{key_id}_{secret}")
-
-
-def list_keys(who: Principal, *, limit: int, cursor: str | None) -> Page[IngestKey]:
-    return repository.list_keys(owner_scope(who), limit=limit, cursor=cursor)
-
-
-def revoke_key(who: Principal, key_id: str) -> None:
-    found = repository.get_key(key_id)
-    key = visible(who, found[0] if found else None, "Ingest key")
-    repository.delete_key(key.id)
-
-
-def _split(api_key: str | None) -> tuple[str, str]:
-    match = _KEY.match((api_key or "").strip())
-    if not match:
-        raise InvalidApiKey("Missing or invalid X-API-Key" if api_key else "Missing X-API-Key header")
-    return match.group(1), match.group(2)
-
-
-def _owner(found: tuple[IngestKey, str] | None, secret: str) -> str:
-    """The owner of a key whose secret matches; 401 otherwise (the same for an unknown and a wrong key)."""
-    expected = found[1] if found else "0" * 64
-    if not hmac.compare_digest(_hash(secret), expected) or found is None:
-        raise InvalidApiKey("Missing or invalid X-API-Key")
-    return found[0].owner_id
 
 
 # ================================================================ ingest
 def ingest(*, api_key: str | None, event: str | None, body: bytes, content_type: str | None) -> IngestResult:
-    key_id, secret = _split(api_key)
+    key_id, secret = keys.split(api_key)
     try:
         parsed = parsing.parse(body, content_type, event)
     except DomainError as problem:  # authentication still comes first: 401 before 415 / 422
-        _owner(repository.get_key(key_id), secret)
+        keys.check(key_id, secret)
         raise problem from None
-    found, device_id = repository.get_key_and_device_id(key_id, devices.dev_eui_key(parsed.dev_eui))
-    owner_id = _owner(found, secret)
+    # the key and the device's dev_eui claim in one BatchGetItem
+    found, device_id = read_all(keys.lookup(key_id), devices.device_id_by_eui(parsed.dev_eui))
+    owner_id = keys.owner(found, secret)
     received = utc_now()
     received_at = iso(received)
-    device = devices.get_device(device_id) if device_id else None
+    device = devices.device_by_id(device_id) if device_id else None
     result = IngestResult(
         status="accepted", event=parsed.event, format=parsed.format, dev_eui=parsed.dev_eui, received_at=received_at
     )
@@ -108,23 +52,24 @@ def ingest(*, api_key: str | None, event: str | None, body: bytes, content_type:
         reason = "unknown device: no device with this dev_eui is registered to the key's owner"
         history_id = _record_unknown(parsed, owner_id, received_at, reason)
         logger.info("uplink from an unknown device", extra={"dev_eui": parsed.dev_eui, "event": parsed.event})
+        count("UplinksIgnored")
         return result.model_copy(update={"status": "ignored", "reason": reason, "history_id": history_id})
     result = result.model_copy(update={"device_id": device.id})
     dedup_key = f"{device.id}|{parsed.event}|{parsed.dedup}"
-    if not repository.claim_event(dedup_key, received, get_engine_settings().ingest_dedup_hours):
+    if not repository.claim_event(dedup_key, received, get_ingest_settings().dedup_hours):
+        count("UplinksDuplicate")
         return result.model_copy(
             update={"status": "duplicate", "reason": "already ingested (same deduplication id): not processed again"}
         )
+    count("UplinksAccepted")
     data = {**parsed.data, "format": parsed.format}
     if parsed.source_time:
         data["source_time"] = parsed.source_time
     entry = DeviceHistoryEntry(id=new_id(), device_id=device.id, event=parsed.event, received_at=received_at, data=data)
-    devices.add_history(entry, device.owner_id)
+    devices.record_history(entry, device.owner_id)
     result = result.model_copy(update={"history_id": entry.id})
     if parsed.event == "up":
-        _mark_seen(device, received)
-        from fleetgate.engine import service as engine
-
+        presence.seen(device, received)
         try:
             flows = engine.start_runs(
                 device_id=device.id,
@@ -139,25 +84,10 @@ def ingest(*, api_key: str | None, event: str | None, body: bytes, content_type:
             return result.model_copy(update={"reason": "stored, but its flows could not be started (logged)"})
         result = result.model_copy(update={"flows_triggered": flows})
     elif parsed.event == "status":
-        repository.set_battery(device.id, {**parsed.battery, "updated_at": received_at})
+        presence.record_status(device.id, {**parsed.battery, "updated_at": received_at})
     elif parsed.event == "location":
-        repository.set_location(device.id, {**parsed.location, "updated_at": received_at})
+        presence.record_location(device.id, {**parsed.location, "updated_at": received_at})
     return result
-
-
-def _mark_seen(device: Device, received: datetime) -> None:
-    maintenance = device.status == "maintenance"  # a status set by hand: uplinks do not override it
-    due = None
-    if device.expected_transmit_time and not maintenance:
-        due = iso(received + timedelta(seconds=int(device.expected_transmit_time)))
-    repository.mark_seen(
-        device.id, iso(received), online=not maintenance, offline_due=due, shard=shard_of(device.id) if due else None
-    )
-
-
-def shard_of(device_id: str) -> str:
-    digest = hashlib.sha1(device_id.encode()).digest()
-    return f"s{int.from_bytes(digest[:4], 'big') % get_engine_settings().offline_shards}"
 
 
 def _uplink_message(device: Device, parsed: parsing.DeviceEvent, received_at: str, history_id: str) -> dict[str, Any]:
@@ -192,7 +122,7 @@ def _record_unknown(parsed: parsing.DeviceEvent, owner_id: str, received_at: str
             "reason": reason,
         },
     )
-    devices.add_history(entry, owner_id)
+    devices.record_history(entry, owner_id)
     return entry.id
 
 
@@ -204,24 +134,20 @@ def detect_offline(
     Query per shard of the offline_due index (due devices only), then per device a conditional update (an
     uplink in between wins), an ``offline`` history entry and its flows (those with an offline trigger run).
     ``deadline`` (time.monotonic()) stops early; the rest is due next time."""
-    import time
-
-    from fleetgate.engine import service as engine
-
     now = now or datetime.now(UTC)
     at = iso(now)
     marked, flows, stopped = 0, 0, False
-    for shard in range(get_engine_settings().offline_shards):
+    for shard in presence.shards():
         # one more than the room left: a due device beyond the limit means this run is not complete
-        for item in repository.due_devices(f"s{shard}", at, limit - marked + 1):
+        for item in presence.due(shard, at, limit - marked + 1):
             if marked >= limit or (deadline is not None and time.monotonic() > deadline):
                 stopped = True
                 break
             due = item.offline_due
-            if due is None or not repository.mark_offline(item.id, due):
+            if due is None or not presence.mark_offline(item.id, due):
                 continue
             marked += 1
-            ett = int(item.expected_transmit_time) if item.expected_transmit_time is not None else None
+            ett = item.expected_transmit_time
             entry = DeviceHistoryEntry(
                 id=new_id(),
                 device_id=item.id,
@@ -229,7 +155,7 @@ def detect_offline(
                 received_at=at,
                 data={"last_seen": item.last_seen, "expected_transmit_time": ett, "offline_due": due},
             )
-            devices.add_history(entry, item.owner_id or "")
+            devices.record_history(entry, item.owner_id)
             message = {
                 "event": "offline",
                 "device_id": item.id,
@@ -243,8 +169,8 @@ def detect_offline(
             }
             flows += engine.start_runs(
                 device_id=item.id,
-                owner_id=item.owner_id or "",
-                dev_eui=item.dev_eui or "",
+                owner_id=item.owner_id,
+                dev_eui=item.dev_eui,
                 event="offline",
                 message=message,
                 origin=f"offline|{item.id}|{due}",

@@ -1,1 +1,1 @@
-"""HTTP and MQTT integrations: CRUD with masked secrets, and test sends (through fleetgate.flows.outbound)."""
+"""HTTP and MQTT integrations: CRUD with masked secrets, and test sends (through fleetgate.integrations.outbound)."""

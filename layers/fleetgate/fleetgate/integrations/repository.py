@@ -4,23 +4,28 @@ rest by DynamoDB); the service masks secrets on the way out."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
+from pydantic import BaseModel
 from pynamodb.attributes import JSONAttribute, UnicodeAttribute
 from pynamodb.exceptions import DeleteError, UpdateError
 
 from fleetgate.core.errors import NotFound
 from fleetgate.core.pagination import Page
 from fleetgate.core.repository import (
+    Lookup,
     OwnedItem,
-    batch_get,
     get_item,
     is_conditional_failure,
     list_owned,
+    owned_by,
     owned_fields,
     owned_model,
+    owners,
 )
 from fleetgate.core.settings import cached, table_name
+from fleetgate.integrations.schemas import IntegrationRecord
 
 
 class IntegrationItem(OwnedItem):
@@ -36,29 +41,31 @@ def _integrations() -> type[IntegrationItem]:
     return owned_model(IntegrationItem, "IntegrationModel", table_name("INTEGRATIONS_TABLE"))
 
 
-def _plain(item: IntegrationItem) -> dict[str, Any]:
-    return owned_fields(item)
+def _record(item: IntegrationItem) -> IntegrationRecord:
+    return IntegrationRecord.model_validate(owned_fields(item))
 
 
-def create(record: dict[str, Any]) -> None:
+def _stored(value: Any) -> Any:
+    return value.model_dump() if isinstance(value, BaseModel) else value
+
+
+def create(record: IntegrationRecord) -> None:
     Integrations = _integrations()
-    Integrations(kind="integration", created_key=f"{record['created_at']}#{record['id']}", **record).save(
+    Integrations(kind="integration", created_key=f"{record.created_at}#{record.id}", **record.model_dump()).save(
         condition=Integrations.id.does_not_exist()
     )
 
 
-def get(integration_id: str) -> dict[str, Any] | None:
+def get(integration_id: str) -> IntegrationRecord | None:
     item = get_item(_integrations(), integration_id)
-    return None if item is None else _plain(item)
-
-
-def get_many(ids: list[str]) -> list[dict[str, Any]]:
-    return [_plain(i) for i in batch_get(_integrations(), list(dict.fromkeys(ids)))]
+    return None if item is None else _record(item)
 
 
 def update(integration_id: str, changes: dict[str, Any], updated_at: str) -> None:
+    """Set the changed fields (``config`` as its validated model)."""
     Integrations = _integrations()
-    actions = [getattr(Integrations, k).set(v) for k, v in changes.items()] + [Integrations.updated_at.set(updated_at)]
+    actions = [getattr(Integrations, k).set(_stored(v)) for k, v in changes.items()]
+    actions.append(Integrations.updated_at.set(updated_at))
     try:
         Integrations(id=integration_id).update(actions=actions, condition=Integrations.id.exists())
     except UpdateError as exc:
@@ -77,10 +84,13 @@ def delete(integration_id: str) -> None:
         raise
 
 
-def list_integrations(owner_id: str | None, *, limit: int, cursor: str | None) -> Page[dict[str, Any]]:
-    return list_owned(_integrations(), "integration", _plain, owner_id, limit=limit, cursor=cursor)
+def list_integrations(owner_id: str | None, *, limit: int, cursor: str | None) -> Page[IntegrationRecord]:
+    return list_owned(_integrations(), "integration", _record, owner_id, limit=limit, cursor=cursor)
 
 
-def integration_model() -> type:
-    """The model class, for other contexts' multi-table reads (flow validation)."""
-    return _integrations()
+def integration_owners(integration_ids: Iterable[str]) -> Lookup[dict[str, str]]:
+    return owners(_integrations(), integration_ids)
+
+
+def records_of(integration_ids: Iterable[str], owner_id: str) -> Lookup[dict[str, IntegrationRecord]]:
+    return owned_by(_integrations(), integration_ids, owner_id, _record)

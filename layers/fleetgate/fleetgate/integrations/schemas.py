@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -44,8 +45,6 @@ def _host(value: str) -> str:
     value = value.strip()
     if value.startswith("[") and value.endswith("]"):
         value = value[1:-1]
-    import ipaddress
-
     try:
         ipaddress.ip_address(value)
         return value
@@ -112,16 +111,20 @@ def _inject_type(data: Any) -> Any:
     return data
 
 
-class IntegrationCreate(Input):
-    name: Name
-    description: Description = ""
-    type: IntegrationType
-    config: Config
+class _ConfigByType(Schema):
+    """A model whose ``config`` is validated as the model its ``type`` selects."""
 
     @model_validator(mode="before")
     @classmethod
     def select_config(cls, data: Any) -> Any:
         return _inject_type(data)
+
+
+class IntegrationCreate(_ConfigByType, Input):
+    name: Name
+    description: Description = ""
+    type: IntegrationType
+    config: Config
 
 
 class IntegrationUpdate(Input):
@@ -134,6 +137,20 @@ class IntegrationUpdate(Input):
     config: dict[str, Any] | None = None
 
 
+class IntegrationRecord(_ConfigByType):
+    """A stored integration, secrets included: what deliveries send through and what the API shows masked (as
+    :class:`Integration`). Never returned by the API as it is."""
+
+    id: str
+    owner_id: str
+    name: str
+    description: str = ""
+    type: IntegrationType
+    config: Config
+    created_at: str
+    updated_at: str
+
+
 class Integration(Schema):
     id: str
     owner_id: str
@@ -143,11 +160,6 @@ class Integration(Schema):
     config: dict[str, Any] = Field(description="Secrets (passwords, credential headers, URL passwords) masked")
     created_at: str
     updated_at: str
-
-
-class IntegrationList(Schema):
-    items: list[Integration]
-    next_cursor: str | None = None
 
 
 class IntegrationTestRequest(Input):

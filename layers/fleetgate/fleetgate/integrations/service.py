@@ -17,27 +17,31 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import TypeAdapter, ValidationError
 
-from fleetgate.core.access import owner_scope
+from fleetgate.core.access import new_resource, owner_scope, visible
 from fleetgate.core.auth import Principal
 from fleetgate.core.errors import InvalidInput, NotFound
-from fleetgate.core.ids import new_id, now_iso
+from fleetgate.core.ids import now_iso
+from fleetgate.core.observability import count, timing
 from fleetgate.core.pagination import Page
+from fleetgate.core.repository import Lookup
+from fleetgate.core.schemas import changed, sent_fields
 from fleetgate.core.settings import cached
 from fleetgate.history import service as history
 from fleetgate.history.schemas import IntegrationExecution
-from fleetgate.integrations import repository
+from fleetgate.integrations import outbound, repository
+from fleetgate.integrations.outbound import Outcome
 from fleetgate.integrations.schemas import (
     MASK,
     Config,
     HttpConfig,
     Integration,
     IntegrationCreate,
+    IntegrationRecord,
     IntegrationTestRequest,
     IntegrationTestResult,
     IntegrationUpdate,
     MqttConfig,
 )
-from fleetgate.search import service as search
 
 _SENSITIVE = re.compile(r"auth|cookie|token|secret|passw|api[-_]?key|^key$|[-_]key$|credential|signature|session", re.I)
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9._~+/-]*) +\S")
@@ -119,42 +123,31 @@ def _config_adapter() -> TypeAdapter:
     return TypeAdapter(Config)
 
 
-def _validate_config(kind: str, config: dict[str, Any]) -> dict[str, Any]:
+def _validate_config(kind: str, config: dict[str, Any]) -> HttpConfig | MqttConfig:
     try:
-        model = _config_adapter().validate_python({**config, "type": kind})
+        return _config_adapter().validate_python({**config, "type": kind})
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"][1:]) if len(err["loc"]) > 1 else ""
         raise InvalidInput(err["msg"], field="config" + (f".{loc}" if loc else "")) from None
-    return model.model_dump()
 
 
-def _out(record: dict[str, Any]) -> Integration:
-    return Integration(**{**record, "config": masked_config(record["type"], record["config"])})
+def _out(record: IntegrationRecord) -> Integration:
+    return Integration(
+        **record.model_dump(exclude={"config"}), config=masked_config(record.type, record.config.model_dump())
+    )
 
 
-def _visible(who: Principal, integration_id: str) -> dict[str, Any]:
-    record = repository.get(integration_id)
-    if record is None or not (who.is_admin or record["owner_id"] == who.user_id):
-        raise NotFound("Integration not found")
-    return record
+def _visible(who: Principal, integration_id: str) -> IntegrationRecord:
+    return visible(who, repository.get(integration_id), "Integration")
 
 
 # ---------------------------------------------------------------- CRUD
 def create_integration(who: Principal, data: IntegrationCreate) -> Integration:
-    now = now_iso()
-    record = {
-        "id": new_id(),
-        "owner_id": who.user_id,
-        "name": data.name,
-        "description": data.description,
-        "type": data.type,
-        "config": data.config.model_dump(),
-        "created_at": now,
-        "updated_at": now,
-    }
+    record = IntegrationRecord(
+        **new_resource(who), name=data.name, description=data.description, type=data.type, config=data.config
+    )
     repository.create(record)
-    search.sync(who.user_id, "integration", record["id"], None, {"name": data.name})
     return _out(record)
 
 
@@ -169,32 +162,25 @@ def get_integration(who: Principal, integration_id: str) -> Integration:
 
 def update_integration(who: Principal, integration_id: str, data: IntegrationUpdate) -> Integration:
     current = _visible(who, integration_id)
-    given = data.model_dump(exclude_unset=True)
-    for required in given:
-        if given[required] is None:
-            raise InvalidInput(f"{required} cannot be null", field=required)
-    changes = {k: v for k, v in given.items() if k in ("name", "description")}
-    kind = given.get("type", current["type"])
-    if kind != current["type"] and "config" not in given:
+    given = sent_fields(data)
+    values = {k: v for k, v in given.items() if k in ("name", "description")}
+    kind = given.get("type", current.type)
+    if kind != current.type and "config" not in given:
         raise InvalidInput("changing the type needs a config for the new type", field="config")
     if "config" in given:
-        merged = _keep_secrets(kind, given["config"], current["config"] if kind == current["type"] else {})
-        changes["config"] = _validate_config(kind, merged)
-        changes["type"] = kind
-    changes = {k: v for k, v in changes.items() if v != current.get(k)}
-    if not changes:
+        stored = current.config.model_dump() if kind == current.type else {}
+        values["config"] = _validate_config(kind, _keep_secrets(kind, given["config"], stored))
+        values["type"] = kind
+    update = changed(current, values)
+    if not update:
         return _out(current)
     now = now_iso()
-    repository.update(current["id"], changes, now)
-    updated = {**current, **changes, "updated_at": now}
-    search.sync(current["owner_id"], "integration", current["id"], {"name": current["name"]}, {"name": updated["name"]})
-    return _out(updated)
+    repository.update(current.id, update, now)
+    return _out(current.model_copy(update={**update, "updated_at": now}))
 
 
 def delete_integration(who: Principal, integration_id: str) -> None:
-    current = _visible(who, integration_id)
-    repository.delete(current["id"])
-    search.sync(current["owner_id"], "integration", current["id"], {"name": current["name"]}, None)
+    repository.delete(_visible(who, integration_id).id)
 
 
 # ---------------------------------------------------------------- sending
@@ -208,28 +194,32 @@ def sample_payload() -> dict[str, Any]:
     }
 
 
-def send(record: dict[str, Any], payload: dict[str, Any], *, headers: dict[str, str] | None = None) -> Any:
-    """Deliver ``payload`` through the integration (the flow engine's entry point too); returns the Outcome.
-    ``headers`` are added to an HTTP integration's own (the engine's Idempotency-Key); MQTT ignores them."""
-    from fleetgate.flows import outbound
+def send(record: IntegrationRecord, payload: dict[str, Any], *, headers: dict[str, str] | None = None) -> Outcome:
+    """Deliver ``payload`` through the integration (the flow engine's entry point too). ``headers`` are added to an
+    HTTP integration's own (the engine's Idempotency-Key); MQTT ignores them. Never raises for the destination's
+    faults: the outcome says what happened."""
+    outcome = _deliver(record, payload, headers)
+    timing("IntegrationLatency", outcome.latency_ms)
+    if not outcome.success:
+        count("IntegrationFailures")
+    return outcome
 
-    config, kind = record["config"], record["type"]
-    shown = masked_request(kind, config)
-    if kind == "http":
-        cfg = HttpConfig(**config)
-        sent = {**cfg.headers, **(headers or {})}
+
+def _deliver(record: IntegrationRecord, payload: dict[str, Any], headers: dict[str, str] | None) -> Outcome:
+    cfg = record.config
+    shown = masked_request(record.type, cfg.model_dump())
+    if isinstance(cfg, HttpConfig):
         if headers:
             shown = {**shown, "headers": {**shown["headers"], **headers}}
         return outbound.send_http(
             url=cfg.url,
             method=cfg.method,
-            headers=sent,
+            headers={**cfg.headers, **(headers or {})},
             timeout=cfg.timeout_seconds,
             verify_tls=cfg.verify_tls,
             payload=payload,
             masked_request=shown,
         )
-    cfg = MqttConfig(**config)
     return outbound.send_mqtt(
         host=cfg.host,
         port=cfg.port,
@@ -264,12 +254,12 @@ def integration_history(
     who: Principal, integration_id: str, *, limit: int, cursor: str | None
 ) -> Page[IntegrationExecution]:
     record = _visible(who, integration_id)
-    return history.for_resource("integration", record["id"], limit=limit, cursor=cursor)
+    return history.for_resource("integration", record.id, limit=limit, cursor=cursor)
 
 
 def integration_history_entry(who: Principal, integration_id: str, history_id: str) -> IntegrationExecution:
     record = _visible(who, integration_id)
-    entry = history.get("integration", record["id"], history_id)
+    entry = history.get("integration", record.id, history_id)
     if entry is None:
         raise NotFound("History record not found")
     return entry
@@ -277,3 +267,15 @@ def integration_history_entry(who: Principal, integration_id: str, history_id: s
 
 def all_integration_history(who: Principal, *, limit: int, cursor: str | None) -> Page[IntegrationExecution]:
     return history.for_caller(who, "integration", limit=limit, cursor=cursor)
+
+
+# ---------------------------------------------------------------- for other contexts (flows, the engine)
+def integration_owners(integration_ids: list[str]) -> Lookup[dict[str, str]]:
+    """Which of these integrations exist and who owns each (id → owner id), as a batch read."""
+    return repository.integration_owners(integration_ids)
+
+
+def delivery_records(integration_ids: list[str], owner_id: str) -> dict[str, IntegrationRecord]:
+    """The integrations of ``owner_id`` among these ids (one BatchGetItem), to deliver through with :func:`send`;
+    missing ones and other owners' are left out."""
+    return repository.records_of(integration_ids, owner_id).get()

@@ -26,8 +26,9 @@ from urllib.parse import quote
 
 from fleetgate.core.errors import BadGateway, ConfigurationError, GatewayTimeout, NotFound
 from fleetgate.core.http import deadline, is_timeout, pooled_client
-from fleetgate.core.observability import logger
+from fleetgate.core.observability import count, logger
 from fleetgate.core.settings import MicroshareSettings, cached, get_microshare_settings, resolve_secret
+from fleetgate.microshare.clusters import Cluster
 
 REFRESH_MARGIN_SECONDS = 60.0  # fetch a new token this long before expiry (at most 10 % of its lifetime)
 
@@ -127,6 +128,7 @@ class MicroshareClient:
                 "Microshare call failed",
                 extra={"upstream_call": what, "error_type": type(exc).__name__, "duration_ms": round(ms, 1)},
             )
+            count("UpstreamErrors", upstream="microshare", status="timeout" if is_timeout(exc) else "unreachable")
             if is_timeout(exc):
                 raise GatewayTimeout("Microshare API did not respond in time") from None
             raise Unreachable("Could not connect to Microshare API") from None
@@ -135,6 +137,8 @@ class MicroshareClient:
             "Microshare call",
             extra={"upstream_call": what, "upstream_status": response.status_code, "duration_ms": round(ms, 1)},
         )
+        if not 200 <= response.status_code < 300:
+            count("UpstreamErrors", upstream="microshare", status=str(response.status_code))
         try:
             body = response.json() if response.content else None
         except ValueError:
@@ -231,15 +235,18 @@ class MicroshareClient:
             return self.api(method, segments, what, params=params, json_body=json_body, retry_auth=False)
         return reply
 
-    def discover(self) -> list[dict[str, Any]]:
-        reply = self.api("GET", ["device", "*"], "discover", params=[("details", "true"), ("discover", "true")])
+    def _discovery(self, what: str) -> Reply:
+        return self.api("GET", ["device", "*"], what, params=[("details", "true"), ("discover", "true")])
+
+    def discover(self) -> list[Cluster]:
+        reply = self._discovery("discover")
         _expect_ok(reply)
         objs = reply.body.get("objs") if isinstance(reply.body, dict) else None
         if not isinstance(objs, list):
             raise BadGateway("Microshare API returned an invalid response")
-        return [c for c in (_cluster(o) for o in objs) if c is not None]
+        return [c for c in (Cluster.parse(o) for o in objs) if c is not None]
 
-    def get_cluster(self, rec_type: str, cluster_id: str) -> dict[str, Any]:
+    def get_cluster(self, rec_type: str, cluster_id: str) -> Cluster:
         reply = self.api("GET", ["device", rec_type, cluster_id], "get_cluster")
         if reply.status == 404:
             raise NotFound(f"Cluster {cluster_id} not found on Microshare")
@@ -247,16 +254,28 @@ class MicroshareClient:
         body = reply.body
         if isinstance(body, dict) and isinstance(body.get("objs"), list):
             body = body["objs"][0] if body["objs"] else None
-        cluster = _cluster(body)
+        cluster = Cluster.parse(body)
         if cluster is None:
             raise BadGateway("Microshare API returned an invalid response")
         return cluster
 
-    def put_cluster(self, cluster: dict[str, Any]) -> None:
-        reply = self.api("PUT", ["device", cluster["recType"], cluster["_id"]], "put_cluster", json_body=cluster)
+    def put_cluster(self, cluster: Cluster) -> None:
+        reply = self.api("PUT", ["device", cluster.rec_type, cluster.id], "put_cluster", json_body=cluster.to_record())
         if reply.status == 404:
-            raise NotFound(f"Cluster {cluster['_id']} not found on Microshare")
+            raise NotFound(f"Cluster {cluster.id} not found on Microshare")
         _expect_ok(reply)
+
+    # ------------------------------------------------------------ probes (the benchmark: status codes, never raising)
+    def probe_discovery(self) -> tuple[int, Cluster | None]:
+        """The status of one discovery call, and its first cluster when it answered one."""
+        reply = self._discovery("benchmark_discover")
+        objs = reply.body.get("objs") if reply.ok and isinstance(reply.body, dict) else None
+        first = Cluster.parse(objs[0]) if isinstance(objs, list) and objs else None
+        return reply.status, first
+
+    def probe_cluster(self, cluster: Cluster) -> int:
+        """The status of one read of ``cluster``."""
+        return self.api("GET", ["device", cluster.rec_type, cluster.id], "benchmark_cluster").status
 
 
 def _expect_ok(reply: Reply) -> None:
@@ -264,19 +283,6 @@ def _expect_ok(reply: Reply) -> None:
         raise ServiceCredentialsRejected("Microshare API refused the service token")
     if not reply.ok:
         raise BadGateway(f"Microshare API returned error {reply.status}")
-
-
-def _cluster(obj: Any) -> dict[str, Any] | None:
-    """A cluster record, normalised: ``data.devices`` always a list of objects. None when unusable."""
-    if not isinstance(obj, dict) or not isinstance(obj.get("_id"), str) or not isinstance(obj.get("recType"), str):
-        return None
-    data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
-    devices = data.get("devices") if isinstance(data.get("devices"), list) else []
-    return {
-        **obj,
-        "name": str(obj.get("name") or ""),
-        "data": {**data, "devices": [d for d in devices if isinstance(d, dict)]},
-    }
 
 
 @cached

@@ -21,7 +21,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from fleetgate.core.errors import BadGateway, ConfigurationError, GatewayTimeout, InvalidInput, UnsupportedMediaType
 from fleetgate.core.observability import logger
-from fleetgate.core.settings import MicroshareSettings, resolve_secret
+from fleetgate.core.settings import ErpSettings, resolve_secret
 from fleetgate.microshare import repository
 from fleetgate.microshare.schemas import ErpStatus, InspectionPoint, InspectionPointIn
 
@@ -141,7 +141,7 @@ def parse_upload(body: str | None, content_type: str | None) -> list[InspectionP
 class OdooSource:
     name = "odoo"
 
-    def __init__(self, settings: MicroshareSettings):
+    def __init__(self, settings: ErpSettings):
         self.settings = settings
 
     def _require(self) -> None:
@@ -272,9 +272,9 @@ def _product_point(product: Any) -> InspectionPoint | None:
     )
 
 
-def source(settings: MicroshareSettings) -> InspectionPointSource:
-    if settings.erp_adapter == "upload":
+def source(settings: ErpSettings) -> InspectionPointSource:
+    if settings.adapter == "upload":
         return UploadSource()
-    if settings.erp_adapter == "odoo":
+    if settings.adapter == "odoo":
         return OdooSource(settings)
-    raise ConfigurationError(f"ERP_ADAPTER must be upload or odoo, not {settings.erp_adapter!r}")
+    raise ConfigurationError(f"ERP_ADAPTER must be upload or odoo, not {settings.adapter!r}")

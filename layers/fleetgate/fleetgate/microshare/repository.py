@@ -27,6 +27,7 @@ from pynamodb.exceptions import DeleteError, PutError
 from fleetgate.core.ids import iso
 from fleetgate.core.repository import BaseModel, is_conditional_failure, meta
 from fleetgate.core.settings import cached, table_name
+from fleetgate.microshare.clusters import Cluster
 
 CACHE, META, STATS, LEASE, UPLOAD = "cache", "meta", "stats", "lease", "erp-upload"
 GARBAGE_AFTER = timedelta(days=1)  # TTL removes cache items this long after they went stale
@@ -78,10 +79,14 @@ class CacheMeta:
     cluster_count: int
     device_count: int
 
+    @property
+    def expires_at(self) -> str:
+        return iso(_at(self.fresh_until))
+
 
 @dataclass
 class Snapshot:
-    clusters: list[dict[str, Any]] = field(default_factory=list)
+    clusters: list[Cluster] = field(default_factory=list)
     meta: CacheMeta | None = None
 
     def fresh(self, now: float) -> bool:
@@ -89,7 +94,7 @@ class Snapshot:
 
     @property
     def cluster_ids(self) -> set[str]:
-        return {c["_id"] for c in self.clusters}
+        return {c.id for c in self.clusters}
 
 
 def _meta(item: MicroshareItem) -> CacheMeta:
@@ -109,7 +114,9 @@ def read_cache() -> Snapshot:
         if item.sk == META:
             snap.meta = _meta(item)
         elif item.sk.startswith("cluster#"):
-            snap.clusters.append(_unpack(item.body))
+            cluster = Cluster.parse(_unpack(item.body))
+            if cluster is not None:
+                snap.clusters.append(cluster)
     return snap
 
 
@@ -118,11 +125,13 @@ def count(*, hit: bool) -> None:
     Items(STATS, CACHE).update(actions=[(Items.hits if hit else Items.misses).add(1)])
 
 
-def _cluster_item(cluster: dict[str, Any], fetched_at: float, expires: datetime) -> MicroshareItem:
-    return _items()(CACHE, f"cluster#{cluster['_id']}", body=_pack(cluster), fetched_at=fetched_at, expires_at=expires)
+def _cluster_item(cluster: Cluster, fetched_at: float, expires: datetime) -> MicroshareItem:
+    return _items()(
+        CACHE, f"cluster#{cluster.id}", body=_pack(cluster.to_record()), fetched_at=fetched_at, expires_at=expires
+    )
 
 
-def store_cluster(cluster: dict[str, Any], *, fetched_at: float, ttl: int) -> bool:
+def store_cluster(cluster: Cluster, *, fetched_at: float, ttl: int) -> bool:
     """Put one cluster unless the cache holds a copy read later than ``fetched_at``. True when stored."""
     Items = _items()
     try:
@@ -136,21 +145,19 @@ def store_cluster(cluster: dict[str, Any], *, fetched_at: float, ttl: int) -> bo
         raise
 
 
-def store_discovery(
-    clusters: list[dict[str, Any]], *, fetched_at: float, ttl: int, cached_ids: Iterable[str]
-) -> CacheMeta:
+def store_discovery(clusters: list[Cluster], *, fetched_at: float, ttl: int, cached_ids: Iterable[str]) -> CacheMeta:
     """Store a full discovery: each cluster (newer copies win), drop vanished ones, then mark the cache fresh."""
     Items = _items()
     for cluster in clusters:
         store_cluster(cluster, fetched_at=fetched_at, ttl=ttl)
-    for gone in set(cached_ids) - {c["_id"] for c in clusters}:
+    for gone in set(cached_ids) - {c.id for c in clusters}:
         Items(CACHE, f"cluster#{gone}").delete()
     info = CacheMeta(
         refreshed_at=iso(_at(fetched_at)),
         fetched_at=fetched_at,
         fresh_until=fetched_at + ttl,
         cluster_count=len(clusters),
-        device_count=sum(len(c["data"]["devices"]) for c in clusters),
+        device_count=sum(len(c.devices) for c in clusters),
     )
     try:
         Items(

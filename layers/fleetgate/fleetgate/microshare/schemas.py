@@ -164,11 +164,6 @@ class Device(Schema):
     configuration: str | None = None
 
 
-class DeviceList(Schema):
-    items: list[Device]
-    next_cursor: str | None = None
-
-
 class ClusterSummary(Schema):
     id: str
     name: str

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from fleetgate.core.errors import BadGateway, ConfigurationError, GatewayTimeout
 from fleetgate.core.http import deadline, is_timeout, pooled_client
-from fleetgate.core.observability import logger
+from fleetgate.core.observability import count, logger
 from fleetgate.core.settings import cached, get_mobivisor_settings, names_secret, resolve_secret
 
 UPSTREAM_ERROR_MAX_CHARS = 2000  # a non-JSON error body is carried as text, cut to this length
@@ -91,6 +91,7 @@ def call(method: str, segments: Sequence[str], params: Sequence[tuple[str, str]]
                     "duration_ms": round((time.perf_counter() - started) * 1000, 1),
                 },
             )
+            count("UpstreamErrors", upstream="mobivisor", status="timeout" if timed_out else "unreachable")
             if timed_out:
                 raise GatewayTimeout("Mobivisor API did not respond in time") from None
             raise BadGateway("Could not connect to Mobivisor API") from None
@@ -108,6 +109,8 @@ def call(method: str, segments: Sequence[str], params: Sequence[tuple[str, str]]
             if fresh != token:
                 token = fresh
                 continue
+        if not 200 <= response.status_code < 300:
+            count("UpstreamErrors", upstream="mobivisor", status=str(response.status_code))
         body, is_json = _decode(response.content)
         return Reply(response.status_code, body, is_json)
     raise AssertionError("unreachable")  # pragma: no cover

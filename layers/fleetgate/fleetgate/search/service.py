@@ -1,9 +1,11 @@
 """Search: the caller's devices (name, dev_eui), functions, flows and integrations (name), case-insensitive,
 prefix and substring matches, best first.
 
-Index, written by the services of those resources through :func:`sync` on create, rename and delete (one call per
-write, in the service layer): every searchable field is normalised (Unicode-folded, lower case, runs of
-anything but letters and digits become one space) and stored as its suffixes, one token item per suffix
+Index, fed by the DynamoDB Streams of those resources' tables (the SearchIndexerFunction calls
+:func:`index_change` for each INSERT, MODIFY and REMOVE, with the item's old and new image), so an entity write
+and its search entry can never half-happen: a failed indexing is retried from the stream. Every searchable field
+is normalised (Unicode-folded, lower case, runs of anything but letters and digits become one space) and stored
+as its suffixes, one token item per suffix
 starting at a letter or digit within the first :data:`MAX_START` characters, each cut to :data:`TOKEN_CHARS`
 characters. A query is normalised the same way; its first :data:`TOKEN_CHARS` characters select token items by
 key prefix and a longer query is checked against the whole field value. Ranking: exact field match, then
@@ -26,6 +28,13 @@ from fleetgate.core.errors import InvalidInput
 from fleetgate.search import repository
 from fleetgate.search.schemas import SearchHit, SearchResults
 
+# What is searchable of each resource (the ``kind`` of its item), by field.
+SEARCHABLE: dict[str, tuple[str, ...]] = {
+    "device": ("name", "dev_eui"),
+    "function": ("name",),
+    "flow": ("name",),
+    "integration": ("name",),
+}
 TOKEN_CHARS = 24
 MAX_START = 64
 MAX_QUERY_CHARS = 128
@@ -66,16 +75,27 @@ def _token_items(rtype: str, rid: str, fields: Mapping[str, str | None]) -> dict
     return out
 
 
-def sync(
-    owner_id: str, rtype: str, rid: str, old: Mapping[str, str | None] | None, new: Mapping[str, str | None] | None
-) -> None:
-    """Bring the index in line after a write: ``old`` / ``new`` are the searchable fields before and after
-    (None when the resource did not / no longer exists). No DynamoDB call when nothing searchable changed."""
-    if (old or None) == (new or None):
-        return
-    before = _token_items(rtype, rid, old or {})
-    after = _token_items(rtype, rid, new or {})
-    repository.write(owner_id, puts=after.values(), deletes=[sk for sk in before if sk not in after])
+def _searchable(image: Mapping[str, Any] | None) -> dict[str, str | None] | None:
+    if not image or image.get("kind") not in SEARCHABLE:
+        return None
+    return {name: image.get(name) for name in SEARCHABLE[image["kind"]]}
+
+
+def index_change(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> bool:
+    """Bring the index in line with one change of a searchable resource: ``old`` / ``new`` are the item before and
+    after (None when it did not / no longer exists), as its table's stream gives them. Idempotent, so a stream
+    record delivered again changes nothing. No DynamoDB call when nothing searchable changed (presence updates of
+    a device, a flow's graph); returns whether the index was written."""
+    before, after = _searchable(old), _searchable(new)
+    if before == after:
+        return False
+    item = new or old
+    assert item is not None
+    rtype, rid, owner_id = item["kind"], item["id"], item["owner_id"]
+    old_tokens = _token_items(rtype, rid, before or {})
+    new_tokens = _token_items(rtype, rid, after or {})
+    repository.write(owner_id, puts=new_tokens.values(), deletes=[sk for sk in old_tokens if sk not in new_tokens])
+    return True
 
 
 def search(who: Principal, query: str, *, limit: int) -> SearchResults:

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,19 +20,21 @@ from pynamodb.exceptions import DeleteError, UpdateError
 from pynamodb.indexes import AllProjection
 
 from fleetgate.core.errors import NotFound
-from fleetgate.core.ids import new_id
+from fleetgate.core.ids import iso, new_id
 from fleetgate.core.pagination import Page
 from fleetgate.core.repository import (
     BaseModel,
+    Lookup,
     OwnedItem,
-    batch_get,
     get_item,
     gsi,
     is_conditional_failure,
     list_owned,
     meta,
+    owned_by,
     owned_fields,
     owned_model,
+    owners,
     query_page,
 )
 from fleetgate.core.settings import cached, table_name
@@ -104,10 +107,6 @@ def get(storage_id: str) -> Storage | None:
     return None if item is None else _storage(item)
 
 
-def get_many(ids: list[str]) -> list[Storage]:
-    return [_storage(i) for i in batch_get(_storages(), list(dict.fromkeys(ids)))]
-
-
 def update(current: Storage, changes: dict[str, Any], updated_at: str) -> Storage:
     Storages = _storages()
     actions = [getattr(Storages, k).set(v) for k, v in changes.items()] + [Storages.updated_at.set(updated_at)]
@@ -135,9 +134,7 @@ def list_storages(owner_id: str | None, *, limit: int, cursor: str | None) -> Pa
 
 
 def write_point(storage: Storage, device_id: str, data: dict[str, Any], timestamp: datetime) -> DataPoint:
-    """Store one point (the flow engine's storage node calls this). ``timestamp`` must be timezone-aware."""
-    from fleetgate.core.ids import iso
-
+    """Store one point (the flow engine's storage node). ``timestamp`` must be timezone-aware."""
     ts = iso(timestamp)
     point = DataPoint(id=new_id(), storage_id=storage.id, device_id=device_id, timestamp=ts, data=data)
     _points()(
@@ -183,6 +180,9 @@ def read_points(
     )
 
 
-def storage_model() -> type:
-    """The model class, for other contexts' multi-table reads (flow validation)."""
-    return _storages()
+def storage_owners(storage_ids: Iterable[str]) -> Lookup[dict[str, str]]:
+    return owners(_storages(), storage_ids)
+
+
+def storages_of(storage_ids: Iterable[str], owner_id: str) -> Lookup[dict[str, Storage]]:
+    return owned_by(_storages(), storage_ids, owner_id, _storage)

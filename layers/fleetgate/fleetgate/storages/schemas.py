@@ -37,19 +37,9 @@ class Storage(Schema):
     updated_at: str
 
 
-class StorageList(Schema):
-    items: list[Storage]
-    next_cursor: str | None = None
-
-
 class DataPoint(Schema):
     id: str
     storage_id: str
     device_id: str
     timestamp: str
     data: dict[str, Any] = Field(default_factory=dict)
-
-
-class DataPointList(Schema):
-    items: list[DataPoint]
-    next_cursor: str | None = None

@@ -1,22 +1,24 @@
-"""Storage logic: CRUD of configurations and reading a storage's points back (writing is the flow engine's,
-through :func:`fleetgate.storages.repository.write_point`)."""
+"""Storage logic: CRUD of configurations, reading a storage's points back, and writing them (the flow engine's
+storage nodes, through :func:`write_point`)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
+from typing import Any
 
-from fleetgate.core.access import owner_scope, visible
+from fleetgate.core.access import new_resource, owner_scope, visible
 from fleetgate.core.auth import Principal
 from fleetgate.core.errors import InvalidInput
-from fleetgate.core.ids import iso, new_id, now_iso
+from fleetgate.core.ids import iso, now_iso, parse_iso
 from fleetgate.core.pagination import Page
+from fleetgate.core.repository import Lookup
+from fleetgate.core.schemas import changes
 from fleetgate.storages import repository
 from fleetgate.storages.schemas import DataPoint, Storage, StorageCreate, StorageUpdate
 
 
 def create_storage(who: Principal, data: StorageCreate) -> Storage:
-    now = now_iso()
-    storage = Storage(id=new_id(), owner_id=who.user_id, created_at=now, updated_at=now, **data.model_dump())
+    storage = Storage(**new_resource(who), **data.model_dump())
     repository.create(storage)
     return storage
 
@@ -31,14 +33,10 @@ def get_storage(who: Principal, storage_id: str) -> Storage:
 
 def update_storage(who: Principal, storage_id: str, data: StorageUpdate) -> Storage:
     storage = get_storage(who, storage_id)
-    changes = data.model_dump(exclude_unset=True)
-    for required in changes:
-        if changes[required] is None:
-            raise InvalidInput(f"{required} cannot be null", field=required)
-    changes = {k: v for k, v in changes.items() if v != getattr(storage, k)}
-    if not changes:
+    changed = changes(data, storage)
+    if not changed:
         return storage
-    return repository.update(storage, changes, now_iso())
+    return repository.update(storage, changed, now_iso())
 
 
 def delete_storage(who: Principal, storage_id: str) -> None:
@@ -50,14 +48,11 @@ def _instant(value: str | None, name: str) -> str | None:
     if value in (None, ""):
         return None
     try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+        return iso(parse_iso(value))
     except ValueError:
         raise InvalidInput(
             f"{name} must be an ISO 8601 time, e.g. 2026-11-22T08:00:00Z", field=f"query:{name}"
         ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return iso(parsed)
 
 
 def read_data(
@@ -75,3 +70,20 @@ def read_data(
     if lower and upper and lower > upper:
         raise InvalidInput("from must not be after to", field="query:from")
     return repository.read_points(storage.id, device_id or None, start=lower, end=upper, limit=limit, cursor=cursor)
+
+
+# ---------------------------------------------------------------- for other contexts (flows, the engine)
+def storage_owners(storage_ids: list[str]) -> Lookup[dict[str, str]]:
+    """Which of these storages exist and who owns each (id → owner id), as a batch read."""
+    return repository.storage_owners(storage_ids)
+
+
+def storages_of(storage_ids: list[str], owner_id: str) -> dict[str, Storage]:
+    """The storages of ``owner_id`` among these ids (one BatchGetItem); missing and other owners' left out."""
+    return repository.storages_of(storage_ids, owner_id).get()
+
+
+def write_point(storage: Storage, device_id: str, data: dict[str, Any], timestamp: datetime) -> DataPoint:
+    """Store one point of ``device_id`` in ``storage`` at ``timestamp`` (aware); it expires after the storage's
+    retention."""
+    return repository.write_point(storage, device_id, data, timestamp)

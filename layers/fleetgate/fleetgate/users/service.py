@@ -33,7 +33,7 @@ from fleetgate.core.errors import Conflict, Forbidden, NotFound, Unauthorized
 from fleetgate.core.ids import new_id, now_iso
 from fleetgate.core.pagination import Page
 from fleetgate.core.secrets import hash_secret, needs_rehash, verify_secret
-from fleetgate.core.settings import cached, get_settings
+from fleetgate.core.settings import allow_registration, cached
 from fleetgate.ratelimit import service as ratelimit
 from fleetgate.ratelimit.service import Limit
 from fleetgate.users import repository
@@ -49,7 +49,7 @@ _THROTTLED = "Too many failed logins: try again later"
 # ------------------------------------------------------------------ registration and login
 def register(request: RegisterRequest) -> UserOut:
     """Self-service registration, when the deployment allows it (AllowRegistration)."""
-    if not get_settings().allow_registration:
+    if not allow_registration():
         raise Forbidden("Registration is closed: ask an administrator for an account")
     return _create(request, role="user", permissions=[])
 

@@ -10,7 +10,8 @@ unique-local), link-local (``link-local``) and anything listed as a CIDR there. 
 CIDR entry that contains them allows them. Multicast, reserved and other non-routable addresses are refused
 unless a CIDR entry allows them. Redirects are not followed, and proxies from the environment are ignored.
 
-httpx and paho are imported on first use, so functions that never call out don't load them.
+HTTP goes through the shared pooled transport of :mod:`fleetgate.core.http`, its connections opened here. httpx and
+paho are imported on first use, so functions that never call out don't load them.
 """
 
 from __future__ import annotations
@@ -18,14 +19,14 @@ from __future__ import annotations
 import ipaddress
 import json
 import socket
-import ssl
 import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fleetgate.core.settings import cached, get_settings
+from fleetgate.core.http import pooled_client
+from fleetgate.core.settings import cached, outbound_allow, outbound_deny
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 EXCERPT_CHARS = 1000
@@ -83,7 +84,7 @@ def _allow_list(entries: Iterable[str]) -> tuple[set[str], list[Any]]:
 
 def refusal(ip: IPAddress, allow: Iterable[str] | None = None) -> str | None:
     """Why ``ip`` may not be contacted, or None when it may."""
-    keywords, networks = _allow_list(get_settings().outbound_allow if allow is None else allow)
+    keywords, networks = _allow_list(outbound_allow() if allow is None else allow)
     real = _unwrap(ip)
     if any(real in n for n in networks if n.version == real.version):
         return None
@@ -120,7 +121,7 @@ def allowed_addresses(host: str, port: int) -> list[tuple[str, int]]:
 def _denied(ip: IPAddress, port: int) -> str | None:
     """``OUTBOUND_DENY`` entries (``<keyword or CIDR>:<port>``) refuse a port even where its range is allowed:
     the local cloud names its own AWS endpoints, so an integration can never reach them."""
-    for entry in get_settings().outbound_deny:
+    for entry in outbound_deny():
         where, _, denied_port = entry.rpartition(":")
         if denied_port != str(port):
             continue
@@ -160,39 +161,14 @@ def _excerpt(text: str) -> str:
 # ------------------------------------------------------------------ HTTP
 @cached
 def http_client(verify: bool = True) -> Any:
-    """The pooled client of this function instance (one per TLS-verification mode: httpx sets it per client)."""
-    import httpcore
-    import httpx
-
-    class GuardedBackend(httpcore.SyncBackend):
-        def connect_tcp(
-            self,
-            host: str,
-            port: int,
-            timeout: float | None = None,
-            local_address: str | None = None,
-            socket_options: Iterable[Any] | None = None,
-        ) -> Any:
-            from httpcore._backends.sync import SyncStream  # httpcore 1.0.x (pinned through httpx)
-
-            addresses = allowed_addresses(host, port)
-            try:
-                sock = _connect(addresses, timeout)
-            except TimeoutError as exc:
-                raise httpcore.ConnectTimeout(str(exc)) from exc
-            except OSError as exc:
-                raise httpcore.ConnectError(str(exc)) from exc
-            for option in socket_options or ():
-                sock.setsockopt(*option)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            return SyncStream(sock)
-
-    transport = httpx.HTTPTransport(
-        verify=verify, trust_env=False, limits=httpx.Limits(max_connections=20, max_keepalive_connections=10)
-    )
-    transport._pool._network_backend = GuardedBackend()  # every new pooled connection goes through the guard
-    return httpx.Client(
-        transport=transport, follow_redirects=False, trust_env=False, headers={"user-agent": USER_AGENT}
+    """The pooled client of this function instance (one per TLS-verification mode: httpx sets it per client),
+    connecting only to checked addresses. Each send passes its integration's own timeout."""
+    return pooled_client(
+        connect_timeout=10.0,
+        timeout=10.0,
+        verify=verify,
+        headers={"user-agent": USER_AGENT},
+        connect=lambda host, port, timeout: _connect(allowed_addresses(host, port), timeout),
     )
 
 
@@ -207,6 +183,8 @@ def send_http(
     masked_request: dict[str, Any] | None = None,
 ) -> Outcome:
     """Send ``payload`` as JSON; success is a 2xx answer. Never raises for the destination's faults."""
+    import ssl
+
     import httpx
 
     body = json.dumps(payload, separators=(",", ":"))
@@ -282,6 +260,8 @@ def send_mqtt(
     masked_request: dict[str, Any] | None = None,
 ) -> Outcome:
     """Connect (MQTT v5), publish one message, wait for the acknowledgement its QoS asks for, disconnect."""
+    import ssl
+
     from paho.mqtt.client import MQTTv5
     from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
