@@ -145,6 +145,16 @@ class ErrorStyle(str, Enum):
             },
         }
 
+    def forbidden(self, need: str) -> Forbidden:
+        """The caller lacks what a route needs (a permission, or the admin role), in this family's words."""
+        if need != ADMIN:
+            return Forbidden(f"This needs the {need} permission")
+        if self is ErrorStyle.MOBILE:
+            exc = Forbidden("This route needs the admin role")
+            exc.title = "Access denied"  # the mobile contract's 403 title
+            return exc
+        return Forbidden("Admin access required" if self is ErrorStyle.CUSTOMER else "This needs the admin role")
+
     def unauthenticated_body(self, exc: Unauthorized) -> dict[str, Any]:
         """A missing, invalid or expired token. The mobile contract gives this one body for all of them."""
         if self is ErrorStyle.MOBILE:
@@ -276,7 +286,7 @@ class FleetgateResolver(APIGatewayHttpResolver):
                 self.append_context(principal=principal)
                 need = self._requirement(event)
                 if need and not principal.can(need):
-                    raise Forbidden(_forbidden_message(need))
+                    raise self.style.forbidden(need)
             if self.inspect_body:
                 _check_body(event, self.max_body_bytes)
         except DomainError as exc:
@@ -369,10 +379,6 @@ class FleetgateResolver(APIGatewayHttpResolver):
             if route.method == method and route.rule.match(path):
                 return self.permissions.get(f"{method} {route.path}", self.permission)
         return self.permission
-
-
-def _forbidden_message(need: str) -> str:
-    return "This needs the admin role" if need == ADMIN else f"This needs the {need} permission"
 
 
 def _render(style: ErrorStyle, exc: DomainError) -> tuple[int, dict[str, Any], dict[str, str]]:
