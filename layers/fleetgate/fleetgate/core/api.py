@@ -117,6 +117,18 @@ class ErrorStyle(str, Enum):
             "details": [*details.values()],
         }
 
+    @property
+    def error_component(self) -> str:
+        """The name of this family's error body in the OpenAPI document (one name per family, shared by its
+        route groups: the merged document has one schema per name)."""
+        return {"detail": "HTTPError", "mobivisor": "MobivisorError", "mobile": "MobileError"}.get(
+            self.value, "CustomerError"
+        )
+
+    def error_content(self) -> dict[str, Any]:
+        """An error answer's content in the OpenAPI document: this family's named error body."""
+        return {"application/json": {"schema": {"$ref": f"#/components/schemas/{self.error_component}"}}}
+
     def error_schema(self) -> dict[str, Any]:
         """The JSON Schema of this family's error bodies (the OpenAPI document's error responses)."""
         text = {"type": "string"}
@@ -317,6 +329,8 @@ class FleetgateResolver(APIGatewayHttpResolver):
             for method, operation in item.items():
                 if method in ("get", "put", "post", "delete", "patch"):
                     self._document_errors(method.upper(), path, operation)
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        schemas[self.style.error_component] = self.style.error_schema()
         paths = {path: PathItem.model_validate(item) for path, item in document.pop("paths", {}).items()}
         return OpenAPI.model_validate({**document, "paths": paths})
 
@@ -324,7 +338,7 @@ class FleetgateResolver(APIGatewayHttpResolver):
         responses = operation.setdefault("responses", {})
         for status in [k for k in responses if not isinstance(k, str)]:  # Powertools keys some by int
             responses[str(status)] = responses.pop(status)
-        content = {"application/json": {"schema": self.style.error_schema()}}
+        content = self.style.error_content()
 
         def add(status: int, description: str) -> None:
             current = responses.get(str(status)) or {}
@@ -361,7 +375,7 @@ class FleetgateResolver(APIGatewayHttpResolver):
     ) -> Any:
         """Error statuses a route declares without a body get the family's error body (Powertools would give
         them the route's success model)."""
-        error = {"application/json": {"schema": self.style.error_schema()}}
+        error = self.style.error_content()
         declared = {
             status: ({**answer, "content": error} if status >= 400 and "content" not in answer else answer)
             for status, answer in (responses or {}).items()
