@@ -153,8 +153,7 @@ class LoginResponse(Schema):
 
 
 class ChangePasswordResponse(Schema):
-    message: str
-    token: str = Field(description="A new token: tokens issued before the change no longer work")
+    message: str = Field(examples=["Password changed successfully"])
 
 
 class UserResponse(Schema):
