@@ -374,12 +374,14 @@ class FleetgateResolver(APIGatewayHttpResolver):
         **kwargs: Any,
     ) -> Any:
         """Error statuses a route declares without a body get the family's error body (Powertools would give
-        them the route's success model)."""
+        them the route's success model); a route that declares only errors still documents its 200."""
         error = self.style.error_content()
         declared = {
             status: ({**answer, "content": error} if status >= 400 and "content" not in answer else answer)
             for status, answer in (responses or {}).items()
         }
+        if declared and not any(200 <= status < 300 for status in declared):
+            declared[200] = {"description": "Successful Response"}  # Powertools gives it the route's return model
         return super().route(
             rule, method, cors, compress, cache_control, summary, description, declared or None, *args, **kwargs
         )
