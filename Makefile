@@ -11,7 +11,7 @@ DDB_SIMULATOR := amplify-dynamodb-simulator@2.9.30
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY ?= 0
 
-.PHONY: install dev dev-ddb test lint format invoke create-admin bench validate build clean
+.PHONY: install dev dev-ddb test fuzz lint format invoke create-admin bench validate build clean
 
 install: $(PY_STAMP) $(NODE_STAMP)
 
@@ -44,6 +44,13 @@ dev-ddb: install
 test: install lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+## Schemathesis over the merged OpenAPI document, the long profile (make test runs 8 examples per operation
+## within 5 minutes): FUZZ_EXAMPLES per operation and caller, FUZZ_SECONDS in total.
+FUZZ_EXAMPLES ?= 100
+FUZZ_SECONDS ?= 1800
+fuzz: install
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SECONDS=$(FUZZ_SECONDS) $(BIN)/python -m pytest tests/test_openapi_fuzz.py $(PYTEST_ARGS)
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -64,6 +71,7 @@ create-admin: install
 bench: install
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/routes.py
+	$(BIN)/python bench/token_check.py
 	$(BIN)/python bench/functions_exec.py
 	$(BIN)/python bench/proxy.py
 	$(BIN)/python bench/ingest.py

@@ -58,6 +58,7 @@ def set_process_env(stack: Any, endpoint: str | None) -> None:
     os.environ.update({**FAKE_AWS, "POWERTOOLS_DEV": "false", **function_env(stack.environment())})
     os.environ.pop("JWT_SECRET_ARN", None)
     os.environ["OUTBOUND_ALLOW"] = "loopback"  # like the local cloud: integration test sends reach a loopback sink
+    os.environ["ALLOW_REGISTRATION"] = "true"  # like the local cloud: the bench registers its users
     os.environ.pop("INGEST_KEY_SECRET_ARN", None)
     for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
         os.environ.pop(var, None)
@@ -193,6 +194,15 @@ def register_user(client: Client, *, admin: bool = False) -> dict[str, str]:
         )["id"]
     token = client.ok("POST", "/api/v1/auth/login", 200, form={"username": email, "password": PASSWORD})["access_token"]
     return {"id": user_id, "email": email, "username": username, "token": token}
+
+
+PARTNER_PERMISSIONS = ["mobivisor:read", "mobivisor:write", "microshare:read", "microshare:write"]
+
+
+def grant_partner_permissions(client: Client, admin: dict[str, str], user: dict[str, str]) -> None:
+    """The Mobivisor and Microshare routes need their permissions: ``admin`` grants them to ``user``."""
+    body = {"permissions": PARTNER_PERMISSIONS}
+    client.ok("PUT", f"/api/v1/users/{user['id']}", 200, token=admin["token"], json_body=body)
 
 
 def seed_devices_and_labels(client: Client, token: str, *, devices: int, labels: int) -> tuple[list[str], list[str]]:

@@ -38,6 +38,7 @@ from _benchlib import (
     STATE,
     Client,
     function_env,
+    grant_partner_permissions,
     median,
     new_eui,
     quiet_stdout,
@@ -48,6 +49,7 @@ from _benchlib import (
     set_process_env,
     table,
 )
+from _estates_scenarios import estates_event_targets
 
 CHILD = Path(__file__).resolve().parent / "_cold_child.py"
 VENV = STATE / "runtime-venv"
@@ -56,6 +58,9 @@ LOGS = STATE / "logs"
 TARGET_RATIO = 1.5
 # Heavy modules no API function should load (see shared/NOTES.md, "Cold-start import costs").
 FLAGGED = ("aws_xray_sdk", "firebase_admin", "quickjs", "cryptography")
+# The only functions that send over FCM, and so the only ones that may import firebase_admin (they must, on
+# the measured event: it is a send).
+SENDS_FCM = frozenset({"LockCommandsFunction"})
 # Modules that must not be in the runtime venv: they would make the measurement unrepresentative.
 DEV_ONLY = ("moto", "samcli", "cfnlint", "pytest")
 
@@ -335,11 +340,13 @@ def profile_lines(roots: list[Imp], top: int, max_depth: int = 3) -> list[str]:
 
 # ------------------------------------------------------------------ setup
 def start_fake_upstreams() -> tuple[list[Any], dict[str, str]]:
-    """Fake Mobivisor and Microshare (tests/fakes.py) on loopback, and the settings that point at them."""
-    from tests.fakes import FakeMicroshare, FakeMobivisor
+    """Fake Mobivisor, Microshare and FCM (tests/fakes.py) on loopback, and the settings that point at them."""
+    from tests.fakes import FakeFcm, FakeMicroshare, FakeMobivisor
 
-    mobivisor, microshare = FakeMobivisor("bench-token").start(), FakeMicroshare().start()
+    mobivisor, microshare, fcm = FakeMobivisor("bench-token").start(), FakeMicroshare().start(), FakeFcm().start()
     env = {
+        "FCM_ENDPOINT": fcm.url,
+        "FCM_PROJECT_ID": "fleetgate-bench",
         "MOBIVISOR_API_URL": mobivisor.url,
         "MOBIVISOR_API_TOKEN": "bench-token",
         "MICROSHARE_AUTH_URL": microshare.url,
@@ -348,7 +355,7 @@ def start_fake_upstreams() -> tuple[list[Any], dict[str, str]]:
         "MICROSHARE_PASSWORD": microshare.password,
         "MICROSHARE_API_KEY": microshare.client_id,
     }
-    return [mobivisor, microshare], env
+    return [mobivisor, microshare, fcm], env
 
 
 def build_targets(
@@ -364,11 +371,12 @@ def build_targets(
     os.environ.update(upstream_env)
     settings.reset()
     client = Client(stack)
-    user = register_user(client)
+    user, admin = register_user(client), register_user(client, admin=True)
+    grant_partner_permissions(client, admin, user)
     devices, _ = seed_devices_and_labels(client, user["token"], devices=10, labels=5)
     seed_device_manager(client, user["token"], user["id"], devices[0], "https://example.com/hook")
     client.ok("GET", "/api/v1/microshare/devices", 200, token=user["token"])  # fills the shared cluster cache
-    special = event_targets(stack, client, user)
+    special = event_targets(stack, client, user, admin)
     client.deliver_streams()  # the search index of what setup created
 
     specs = STATE / "cold-specs"
@@ -465,7 +473,9 @@ def build_targets(
     return floor, targets, skipped
 
 
-def event_targets(stack: Any, client: Client, user: dict[str, str]) -> dict[str, tuple[str, dict, dict]]:
+def event_targets(
+    stack: Any, client: Client, user: dict[str, str], admin: dict[str, str]
+) -> dict[str, tuple[str, dict, dict]]:
     """Functions measured with an event of their own: ingest (an X-API-Key and an uplink body), routes that need a
     seeded id, and functions without HTTP routes (the flow worker's SQS event, offline detection's schedule).
     ``{{uuid}}`` in an event becomes a fresh UUID in every measured process (a new uplink, a new run)."""
@@ -509,6 +519,17 @@ def event_targets(stack: Any, client: Client, user: dict[str, str]) -> dict[str,
         {"expect_status": 202},
     )
 
+    out["UsersFunction"] = (
+        "GET /api/v1/users (an admin)",
+        http_event(
+            "GET",
+            "/api/v1/users",
+            headers={"authorization": f"Bearer {admin['token']}", "user-agent": "bench"},
+            route=routes[("GET", "/api/v1/users")],
+        ),
+        {"expect_status": 200},
+    )
+
     path = f"/api/v1/flows/{flow['id']}/dead-letters"
     out["DeadLettersFunction"] = (
         f"GET {path}",
@@ -532,6 +553,8 @@ def event_targets(stack: Any, client: Client, user: dict[str, str]) -> dict[str,
         {"expect_result": {"batchItemFailures": []}},
     )
 
+    out.update(financing_targets(client, routes))
+
     scheduled = json.loads((events / "offline-schedule.json").read_text())
     scheduled["time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     out["OfflineFunction"] = (
@@ -546,7 +569,60 @@ def event_targets(stack: Any, client: Client, user: dict[str, str]) -> dict[str,
         json.loads(indexed),
         {"expect_result": {"batchItemFailures": []}},
     )
+    out.update(estates_event_targets(client, routes))
     return {name: spec for name, spec in out.items() if name in stack.functions}
+
+
+def financing_targets(client: Client, routes: dict[tuple[str, str], Any]) -> dict[str, tuple[str, dict, dict]]:
+    """A financed phone with an overdue instalment and a token: the phone reads its status, an admin lists the
+    customers, an EMI reminder for it is sent over FCM (a send every time, unlike a command, whose claim lets
+    one message send once), and the enforcement schedule runs."""
+    from datetime import UTC, datetime, timedelta
+
+    from fleetgate.core.auth import issue_token
+    from localcloud.apigw import http_event
+    from tests.financing_support import customer_body
+
+    events = ROOT / "events"
+    admin = issue_token("bench-admin", "admin")[0]
+    customer = client.ok("POST", "/api/admin/customers", 201, token=admin, json_body=customer_body(due_in_days=(-2,)))
+    imei = customer["data"]["imei1"]
+    client.ok("PUT", "/api/customer/device/fcm-token", 200, json_body={"fcmToken": "bench-token", "imei1": imei})
+    path = f"/api/customer/device/status/{imei}"
+    out: dict[str, tuple[str, dict, dict]] = {
+        "CustomerDeviceFunction": (
+            f"GET {path}",
+            http_event("GET", path, route=routes[("GET", "/api/customer/device/status/{imei1}")]),
+            {"expect_status": 200},
+        ),
+        "CustomersAdminFunction": (
+            "GET /api/admin/customers?limit=20",
+            http_event(
+                "GET",
+                "/api/admin/customers?limit=20",
+                headers={"authorization": f"Bearer {admin}"},
+                route=routes[("GET", "/api/admin/customers")],
+            ),
+            {"expect_status": 200},
+        ),
+    }
+    reminder = json.loads((events / "lock-commands-sqs.json").read_text())
+    day = datetime.now(UTC).date().isoformat()
+    message = {"v": 1, "kind": "reminder", "customerId": customer["data"]["customerId"], "day": day, "attempt": 1}
+    reminder["Records"][0]["body"] = json.dumps(message)
+    out["LockCommandsFunction"] = (
+        "SQS: an EMI reminder sent over FCM (events/lock-commands-sqs.json)",
+        reminder,
+        {"expect_result": {"batchItemFailures": []}},
+    )
+    scheduled = json.loads((events / "emi-enforcement-schedule.json").read_text())
+    scheduled["time"] = (datetime.now(UTC) - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    out["EmiEnforcementFunction"] = (
+        "Schedule: overdue enforcement (events/emi-enforcement-schedule.json)",
+        scheduled,
+        {"expect_result": {"complete": True}},
+    )
+    return out
 
 
 # ------------------------------------------------------------------ report
@@ -728,7 +804,16 @@ def main() -> int:
                 else f"    flagged modules ({', '.join(FLAGGED)}): none loaded"
             )
             print(f"    notable packages loaded: {', '.join(m for m in loaded if m not in FLAGGED) or 'none'}")
-    failed = any(t.error for t in everything) or bool(skipped)
+    fcm_wrong = [
+        t.name
+        for t in targets
+        if t.name != "stack" and t.runs and ("firebase_admin" in t.runs[-1]["loaded"]) != (t.name in SENDS_FCM)
+    ]
+    print(
+        f"\nfirebase_admin only in the functions that send ({', '.join(sorted(SENDS_FCM))}): "
+        + (f"NOT MET ({', '.join(fcm_wrong)})" if fcm_wrong else "MET")
+    )
+    failed = any(t.error for t in everything) or bool(skipped) or bool(fcm_wrong)
     return 1 if failed or (args.strict and over) else 0
 
 

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
 
 from localcloud.state import secret_value
 from localcloud.template import TEMPLATE, Stack, stack
@@ -28,9 +29,11 @@ DynamoDBMode = Literal["moto", "local"]
 
 
 def local_stack(path: Path = TEMPLATE, overrides: dict[str, str] | None = None) -> Stack:
-    """The stack as the local cloud runs it: parameter ``Stage`` is ``local``, and integrations may call
-    loopback sinks (``OutboundAllow``); ``overrides`` set other parameters (``serve --param Name=Value``)."""
-    return stack(path, parameters={"Stage": "local", "OutboundAllow": "loopback", **(overrides or {})})
+    """The stack as the local cloud runs it: parameter ``Stage`` is ``local``, integrations may call loopback
+    sinks (``OutboundAllow``) and anyone may register (``AllowRegistration``); ``overrides`` set other
+    parameters (``serve --param Name=Value``)."""
+    defaults = {"Stage": "local", "OutboundAllow": "loopback", "AllowRegistration": "true"}
+    return stack(path, parameters={**defaults, **(overrides or {})})
 
 
 def client_environment(stack: Stack, endpoint: str, dynamodb_endpoint: str | None = None) -> dict[str, str]:
@@ -48,6 +51,10 @@ def client_environment(stack: Stack, endpoint: str, dynamodb_endpoint: str | Non
         "AWS_EC2_METADATA_DISABLED": "true",
         "AWS_ENDPOINT_URL": endpoint,
         "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint or endpoint,
+        # Integrations may call loopback sinks here (OutboundAllow), but never this cloud's own AWS endpoints.
+        "OUTBOUND_DENY": ",".join(
+            dict.fromkeys(f"loopback:{urlsplit(url).port}" for url in (endpoint, dynamodb_endpoint) if url)
+        ),
         "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": dynamodb_endpoint or endpoint,  # a table's stream lives with the table
     }
 

@@ -3,7 +3,8 @@
 Every function's module keeps a Powertools resolver ``app`` that knows its routes and
 models; Powertools' ``OpenAPIMerge`` merges their schemas into one document with an HTTP
 bearer scheme. Operations of resolvers that do not authenticate (``app.authenticated``
-is False, e.g. register and log in) are marked public (``security: []``).
+is False) and the public paths of those that do (``app.public_paths``: register, log in, health) are marked
+public (``security: []``).
 
 Swagger UI's assets come from ``node_modules/swagger-ui-dist`` (``npm ci``), else from the
 copy Powertools bundles, else from a CDN, so /docs works on an offline laptop.
@@ -104,6 +105,7 @@ class ApiDocs:
             security=[{"bearerAuth": []}],
         )
         self.mismatches = []
+        components: dict[str, Any] = {}  # every component schema merged so far, by name
         for logical_id, fn in self.functions.stack.functions.items():
             if not fn.routes:
                 continue
@@ -112,12 +114,15 @@ class ApiDocs:
             if app is None or not hasattr(app, "get_openapi_schema"):
                 log.warning("%s (%s) has no Powertools resolver named app: not in /openapi.json", logical_id, fn.module)
                 continue
-            schema = app.get_openapi_schema().model_dump(by_alias=True, exclude_none=True)
-            if not getattr(app, "authenticated", True):
-                for operation in _operations(schema):
-                    operation["security"] = []
+            schema = app.get_openapi_schema().model_dump(by_alias=True, exclude_none=True, mode="json")
+            public = getattr(app, "public_paths", frozenset())
+            for path, item in schema.get("paths", {}).items():
+                if not getattr(app, "authenticated", True) or path.rstrip("/") in public:
+                    for method, operation in item.items():
+                        if method in HTTP_METHODS:
+                            operation["security"] = []
             self.mismatches += _compare(logical_id, fn.routes, schema)
-            merge.add_schema(schema)
+            merge.add_schema(_distinct_components(schema, logical_id.removesuffix("Function"), components))
         for problem in self.mismatches:
             log.warning("%s", problem)
         return merge.get_openapi_json_schema()
@@ -137,8 +142,22 @@ class ApiDocs:
         return path.read_bytes(), mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
-def _operations(schema: dict[str, Any]) -> list[dict[str, Any]]:
-    return [op for item in schema.get("paths", {}).values() for method, op in item.items() if method in HTTP_METHODS]
+def _distinct_components(schema: dict[str, Any], prefix: str, merged: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with each component that another function already defined differently under the same name
+    (two contexts' ``Device``) renamed ``<prefix><name>``, and its references with it: the merge keeps one
+    definition per name, so without this one context's operations would point at the other's model."""
+    own = schema.get("components", {}).get("schemas", {})
+    clashes = {name for name, body in own.items() if name in merged and merged[name] != body}
+    if clashes:
+        text = json.dumps(schema)
+        for name in clashes:
+            text = text.replace(f'"#/components/schemas/{name}"', f'"#/components/schemas/{prefix}{name}"')
+        schema = json.loads(text)
+        schemas = schema["components"]["schemas"]
+        for name in clashes:
+            schemas[f"{prefix}{name}"] = schemas.pop(name)
+    merged.update(schema.get("components", {}).get("schemas", {}))
+    return schema
 
 
 def _compare(logical_id: str, routes: list[Any], schema: dict[str, Any]) -> list[str]:

@@ -32,7 +32,11 @@ INGEST_KEY_PLACEHOLDER = "{{ingest_key}}"
 def invoke(
     logical_id: str, event_file: str, *, data_dir: Path, user_id: str = "local-dev-user", role: str = "user"
 ) -> int:
-    stack = local_stack()
+    state = running_state(data_dir.resolve())
+    # The running cloud's fake FCM (or the FcmEndpoint it was given), so a lock command sent here arrives there.
+    stack = local_stack(
+        overrides={"FcmEndpoint": state["fcm_endpoint"]} if state and state.get("fcm_endpoint") else None
+    )
     if logical_id not in stack.functions:
         print(f"No function {logical_id} in template.yaml; there are: {', '.join(stack.functions)}", file=sys.stderr)
         return 2
@@ -43,7 +47,6 @@ def invoke(
         return 2
 
     with _result_stream() as out, contextlib.ExitStack() as cleanup:
-        state = running_state(data_dir.resolve())
         if state:
             log.info("invoking %s against the local cloud at %s", logical_id, state["api_url"])
             apply_environment(client_environment(stack, state["endpoint"], state.get("dynamodb_endpoint")))
@@ -78,12 +81,14 @@ def invoke(
 
 
 def _token(user_id: str, role: str) -> str:
+    """A token of ``user_id`` in the target cloud; the user is created (or given ``role``) there first, with every
+    partner permission, since every request's token is checked against its user's record."""
     ensure_import_paths()
     from fleetgate.core import settings
-    from fleetgate.core.auth import issue_token
+    from fleetgate.users import service
 
     settings.reset()
-    return issue_token(user_id, role)[0]  # type: ignore[arg-type]
+    return service.local_token(user_id, role)
 
 
 def _ingest_key(user_id: str) -> str:

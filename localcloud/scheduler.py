@@ -73,7 +73,7 @@ def template_schedules(stack: Stack, now: datetime) -> list[TemplateSchedule]:
         for index, props in enumerate(fn.schedules, start=1):
             if props.get("Enabled") is False or props.get("State") == "DISABLED":
                 continue
-            text = props.get("Schedule") or props.get("ScheduleExpression")
+            text = stack.resolve(props.get("Schedule") or props.get("ScheduleExpression"))  # may be a parameter
             try:
                 expression = parse(str(text), props.get("ScheduleExpressionTimezone"))
             except ValueError as exc:

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from localcloud.cloud import DynamoDBMode, LocalCloud, local_stack
 from localcloud.docs import ApiDocs
 from localcloud.dynamodb_local import available as dynamodb_local_available
+from localcloud.fcm import FakeFcm
 from localcloud.lambdas import Functions
 from localcloud.scheduler import Scheduler
 from localcloud.server import Gateway, make_server
@@ -55,6 +56,11 @@ def serve(
     if unknown:
         print(f"{template.name} has no parameter {', '.join(unknown)}", file=sys.stderr)
         return 1
+    fake_fcm = None
+    if "FcmEndpoint" in stack.parameters and not stack.parameters["FcmEndpoint"]:
+        # Lock commands go to a fake FCM on loopback unless --param FcmEndpoint=... names another.
+        fake_fcm = FakeFcm(host="127.0.0.1").start()
+        stack = local_stack(template, {**(parameters or {}), "FcmEndpoint": fake_fcm.url})
     functions = Functions(stack)
     docs = ApiDocs(functions)
     gateway = Gateway(functions, docs)
@@ -62,12 +68,16 @@ def serve(
         httpd = make_server(gateway, host, port)  # a busy port fails here, before anything starts
     except OSError as exc:
         print(f"Cannot listen on {host}:{port}: {exc.strerror}. Pick another with --port.", file=sys.stderr)
+        if fake_fcm is not None:
+            fake_fcm.stop()
         return 1
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         # Every step registers its own undo; they all run, newest first, even if one fails or Ctrl-C comes early.
         with contextlib.ExitStack() as cleanup:
             cleanup.callback(httpd.server_close)
+            if fake_fcm is not None:
+                cleanup.callback(fake_fcm.stop)
             cloud = LocalCloud(stack, data_dir, dynamodb=dynamodb)
             cleanup.callback(cloud.stop)
             cloud.start()
@@ -89,6 +99,7 @@ def serve(
                     "api_url": api_url,
                     "pid": os.getpid(),
                     "dynamodb": dynamodb,
+                    "fcm_endpoint": stack.parameters.get("FcmEndpoint", ""),
                 },
             )
             cleanup.callback(remove_state, data_dir)
@@ -164,7 +175,7 @@ def _banner(
         *(
             f"  Parameter      {name}={value}"
             for name, value in sorted(stack.parameters.items())
-            if name not in ("Stage", "OutboundAllow")
+            if name not in ("Stage", "OutboundAllow", "FcmEndpoint")
             and str(stack.template["Parameters"][name].get("Default", "")) != value
         ),
         f"  API            {api_url}/",
@@ -176,6 +187,10 @@ def _banner(
         f"  AWS endpoint   {cloud.endpoint}   (moto: SQS, Secrets Manager, Scheduler"
         f"{', DynamoDB' if cloud.dynamodb == 'moto' else ''})"
     )
+    if stack.parameters.get("FcmEndpoint"):
+        lines.append(
+            f"  FCM            {stack.parameters['FcmEndpoint']}   (FcmEndpoint: lock commands and reminders go here)"
+        )
     if cloud.dynamodb == "local":
         lines.append(
             f"  DynamoDB       {cloud.dynamodb_endpoint}   (DynamoDB Local, data in {_short(data_dir / 'dynamodb')})"

@@ -4,6 +4,8 @@
 - ``api``: calls routes through the same API Gateway v2 events and routing the local cloud uses, then delivers the
   DynamoDB stream records of what they wrote to the stream consumers (the search indexer), as the local cloud does.
 - DynamoDB calls are recorded per test through botocore's ``before-call`` event; any Scan fails the test.
+- Every test's captured output and logs are scanned for the passwords, tokens, keys and PINs it sent through
+  ``api.call`` (or got from ``token_for``): a hit fails the test, whatever else it asserted.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from urllib.parse import urlencode
 import botocore.session
 import pytest
 
-from tests.support import RECORDER, STACK
+from tests.support import RECORDER, SENT_SECRETS, STACK, leaked_secrets, remember_secret, remember_secrets_in
+
+pytest_plugins = ["tests.financing_support"]  # the financing tests' fixtures (fcm, staff, no_secrets_in_logs)
 
 os.environ.update(
     {
@@ -36,6 +40,7 @@ os.environ.update(
         "JWT_SECRET": "test-secret-" + "x" * 32,
         "INGEST_KEY_SECRET": "test-ingest-" + "y" * 32,
         "OUTBOUND_ALLOW": "loopback",  # like the local cloud: integrations may call the tests' fake sinks
+        "ALLOW_REGISTRATION": "true",  # like the local cloud: anyone may register
     }
 )
 os.environ.pop("JWT_SECRET_ARN", None)
@@ -57,6 +62,24 @@ def _recording_create_client(self: Any, service_name: str, *args: Any, **kwargs:
 
 
 botocore.session.Session.create_client = _recording_create_client  # type: ignore[method-assign]
+
+
+# ------------------------------------------------------------------ the log scan
+def pytest_runtest_setup(item):
+    SENT_SECRETS.clear()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "teardown" or not SENT_SECRETS:
+        return
+    leaked = leaked_secrets("\n".join(text for _, _, text in item._report_sections))
+    if leaked:
+        report.outcome = "failed"
+        shown = ", ".join(f"{s[:4]}…({len(s)} chars)" for s in leaked)
+        report.longrepr = f"the test's logs or output contain secrets it sent: {shown}"
 
 
 @pytest.fixture(autouse=True)
@@ -134,13 +157,19 @@ class Api:
             body, hdrs["content-type"] = urlencode(form), "application/x-www-form-urlencoded"
         if token:
             hdrs["authorization"] = f"Bearer {token}"
+        remember_secrets_in(json_body)
+        remember_secrets_in(form)
+        remember_secret(token)
+        remember_secret(next((v for k, v in hdrs.items() if k.lower() == "x-api-key"), None))
         target = path + ("?" + urlencode(query) if query else "")
         RECORDER.calls.clear()
         resp = self.functions.http(method, target, hdrs, body)
         calls = list(RECORDER.calls)
         if streams:  # False: leave the records on the streams, for a test to deliver several at once
             self.deliver_streams()
-        return Reply(resp.status, resp.headers, resp.json() if resp.body else None, calls)
+        reply = Reply(resp.status, resp.headers, resp.json() if resp.body else None, calls)
+        remember_secrets_in(reply.body)  # keys and tokens handed out are sent back later
+        return reply
 
     def deliver_streams(self) -> int:
         """Hand the stream records of every table written since the last delivery to their consumers."""

@@ -525,3 +525,30 @@ def odoo_product(pid: int, name: str, code: str | bool, *, category: int = 4, ac
         "barcode": False,
         "description": False,
     }
+
+
+# ===================================================================== Firebase Cloud Messaging
+class FakeFcm(FakeServer):
+    """FCM's HTTP v1 send (``POST /v1/projects/{project}/messages:send``), as firebase-admin calls it.
+
+    Accepts every message with a 200 ``{"name": "projects/{project}/messages/{n}"}`` and keeps it in
+    ``messages`` (the ``message`` object as sent); script refusals with ``fail(fcm_error(...))``."""
+
+    def messages(self) -> list[dict[str, Any]]:
+        return [r.json()["message"] for r in self.calls("POST") if r.path.endswith("/messages:send")]
+
+    def handle(self, req: Request) -> Answer:
+        parts = req.path.strip("/").split("/")
+        if req.method != "POST" or len(parts) != 4 or parts[:2] != ["v1", "projects"] or parts[3] != "messages:send":
+            return Answer.json(404, {"error": {"code": 404, "message": "no such route", "status": "NOT_FOUND"}})
+        with self.lock:
+            number = len(self.requests)
+        return Answer.json(200, {"name": f"projects/{parts[2]}/messages/{number}"})
+
+
+def fcm_error(status: int, code: str, fcm_code: str | None = None) -> Answer:
+    """An FCM v1 error answer: ``status`` (e.g. 503), its canonical ``code`` (UNAVAILABLE) and FCM's own error
+    code in the details (UNREGISTERED, QUOTA_EXCEEDED, ...), as Google sends them."""
+    details = [{"@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError", "errorCode": fcm_code}]
+    error = {"code": status, "message": f"{code} (fake)", "status": code, "details": details if fcm_code else []}
+    return Answer.json(status, {"error": error})

@@ -37,6 +37,46 @@ def _tables(operation: str, params: dict) -> set[str]:
 RECORDER = CallRecorder()
 
 
+# ------------------------------------------------------------------ secrets the tests send (conftest.py scans logs)
+SECRET_FIELDS = frozenset(
+    {
+        "password",
+        "current_password",
+        "new_password",
+        "pin",
+        "new_pin",
+        "fcm_token",
+        "api_key",
+        "token",
+        "access_token",
+        "key",
+    }
+)
+SENT_SECRETS: set[str] = set()  # cleared before each test; anything shorter than 8 characters is not scanned for
+
+
+def remember_secret(value: object) -> None:
+    if isinstance(value, str) and len(value) >= 8:
+        SENT_SECRETS.add(value)
+
+
+def leaked_secrets(captured: str) -> list[str]:
+    """The secrets sent in this test that ``captured`` (its output and logs) contains."""
+    return sorted(s for s in SENT_SECRETS if s in captured)
+
+
+def remember_secrets_in(body: object) -> None:
+    """Every value under a secret-named key, at any depth of a request body."""
+    if isinstance(body, dict):
+        for key, value in body.items():
+            if key in SECRET_FIELDS:
+                remember_secret(value)
+            remember_secrets_in(value)
+    elif isinstance(body, list):
+        for value in body:
+            remember_secrets_in(value)
+
+
 def new_eui() -> str:
     """A random, unique 16-hex-digit DevEUI."""
     return uuid.uuid4().hex[:16]
@@ -118,15 +158,32 @@ def mosquitto_binary() -> str | None:
     return "/usr/sbin/mosquitto" if os.access("/usr/sbin/mosquitto", os.X_OK) else None
 
 
-def token_for(role: str = "user") -> dict:
-    """A signed device-manager token for a fresh user id, without registering (argon2) or a DynamoDB user.
+def token_for(role: str = "user", permissions: tuple[str, ...] = ()) -> dict:
+    """A stored user (with ``permissions``) and a token of theirs, without a login. Needs the ``aws`` fixture.
 
-    For routes that only verify the token (Mobivisor, Microshare); device-manager routes need api.register().
+    Every authenticated route checks the token against its user's record, so a token needs a stored user.
     """
     from fleetgate.core.auth import issue_token
+    from fleetgate.core.ids import now_iso
+    from fleetgate.users import repository
+    from fleetgate.users.schemas import User
 
-    user_id = str(uuid.uuid4())
-    return {"id": user_id, "token": issue_token(user_id, role)[0]}  # type: ignore[arg-type]
+    user_id, now = str(uuid.uuid4()), now_iso()
+    repository.create(
+        User(
+            id=user_id,
+            email=f"{user_id}@example.com",
+            username=f"u_{user_id[:20]}",
+            role=role,
+            permissions=list(permissions),
+            password_hash="$argon2id$unused",
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    token = issue_token(user_id, role)[0]  # type: ignore[arg-type]
+    remember_secret(token)
+    return {"id": user_id, "token": token}
 
 
 # ------------------------------------------------------------------ DynamoDB's own faults, through botocore's hooks

@@ -21,7 +21,17 @@ def test_given_new_user_when_registering_then_201_with_user_and_no_password(api)
     assert reply.body["email"] == creds["email"].split("@")[0] + "@example.com"  # domain normalised
     assert reply.body["role"] == "user"
     assert "password" not in str(reply.body) and "password_hash" not in reply.body
-    assert set(reply.body) == {"id", "email", "username", "role", "is_active", "created_at", "updated_at"}
+    assert set(reply.body) == {
+        "id",
+        "email",
+        "username",
+        "role",
+        "is_active",
+        "permissions",
+        "created_at",
+        "updated_at",
+    }
+    assert reply.body["permissions"] == []
     assert reply.body["created_at"].endswith("Z")
 
 

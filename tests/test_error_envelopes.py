@@ -5,7 +5,7 @@ import json
 import pytest
 from pydantic import BaseModel
 
-from fleetgate.core.api import ErrorStyle, make_resolver
+from fleetgate.core.api import ErrorStyle, make_public_resolver
 from fleetgate.core.errors import Conflict, InvalidInput, NotFound
 from localcloud.apigw import LambdaContext, http_event
 
@@ -16,7 +16,7 @@ class Item(BaseModel):
 
 
 def _app(style):
-    app = make_resolver(style, authenticated=False)
+    app = make_public_resolver(style)
 
     @app.post("/items")
     def create(payload: Item) -> Item:
@@ -69,27 +69,38 @@ def test_mobivisor_family_nests_error_and_message_under_detail():
     assert status == 422 and body["detail"]["error"] == "Validation Error"
 
 
-def test_mobile_family_uses_error_and_message_and_400_for_validation():
+def test_mobile_family_uses_a_title_as_error_and_400_for_validation():
     app = _app(ErrorStyle.MOBILE)
-    assert _call(app, "GET", "/missing") == (404, {"error": "not_found", "message": "Item not found"})
-    status, body = _call(app, "POST", "/items", {"name": "x"})
-    assert status == 400 and body["error"] == "validation_error" and "quantity" in body["message"]
+    assert _call(app, "GET", "/missing") == (404, {"error": "Not Found", "message": "Item not found"})
+    assert _call(app, "POST", "/items", {}) == (
+        400,
+        {"error": "Missing required fields", "message": "name and quantity are required"},
+    )
+    assert _call(app, "POST", "/items", {"name": "x"}) == (
+        400,
+        {"error": "Missing required fields", "message": "quantity is required"},
+    )
+    status, body = _call(app, "POST", "/items", {"name": "x", "quantity": "many"})
+    assert status == 400 and body["error"] == "Invalid request" and body["message"].startswith("quantity: ")
 
 
-def test_customer_family_uses_success_false_with_details():
+def test_customer_family_uses_success_false_upper_case_codes_and_a_detail_per_failing_field():
     app = _app(ErrorStyle.CUSTOMER)
+    assert _call(app, "GET", "/missing") == (404, {"success": False, "message": "Item not found", "error": "NOT_FOUND"})
     assert _call(app, "GET", "/conflict") == (
         409,
         {
             "success": False,
             "message": "Item exists",
-            "error": "conflict",
-            "details": [{"msg": "Item exists", "param": "name"}],
+            "error": "CONFLICT",
+            "details": [{"msg": "Item exists", "param": "name", "path": "name", "location": "body"}],
         },
     )
-    status, body = _call(app, "POST", "/items", {"name": "x", "quantity": "many"})
-    assert status == 400 and body["success"] is False
-    assert body["details"] == [{"msg": body["details"][0]["msg"], "param": "quantity"}]
+    status, body = _call(app, "POST", "/items", {"quantity": "many"})
+    assert status == 400
+    assert body["success"] is False and body["error"] == "VALIDATION_ERROR" and body["message"] == "Validation failed"
+    assert [(d["param"], d["location"]) for d in body["details"]] == [("name", "body"), ("quantity", "body")]
+    assert all("many" not in d["msg"] for d in body["details"])  # never the submitted value
 
 
 @pytest.mark.parametrize("style", list(ErrorStyle))

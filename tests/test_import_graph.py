@@ -34,6 +34,12 @@ LAZY_ALLOWED = {
     "xml": "expat errors of Odoo's XML-RPC: with xmlrpc",
     "aws_lambda_powertools.utilities.parameters": "Secrets Manager / SSM reads: only for secrets named by ARN",
     "botocore.config": "client configuration of the SQS and Scheduler clients: only when flow steps are sent",
+    "aws_lambda_powertools.event_handler.openapi.models": "Powertools' OpenAPI models (about 270 ms): only the docs",
+    "phonenumbers": "phone number metadata (about 100 ms): only the estates routes that read a phone number",
+    "firebase_admin": "FCM (about 600 ms with google-auth and requests): only when a lock command is sent",
+    "google.oauth2": "FCM's credentials: with firebase_admin",
+    "requests": "FCM's HTTP session: with firebase_admin",
+    "urllib3": "FCM's retry policy: with firebase_admin",
 }
 
 

@@ -22,7 +22,7 @@ ROD = ["Acme", "Leeds", "Hall", "ACME-09", "Internal", "Bait/Lured"]
 
 @pytest.fixture
 def user(api):
-    return token_for("user")
+    return token_for("user", ("microshare:read", "microshare:write"))
 
 
 def _closed_port() -> int:

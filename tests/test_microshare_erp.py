@@ -34,7 +34,7 @@ POINTS = [  # three mapped (ERP-001, ERP-002, ACME-01), two unmapped with a clus
 
 @pytest.fixture
 def user(api):
-    return token_for("user")
+    return token_for("user", ("microshare:read", "microshare:write"))
 
 
 @pytest.fixture

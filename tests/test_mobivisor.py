@@ -32,7 +32,7 @@ def upstream(api, monkeypatch):
 
 @pytest.fixture
 def user(api):
-    return token_for("user")
+    return token_for("user", ("mobivisor:read",))
 
 
 @pytest.fixture
@@ -60,7 +60,9 @@ def test_given_user_when_listing_then_upstream_json_is_returned_unchanged_with_b
     assert sent.path == "/devices"
     assert sent.headers["authorization"] == f"Bearer {TOKEN}"
     assert sent.query == [("status", "online"), ("page", "2")]
-    assert reply.ddb_calls == []
+    assert reply.ddb_calls == ["GetItem"]  # the token's user, read once per instance and minute
+    again = api.call("GET", "/api/v1/mobivisor/devices", token=user["token"])
+    assert (again.status, again.ddb_calls) == (200, [])
 
 
 def test_given_base_url_without_trailing_slash_and_a_path_when_listing_then_devices_is_appended(api, user, monkeypatch):
@@ -102,11 +104,11 @@ def test_given_admin_when_deleting_then_contract_confirmation_and_device_is_gone
     assert api.call("GET", "/api/v1/mobivisor/devices/123", token=admin["token"]).status == 404
 
 
-def test_given_plain_user_when_deleting_then_403_and_upstream_is_never_called(api, upstream, user):
+def test_given_user_without_mobivisor_write_when_deleting_then_403_and_upstream_is_never_called(api, upstream, user):
     reply = api.call("DELETE", "/api/v1/mobivisor/devices/123", token=user["token"])
     assert (reply.status, reply.body) == (
         403,
-        {"detail": {"error": "Forbidden", "message": "Deleting Mobivisor devices requires the admin role"}},
+        {"detail": {"error": "Forbidden", "message": "This needs the mobivisor:write permission"}},
     )
     assert upstream.calls() == [] and "123" in upstream.devices
 
@@ -258,6 +260,7 @@ def test_given_slow_upstream_when_calling_then_504_at_the_deadline(api, upstream
 
 def test_given_upstream_trickling_its_body_when_calling_then_504_at_the_total_deadline(api, upstream, user):
     # Every byte arrives well within a per-read timeout; only a deadline on the whole call stops this.
+    api.call("GET", "/api/v1/mobivisor/devices", token=user["token"])  # the caller's record read: not timed
     upstream.fail(Answer.json(200, {"devices": [{"id": str(i)} for i in range(20)]}, trickle=0.05))
     started = time.monotonic()
     reply = api.call("GET", "/api/v1/mobivisor/devices", token=user["token"])
@@ -280,6 +283,7 @@ def test_given_upstream_that_never_accepts_when_calling_then_504_after_the_conne
     try:
         monkeypatch.setenv("MOBIVISOR_API_URL", f"http://127.0.0.1:{listener.getsockname()[1]}/")
         settings.reset()
+        api.call("GET", "/api/v1/mobivisor/devices", token=user["token"])  # the caller's record read: not timed
         started = time.monotonic()
         reply = api.call("GET", "/api/v1/mobivisor/devices", token=user["token"])
         assert reply.status == 504 and reply.body["detail"]["error"] == "Gateway Timeout"
@@ -360,3 +364,12 @@ def test_given_any_outcome_when_proxying_then_the_upstream_token_is_never_logged
     api.call("GET", "/api/v1/mobivisor/devices", token=user["token"])
     assert [r.getMessage() for r in caplog.records].count("Mobivisor call") == 2  # the calls are logged...
     assert not [r for r in caplog.records if TOKEN in repr(r.__dict__)]  # ...without the token
+
+
+@pytest.mark.parametrize("levels, status", [(200, 200), (5000, 502)])
+def test_given_upstream_json_nested_deep_when_proxied_then_never_a_500(api, upstream, user, levels, status):
+    upstream.fail(Answer(200, ("[" * levels + "]" * levels).encode()), method="GET", path="/devices/deep")
+    reply = api.call("GET", "/api/v1/mobivisor/devices/deep", token=user["token"])
+    assert reply.status == status, reply.body
+    if status == 200:
+        assert "nested deeper than 32 levels" in str(reply.body)

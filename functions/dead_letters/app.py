@@ -11,8 +11,9 @@ from fleetgate.core.observability import http_handler
 from fleetgate.core.pagination import Page
 from fleetgate.engine import dead_letters
 from fleetgate.engine.schemas import DeadLetter, DeadLetterReplay, DeadLetterReplayResult
+from fleetgate.users.service import authenticate
 
-app = make_resolver(ErrorStyle.DETAIL)
+app = make_resolver(ErrorStyle.DETAIL, authenticate=authenticate)
 
 Status = Annotated[Literal["pending", "replayed"] | None, Query(description="Only this status (default: all)")]
 

@@ -14,8 +14,9 @@ from fleetgate.devices.schemas import (
     DeviceLabelsUpdate,
     DeviceUpdate,
 )
+from fleetgate.users.service import authenticate
 
-app = make_resolver(ErrorStyle.DETAIL)
+app = make_resolver(ErrorStyle.DETAIL, authenticate=authenticate)
 
 
 @app.get("/api/v1/devices")

@@ -8,8 +8,9 @@ from fleetgate.core.pagination import Page
 from fleetgate.flows import service
 from fleetgate.flows.schemas import Flow, FlowCreate, FlowUpdate
 from fleetgate.history.schemas import FlowExecution
+from fleetgate.users.service import authenticate
 
-app = make_resolver(ErrorStyle.DETAIL)
+app = make_resolver(ErrorStyle.DETAIL, authenticate=authenticate)
 
 
 @app.get("/api/v1/flows")

@@ -15,8 +15,9 @@ from fleetgate.functions.schemas import (
     FunctionVersion,
 )
 from fleetgate.history.schemas import FunctionExecution
+from fleetgate.users.service import authenticate
 
-app = make_resolver(ErrorStyle.DETAIL)
+app = make_resolver(ErrorStyle.DETAIL, authenticate=authenticate)
 
 
 @app.get("/api/v1/functions")

@@ -12,7 +12,8 @@ from fleetgate.core.observability import http_handler
 from fleetgate.ingest import service
 from fleetgate.ingest.schemas import IngestResult
 
-app = make_public_resolver(ErrorStyle.DETAIL)
+# The body is read raw and checked by ingest itself (size, JSON depth), after the X-API-Key check.
+app = make_public_resolver(ErrorStyle.DETAIL, inspect_body=False)
 
 EventParam = Annotated[
     str | None, Query(max_length=16, description="up (default), join, ack, txack, log, status or location")
@@ -29,7 +30,12 @@ def _raw_body() -> bytes:
 
 @app.post(
     "/api/v1/ingest/chirpstack",
-    responses={202: {"description": "Accepted (also duplicates and unknown devices: see status and reason)"}},
+    responses={
+        202: {"description": "Accepted (also duplicates and unknown devices: see status and reason)"},
+        401: {"description": "Missing or invalid X-API-Key"},
+        413: {"description": "The body is larger than 128 KiB"},
+        415: {"description": "Not JSON (protobuf: choose JSON in ChirpStack)"},
+    },
 )
 def ingest_chirpstack(event: EventParam = None, x_api_key: ApiKey = None) -> Response[IngestResult]:
     result = service.ingest(

@@ -35,12 +35,26 @@ from fleetgate.microshare.schemas import (
     UploadResult,
     UpstreamHealth,
 )
+from fleetgate.users.service import authenticate
 
 P = "/api/v1/microshare"
+# Every route but the login and health ones needs microshare:read; these change the deployment's Microshare
+# devices, cache, ERP points or sync state, or spend its upstream quota, and need microshare:write.
 app = make_resolver(
     ErrorStyle.DETAIL,
+    authenticate=authenticate,
     public_paths=(f"{P}/auth/login", f"{P}/health", f"{P}/health/microshare"),
     accept_audience=service.AUDIENCE,
+    permission=service.READ,
+    permissions={
+        f"POST {P}/devices": service.WRITE,
+        f"PUT {P}/devices/<device_id>": service.WRITE,
+        f"DELETE {P}/devices/<device_id>": service.WRITE,
+        f"POST {P}/devices/cache/clear": service.WRITE,
+        f"GET {P}/devices/performance/benchmark": service.WRITE,
+        f"POST {P}/erp/inspection-points": service.WRITE,
+        f"POST {P}/erp/sync": service.WRITE,
+    },
 )
 
 ClusterId = Annotated[
@@ -50,7 +64,14 @@ Text = Annotated[str | None, Query(min_length=1, max_length=256)]
 
 
 # ------------------------------------------------------------------ auth, health, status
-@app.post(f"{P}/auth/login")
+@app.post(
+    f"{P}/auth/login",
+    responses={
+        200: {"description": "A token the Microshare routes accept"},
+        401: {"description": "Microshare refused the credentials"},
+        403: {"description": "Not the deployment's own Microshare account"},
+    },
+)
 def login(payload: LoginRequest) -> LoginToken:
     return service.login(payload)
 
@@ -65,7 +86,13 @@ def health() -> Health:
     return service.health()
 
 
-@app.get(f"{P}/health/microshare", responses={503: {"description": "Microshare is unreachable or refuses us"}})
+@app.get(
+    f"{P}/health/microshare",
+    responses={
+        200: {"description": "Microshare answers"},
+        503: {"description": "Microshare is unreachable or refuses us"},
+    },
+)
 def upstream_health() -> Response[UpstreamHealth]:
     result = service.upstream_health()
     return Response(200 if result.status == "healthy" else 503, content_types.APPLICATION_JSON, result)

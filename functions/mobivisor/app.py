@@ -4,8 +4,14 @@ from fleetgate.core.api import ErrorStyle, make_resolver
 from fleetgate.core.observability import http_handler
 from fleetgate.mobivisor import service
 from fleetgate.mobivisor.schemas import DeviceDeleted, MobivisorDevice, MobivisorDevices
+from fleetgate.users.service import authenticate
 
-app = make_resolver(ErrorStyle.MOBIVISOR)
+app = make_resolver(
+    ErrorStyle.MOBIVISOR,
+    authenticate=authenticate,
+    permission="mobivisor:read",
+    permissions={"DELETE /api/v1/mobivisor/devices/<device_id>": "mobivisor:write"},
+)
 
 
 @app.get("/api/v1/mobivisor/devices")
@@ -20,7 +26,7 @@ def get_device(device_id: str) -> MobivisorDevice:
 
 @app.delete("/api/v1/mobivisor/devices/<device_id>")
 def delete_device(device_id: str) -> DeviceDeleted:
-    return service.delete_device(app.principal, device_id, app.current_event.raw_query_string)
+    return service.delete_device(device_id, app.current_event.raw_query_string)
 
 
 lambda_handler = http_handler(app.resolve)

@@ -10,8 +10,9 @@ from fleetgate.core.observability import http_handler
 from fleetgate.core.pagination import Page
 from fleetgate.storages import service
 from fleetgate.storages.schemas import DataPoint, Storage, StorageCreate, StorageUpdate
+from fleetgate.users.service import authenticate
 
-app = make_resolver(ErrorStyle.DETAIL)
+app = make_resolver(ErrorStyle.DETAIL, authenticate=authenticate)
 
 Instant = Annotated[str | None, Query(max_length=40, description="ISO 8601 time, inclusive")]
 

@@ -171,3 +171,16 @@ def test_given_a_running_cloud_when_it_gets_sigterm_then_it_stops_cleanly_and_re
     assert not (cloud.data_dir / "state.json").exists()
     assert "Traceback" not in cloud.output()
     assert os.stat(cloud.data_dir / "secrets.json").st_size > 0
+
+
+def test_given_an_integration_aimed_at_the_clouds_own_aws_endpoint_when_tested_then_refused(local_cloud, http):
+    """Loopback sinks are allowed locally, but never the embedded AWS endpoint (it would list tables, secrets)."""
+    auth = {"authorization": f"Bearer {_user(http)['token']}"}
+    endpoint = state_of(local_cloud.data_dir)["endpoint"]  # http://127.0.0.1:<moto port>
+    port = endpoint.rsplit(":", 1)[1]
+    for url in (f"{endpoint}/", f"http://localhost:{port}/", f"http://127.0.0.2:{port}/"):
+        body = {"name": "sneaky", "type": "http", "config": {"url": url, "method": "GET"}}
+        integration = http.post("/api/v1/integrations", json=body, headers=auth).json()
+        tested = http.post(f"/api/v1/integrations/{integration['id']}/test", json={}, headers=auth)
+        assert tested.status_code == 200, tested.text
+        assert tested.json()["success"] is False and "not allowed" in tested.json()["error"], (url, tested.json())

@@ -78,3 +78,23 @@ def test_given_a_route_missing_from_the_template_when_comparing_then_it_is_repor
         "LabelsFunction's app defines DELETE /api/v1/labels/{label_id}, which template.yaml does not route "
         "(API Gateway would answer 404)" in problems
     )
+
+
+def test_given_two_contexts_with_a_model_of_the_same_name_when_merging_then_each_keeps_its_own():
+    """devices.Device and microshare.Device: each route group's operations point at their own model."""
+    import os
+
+    os.environ.setdefault("JWT_SECRET", "x" * 32)
+    from localcloud.docs import ApiDocs
+    from localcloud.lambdas import Functions
+    from localcloud.template import stack
+
+    document = ApiDocs(Functions(stack())).openapi()
+    schemas = document["components"]["schemas"]
+
+    def model(path: str, method: str, status: str) -> dict:
+        ref = document["paths"][path][method]["responses"][status]["content"]["application/json"]["schema"]["$ref"]
+        return schemas[ref.rsplit("/", 1)[1]]
+
+    assert "dev_eui" in model("/api/v1/devices/{device_id}", "get", "200")["properties"]
+    assert "cluster_id" in model("/api/v1/microshare/devices/{device_id}", "get", "200")["properties"]

@@ -107,11 +107,16 @@ class Transaction:
     DynamoDB's cancellation reasons back to them.
     """
 
-    _ORDER = ("delete", "save", "update")
+    _ORDER = ("condition_check", "delete", "save", "update")
 
     def __init__(self, model: type[Model]):
         self._connection = model._get_connection().connection
         self._ops: list[tuple[str, str, tuple[Any, ...], dict[str, Any]]] = []
+
+    def check(self, name: str, model: type[Model], hash_key: Any, range_key: Any, condition: Condition) -> None:
+        """A condition on an item the transaction does not write (e.g. "the parent still exists")."""
+        model._get_connection()  # registers the table with the shared connection
+        self._ops.append(("condition_check", name, (model, hash_key, range_key), {"condition": condition}))
 
     def save(self, name: str, item: Model, condition: Condition | None = None) -> None:
         self._ops.append(("save", name, (item,), {"condition": condition}))

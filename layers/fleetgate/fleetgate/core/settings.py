@@ -142,6 +142,19 @@ def outbound_allow() -> tuple[str, ...]:
     return tuple(p.strip().lower() for p in os.environ.get("OUTBOUND_ALLOW", "").split(",") if p.strip())
 
 
+@cached
+def outbound_deny() -> tuple[str, ...]:
+    """OUTBOUND_DENY: destinations refused even where OUTBOUND_ALLOW allows their range, as
+    "<keyword or CIDR>:<port>" entries. Only the local cloud sets it, to its own AWS endpoints ("loopback:<port>")."""
+    return tuple(p.strip().lower() for p in os.environ.get("OUTBOUND_DENY", "").split(",") if p.strip())
+
+
+@cached
+def allow_registration() -> bool:
+    """ALLOW_REGISTRATION (template parameter AllowRegistration): whether anyone may register."""
+    return os.environ.get("ALLOW_REGISTRATION", "").strip().lower() in ("true", "1", "yes")
+
+
 # ------------------------------------------------------------------ upstream credentials
 SECRET_MAX_AGE = 300  # seconds a value read from Secrets Manager or SSM is reused before it is read again
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, Field
 
-from fleetgate.core.schemas import Input, Schema
+from fleetgate.core.schemas import Input, Name, Printable, Schema
 
 DeviceStatus = Literal["never_seen", "online", "offline", "maintenance"]
 
@@ -30,7 +30,6 @@ def _small_json(value: dict[str, Any]) -> dict[str, Any]:
 
 
 DevEui = Annotated[str, AfterValidator(normalize_dev_eui)]
-Name = Annotated[str, Field(min_length=1, max_length=128)]
 Description = Annotated[str, Field(max_length=2048)]
 Metadata = Annotated[dict[str, Any], AfterValidator(_small_json)]
 TransmitSeconds = Annotated[int, Field(ge=10, le=7 * 24 * 3600, description="Seconds expected between uplinks")]
@@ -81,13 +80,13 @@ class Device(Schema):
 
 
 class LabelCreate(Input):
-    name: Annotated[str, Field(min_length=1, max_length=64)]
+    name: Annotated[str, Field(min_length=1, max_length=64), Printable]
     description: Description = ""
     color: Color | None = None
 
 
 class LabelUpdate(Input):
-    name: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    name: Annotated[str, Field(min_length=1, max_length=64), Printable] | None = None
     description: Description | None = None
     color: Color | None = None
 

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
-from fleetgate.core.schemas import Input, Schema
+from fleetgate.core.schemas import Input, Name, Printable, Schema
 
 NODE_TYPES = ("device", "label", "function", "integration", "storage", "switch", "delay")
 TRIGGER_TYPES = ("device", "label")
@@ -48,7 +48,7 @@ class Position(Input):
 
 class _Node(Input):
     id: NodeId
-    name: Annotated[str, Field(max_length=128)] | None = None
+    name: Annotated[str, Field(max_length=128), Printable] | None = None
     position: Position | None = None
 
 
@@ -115,7 +115,7 @@ def _known_types(nodes: Any) -> Any:
 
 
 class FlowCreate(Input):
-    name: Annotated[str, Field(min_length=1, max_length=128)]
+    name: Name
     description: Annotated[str, Field(max_length=2048)] = ""
     enabled: bool = True
     nodes: Annotated[list[Node], Field(min_length=1, max_length=MAX_NODES)]
@@ -130,7 +130,7 @@ class FlowCreate(Input):
 class FlowUpdate(Input):
     """Fields to change; ``nodes`` and ``edges`` replace the graph (send both, or neither)."""
 
-    name: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    name: Name | None = None
     description: Annotated[str, Field(max_length=2048)] | None = None
     enabled: bool | None = None
     nodes: Annotated[list[Node], Field(min_length=1, max_length=MAX_NODES)] | None = None

@@ -5,9 +5,8 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from fleetgate.core.schemas import Input, Schema
+from fleetgate.core.schemas import Input, Name, Schema
 
-Name = Annotated[str, Field(min_length=1, max_length=128)]
 Description = Annotated[str, Field(max_length=2048)]
 Code = Annotated[
     str,

@@ -17,6 +17,7 @@ import base64
 import binascii
 import hashlib
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from typing import Any
 
 from fleetgate.core.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from fleetgate.core.ids import iso
+from fleetgate.core.limits import MAX_JSON_DEPTH, json_too_deep
 from fleetgate.devices.schemas import normalize_dev_eui
 
 EVENTS = ("up", "join", "ack", "txack", "log", "status", "location")
@@ -81,6 +83,8 @@ def parse(body: bytes, content_type: str | None, event: str | None) -> DeviceEve
     media = (content_type or "").split(";", 1)[0].strip().lower()
     if media in PROTOBUF_TYPES:
         raise UnsupportedMediaType(PROTOBUF_MESSAGE)
+    if json_too_deep(body.decode("utf-8", "replace")):
+        raise InvalidInput(f"the body is nested deeper than {MAX_JSON_DEPTH} levels", field="body:")
     try:
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError):
@@ -218,6 +222,53 @@ _V4_FIELDS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 }
 
 
+# The fields status and location events store on the device, typed: (kind, minimum, maximum); None: no bound.
+_TYPED: dict[str, tuple[type, float | None, float | None]] = {
+    "margin": (int, -128, 127),
+    "battery_level": (float, 0, 100),
+    "battery_level_unavailable": (bool, None, None),
+    "external_power_source": (bool, None, None),
+    "latitude": (float, -90, 90),
+    "longitude": (float, -180, 180),
+    "altitude": (float, -20_000, 100_000),
+    "accuracy": (float, 0, None),
+    "source": (str, None, 64),
+}
+
+
+def _typed(data: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """Status and location values as their types (422 naming the field otherwise): numbers are finite numbers
+    in range, flags are booleans, the location's source a short string."""
+    for key, value in data.items():
+        kind, low, high = _TYPED[key]
+        where = f"{prefix}{_CAMEL.get(key, key)}"
+        if kind is bool:
+            ok = isinstance(value, bool)
+        elif kind is str:
+            ok = isinstance(value, str) and len(value) <= (high or 0)
+        else:
+            ok = _number(value) is not None and math.isfinite(value) and (kind is float or float(value).is_integer())
+            ok = ok and (low is None or value >= low) and (high is None or value <= high)
+        if not ok:
+            raise InvalidInput(f"{where} must be {_EXPECTED[kind]}" + _range(kind, low, high), field=where)
+    return data
+
+
+_CAMEL = {
+    "margin": "margin",
+    "battery_level": "batteryLevel",
+    "battery_level_unavailable": "batteryLevelUnavailable",
+    "external_power_source": "externalPowerSource",
+}
+_EXPECTED = {int: "an integer", float: "a number", bool: "true or false", str: "a string of at most 64 characters"}
+
+
+def _range(kind: type, low: float | None, high: float | None) -> str:
+    if kind in (bool, str) or (low is None and high is None):
+        return ""
+    return f" (at least {low})" if high is None else f" between {low} and {high}"
+
+
 def _v4(kind: str, d: dict[str, Any], raw: bytes) -> DeviceEvent:
     info = d["deviceInfo"]
     eui = _eui(info.get("devEui"), "deviceInfo.devEui")
@@ -244,8 +295,11 @@ def _v4(kind: str, d: dict[str, Any], raw: bytes) -> DeviceEvent:
     else:
         data = _V4_FIELDS[kind](d)
         if kind == "status":
+            data = _typed(data, "")
             data.setdefault("battery_level_unavailable", False)
             data.setdefault("external_power_source", False)
+        elif kind == "location":
+            data = _typed(data, "location.")
     if isinstance(dedup, str) and dedup:
         key = dedup
     elif kind == "txack" and (d.get("queueItemId") or d.get("downlinkId")):
@@ -301,6 +355,8 @@ def _v3(kind: str, d: dict[str, Any], raw: bytes) -> DeviceEvent:
             data = _pick(d, {"gatewayID": "gateway_id", "fCnt": "f_cnt_down"})
         else:
             data = _V4_FIELDS.get(kind, lambda x: {})(d)
+        if kind in ("status", "location"):
+            data = _typed(data, "location." if kind == "location" else "")
         if kind == "status":
             data.setdefault("battery_level_unavailable", False)
             data.setdefault("external_power_source", False)

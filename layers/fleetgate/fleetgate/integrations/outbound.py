@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fleetgate.core.http import pooled_client
-from fleetgate.core.settings import cached, outbound_allow
+from fleetgate.core.settings import cached, outbound_allow, outbound_deny
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 EXCERPT_CHARS = 1000
@@ -111,10 +111,25 @@ def allowed_addresses(host: str, port: int) -> list[tuple[str, int]]:
     if not addresses:
         raise Refused(f"cannot resolve {host}")
     for address, _ in addresses:
-        reason = refusal(ipaddress.ip_address(address.split("%", 1)[0]))
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        reason = refusal(ip) or _denied(ip, port)
         if reason:
             raise Refused(reason)
     return addresses
+
+
+def _denied(ip: IPAddress, port: int) -> str | None:
+    """``OUTBOUND_DENY`` entries (``<keyword or CIDR>:<port>``) refuse a port even where its range is allowed:
+    the local cloud names its own AWS endpoints, so an integration can never reach them."""
+    for entry in outbound_deny():
+        where, _, denied_port = entry.rpartition(":")
+        if denied_port != str(port):
+            continue
+        keywords, networks = _allow_list([where])
+        real = _unwrap(ip)
+        if category(ip) in keywords or any(real in n for n in networks if n.version == real.version):
+            return f"destination {real} port {port} is not allowed here"
+    return None
 
 
 def _connect(addresses: list[tuple[str, int]], timeout: float | None) -> socket.socket:

@@ -4,20 +4,31 @@ this instance's service-account token."""
 from __future__ import annotations
 
 from fleetgate.core.auth import Principal, issue_token
-from fleetgate.core.errors import Unauthorized
+from fleetgate.core.errors import Forbidden, Unauthorized
+from fleetgate.core.settings import get_microshare_settings
 from fleetgate.microshare import client as upstream
 from fleetgate.microshare.schemas import AuthStatus, LoginRequest, LoginToken, UpstreamSession
 
 AUDIENCE = "microshare"  # tokens issued by POST /api/v1/microshare/auth/login
+READ, WRITE = "microshare:read", "microshare:write"  # what the routes need (functions/microshare/app.py)
 
 
 def login(request: LoginRequest) -> LoginToken:
-    """Microshare credentials in, a Fleetgate token the Microshare routes accept out (never the upstream's)."""
+    """Microshare credentials in, a Fleetgate token the Microshare routes accept out (never the upstream's).
+
+    Only the deployment's own Microshare account (MICROSHARE_USERNAME) may log in here, and its token holds
+    microshare:read and microshare:write: every call goes upstream with that account anyway. Anyone else
+    needs a Fleetgate account an admin granted the microshare permissions to."""
     try:
         upstream.instance().fetch_token(request.username, request.password.get_secret_value())
     except upstream.CredentialsRejected:
         raise Unauthorized("Incorrect username or password") from None
-    token, _ = issue_token(f"microshare:{request.username}", "user", audience=AUDIENCE)
+    if request.username.strip().casefold() != get_microshare_settings().username.strip().casefold():
+        raise Forbidden(
+            "This Microshare account does not operate this deployment: "
+            "log in with a Fleetgate account that has the microshare permissions"
+        )
+    token, _ = issue_token(f"microshare:{request.username}", "user", audience=AUDIENCE, permissions=(READ, WRITE))
     return LoginToken(access_token=token)
 
 

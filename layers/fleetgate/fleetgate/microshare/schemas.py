@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, ConfigDict, Field, SecretStr
 
-from fleetgate.core.schemas import Input, Schema
+from fleetgate.core.schemas import Input, Printable, Schema
 
 TRAP = "io.microshare.trap.packed"
 GATEWAY = "io.microshare.gateway.health.packed"
@@ -208,7 +208,7 @@ class InspectionPointIn(Input):
 
     id: Annotated[str, Field(min_length=1, max_length=128)]
     reference: Text
-    name: Annotated[str, Field(max_length=256)] = ""
+    name: Annotated[str, Field(max_length=256), Printable] = ""
     customer: Text | None = None
     site: Text | None = None
     area: Text | None = None

@@ -16,7 +16,7 @@ from fleetgate.core.errors import ConfigurationError, DomainError, GatewayTimeou
 from fleetgate.core.ids import now_iso
 from fleetgate.core.settings import get_erp_settings
 from fleetgate.microshare import client as upstream
-from fleetgate.microshare.auth import AUDIENCE, auth_status, login, session
+from fleetgate.microshare.auth import AUDIENCE, READ, WRITE, auth_status, login, session
 from fleetgate.microshare.benchmark import benchmark
 from fleetgate.microshare.cache import cache_stats, clear_cache, discovery, refresh_cache
 from fleetgate.microshare.devices import get_cluster, get_device, list_clusters, list_devices
@@ -26,6 +26,8 @@ from fleetgate.microshare.writes import create_device, delete_device, update_dev
 
 __all__ = [
     "AUDIENCE",
+    "READ",
+    "WRITE",
     "auth_status",
     "benchmark",
     "cache_stats",

@@ -57,7 +57,7 @@ def _decode(content: bytes) -> tuple[Any, bool]:
         return None, False
     try:
         return json.loads(content), True
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deep for the parser: not an answer we can use
         return content.decode("utf-8", errors="replace")[:UPSTREAM_ERROR_MAX_CHARS], False
 
 

@@ -8,12 +8,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ConfigDict, RootModel
+from pydantic import ConfigDict, RootModel, model_validator
 
+from fleetgate.core.limits import clip_depth
 from fleetgate.core.schemas import Schema
 
 
-class MobivisorDevices(RootModel[Any]):
+class _Upstream(RootModel[Any]):
+    """Mobivisor's JSON as it came, but nested at most 32 levels (deeper parts replaced by a marker, as for any
+    stored JSON: see core.limits.clip_depth), so no upstream answer can break the response."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _clip(cls, data: Any) -> Any:
+        return clip_depth(data)
+
+
+class MobivisorDevices(_Upstream):
     """Mobivisor's answer to GET /devices, unchanged."""
 
     model_config = ConfigDict(
@@ -29,7 +40,7 @@ class MobivisorDevices(RootModel[Any]):
     )
 
 
-class MobivisorDevice(RootModel[Any]):
+class MobivisorDevice(_Upstream):
     """Mobivisor's answer to GET /devices/{id}, unchanged."""
 
     model_config = ConfigDict(

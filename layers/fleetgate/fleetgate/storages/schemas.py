@@ -4,9 +4,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from fleetgate.core.schemas import Input, Schema
+from fleetgate.core.schemas import Input, Name, Schema
 
-Name = Annotated[str, Field(min_length=1, max_length=128)]
 Description = Annotated[str, Field(max_length=2048)]
 RetentionDays = Annotated[int, Field(ge=1, le=3650, description="Points expire this many days after their time")]
 StorageType = Literal["timeseries"]

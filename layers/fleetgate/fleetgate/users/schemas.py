@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, SecretStr
 
+from fleetgate.core.auth import PERMISSIONS
 from fleetgate.core.schemas import Input, Schema
 
 _EMAIL = re.compile(
@@ -25,12 +26,38 @@ Username = Annotated[str, Field(min_length=3, max_length=50, pattern=r"^[A-Za-z0
 # SecretStr: a password never shows up in a repr, a log line or a debug dump of route arguments.
 Password = Annotated[SecretStr, Field(min_length=8, max_length=128)]
 Role = Literal["admin", "user"]
+Permission = Literal["mobivisor:read", "mobivisor:write", "microshare:read", "microshare:write"]
+assert set(Permission.__args__) == set(PERMISSIONS)  # type: ignore[attr-defined]
+Permissions = Annotated[
+    list[Permission],
+    Field(max_length=len(PERMISSIONS), description="Granted permissions (an admin holds every one anyway)"),
+]
 
 
 class RegisterRequest(Input):
     email: Email
     username: Username
     password: Password
+
+
+class UserCreate(RegisterRequest):
+    """An admin creating an account (works whether or not registration is open)."""
+
+    role: Role = "user"
+    permissions: Permissions = Field(default_factory=list)
+
+
+class UserUpdate(Input):
+    """What an admin changes; absent fields keep their value. Deactivating revokes the user's tokens."""
+
+    role: Role | None = None
+    permissions: Permissions | None = None
+    is_active: bool | None = None
+
+
+class PasswordChange(Input):
+    current_password: Password
+    new_password: Password
 
 
 class User(Schema):
@@ -41,6 +68,8 @@ class User(Schema):
     username: str
     role: Role
     is_active: bool = True
+    permissions: list[str] = Field(default_factory=list)
+    token_version: int = 0
     password_hash: str
     created_at: str
     updated_at: str
@@ -52,12 +81,18 @@ class UserOut(Schema):
     username: str
     role: Role
     is_active: bool
+    permissions: list[Permission] = Field(description="Granted permissions; an admin holds every one anyway")
     created_at: str
     updated_at: str
 
     @classmethod
     def of(cls, user: User) -> UserOut:
-        return cls(**user.model_dump(exclude={"password_hash"}))
+        return cls(**user.model_dump(exclude={"password_hash", "token_version"}))
+
+
+class UserList(Schema):
+    items: list[UserOut]
+    next_cursor: str | None = None
 
 
 class TokenOut(Schema):

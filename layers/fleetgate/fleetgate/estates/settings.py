@@ -1,0 +1,37 @@
+"""The estates context's settings, read lazily from the environment (template parameters in brackets)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from fleetgate.core.settings import cached
+
+MOBILE_TOKEN_TTL_SECONDS = 30 * 24 * 3600  # the mobile contract: "Expiry: 30 days from issuance"
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    return int(raw) if raw else default
+
+
+@dataclass(frozen=True)
+class EstatesSettings:
+    phone_region: str = "ZA"  # PHONE_DEFAULT_REGION (PhoneDefaultRegion): national numbers (0...) are of this region
+    login_max_failures: int = 5  # MOBILE_LOGIN_MAX_FAILURES: failed logins per phone number before it is locked
+    login_lock_seconds: int = 900  # MOBILE_LOGIN_LOCK_SECONDS: the window they are counted in (and the lock)
+    sms_provider_url: str = ""  # SMS_PROVIDER_URL (SmsProviderUrl); empty: nothing is sent, only recorded
+    sms_api_key: str = field(default="", repr=False)  # SMS_API_KEY (SmsApiKey): the key, or a secret naming it
+    sms_timeout: float = 5.0  # SMS_TIMEOUT: deadline of one send
+
+
+@cached
+def get_estates_settings() -> EstatesSettings:
+    return EstatesSettings(
+        phone_region=(os.environ.get("PHONE_DEFAULT_REGION") or "ZA").strip().upper(),
+        login_max_failures=max(1, _env_int("MOBILE_LOGIN_MAX_FAILURES", 5)),
+        login_lock_seconds=max(1, _env_int("MOBILE_LOGIN_LOCK_SECONDS", 900)),
+        sms_provider_url=os.environ.get("SMS_PROVIDER_URL", "").strip(),
+        sms_api_key=os.environ.get("SMS_API_KEY", "").strip(),
+        sms_timeout=float(os.environ.get("SMS_TIMEOUT", "").strip() or 5.0),
+    )
