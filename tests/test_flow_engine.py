@@ -165,6 +165,53 @@ def test_given_a_two_step_flow_when_an_uplink_arrives_then_function_then_integra
         assert call["request"]["headers"]["Idempotency-Key"] == request["headers"]["idempotency-key"]
 
 
+class FailingSqs:
+    """SQS refusing the first ``times`` SendMessageBatch calls of the engine's client (throttled, or down)."""
+
+    def __init__(self, times: int):
+        self.times, self.calls = times, 0
+
+    def __enter__(self):
+        from fleetgate.engine import queues
+
+        self.events = queues.sqs().meta.events
+        self.events.register("before-call.sqs.SendMessageBatch", self)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.events.unregister("before-call.sqs.SendMessageBatch", self)
+
+    def __call__(self, **_) -> None:
+        from botocore.exceptions import ClientError
+
+        self.calls += 1
+        if self.calls <= self.times:
+            raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "SQS is down"}}, "SendMessageBatch")
+
+
+def test_given_sqs_failing_when_an_uplink_is_ingested_then_its_flow_still_runs_exactly_once(w):
+    with ScriptedSink() as sink:
+        integration = _integration(w, sink.url)
+        flow = _two_step(w, integration)
+        body = v4_up(w["eui"])
+
+        with FailingSqs(times=2) as sqs:
+            reply = w["api"].call(
+                "POST", INGEST, json_body=body, query={"event": "up"}, headers={"x-api-key": w["key"]}
+            )
+            again = w["api"].call(  # the same uplink resent meanwhile: a duplicate, it starts nothing
+                "POST", INGEST, json_body=body, query={"event": "up"}, headers={"x-api-key": w["key"]}
+            )
+
+        # accepted at once: its flow starts were written with its claim; the stream retried sending them
+        assert reply.status == 202 and reply.body["status"] == "accepted" and reply.body["flows_triggered"] == 1
+        assert again.body["status"] == "duplicate" and sqs.calls == 3
+        run_worker(w["api"])
+        [run] = _runs(w, flow)
+        assert run["status"] == "success" and len(sink.requests) == 1
+        assert len({r["headers"]["idempotency-key"] for r in sink.requests}) == 1
+
+
 def _drain_recording(w) -> list[str]:
     """Run the worker on every visible step until none is left (no delays in these flows); the bodies handled."""
     from localcloud.sqs import sqs_event

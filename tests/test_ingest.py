@@ -266,14 +266,15 @@ def test_given_more_matching_flows_when_ingesting_then_dynamodb_calls_stay_the_s
         == [
             "BatchGetItem",  # the key and the dev_eui claim
             "GetItem",  # the device
-            "PutItem",  # the deduplication claim
-            "PutItem",  # device history
-            "UpdateItem",  # last_seen, online, offline due time
             "Query",  # the device's labels
             "Query",
             "Query",  # the trigger index: the device, its label
+            "PutItem",  # the deduplication claim, with its flow starts (the outbox)
+            "PutItem",  # device history
+            "UpdateItem",  # last_seen, online, offline due time
         ]
     )
+    # ingest itself calls no SQS: the flow starter sends the claim's starts from its stream, 10 per batch
     assert first_sqs == ["SendMessageBatch"] and sqs_calls == ["SendMessageBatch", "SendMessageBatch"]
     assert len(_steps()) == 13
 
@@ -287,7 +288,8 @@ def test_given_the_same_uplink_three_times_then_it_is_processed_once_and_copies_
     assert [r.status for r in replies] == [202, 202, 202]
     assert [r.body["status"] for r in replies] == ["accepted", "duplicate", "duplicate"]
     assert "not processed again" in replies[1].body["reason"]
-    assert replies[1].ddb_calls == ["BatchGetItem", "GetItem", "PutItem"]
+    # the flows to start are looked up before the claim (they are written with it)
+    assert replies[1].ddb_calls == ["BatchGetItem", "GetItem", "Query", "Query", "Query", "PutItem"]
     history = api.call("GET", f"/api/v1/devices/{world['device']['id']}/history", token=world["token"]).body["items"]
     assert len(history) == 1 and len(_steps()) == 1
 

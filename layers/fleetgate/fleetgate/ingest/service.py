@@ -6,13 +6,15 @@ protobuf, 422 for anything else we cannot read), then the device by dev_eui. An 
 else's) is answered 202 "ignored" and recorded in the key owner's device history as ``unknown_device``. A known
 device's event is claimed by its deduplication key (a copy is 202 "duplicate", not processed again) and
 written to device history; then, by event: ``up`` sets last_seen, status online and the offline due time and
-starts the device's flows (one SQS message per flow); ``status`` stores the battery fields on the device,
+starts the device's flows: the matching flows are stored with the claim (an outbox, one write) and sent to
+SQS by the flow starter from the table's stream, so an accepted uplink runs its flows even when SQS fails; ``status`` stores the battery fields on the device,
 ``location`` the location; join, log, ack and txack are history only.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -56,7 +58,21 @@ def ingest(*, api_key: str | None, event: str | None, body: bytes, content_type:
         return result.model_copy(update={"status": "ignored", "reason": reason, "history_id": history_id})
     result = result.model_copy(update={"device_id": device.id})
     dedup_key = f"{device.id}|{parsed.event}|{parsed.dedup}"
-    if not repository.claim_event(dedup_key, received, get_ingest_settings().dedup_hours):
+    history_id = new_id()
+    starts = None
+    if parsed.event == "up":  # the outbox: the flows to start, in the claim's own write
+        starts = engine.plan(
+            device_id=device.id,
+            owner_id=device.owner_id,
+            dev_eui=device.dev_eui,
+            event="up",
+            message=_uplink_message(device, parsed, received_at, history_id),
+            origin=dedup_key,
+        )
+    flow_count = len(starts["flows"]) if starts else 0
+    if not repository.claim_event(
+        dedup_key, received, get_ingest_settings().dedup_hours, starts=starts if flow_count else None
+    ):
         count("UplinksDuplicate")
         return result.model_copy(
             update={"status": "duplicate", "reason": "already ingested (same deduplication id): not processed again"}
@@ -65,24 +81,12 @@ def ingest(*, api_key: str | None, event: str | None, body: bytes, content_type:
     data = {**parsed.data, "format": parsed.format}
     if parsed.source_time:
         data["source_time"] = parsed.source_time
-    entry = DeviceHistoryEntry(id=new_id(), device_id=device.id, event=parsed.event, received_at=received_at, data=data)
+    entry = DeviceHistoryEntry(id=history_id, device_id=device.id, event=parsed.event, received_at=received_at, data=data)
     devices.record_history(entry, device.owner_id)
     result = result.model_copy(update={"history_id": entry.id})
     if parsed.event == "up":
         presence.seen(device, received)
-        try:
-            flows = engine.start_runs(
-                device_id=device.id,
-                owner_id=device.owner_id,
-                dev_eui=device.dev_eui,
-                event="up",
-                message=_uplink_message(device, parsed, received_at, entry.id),
-                origin=dedup_key,
-            )
-        except Exception:  # the uplink is stored; ChirpStack would only log a 5xx and never retry
-            logger.exception("UplinkReceived: its flows could not be started", extra={"device_id": device.id})
-            return result.model_copy(update={"reason": "stored, but its flows could not be started (logged)"})
-        result = result.model_copy(update={"flows_triggered": flows})
+        result = result.model_copy(update={"flows_triggered": flow_count})
     elif parsed.event == "status":
         presence.record_status(device.id, {**parsed.battery, "updated_at": received_at})
     elif parsed.event == "location":
@@ -124,6 +128,13 @@ def _record_unknown(parsed: parsing.DeviceEvent, owner_id: str, received_at: str
     )
     devices.record_history(entry, owner_id)
     return entry.id
+
+
+def dispatch_outbox(claims: Sequence[tuple[str, dict[str, Any]]]) -> str | None:
+    """The flow starter: the new claims of the deduplication table's stream ((record id, image), in stream
+    order) have their flow starts sent. None when all went out, else the record id to resume from."""
+    plans = [(rid, starts) for rid, image in claims if (starts := repository.pending_starts(image))]
+    return engine.send_planned(plans) if plans else None
 
 
 # ================================================================ offline detection
