@@ -109,9 +109,9 @@ def claim_event(key: str, received_at: datetime, hours: int, *, starts: dict[str
     the same write, are the flow starts the table's stream hands to the flow starter."""
     Dedup = _dedup()
     try:
-        Dedup(
-            key, received_at=iso(received_at), expires_at=received_at + timedelta(hours=hours), starts=starts
-        ).save(condition=Dedup.key.does_not_exist())
+        Dedup(key, received_at=iso(received_at), expires_at=received_at + timedelta(hours=hours), starts=starts).save(
+            condition=Dedup.key.does_not_exist()
+        )
         return True
     except PutError as exc:
         if is_conditional_failure(exc):

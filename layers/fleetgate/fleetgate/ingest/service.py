@@ -7,8 +7,9 @@ else's) is answered 202 "ignored" and recorded in the key owner's device history
 device's event is claimed by its deduplication key (a copy is 202 "duplicate", not processed again) and
 written to device history; then, by event: ``up`` sets last_seen, status online and the offline due time and
 starts the device's flows: the matching flows are stored with the claim (an outbox, one write) and sent to
-SQS by the flow starter from the table's stream, so an accepted uplink runs its flows even when SQS fails; ``status`` stores the battery fields on the device,
-``location`` the location; join, log, ack and txack are history only.
+SQS by the flow starter from the table's stream, so an accepted uplink runs its flows even when SQS fails;
+``status`` stores the battery fields on the device, ``location`` the location; join, log, ack and txack are
+history only.
 """
 
 from __future__ import annotations
@@ -81,7 +82,9 @@ def ingest(*, api_key: str | None, event: str | None, body: bytes, content_type:
     data = {**parsed.data, "format": parsed.format}
     if parsed.source_time:
         data["source_time"] = parsed.source_time
-    entry = DeviceHistoryEntry(id=history_id, device_id=device.id, event=parsed.event, received_at=received_at, data=data)
+    entry = DeviceHistoryEntry(
+        id=history_id, device_id=device.id, event=parsed.event, received_at=received_at, data=data
+    )
     devices.record_history(entry, device.owner_id)
     result = result.model_copy(update={"history_id": entry.id})
     if parsed.event == "up":
