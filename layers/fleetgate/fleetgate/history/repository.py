@@ -27,7 +27,7 @@ from pynamodb.indexes import AllProjection
 from fleetgate.core.errors import InvalidInput
 from fleetgate.core.ids import iso, parse_iso
 from fleetgate.core.pagination import Page, decode_cursor, encode_cursor
-from fleetgate.core.repository import BaseModel, get_item, gsi, meta, query_page
+from fleetgate.core.repository import BaseModel, Lookup, get_item, gsi, meta, query_page
 from fleetgate.core.settings import cached, history_retention_days, table_name
 
 T = TypeVar("T")
@@ -110,9 +110,12 @@ def record(
     duration_ms: float,
     details: dict[str, Any],
     history_id: str | None = None,
+    batch: list[Any] | None = None,
 ) -> dict[str, Any]:
     """Store one execution record; returns it as the API shows it. A given ``history_id`` (see
-    :func:`new_history_id`) makes the write idempotent: the same record is written again, never a second one."""
+    :func:`new_history_id`) makes the write idempotent: the same record is written again, never a second one.
+    With ``batch``, the record is added to it instead, for :func:`write` (the flow worker writes a batch's
+    records together)."""
     if kind not in KINDS:
         raise ValueError(f"unknown history kind {kind!r}")
     if status not in STATUSES[kind]:
@@ -121,7 +124,7 @@ def record(
     history_id = history_id or new_history_id(started)
     started_at = iso(started)
     body = {k: _bounded(v) for k, v in details.items() if v is not None}
-    Executions(
+    item = Executions(
         f"{kind}#{resource_id}",
         history_id,
         kind=kind,
@@ -134,8 +137,31 @@ def record(
         duration_ms=round(float(duration_ms), 3),
         record=body,
         expires_at=started + timedelta(days=history_retention_days()),
-    ).save()
+    )
+    if batch is None:
+        item.save()
+    else:
+        batch.append(item)
     return _plain(kind, resource_id, history_id, status, started_at, duration_ms, body)
+
+
+def recorded(kind: str, keys: list[tuple[str, str]]) -> Lookup[set[tuple[str, str]]]:
+    """Which of these (resource id, history id) records of ``kind`` exist, as a batch read."""
+    return Lookup(
+        _executions(),
+        [(f"{kind}#{rid}", hid) for rid, hid in dict.fromkeys(keys)],
+        lambda found: {(i.resource_id, i.sk) for i in found},
+    )
+
+
+def write(batch: list[Any]) -> None:
+    """Write records gathered with ``record(..., batch=...)``: BatchWriteItem calls of 25 (unprocessed items are
+    retried; their keys are deterministic, so writing one twice writes the same record)."""
+    if not batch:
+        return
+    with _executions().batch_write() as writer:
+        for item in batch:
+            writer.save(item)
 
 
 def _plain(
