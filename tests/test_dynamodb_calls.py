@@ -39,7 +39,7 @@ EXPECTED = {
     # functions: create/update write the function and its version in one transaction
     ("GET", "/api/v1/functions"): ["Query"],
     ("POST", "/api/v1/functions"): ["TransactWriteItems"],
-    ("GET", "/api/v1/functions/history"): ["Query"],
+    ("GET", "/api/v1/functions/history"): ["Query"],  # an empty page: no BatchGetItem
     ("GET", "/api/v1/functions/{function_id}"): ["GetItem"],
     ("PUT", "/api/v1/functions/{function_id}"): ["GetItem", "TransactWriteItems"],
     ("DELETE", "/api/v1/functions/{function_id}"): ["GetItem", "DeleteItem", "Query", "BatchWriteItem"],  # versions
@@ -49,7 +49,7 @@ EXPECTED = {
     # integrations
     ("GET", "/api/v1/integrations"): ["Query"],
     ("POST", "/api/v1/integrations"): ["PutItem"],
-    ("GET", "/api/v1/integrations/history"): ["Query"],
+    ("GET", "/api/v1/integrations/history"): ["Query", "BatchGetItem"],  # keys from the index, then the page
     ("GET", "/api/v1/integrations/{integration_id}"): ["GetItem"],
     ("PUT", "/api/v1/integrations/{integration_id}"): ["GetItem", "UpdateItem"],
     ("DELETE", "/api/v1/integrations/{integration_id}"): ["GetItem", "DeleteItem"],
@@ -60,7 +60,7 @@ EXPECTED = {
     # transaction
     ("GET", "/api/v1/flows"): ["Query"],
     ("POST", "/api/v1/flows"): ["BatchGetItem", "TransactWriteItems"],
-    ("GET", "/api/v1/flows/history"): ["Query"],
+    ("GET", "/api/v1/flows/history"): ["Query", "BatchGetItem"],  # keys from the index, then the page
     ("GET", "/api/v1/flows/{flow_id}"): ["GetItem"],
     ("PUT", "/api/v1/flows/{flow_id}"): [
         "GetItem",

@@ -4,8 +4,10 @@ flow runs, told apart by ``kind``.
 Keys and access patterns (never a Scan):
 - one resource's records, newest first: table key (``resource`` = "<kind>#<resource id>", ``sk`` = history id);
 - one record (detail routes): GetItem on the same key: the history id is the range key;
-- a user's records of one kind: GSI ``by_owner`` (``owner_kind`` = "<owner id>#<kind>", ``sk``);
-- everyone's records of one kind (admins): GSI ``by_day`` (``day_kind`` = "<kind>#<yyyy-mm-dd>", ``sk``), walked
+- a user's records of one kind: GSI ``by_owner`` (``owner_kind`` = "<owner id>#<kind>", ``sk``), KEYS_ONLY, then
+  one BatchGetItem for the page (a record, a flow run's whole trace, is written once to the table and only its
+  keys to each index: index copies cost 1 write unit each, not the record's size);
+- everyone's records of one kind (admins): GSI ``by_day`` (KEYS_ONLY too) (``day_kind`` = "<kind>#<yyyy-mm-dd>", ``sk``), walked
   back day by day over the retention window, a bounded number of partitions per request (like device history);
   one partition per kind and day keeps the write load of busy fleets off a single hot key.
 
@@ -22,12 +24,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
-from pynamodb.indexes import AllProjection
+from pynamodb.indexes import KeysOnlyProjection
 
 from fleetgate.core.errors import InvalidInput
 from fleetgate.core.ids import iso, parse_iso
 from fleetgate.core.pagination import Page, decode_cursor, encode_cursor
-from fleetgate.core.repository import BaseModel, Lookup, get_item, gsi, meta, query_page
+from fleetgate.core.repository import BaseModel, Lookup, batch_get, get_item, gsi, meta, query_page
 from fleetgate.core.settings import cached, history_retention_days, table_name
 
 T = TypeVar("T")
@@ -66,8 +68,8 @@ def _executions() -> type[ExecutionItem]:
         (ExecutionItem,),
         {
             "Meta": meta(table_name("EXECUTIONS_TABLE")),
-            "by_owner": gsi("by_owner", "owner_kind", "sk", AllProjection)(),
-            "by_day": gsi("by_day", "day_kind", "sk", AllProjection)(),
+            "by_owner": gsi("by_owner", "owner_kind", "sk", KeysOnlyProjection)(),
+            "by_day": gsi("by_day", "day_kind", "sk", KeysOnlyProjection)(),
         },
     )
 
@@ -190,18 +192,26 @@ def for_resource(
     )
 
 
+def _whole(keys: list[tuple[str, str]], convert: Callable[[dict[str, Any]], T]) -> list[T]:
+    """The records of keys read from a KEYS_ONLY index (one BatchGetItem), in the index's order."""
+    found = {(i.resource, i.sk): i for i in batch_get(_executions(), keys)} if keys else {}
+    conv = _convert(convert)
+    return [conv(found[k]) for k in keys if k in found]
+
+
 def for_owner(
     kind: str, owner_id: str, convert: Callable[[dict[str, Any]], T], *, limit: int, cursor: str | None
 ) -> Page[T]:
     key = f"{owner_id}#{kind}"
-    return query_page(
+    keys = query_page(
         _executions().by_owner.query,
-        _convert(convert),
+        lambda i: (i.resource, i.sk),
         limit=limit,
         cursor=cursor,
         scope=f"exec-owner:{key}",
         hash_key=key,
     )
+    return Page(items=_whole(keys.items, convert), next_cursor=keys.next_cursor)
 
 
 def get(kind: str, resource_id: str, history_id: str, convert: Callable[[dict[str, Any]], T]) -> T | None:
@@ -226,12 +236,11 @@ def everyone(
         raise InvalidInput("Invalid cursor", field="query:cursor") from None
     oldest = now - timedelta(days=history_retention_days() + 1)
     last_key = state.get("key")
-    items: list[T] = []
-    conv = _convert(convert)
+    keys: list[tuple[str, str]] = []
     for _ in range(DAYS_PER_PAGE):
-        if day < oldest or len(items) >= limit:
+        if day < oldest or len(keys) >= limit:
             break
-        want = limit - len(items)
+        want = limit - len(keys)
         results = Executions.by_day.query(
             f"{kind}#{day.strftime('%Y-%m-%d')}",
             limit=want,
@@ -239,9 +248,9 @@ def everyone(
             last_evaluated_key=last_key,
             scan_index_forward=False,
         )
-        items.extend(conv(i) for i in results)
+        keys.extend((i.resource, i.sk) for i in results)
         last_key = results.last_evaluated_key
         if last_key is None:
             day -= timedelta(days=1)
     next_state = {"day": day.isoformat(), "key": last_key} if day >= oldest else None
-    return Page(items=items, next_cursor=encode_cursor(next_state, scope))
+    return Page(items=_whole(keys, convert), next_cursor=encode_cursor(next_state, scope))
