@@ -7,8 +7,8 @@ Keys and access patterns (never a Scan):
 - a user's records of one kind: GSI ``by_owner`` (``owner_kind`` = "<owner id>#<kind>", ``sk``), KEYS_ONLY, then
   one BatchGetItem for the page (a record, a flow run's whole trace, is written once to the table and only its
   keys to each index: index copies cost 1 write unit each, not the record's size);
-- everyone's records of one kind (admins): GSI ``by_day`` (KEYS_ONLY too) (``day_kind`` = "<kind>#<yyyy-mm-dd>", ``sk``), walked
-  back day by day over the retention window, a bounded number of partitions per request (like device history);
+- everyone's records of one kind (admins): GSI ``by_day`` (``day_kind`` = "<kind>#<yyyy-mm-dd>", ``sk``, KEYS_ONLY
+  too), walked back day by day over the retention window, a bounded number of partitions per request (like device history);
   one partition per kind and day keeps the write load of busy fleets off a single hot key.
 
 History ids sort by start time: "<yyyymmddThhmmssfffZ>-<12 hex>". Records expire after HISTORY_RETENTION_DAYS
