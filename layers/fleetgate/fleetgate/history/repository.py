@@ -8,8 +8,8 @@ Keys and access patterns (never a Scan):
   one BatchGetItem for the page (a record, a flow run's whole trace, is written once to the table and only its
   keys to each index: index copies cost 1 write unit each, not the record's size);
 - everyone's records of one kind (admins): GSI ``by_day`` (``day_kind`` = "<kind>#<yyyy-mm-dd>", ``sk``, KEYS_ONLY
-  too), walked back day by day over the retention window, a bounded number of partitions per request (like device history);
-  one partition per kind and day keeps the write load of busy fleets off a single hot key.
+  too), walked back day by day over the retention window, a bounded number of partitions per request (like
+  device history); one partition per kind and day keeps the write load of busy fleets off a single hot key.
 
 History ids sort by start time: "<yyyymmddThhmmssfffZ>-<12 hex>". Records expire after HISTORY_RETENTION_DAYS
 through the ``expires_at`` TTL. Large inputs/outputs are cut to keep an item well under DynamoDB's 400 KB.
