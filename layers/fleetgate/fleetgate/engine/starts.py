@@ -15,12 +15,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from fleetgate.core.cache import MISSING, TtlCache
 from fleetgate.core.ids import now_iso
 from fleetgate.core.observability import logger
 from fleetgate.devices import service as devices
 from fleetgate.engine import queues
 from fleetgate.engine.schemas import START, Outgoing, Step, run_id_for
 from fleetgate.flows import runs as flows
+from fleetgate.flows.schemas import TriggerMatch
+
+# A flow created, enabled or given a new trigger starts within this many seconds on a warm instance; a flow
+# disabled or deleted stops at once (the worker checks the flow when a run starts).
+TRIGGER_CACHE_SECONDS = 30
+_triggers: TtlCache[list[TriggerMatch]] = TtlCache(TRIGGER_CACHE_SECONDS)  # device id → its trigger matches
 
 
 def plan(
@@ -28,9 +35,8 @@ def plan(
 ) -> dict[str, Any]:
     """Every enabled flow triggered by the device or one of its labels, as a plan for :func:`send`: the event,
     the message once, and per flow its matching trigger nodes (``flows`` is empty when none matches)."""
-    keys = flows.trigger_keys(device_id, devices.label_ids(device_id))
     by_flow: dict[str, dict[str, list[str]]] = {}
-    for entry in flows.flows_triggered_by(keys):
+    for entry in _triggered(device_id):
         if entry.owner_id != owner_id:
             continue  # cannot happen through the API (flows only reference their owner's devices); never cross it
         found = by_flow.setdefault(entry.flow_id, {"nodes": [], "triggers": []})
@@ -46,6 +52,16 @@ def plan(
         "message": message,
         "flows": by_flow,
     }
+
+
+def _triggered(device_id: str) -> list[TriggerMatch]:
+    """The enabled flows the device and its labels trigger: its labels (one Query) and the trigger index (one Query
+    per key), remembered by a warm instance for :data:`TRIGGER_CACHE_SECONDS`."""
+    found = _triggers.get(device_id)
+    if found is MISSING:
+        keys = flows.trigger_keys(device_id, devices.label_ids(device_id))
+        found = _triggers.put(device_id, flows.flows_triggered_by(keys))
+    return found
 
 
 def _outgoing(planned: dict[str, Any]) -> list[Outgoing]:
