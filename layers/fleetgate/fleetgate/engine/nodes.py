@@ -13,7 +13,10 @@ that crashed before recording the run) writes nothing twice: :func:`_storage` is
   retried after the integration's backoff (doubling, at most 900 s) until its ``max_attempts``, then the step is
   dead-lettered and its path failed;
 - ``storage``: writes the message's ``data`` (or the message) as a point of the trigger device;
-- ``delay``: its successors run ``seconds`` later.
+- ``delay``: its successors run ``seconds`` later;
+- ``meter``: records the reading (``value``: a path in the message; default ``data.reading``, else the decoded
+  payload's only number) of the estates meter linked to the trigger device's DevEUI, keyed by run and node: a
+  re-run records and charges nothing (``duplicate``); no linked meter or no number ends the path as failed.
 A node's successors receive its output (functions) or its input (all others). The definitions a node uses
 (function code, integrations, storages) are read for a whole SQS batch at once (:class:`Definitions`).
 """
@@ -28,11 +31,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from fleetgate.core.errors import DomainError
 from fleetgate.core.ids import now_iso, parse_iso
 from fleetgate.core.observability import count
 from fleetgate.core.repository import read_all
 from fleetgate.engine import conditions
 from fleetgate.engine.schemas import START, NodeResult, Step
+from fleetgate.estates.service import billing
 from fleetgate.functions import service as functions
 from fleetgate.history import service as history
 from fleetgate.integrations import service as integrations
@@ -322,6 +327,43 @@ def _storage(run: RunContext, step: Step, node: dict[str, Any], message: dict[st
     )
 
 
+def _meter(run: RunContext, step: Step, node: dict[str, Any], message: dict[str, Any]) -> NodeResult:
+    dev_eui = run.trigger.get("dev_eui") or message.get("dev_eui")
+    value = _reading(message, node.get("value"))
+    try:
+        recorded = billing.record_device_reading(
+            str(dev_eui or ""), value, f"{run.run_id}:{step.node_id}:{step.via}", _timestamp(message)
+        )
+    except DomainError as exc:  # no meter linked to the device, not a number: this node's error, not a crash
+        return failed(f"meter: {exc}", detail={"reading": value if isinstance(value, int | float) else None})
+    output = {
+        "reading_id": recorded.reading_id,
+        "meter_id": recorded.meter_id,
+        "unit_id": recorded.unit_id,
+        "reading_value": recorded.reading_value,
+        "consumption": recorded.consumption,
+        "cost": recorded.cost,
+        "status": recorded.status,
+        "duplicate": recorded.duplicate,
+    }
+    return forward(run, step, run.successors(node["id"]), message, output=output)
+
+
+def _reading(message: dict[str, Any], path: str | None) -> Any:
+    """The reading a meter node records: at ``path`` in the message; by default ``data.reading``, else the decoded
+    payload's only number (None when there is none, or several: the node fails saying so)."""
+    if path:
+        found = conditions.get_path(message, path)
+        return None if found is conditions.MISSING else found
+    data = message.get("data")
+    if not isinstance(data, dict):
+        return data
+    if "reading" in data:
+        return data["reading"]
+    numbers = [v for v in data.values() if isinstance(v, int | float) and not isinstance(v, bool)]
+    return numbers[0] if len(numbers) == 1 else None
+
+
 # The node types and their runners. A new node type: its runner above (a side effect keyed by effect_key, like
 # _storage), its entry here, and its schema in the flows context's validation.
 NODE_TYPES: dict[str, Runner] = {
@@ -330,13 +372,14 @@ NODE_TYPES: dict[str, Runner] = {
     "function": _function,
     "integration": _integration,
     "storage": _storage,
+    "meter": _meter,
 }
 
 
 def _timestamp(message: dict[str, Any]) -> datetime:
     try:
         return parse_iso(message.get("received_at"))  # type: ignore[arg-type]
-    except ValueError:
+    except (TypeError, ValueError):
         return datetime.now(UTC)
 
 
