@@ -11,19 +11,22 @@ Keys and access patterns (never a Scan):
   too), walked back day by day over the retention window, a bounded number of partitions per request (like
   device history); one partition per kind and day keeps the write load of busy fleets off a single hot key.
 
-History ids sort by start time: "<yyyymmddThhmmssfffZ>-<12 hex>". Records expire after HISTORY_RETENTION_DAYS
-through the ``expires_at`` TTL. Large inputs/outputs are cut to keep an item well under DynamoDB's 400 KB.
+History ids sort by start time: "<yyyymmddThhmmssfffZ>-<12 hex>". A record's fields (input, output, the steps of
+a flow run) are kept zlib-compressed in ``packed``: uplink JSON shrinks about 3×, and write units are per KB.
+Records expire after HISTORY_RETENTION_DAYS through the ``expires_at`` TTL. Large inputs/outputs are cut to keep
+an item well under DynamoDB's 400 KB.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
+import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from pynamodb.attributes import JSONAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.attributes import BinaryAttribute, JSONAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.indexes import KeysOnlyProjection
 
 from fleetgate.core.errors import InvalidInput
@@ -57,8 +60,14 @@ class ExecutionItem(BaseModel):
     status = UnicodeAttribute()
     started_at = UnicodeAttribute()
     duration_ms = NumberAttribute()
-    record = JSONAttribute(default=dict)
+    record = JSONAttribute(null=True)  # records written before compression
+    packed = BinaryAttribute(null=True, legacy_encoding=False)  # the record's JSON, zlib-compressed
     expires_at = TTLAttribute(null=True)
+
+    def body(self) -> dict[str, Any]:
+        if self.packed is not None:
+            return json.loads(zlib.decompress(self.packed))
+        return self.record or {}
 
 
 @cached
@@ -137,7 +146,7 @@ def record(
         status=status,
         started_at=started_at,
         duration_ms=round(float(duration_ms), 3),
-        record=body,
+        packed=zlib.compress(json.dumps(body, separators=(",", ":"), default=str).encode(), 6),
         expires_at=started + timedelta(days=history_retention_days()),
     )
     if batch is None:
@@ -180,7 +189,7 @@ def _plain(
 
 
 def _convert(convert: Callable[[dict[str, Any]], T]) -> Callable[[ExecutionItem], T]:
-    return lambda i: convert(_plain(i.kind, i.resource_id, i.sk, i.status, i.started_at, i.duration_ms, i.record or {}))
+    return lambda i: convert(_plain(i.kind, i.resource_id, i.sk, i.status, i.started_at, i.duration_ms, i.body()))
 
 
 def for_resource(
