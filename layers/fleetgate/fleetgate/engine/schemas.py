@@ -39,7 +39,6 @@ class Step:
     attempt: int = 1
     via: str = "0"
     message: dict[str, Any] | None = None
-    message_ref: dict[str, str] | None = None
     flow_version: str | None = None
     start: dict[str, Any] | None = None
     state: dict[str, Any] | None = None  # a run that waited (delay, retry backoff): everything it had so far
@@ -59,11 +58,10 @@ class Step:
             "attempt": self.attempt,
             "via": self.via,
         }
-        for name in ("flow_version", "start", "message_ref", "state", "parked"):
+        for name in ("flow_version", "start", "state", "parked"):
             if getattr(self, name) is not None:
                 body[name] = getattr(self, name)
-        if self.message_ref is None:
-            body["message"] = self.message if self.message is not None else {}
+        body["message"] = self.message if self.message is not None else {}
         return json.dumps(body, separators=(",", ":"), default=str)
 
     @classmethod
@@ -79,7 +77,6 @@ class Step:
                 attempt=int(raw.get("attempt", 1)),
                 via=str(raw.get("via", "0")),
                 message=raw.get("message"),
-                message_ref=raw.get("message_ref"),
                 flow_version=raw.get("flow_version"),
                 start=raw.get("start"),
                 state=raw.get("state"),
