@@ -462,6 +462,19 @@ def test_given_a_helium_uplink_then_it_is_read_like_v4(api, world):
 
 
 # ------------------------------------------------------------------ the Function URL
+def test_given_a_helium_join_posted_to_the_uplink_url_then_it_is_a_join_and_starts_no_flow(api, world):
+    _flow(api, world["token"], {"type": "device", "device_id": world["device"]["id"]})
+    body = {**helium_up(world["eui"]), "type": "join"}
+    body.pop("decoded")
+
+    reply = _ingest(api, world["key"], body)  # ?event=up, as the console's HTTP integration sends everything
+
+    assert reply.status == 202 and reply.body["event"] == "join" and reply.body["flows_triggered"] == 0
+    assert queue_depth() == 0
+    device = api.call("GET", f"/api/v1/devices/{world['device']['id']}", token=world["token"]).body
+    assert device["last_seen"] is None
+
+
 def test_given_the_function_url_event_when_invoking_the_ingest_function_then_it_answers_like_the_api(api, world):
     body = json.dumps(v4_up(world["eui"]))
     event = http_event(
