@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 
 from fleetgate.core.observability import event_handler
-from fleetgate.ingest import service
+from fleetgate.ingest import outbox
 
 
 @event_handler
@@ -17,5 +17,5 @@ def lambda_handler(event: dict, context: Any) -> dict:
         for r in DynamoDBStreamEvent(event).records
         if r.get("eventName") == "INSERT" and r.dynamodb and r.dynamodb.sequence_number
     ]
-    failed = service.dispatch_outbox(claims)
+    failed = outbox.dispatch(claims)
     return {"batchItemFailures": [{"itemIdentifier": failed}] if failed else []}

@@ -15,7 +15,6 @@ history only.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -160,13 +159,6 @@ def _record_unknown(parsed: parsing.DeviceEvent, owner_id: str, received_at: str
     )
     devices.record_history(entry, owner_id)
     return entry.id
-
-
-def dispatch_outbox(claims: Sequence[tuple[str, dict[str, Any]]]) -> str | None:
-    """The flow starter: the new claims of the deduplication table's stream ((record id, image), in stream
-    order) have their flow starts sent. None when all went out, else the record id to resume from."""
-    plans = [(rid, starts) for rid, image in claims if (starts := repository.pending_starts(image))]
-    return engine.send_planned(plans) if plans else None
 
 
 # ================================================================ offline detection
