@@ -37,7 +37,7 @@ def seen(device: Device, received: datetime) -> bool:
     Written only when something changes that a reader would notice: the status, or a last_seen older than
     :data:`SEEN_BOUND_SECONDS` (a device GET shows a last_seen at most that much behind; a chatty device costs
     one write per bound, not one per uplink). Offline detection looks for a newer uplink in the device's history
-    before it marks a device offline (:func:`refresh`), so the due time that was not moved never makes a device
+    before it marks a device offline (:func:`catch_up`), so the due time that was not moved never makes a device
     offline early."""
     if _recent(device, received):
         return True
