@@ -75,6 +75,7 @@ bench: install
 	$(BIN)/python bench/functions_exec.py
 	$(BIN)/python bench/proxy.py
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/engine_cost.py
 
 validate: install
 	$(BIN)/sam validate --lint

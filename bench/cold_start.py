@@ -562,6 +562,13 @@ def event_targets(
         scheduled,
         {"expect_result": {"complete": True}},
     )
+    claims = (events / "flow-starter-stream.json").read_text()
+    claims = claims.replace("3f5bd8a5-7c2b-4b63-9c4a-2f1e7d9b0a11", "{{uuid}}")
+    out["FlowStarterFunction"] = (
+        "DynamoDB stream: an uplink's claim with one flow start (events/flow-starter-stream.json)",
+        json.loads(claims),
+        {"expect_result": {"batchItemFailures": []}},
+    )
     indexed = (events / "search-indexer-stream.json").read_text().replace("{{owner_id}}", user["id"])
     indexed = indexed.replace("3f0c2a9e-5b1d-4e2a-9c7f-0d6b8a4e1f23", "{{uuid}}")
     out["SearchIndexerFunction"] = (

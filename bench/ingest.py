@@ -305,6 +305,7 @@ def bench_worker(uplinks: int, seconds: float) -> dict[str, Any]:
             )
             if resp.status != 202:
                 raise SystemExit(f"ingest failed: {resp.status} {resp.body[:200]!r}")
+            client.deliver_streams()  # the flow starter sends the uplink's flow starts (ingest's outbox)
             used, took, handled = 0.0, 0.0, 0
             deadline = time.monotonic() + 30
             while sink.count < expected and time.monotonic() < deadline:

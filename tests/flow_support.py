@@ -211,3 +211,13 @@ def dead_letter_messages() -> list[dict[str, Any]]:
     sqs = boto3.client("sqs", region_name="us-east-1")
     got = sqs.receive_message(QueueUrl=queue_url(DEAD_LETTER_QUEUE), MaxNumberOfMessages=10, WaitTimeSeconds=0)
     return [json.loads(m["Body"]) for m in got.get("Messages", [])]
+
+
+# ------------------------------------------------------------------ per-instance caches
+def later(monkeypatch: Any, seconds: float = 3600.0) -> None:
+    """Move the per-instance caches' clock ``seconds`` on: what a warm instance remembered (ingest keys, a device's
+    flow triggers) has expired, as it would have that much later."""
+    from fleetgate.core import cache
+
+    now = cache.clock
+    monkeypatch.setattr(cache, "clock", lambda: now() + seconds)

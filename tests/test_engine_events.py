@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.flow_support import ScriptedSink, run_worker
+import boto3
+
+from tests.flow_support import ScriptedSink, queue_url, run_worker
 from tests.support import new_eui
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
@@ -81,3 +83,17 @@ def test_given_the_scheduled_sample_event_then_offline_detection_runs(api):
         "flows_started": 0,
         "complete": True,
     }
+
+
+def test_given_the_claims_stream_sample_event_then_the_flow_starter_sends_its_start_to_the_steps_queue(api):
+    result = api.functions.invoke("FlowStarterFunction", _load("flow-starter-stream.json"))
+
+    assert result == {"batchItemFailures": []}
+    [message] = (
+        boto3.client("sqs", region_name="us-east-1")
+        .receive_message(QueueUrl=queue_url(), MaxNumberOfMessages=10, WaitTimeSeconds=0)
+        .get("Messages", [])
+    )
+    step = json.loads(message["Body"])
+    assert (step["flow_id"], step["node_id"]) == ("5d0c8c0e-2f7a-4a55-8d1e-7f3b9e2a6c41", "$start")
+    assert step["start"]["trigger_nodes"] == ["sensor"] and step["message"]["data"]["temperature"] == 4.5

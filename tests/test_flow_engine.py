@@ -14,6 +14,7 @@ import pytest
 from tests.flow_support import (
     ScriptedSink,
     dead_letter_messages,
+    later,
     poller,
     queue_depth,
     queue_url,
@@ -165,6 +166,53 @@ def test_given_a_two_step_flow_when_an_uplink_arrives_then_function_then_integra
         assert call["request"]["headers"]["Idempotency-Key"] == request["headers"]["idempotency-key"]
 
 
+class FailingSqs:
+    """SQS refusing the first ``times`` SendMessageBatch calls of the engine's client (throttled, or down)."""
+
+    def __init__(self, times: int):
+        self.times, self.calls = times, 0
+
+    def __enter__(self):
+        from fleetgate.engine import queues
+
+        self.events = queues.sqs().meta.events
+        self.events.register("before-call.sqs.SendMessageBatch", self)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.events.unregister("before-call.sqs.SendMessageBatch", self)
+
+    def __call__(self, **_) -> None:
+        from botocore.exceptions import ClientError
+
+        self.calls += 1
+        if self.calls <= self.times:
+            raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "SQS is down"}}, "SendMessageBatch")
+
+
+def test_given_sqs_failing_when_an_uplink_is_ingested_then_its_flow_still_runs_exactly_once(w):
+    with ScriptedSink() as sink:
+        integration = _integration(w, sink.url)
+        flow = _two_step(w, integration)
+        body = v4_up(w["eui"])
+
+        with FailingSqs(times=2) as sqs:
+            reply = w["api"].call(
+                "POST", INGEST, json_body=body, query={"event": "up"}, headers={"x-api-key": w["key"]}
+            )
+            again = w["api"].call(  # the same uplink resent meanwhile: a duplicate, it starts nothing
+                "POST", INGEST, json_body=body, query={"event": "up"}, headers={"x-api-key": w["key"]}
+            )
+
+        # accepted at once: its flow starts were written with its claim; the stream retried sending them
+        assert reply.status == 202 and reply.body["status"] == "accepted" and reply.body["flows_triggered"] == 1
+        assert again.body["status"] == "duplicate" and sqs.calls == 3
+        run_worker(w["api"])
+        [run] = _runs(w, flow)
+        assert run["status"] == "success" and len(sink.requests) == 1
+        assert len({r["headers"]["idempotency-key"] for r in sink.requests}) == 1
+
+
 def _drain_recording(w) -> list[str]:
     """Run the worker on every visible step until none is left (no delays in these flows); the bodies handled."""
     from localcloud.sqs import sqs_event
@@ -182,19 +230,22 @@ def _drain_recording(w) -> list[str]:
     raise AssertionError("the run did not end")
 
 
-def test_given_every_step_redelivered_after_the_run_finished_then_the_integration_is_not_called_again(w):
+def test_given_the_message_redelivered_after_the_run_finished_then_nothing_runs_again(w):
     with ScriptedSink() as sink:
-        flow = _two_step(w, _integration(w, sink.url))
+        integration = _integration(w, sink.url)
+        flow = _two_step(w, integration)
         _uplink(w)
         bodies = _drain_recording(w)
-        assert [json.loads(b)["node_id"] for b in bodies] == ["$start", "toF", "out"] and len(sink.requests) == 1
+        # the whole run in one message: start, function and integration in one invocation
+        assert [json.loads(b)["node_id"] for b in bodies] == ["$start"] and len(sink.requests) == 1
 
-        _send(bodies * 2)  # SQS delivers every step of the run again, twice
+        _send(bodies * 2)  # SQS delivers it again, twice
         handled = _drain_recording(w)
 
-        assert len(handled) == 6
+        assert len(handled) == 2
         assert len(sink.requests) == 1
         assert len(_runs(w, flow)) == 1 and _runs(w, flow)[0]["status"] == "success"
+        assert len(_integration_history(w, integration)) == 1
 
 
 def test_given_the_same_start_step_twice_then_one_run(w):
@@ -289,7 +340,7 @@ def test_given_dead_letters_of_someone_elses_flow_then_404(w):
     assert w["api"].call("POST", f"/api/v1/flows/{flow['id']}/dead-letters/replay", token=bob["token"]).status == 404
 
 
-def test_given_two_branches_where_one_fails_then_partial_success_and_when_both_fail_error(w):
+def test_given_two_branches_where_one_fails_then_partial_success_and_when_both_fail_error(w, monkeypatch):
     with ScriptedSink() as good, ScriptedSink(then=500) as bad:
         ok = _integration(w, good.url)
         failing = _integration(w, bad.url, max_attempts=1)
@@ -313,6 +364,7 @@ def test_given_two_branches_where_one_fails_then_partial_success_and_when_both_f
             ],
             [("dev", "b1"), ("dev", "b2")],
         )
+        later(monkeypatch)  # the device's flow triggers, as ingest remembered them, have expired
         _uplink(w)
         run_worker(w["api"], until=_settled(w, both), timeout=20)
 
@@ -334,7 +386,6 @@ def test_given_a_worker_that_raises_in_the_middle_of_a_batch_then_no_step_is_los
         ]
         _uplink(w)
         feed = poller(w["api"])
-        assert feed.poll_once() == 3  # the three start steps, one batch
         real, crashed = nodes.execute, []
 
         def flaky(run, step, message):
@@ -380,20 +431,19 @@ def test_given_a_step_that_keeps_crashing_when_it_is_received_for_the_last_time_
             [("dev", "out")],
         )
         _uplink(w)
-        start = _receive_all()[0]["Body"]
-        assert service.handle_step(start) == "done"
-        [step] = [m["Body"] for m in _receive_all()]
+        [message] = _receive_all()
         monkeypatch.setattr(nodes, "execute", lambda *a: (_ for _ in ()).throw(RuntimeError("poison")))
+        received = service.Received(message["MessageId"], message["Body"], 1)
 
-        with pytest.raises(RuntimeError):
-            service.handle_step(step, receive_count=1)
-        outcome = service.handle_step(step, receive_count=5)  # the queue's maxReceiveCount
+        assert service.handle_batch([received]) == [message["MessageId"]]  # redelivered
+        received.receive_count = 5  # the queue's maxReceiveCount
+        assert service.handle_batch([received]) == []
 
-        assert outcome == "done" and sink.requests == []
+        assert sink.requests == []
         [run] = _runs(w, flow)
-        assert run["status"] == "error" and "failed on this step 5 times" in run["error"]
+        assert run["status"] == "error" and "failed on this node on every receive" in run["error"]
         [letter] = w["api"].call("GET", f"/api/v1/flows/{flow['id']}/dead-letters", token=w["t"]).body["items"]
-        assert letter["node_id"] == "out" and "poison" in letter["last_error"]
+        assert letter["node_id"] == "$start" and "poison" in letter["last_error"]
 
 
 def test_given_malformed_messages_and_steps_of_unknown_runs_then_they_are_dropped_without_failing_the_batch(w):
@@ -532,7 +582,8 @@ def test_given_a_delay_beyond_15_minutes_then_an_eventbridge_schedule_sends_the_
         due = datetime.strptime(schedule["ScheduleExpression"], "at(%Y-%m-%dT%H:%M:%S)").replace(tzinfo=UTC)
         assert timedelta(minutes=59) < due - datetime.now(UTC) <= timedelta(minutes=60, seconds=2)
         assert schedule["Target"]["Arn"] == STACK.environment()["FLOW_STEPS_QUEUE_ARN"]
-        assert json.loads(schedule["Target"]["Input"])["message_ref"]["sk"].startswith("step#wait#")
+        # the run's state waits in the runs table; the schedule's input only says where
+        assert json.loads(schedule["Target"]["Input"])["parked"]["key"].startswith("wait#")
         assert sink.requests == [] and queue_depth() == 0
         local = Scheduler(
             STACK, w["api"].functions.invoke, scheduler=scheduler, sqs=boto3.client("sqs", region_name="us-east-1")
@@ -559,57 +610,109 @@ def test_given_a_flow_disabled_after_the_uplink_then_no_run_starts(w):
         assert sink.requests == [] and _runs(w, flow) == []
 
 
-def test_given_a_flow_edited_during_a_run_then_the_run_finishes_on_the_graph_it_started_with(w):
+def test_given_a_flow_edited_while_uplinks_arrive_then_started_runs_keep_their_version_and_new_runs_use_the_new(w):
     with ScriptedSink() as first, ScriptedSink() as second:
         one, two = _integration(w, first.url), _integration(w, second.url)
-        flow = _flow(w, [{"id": "out", "type": "integration", "integration_id": one["id"]}], [("dev", "out")])
-        _uplink(w)
-        feed = poller(w["api"])
-        feed.poll_once()  # the start step: the run takes its snapshot
-
-        w["api"].call(
-            "PUT",
-            f"/api/v1/flows/{flow['id']}",
-            token=w["t"],
-            json_body={
-                "nodes": [
-                    {"id": "dev", "type": "device", "device_id": w["device"]["id"]},
-                    {"id": "out", "type": "integration", "integration_id": two["id"]},
-                ],
-                "edges": [{"source": "dev", "target": "out"}],
-            },
-        )
-        run_worker(w["api"], until=_settled(w, flow), timeout=20)
-
-        assert len(first.requests) == 1 and second.requests == []
-        [run] = _runs(w, flow)
-        assert run["trigger"]["flow_version"] == flow["updated_at"]
-
-
-def test_given_a_step_claimed_by_a_live_worker_then_a_copy_waits_and_after_the_claim_dies_it_is_taken_over(w):
-    from fleetgate.core.ids import now_iso
-    from fleetgate.engine import repository, service
-    from fleetgate.engine.schemas import Step
-
-    with ScriptedSink() as sink:
         flow = _flow(
             w,
-            [{"id": "out", "type": "integration", "integration_id": _integration(w, sink.url)["id"]}],
-            [("dev", "out")],
+            [
+                {"id": "wait", "type": "delay", "seconds": 1},
+                {"id": "out", "type": "integration", "integration_id": one["id"]},
+            ],
+            [("dev", "wait"), ("wait", "out")],
         )
         _uplink(w)
-        assert service.handle_step(_receive_all()[0]["Body"]) == "done"
-        [body] = [m["Body"] for m in _receive_all()]
-        step = Step.decode(body)
-        claim = {"node_id": "out", "node_type": "integration", "attempt": 1, "started_at": now_iso()}
-        assert repository.claim_step(step.run_id, step.key, token="other", lease_seconds=60, **claim) is None
+        feed = poller(w["api"])
+        feed.poll_once()  # the run starts on this version and waits in its delay
 
-        with pytest.raises(service.StepInProgress):
-            service.handle_step(body)  # a copy while the other worker runs it: back to the queue
-        assert service.handle_step(body, receive_count=5) == "in_progress"  # its last copy: left to the holder
-        assert sink.requests == []
+        edited = (
+            w["api"]
+            .call(
+                "PUT",
+                f"/api/v1/flows/{flow['id']}",
+                token=w["t"],
+                json_body={
+                    "nodes": [
+                        {"id": "dev", "type": "device", "device_id": w["device"]["id"]},
+                        {"id": "out", "type": "integration", "integration_id": two["id"]},
+                    ],
+                    "edges": [{"source": "dev", "target": "out"}],
+                },
+            )
+            .body
+        )
+        _uplink(w)  # a new run: the new version
+        run_worker(w["api"], until=_settled(w, flow, 2), timeout=20)
 
-        repository.release_step(step.run_id, step.key, "other")  # that worker died (its lease ran out)
-        assert service.handle_step(body) == "done"
+        assert len(first.requests) == 1 and len(second.requests) == 1
+        versions = sorted(r["trigger"]["flow_version"] for r in _runs(w, flow))
+        assert versions == sorted([flow["updated_at"], edited["updated_at"]]) and versions[0] != versions[1]
 
-        assert len(sink.requests) == 1 and _runs(w, flow)[0]["status"] == "success"
+
+def _crash_once(monkeypatch, module, name: str, when=lambda *a, **k: True) -> list[str]:
+    """``module.name`` raises the first time ``when(...)`` holds (a worker dying there); returns the crashes."""
+    real, crashes = getattr(module, name), []
+
+    def crashing(*args, **kwargs):
+        if not crashes and when(*args, **kwargs):
+            crashes.append(name)
+            raise ConnectionError(f"the worker died in {name}")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, crashing)
+    return crashes
+
+
+def test_given_a_worker_crash_after_the_integration_call_before_the_run_record_then_one_run_and_one_delivery(
+    w, monkeypatch
+):
+    from fleetgate.history import service as history
+
+    _visibility(1)
+    with ScriptedSink() as sink:
+        integration = _integration(w, sink.url)
+        flow = _two_step(w, integration)
+        crashes = _crash_once(monkeypatch, history, "write")
+        _uplink(w)
+
+        run_worker(w["api"], until=_settled(w, flow), timeout=20)
+
+        assert crashes == ["write"]
+        # delivered again on the re-run, with the same key: the receiver drops the copy
+        assert len(sink.requests) == 2 and len({r["headers"]["idempotency-key"] for r in sink.requests}) == 1
+        [run] = _runs(w, flow)
+        assert run["status"] == "success"
+        assert len(_integration_history(w, integration)) == 1
+        fn_runs = w["api"].call("GET", f"/api/v1/functions/{w['fn']['id']}/history", token=w["t"]).body["items"]
+        assert len(fn_runs) == 1
+
+
+def test_given_a_worker_crash_between_two_nodes_then_the_run_goes_on_to_one_record_and_one_delivery(w, monkeypatch):
+    from fleetgate.engine import nodes
+
+    _visibility(1)
+    storage = w["api"].call("POST", "/api/v1/storages", token=w["t"], json_body={"name": "kept"}).body
+    with ScriptedSink() as sink:
+        integration = _integration(w, sink.url)
+        flow = _flow(
+            w,
+            [
+                {"id": "keep", "type": "storage", "storage_id": storage["id"]},
+                {"id": "toF", "type": "function", "function_id": w["fn"]["id"]},
+                {"id": "out", "type": "integration", "integration_id": integration["id"]},
+            ],
+            [("dev", "keep"), ("keep", "toF"), ("toF", "out")],
+        )
+        crashes = _crash_once(monkeypatch, nodes, "execute", lambda run, step, message: step.node_id == "out")
+        _uplink(w)
+
+        run_worker(w["api"], until=_settled(w, flow), timeout=20)
+
+        assert crashes == ["execute"]
+        assert len(sink.requests) == 1
+        [run] = _runs(w, flow)
+        assert run["status"] == "success" and [s["node_id"] for s in run["steps"]] == ["$start", "keep", "toF", "out"]
+        points = w["api"].call("GET", f"/api/v1/storages/{storage['id']}/data", token=w["t"]).body["items"]
+        assert len(points) == 1  # the storage node ran twice: the same point
+        fn_runs = w["api"].call("GET", f"/api/v1/functions/{w['fn']['id']}/history", token=w["t"]).body["items"]
+        assert len(fn_runs) == 1

@@ -10,7 +10,7 @@ import boto3
 import pytest
 
 from localcloud.apigw import http_event
-from tests.flow_support import helium_up, queue_depth, queue_url, v3_up, v4_up
+from tests.flow_support import helium_up, later, queue_depth, queue_url, v3_up, v4_up
 from tests.support import new_eui
 
 INGEST = "/api/v1/ingest/chirpstack"
@@ -121,14 +121,18 @@ def test_given_two_users_when_listing_and_revoking_keys_then_each_sees_only_thei
     assert api.call("DELETE", f"/api/v1/ingest/keys/{a['id']}", token=alice["token"]).status == 404
 
 
-def test_given_a_revoked_key_when_ingesting_then_401(api, world):
+def test_given_a_revoked_key_when_ingesting_then_401_once_the_instance_cache_has_expired(api, world, monkeypatch):
+    from fleetgate.ingest.service import CACHE_SECONDS
+
     key = _key(api, world["token"], "short-lived")
     assert _ingest(api, key["key"], v4_up(world["eui"])).status == 202
 
     api.call("DELETE", f"/api/v1/ingest/keys/{key['id']}", token=world["token"])
+    warm = _ingest(api, key["key"], v4_up(world["eui"]))  # an instance that read the key moments ago
+    later(monkeypatch, CACHE_SECONDS)
     reply = _ingest(api, key["key"], v4_up(world["eui"]))
 
-    assert reply.status == 401
+    assert warm.status == 202 and reply.status == 401
 
 
 def test_given_no_bearer_token_when_managing_keys_then_401(api):
@@ -244,7 +248,9 @@ def test_given_a_chirpstack_v4_uplink_then_history_presence_and_one_step_per_mat
         assert step["start"]["event"] == "up" and step["start"]["trigger_nodes"] == ["t"]
 
 
-def test_given_more_matching_flows_when_ingesting_then_dynamodb_calls_stay_the_same_and_sqs_gets_batches(api, world):
+def test_given_more_matching_flows_when_ingesting_then_dynamodb_calls_stay_the_same_and_sqs_gets_batches(
+    api, world, monkeypatch
+):
     from fleetgate.engine import queues
 
     t = world["token"]
@@ -256,24 +262,24 @@ def test_given_more_matching_flows_when_ingesting_then_dynamodb_calls_stay_the_s
     for _ in range(11):
         _flow(api, t, {"type": "label", "label_id": world["label"]["id"]})
     sqs_calls.clear()
+    later(monkeypatch)  # a cold instance, as for the first uplink: nothing remembered
 
     twelve = _ingest(api, world["key"], v4_up(world["eui"]))
 
     assert (one.body["flows_triggered"], twelve.body["flows_triggered"]) == (1, 12)
-    assert (
-        one.ddb_calls
-        == twelve.ddb_calls
-        == [
-            "BatchGetItem",  # the key and the dev_eui claim
-            "GetItem",  # the device
-            "PutItem",  # the deduplication claim
-            "PutItem",  # device history
-            "UpdateItem",  # last_seen, online, offline due time
-            "Query",  # the device's labels
-            "Query",
-            "Query",  # the trigger index: the device, its label
-        ]
-    )
+    assert one.ddb_calls == [
+        "BatchGetItem",  # the key and the dev_eui claim
+        "GetItem",  # the device
+        "Query",  # the device's labels
+        "Query",
+        "Query",  # the trigger index: the device, its label
+        "PutItem",  # the deduplication claim, with its flow starts (the outbox)
+        "PutItem",  # device history
+        "UpdateItem",  # last_seen, online, offline due time: never seen → online
+    ]
+    # the same calls for twelve flows, less the presence write: online already, last_seen within the bound
+    assert twelve.ddb_calls == one.ddb_calls[:-1]
+    # ingest itself calls no SQS: the flow starter sends the claim's starts from its stream, 10 per batch
     assert first_sqs == ["SendMessageBatch"] and sqs_calls == ["SendMessageBatch", "SendMessageBatch"]
     assert len(_steps()) == 13
 
@@ -287,7 +293,8 @@ def test_given_the_same_uplink_three_times_then_it_is_processed_once_and_copies_
     assert [r.status for r in replies] == [202, 202, 202]
     assert [r.body["status"] for r in replies] == ["accepted", "duplicate", "duplicate"]
     assert "not processed again" in replies[1].body["reason"]
-    assert replies[1].ddb_calls == ["BatchGetItem", "GetItem", "PutItem"]
+    # a warm instance knows the key, the dev_eui's device and its flows: the device, then the claim refused
+    assert replies[1].ddb_calls == ["GetItem", "PutItem"]
     history = api.call("GET", f"/api/v1/devices/{world['device']['id']}/history", token=world["token"]).body["items"]
     assert len(history) == 1 and len(_steps()) == 1
 
@@ -455,6 +462,19 @@ def test_given_a_helium_uplink_then_it_is_read_like_v4(api, world):
 
 
 # ------------------------------------------------------------------ the Function URL
+def test_given_a_helium_join_posted_to_the_uplink_url_then_it_is_a_join_and_starts_no_flow(api, world):
+    _flow(api, world["token"], {"type": "device", "device_id": world["device"]["id"]})
+    body = {**helium_up(world["eui"]), "type": "join"}
+    body.pop("decoded")
+
+    reply = _ingest(api, world["key"], body)  # ?event=up, as the console's HTTP integration sends everything
+
+    assert reply.status == 202 and reply.body["event"] == "join" and reply.body["flows_triggered"] == 0
+    assert queue_depth() == 0
+    device = api.call("GET", f"/api/v1/devices/{world['device']['id']}", token=world["token"]).body
+    assert device["last_seen"] is None
+
+
 def test_given_the_function_url_event_when_invoking_the_ingest_function_then_it_answers_like_the_api(api, world):
     body = json.dumps(v4_up(world["eui"]))
     event = http_event(

@@ -1,10 +1,9 @@
-"""The engine's and ingest's DynamoDB expressions on the real engine (moto is lenient): step claims with leases,
-counting a step once (NOT contains on a string set, ADD), dead letters on their sparse index, deduplication
-claims, and the sparse offline_due index of devices."""
+"""The engine's and ingest's DynamoDB expressions on the real engine (moto is lenient): parked runs, dead letters
+on their sparse index, deduplication claims (with their flow starts), and the sparse offline_due index of
+devices."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -17,70 +16,14 @@ from fleetgate.ingest import repository as ingest
 
 pytestmark = pytest.mark.dynamodb_local
 
-CLAIM = {"node_id": "out", "node_type": "integration", "attempt": 1}
 
-
-def _run(run_id: str) -> None:
-    assert engine.create_run(
-        {
-            "run_id": run_id,
-            "flow_id": "f",
-            "owner_id": "o",
-            "graph": {"nodes": [], "edges": []},
-            "trigger": {},
-            "started_at": now_iso(),
-        }
-    )
-
-
-def test_given_a_run_when_steps_complete_then_each_is_counted_once_and_the_last_brings_it_to_zero():
+def test_given_a_parked_run_then_its_state_comes_back_whole():
     run_id = str(uuid.uuid4())
-    _run(run_id)
-    assert engine.create_run({"run_id": run_id, "started_at": now_iso()}) is False
+    state = {"trace": [{"node_id": "wait", "output": {"delay_seconds": 3600}}], "work": [{"node_id": "out"}]}
+    engine.park(run_id, "wait#0002#out", state)
 
-    start = engine.count_step(run_id, "step#$start#001#0", 2 - 1, ok=0, failed=0)
-    again = engine.count_step(run_id, "step#$start#001#0", 2 - 1, ok=0, failed=0)
-    one = engine.count_step(run_id, "step#a#001#x", -1, ok=1, failed=0)
-    two = engine.count_step(run_id, "step#b#001#x", -1, ok=0, failed=1)
-
-    assert int(start.outstanding) == 2 and again is None
-    assert int(one.outstanding) == 1
-    assert (int(two.outstanding), int(two.paths_ok), int(two.paths_failed)) == (0, 1, 1)
-    assert two.counted == {"step#$start#001#0", "step#a#001#x", "step#b#001#x"}
-
-
-def test_given_a_claimed_step_then_a_second_claim_sees_it_until_its_lease_runs_out_or_it_is_finished():
-    run_id = str(uuid.uuid4())
-    key = "step#out#001#0"
-
-    assert engine.claim_step(run_id, key, token="a", lease_seconds=60, started_at=now_iso(), **CLAIM) is None
-    held = engine.claim_step(run_id, key, token="b", lease_seconds=60, started_at=now_iso(), **CLAIM)
-    assert held is not None and held.status == "running" and held.lease_token == "a"
-    assert engine.finish_step(run_id, key, token="b", fields={"ok": True}) is False  # not b's claim
-
-    engine.release_step(run_id, key, "a")
-    assert engine.claim_step(run_id, key, token="b", lease_seconds=60, started_at=now_iso(), **CLAIM) is None
-    assert (
-        engine.finish_step(
-            run_id,
-            key,
-            token="b",
-            fields={"ok": True, "next": [{"node_id": "x"}], "next_message": {"t": 1}, "error": None},
-        )
-        is True
-    )
-    done = engine.claim_step(run_id, key, token="c", lease_seconds=60, started_at=now_iso(), **CLAIM)
-    assert done.status == "done" and done.next_message == {"t": 1} and done.lease_until is None
-    assert [t.sk for t in engine.traces(run_id)] == [key]
-
-
-def test_given_an_expired_lease_then_the_step_can_be_claimed_again():
-    run_id = str(uuid.uuid4())
-    key = "step#out#001#0"
-    engine.claim_step(run_id, key, token="dead", lease_seconds=0.2, started_at=now_iso(), **CLAIM)
-    time.sleep(0.4)
-
-    assert engine.claim_step(run_id, key, token="b", lease_seconds=60, started_at=now_iso(), **CLAIM) is None
+    assert engine.unpark(run_id, "wait#0002#out") == state
+    assert engine.unpark(run_id, "wait#0003#out") is None
 
 
 def test_given_dead_letters_then_only_pending_ones_are_on_the_pending_index_and_a_replay_marks_each_once():

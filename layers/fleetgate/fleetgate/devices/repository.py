@@ -455,6 +455,14 @@ def _update_presence(device_id: str, actions: list[Any], condition: Any = None) 
         raise
 
 
+def last_uplink(device_id: str, within: int = 10) -> str | None:
+    """The received_at of the newest ``up`` among the device's ``within`` newest history entries, or None."""
+    for item in _history().query(device_id, scan_index_forward=False, limit=within, page_size=within):
+        if item.event == "up":
+            return item.received_at
+    return None
+
+
 def due_devices(shard: str, now: str, limit: int) -> Iterator[DuePresence]:
     """Online devices of ``shard`` whose offline_due is at or before ``now``, oldest due first."""
     Devices = _devices()

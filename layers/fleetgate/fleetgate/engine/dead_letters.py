@@ -53,6 +53,7 @@ def replay_dead_letters(who: Principal, flow_id: str, data: DeadLetterReplay | N
         else:
             pending.append(letter)
     runs = {letter.id: run_id_for(f"replay|{letter.id}", flow.id) for letter in pending}
+    at = now_iso()
     queues.send_steps(
         Outgoing(
             Step(
@@ -66,12 +67,12 @@ def replay_dead_letters(who: Principal, flow_id: str, data: DeadLetterReplay | N
                     "device_id": letter.device_id,
                     "replay_of": letter.id,
                     "origin": f"replay|{letter.id}",
+                    "received_at": at,
                 },
             )
         )
         for letter in pending
     )
-    at = now_iso()
     replayed = []
     for letter in pending:  # after sending: a crash in between leaves them pending, and a new replay is the same run
         if repo.mark_replayed(flow.id, letter.id, runs[letter.id], at):

@@ -92,11 +92,6 @@ def _send_batch(queue_url: str, entries: list[dict[str, Any]]) -> None:
     raise RuntimeError(f"SQS did not accept {len(pending)} step(s) after 3 tries")
 
 
-def requeue(body: str) -> None:
-    """Put a received step back as it is (the worker would not have had the time to run it)."""
-    sqs().send_message(QueueUrl=get_engine_settings().steps_queue_url, MessageBody=body)
-
-
 def send_dead_letter(body: dict[str, Any]) -> None:
     sqs().send_message(
         QueueUrl=dead_letter_queue_url(),

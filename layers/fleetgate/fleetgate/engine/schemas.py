@@ -1,11 +1,12 @@
 """Flow steps (the SQS messages of the engine) and the dead-letter API.
 
-A step is one node to execute in one run: ``flow_id`` (+ ``flow_version``, the flow's ``updated_at`` the run
-snapshotted), ``run_id``, ``node_id``, ``attempt``, ``via`` (which path reached the node: two paths into one node
-are two steps) and the ``message``, or a ``message_ref`` to the trace that holds it (delayed steps whose message
-would not fit a schedule's input). The first step of a run carries ``start``: what started it (the trigger
-event and nodes, the device, an origin for deterministic run ids, or the dead letter it replays); the worker
-creates the run from it. Its node is :data:`START`, which fans out to the trigger nodes' successors.
+A message starts a run (``start``: what started it, the trigger event and nodes, the device, an origin for
+deterministic run ids, or the dead letter it replays; ``node_id`` is :data:`START`, which fans out to the
+trigger nodes' successors, or the failed node a replay starts from) or resumes a run that had to wait (a delay,
+a retry's backoff: ``state``, everything the run had so far, or ``parked``, where that state waits when a long
+delay's schedule could not carry it). The worker runs the whole flow in process up to the next wait or the end.
+Within a run, a node is executed as a :class:`Step`: ``node_id``, ``attempt`` and ``via`` (which path reached
+it: two paths into one node are two steps).
 """
 
 from __future__ import annotations
@@ -38,9 +39,10 @@ class Step:
     attempt: int = 1
     via: str = "0"
     message: dict[str, Any] | None = None
-    message_ref: dict[str, str] | None = None
     flow_version: str | None = None
     start: dict[str, Any] | None = None
+    state: dict[str, Any] | None = None  # a run that waited (delay, retry backoff): everything it had so far
+    parked: dict[str, str] | None = None  # ... or where that state waits (a long delay's schedule is small)
 
     @property
     def key(self) -> str:
@@ -56,11 +58,10 @@ class Step:
             "attempt": self.attempt,
             "via": self.via,
         }
-        for name in ("flow_version", "start", "message_ref"):
+        for name in ("flow_version", "start", "state", "parked"):
             if getattr(self, name) is not None:
                 body[name] = getattr(self, name)
-        if self.message_ref is None:
-            body["message"] = self.message if self.message is not None else {}
+        body["message"] = self.message if self.message is not None else {}
         return json.dumps(body, separators=(",", ":"), default=str)
 
     @classmethod
@@ -76,9 +77,10 @@ class Step:
                 attempt=int(raw.get("attempt", 1)),
                 via=str(raw.get("via", "0")),
                 message=raw.get("message"),
-                message_ref=raw.get("message_ref"),
                 flow_version=raw.get("flow_version"),
                 start=raw.get("start"),
+                state=raw.get("state"),
+                parked=raw.get("parked"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"malformed flow step: {exc}") from None

@@ -1,123 +1,210 @@
-"""The flow engine's worker: executing steps, settling runs, dead-lettering failed steps.
+"""The flow engine's worker: whole runs per SQS message, one history record per run.
 
-A run is a chain of steps, one SQS message each (see :mod:`fleetgate.engine.schemas`). Starting runs is
-:func:`fleetgate.engine.starts.start_runs` (ingest, offline detection): the trigger lookups, then ONE message per
-matching flow, in batches; everything else happens here, in the flow worker, one step per message
-(:func:`handle_step`):
+Starting runs is :mod:`fleetgate.engine.starts` (ingest's flow starter, offline detection, dead-letter replays):
+one message per matching flow, with a run id derived from what started it and the flow. The worker takes an SQS
+batch (:func:`handle_batch`):
 
-1. the run: from the worker's cache, or the run item; a run's first step creates it from the flow (a snapshot of
-   the graph, so a flow edited mid-run does not change the run);
-2. the claim: a conditional put of the step's trace item, keyed by run id + node id (+ attempt and path). A step
-   already finished is not executed again (a redelivery only completes it: counted once, next steps sent again,
-   which their own claims deduplicate); one running under another worker's live lease is left to it;
-3. the node runs (:mod:`fleetgate.engine.nodes`), the trace is finished with input, output, error and duration;
-4. the run's counters are updated in one conditional UpdateItem (``outstanding += next - 1``, paths ended),
-   the next steps are sent, and the step that brings ``outstanding`` to 0 settles the run: status success,
-   partial_success or error (every path failed), and the flow history record with the per-node trace, written
-   under an id derived from the run id (settling twice writes the same record).
+1. one BatchGetItem for the whole batch: the flows its starts name (a run's graph is the flow as it is when the
+   run starts, kept for the run's whole life) and whether each run's history record exists already (a
+   redelivered message of a finished run does nothing); then one read of what the runs' nodes use (function
+   code, integrations, storages: :class:`fleetgate.engine.nodes.Definitions`), per owner;
+2. each run is executed in process, node after node, up to the end, or up to a wait (a delay node, an
+   integration retry's backoff, or the invocation's time running out): then its state so far (trace, ended paths,
+   the nodes still to run and their messages) goes back to SQS as one message, delayed (SQS up to 15 minutes, an
+   EventBridge schedule beyond), and the run goes on from there;
+3. at the end of the batch, the history records of every run (function runs, integration calls, and the flow run
+   record with its per-node trace for the runs that ended) in BatchWriteItem calls of 25, then the continuations.
 
-Run ids are deterministic (the uplink's deduplication key + flow id), so a start sent twice is one run.
-Failures: integrations retry as new steps after their backoff, then dead-letter (a record listed by the API and
-a message on the dead-letter queue); a step that makes the worker raise is reported as a batch item failure and
-redelivered; on its last receive (the queue's maxReceiveCount) it is dead-lettered the same way instead.
+Everything a run writes is keyed by the run and the node (history ids, storage points, integration
+``Idempotency-Key``s): a run executed again (a redelivered message, a worker that crashed mid-run or before the
+records) writes the same items again, never second ones, and a receiver sees the same key. A message whose run
+raises is reported as a batch item failure (the others are done); on its last receive (the queue's
+maxReceiveCount) the failing node is dead-lettered instead and the run goes on.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import uuid
-from collections import OrderedDict
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from fleetgate.core.ids import iso, now_iso, parse_iso
+from fleetgate.core.ids import now_iso, parse_iso
 from fleetgate.core.observability import count, logger
-from fleetgate.core.settings import flow_max_receive_count, get_engine_settings, resettable
+from fleetgate.core.repository import read_all
+from fleetgate.core.settings import flow_max_receive_count, get_engine_settings
 from fleetgate.engine import nodes, queues
 from fleetgate.engine import repository as repo
-from fleetgate.engine.nodes import TRIGGER_TYPES, RunContext
+from fleetgate.engine.nodes import TRIGGER_TYPES, Definitions, RunContext
 from fleetgate.engine.schemas import START, DeadLetter, NodeResult, Outgoing, Step
 from fleetgate.flows import runs as flows
 from fleetgate.history import service as history
 
-STEP_TIME_BUDGET_MS = 40_000  # the longest step: an integration's 30 s timeout, and room to record it
-TRACE_FIELD_BYTES = 32 * 1024
+RESUME = "$resume"  # the node id of a message that resumes a waiting run
+STEP_TIME_BUDGET_MS = 40_000  # the longest node: an integration's 30 s timeout, and room to record it
 HISTORY_FIELD_BYTES = 4 * 1024
 HISTORY_STEPS_BYTES = 56 * 1024  # the flow history record keeps its steps list under 64 KiB
-MAX_CACHED_RUNS = 512
+MAX_STEPS_PER_RUN = 1000
 DEFAULT_TRIGGER_EVENTS = ("up",)
 
-_runs: OrderedDict[str, RunContext] = resettable(OrderedDict())
+
+@dataclass
+class Received:
+    """One SQS message of the batch."""
+
+    message_id: str
+    body: str
+    receive_count: int = 1
 
 
-class StepInProgress(RuntimeError):
-    """Another worker holds the step's claim: the message is redelivered later."""
+@dataclass
+class _Run:
+    """A run being executed: its context, what it did so far and what is left."""
+
+    ctx: RunContext
+    message_id: str
+    final: bool
+    trace: list[dict[str, Any]] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)  # node id → output, of the paths that ended well
+    errors: list[str] = field(default_factory=list)  # of the paths that failed
+    ok: int = 0
+    failed: int = 0
+    work: list[dict[str, Any]] = field(default_factory=list)  # {node_id, attempt, via, message, not_before}
+    executed: int = 0
+    resume_at: float = 0.0  # what the message that resumed the run waited for (SQS, a schedule) is due
+
+    def state(self) -> dict[str, Any]:
+        c = self.ctx
+        return {
+            "flow_version": c.flow_version,
+            "owner_id": c.owner_id,
+            "device_id": c.device_id,
+            "started_at": c.started_at,
+            "trigger": c.trigger,
+            "input": c.input,
+            "graph": c.graph,
+            "trace": self.trace,
+            "outputs": self.outputs,
+            "errors": self.errors,
+            "paths": [self.ok, self.failed],
+            "work": self.work,
+            "executed": self.executed,
+            "resume_at": min((float(w.get("not_before") or 0) for w in self.work), default=0.0),
+        }
+
+    @classmethod
+    def resumed(cls, step: Step, state: dict[str, Any], message_id: str, final: bool) -> _Run:
+        ctx = RunContext.of(
+            run_id=step.run_id,
+            flow_id=step.flow_id,
+            flow_version=state.get("flow_version"),
+            owner_id=state.get("owner_id") or "",
+            device_id=state.get("device_id"),
+            started_at=state.get("started_at") or now_iso(),
+            trigger=state.get("trigger") or {},
+            input=state.get("input"),
+            graph=state.get("graph") or {},
+        )
+        ok, failed = (state.get("paths") or [0, 0])[:2]
+        return cls(
+            ctx=ctx,
+            message_id=message_id,
+            final=final,
+            trace=list(state.get("trace") or []),
+            outputs=dict(state.get("outputs") or {}),
+            errors=list(state.get("errors") or []),
+            ok=int(ok),
+            failed=int(failed),
+            work=list(state.get("work") or []),
+            executed=int(state.get("executed") or 0),
+            resume_at=float(state.get("resume_at") or 0),
+        )
 
 
 # ================================================================ the worker
-def handle_step(body: str, *, receive_count: int = 1, remaining_ms: int = 900_000) -> str:
-    """Execute the step in one SQS message. Returns what happened (for logs and tests): done, duplicate,
-    in_progress, skipped, requeued, malformed, taken_over. Raises on unexpected failures and on a step another
-    worker has claimed (the message is redelivered), except on its last receive, when a failing step is
-    dead-lettered instead and a claimed one is left to its holder."""
-    try:
-        step = Step.decode(body)
-    except ValueError as exc:
-        logger.error("dropping a message that is not a flow step", extra={"error": str(exc)[:300]})
-        return "malformed"
-    if remaining_ms < STEP_TIME_BUDGET_MS:
-        queues.requeue(body)  # not enough time left in this invocation: back on the queue, not after a timeout
-        return "requeued"
-    run = _context(step)
-    if run is None:
-        return "skipped"
-    final = receive_count >= flow_max_receive_count()
-    return _run_step(run, step, lease_seconds=remaining_ms / 1000 + 1, final=final, receive_count=receive_count)
+def handle_batch(batch: Sequence[Received], *, remaining_ms: Callable[[], int] = lambda: 900_000) -> list[str]:
+    """Execute the runs of one SQS batch. Returns the ids of the messages to redeliver (their runs raised)."""
+    steps: list[tuple[Received, Step]] = []
+    for received in batch:
+        try:
+            steps.append((received, Step.decode(received.body)))
+        except ValueError as exc:
+            logger.error("dropping a message that is not a flow step", extra={"error": str(exc)[:300]})
+    runs = _prepare(steps)
+    definitions = Definitions()
+    definitions.load(r.ctx for r in runs)
+    failed: list[str] = []
+    records: list[Any] = []
+    continuations: list[Outgoing] = []
+    for run in runs:
+        run.ctx.definitions = definitions
+        try:
+            waiting = _execute(run, remaining_ms)
+            if waiting is None:
+                _record(run)
+            else:
+                continuations.append(_continuation(run, waiting))
+        except Exception:
+            logger.exception("a flow run failed: its message is redelivered", extra={"run_id": run.ctx.run_id})
+            failed.append(run.message_id)
+            continue
+        records += run.ctx.records
+    history.write(records)
+    queues.send_steps(continuations)
+    return failed
 
 
-# ---------------------------------------------------------------- runs
-def _context(step: Step) -> RunContext | None:
-    cached = _runs.get(step.run_id)
-    if cached is not None:
-        _runs.move_to_end(step.run_id)
-        return cached
+def _prepare(steps: list[tuple[Received, Step]]) -> list[_Run]:
+    """The runs of a batch: one BatchGetItem for the flows started and the run records that may exist."""
+    final = flow_max_receive_count()
+    parked = {}
+    for received, step in steps:
+        if step.parked is not None:
+            parked[received.message_id] = repo.unpark(step.parked["run_id"], step.parked["key"])
+    starts = [step.flow_id for _, step in steps if step.start is not None]
+    keys = [(step.flow_id, _record_id(step, parked.get(r.message_id))) for r, step in steps]
+    done, found = read_all(history.flow_runs_recorded(keys), flows.definitions_lookup(starts))
+    runs: list[_Run] = []
+    seen: set[str] = set()
+    for (received, step), key in zip(steps, keys, strict=True):
+        if key in done or step.run_id in seen:  # a run has one message at a time: the others are copies
+            logger.info("the run is recorded or running already: a redelivery", extra={"run_id": step.run_id})
+            continue
+        seen.add(step.run_id)
+        is_final = received.receive_count >= final
+        if step.start is not None:
+            run = _start(step, found.get(step.flow_id), received.message_id, is_final)
+        else:
+            state = step.state if step.parked is None else parked.get(received.message_id)
+            run = None if state is None else _Run.resumed(step, state, received.message_id, is_final)
+            if run is None:
+                logger.warning("dropping the resume of a run whose state is gone", extra={"run_id": step.run_id})
+        if run is not None:
+            runs.append(run)
+    return runs
+
+
+def _record_id(step: Step, parked: dict[str, Any] | None) -> str:
+    """The id of the run's flow history record: derived from the run id and when its event was received."""
     if step.start is not None:
-        return _start_run(step)
-    item = repo.get_run(step.run_id)
-    if item is None:
-        logger.warning(
-            "dropping a step of an unknown run (expired?)",
-            extra={"run_id": step.run_id, "flow_id": step.flow_id, "node_id": step.node_id},
-        )
-        return None
-    return _remember(_from_item(item))
+        trigger = {"received_at": step.start.get("received_at")}
+    else:
+        trigger = (step.state or parked or {}).get("trigger") or {}
+    return history.history_id(_received(trigger.get("received_at")), step.run_id.replace("-", "")[:12])
 
 
-def _from_item(item: repo.RunItem) -> RunContext:
-    return RunContext.of(
-        run_id=item.run_id,
-        flow_id=item.flow_id or "",
-        flow_version=item.flow_version,
-        owner_id=item.owner_id or "",
-        device_id=item.device_id,
-        started_at=item.started_at or "",
-        trigger=item.trigger or {},
-        input=item.input,
-        graph=item.graph or {},
-    )
+def _received(text: str | None) -> datetime:
+    try:
+        return parse_iso(text)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return datetime(2000, 1, 1, tzinfo=UTC)  # no time given: the id still depends on the run id only
 
 
-def _remember(run: RunContext) -> RunContext:
-    _runs[run.run_id] = run
-    while len(_runs) > MAX_CACHED_RUNS:
-        _runs.popitem(last=False)
-    return run
-
-
-def _start_run(step: Step) -> RunContext | None:
+def _start(step: Step, flow: Any, message_id: str, final: bool) -> _Run | None:
     start = step.start or {}
-    flow = flows.definitions([step.flow_id]).get(step.flow_id)
     why = None
     if flow is None:
         why = "the flow no longer exists"
@@ -128,7 +215,7 @@ def _start_run(step: Step) -> RunContext | None:
     matched: list[str] = []
     if why is None and step.node_id == START:
         event = start.get("event", "up")
-        by_id = {n["id"]: n for n in flow.nodes}  # type: ignore[union-attr]
+        by_id = {n["id"]: n for n in flow.nodes}
         matched = [
             n
             for n in start.get("trigger_nodes") or []
@@ -141,7 +228,6 @@ def _start_run(step: Step) -> RunContext | None:
     if why is not None:
         logger.info("not starting a run", extra={"flow_id": step.flow_id, "run_id": step.run_id, "reason": why})
         return None
-    assert flow is not None
     trigger = {
         k: v
         for k, v in {
@@ -156,159 +242,112 @@ def _start_run(step: Step) -> RunContext | None:
         }.items()
         if v not in (None, [])
     }
-    fields = {
-        "run_id": step.run_id,
-        "flow_id": flow.id,
-        "flow_version": flow.updated_at,
-        "owner_id": flow.owner_id,
-        "device_id": start.get("device_id"),
-        "graph": {"nodes": flow.nodes, "edges": flow.edges},
-        "trigger": trigger,
-        "input": _bounded(step.message or {}, TRACE_FIELD_BYTES),
-        "started_at": now_iso(),
-    }
-    if not repo.create_run(fields):  # a redelivered first step: the run exists
-        item = repo.get_run(step.run_id)
-        return None if item is None else _remember(_from_item(item))
-    return _remember(RunContext.of(graph=fields.pop("graph"), **fields))
-
-
-# ---------------------------------------------------------------- steps
-def _run_step(run: RunContext, step: Step, *, lease_seconds: float, final: bool, receive_count: int) -> str:
-    token = uuid.uuid4().hex
-    existing = repo.claim_step(
-        run.run_id,
-        step.key,
-        token=token,
-        lease_seconds=lease_seconds,
-        node_id=step.node_id,
-        node_type=nodes.node_type(run, step.node_id),
-        attempt=step.attempt,
+    ctx = RunContext.of(
+        run_id=step.run_id,
+        flow_id=flow.id,
+        flow_version=flow.updated_at,
+        owner_id=flow.owner_id,
+        device_id=start.get("device_id"),
         started_at=now_iso(),
+        trigger=trigger,
+        input=_bounded(step.message or {}, HISTORY_FIELD_BYTES * 4),
+        graph={"nodes": flow.nodes, "edges": flow.edges},
     )
-    if existing is not None:
-        if existing.status == "done":
-            return _complete(run, step, _Done.of(existing), duplicate=True)
-        if final:  # claimed under a live lease: its holder finishes it (its own copy returns if it dies)
-            logger.info(
-                "step running in another worker; this last copy is dropped",
-                extra={"run_id": run.run_id, "step": step.key},
-            )
-            return "in_progress"
-        # Running elsewhere, or its worker died and the lease has not run out yet: try again after the
-        # visibility timeout (at least 6 x the function timeout, so by then the lease is over or the step done).
-        raise StepInProgress(f"step {step.key} of run {run.run_id} is claimed by another worker")
-    message: dict[str, Any] = step.message or {}
-    try:
-        message = _message(step)
-        result, started_at, duration_ms = nodes.timed(lambda: nodes.execute(run, step, message))
-        result = _fit(result)
-        if result.dead_letter:
-            _dead_letter(run, step, result.dead_letter)
-    except Exception as exc:
-        if not final:
-            repo.release_step(run.run_id, step.key, token)
-            raise
-        logger.exception(
-            "step failed on its last receive: dead-lettered",
-            extra={"run_id": run.run_id, "step": step.key, "receives": receive_count},
+    first = {"node_id": step.node_id, "attempt": 1, "via": "0", "message": step.message or {}}
+    return _Run(ctx=ctx, message_id=message_id, final=final, work=[first])
+
+
+# ---------------------------------------------------------------- executing a run
+def _execute(run: _Run, remaining_ms: Callable[[], int]) -> list[dict[str, Any]] | None:
+    """Run every node that is due, in order; None when the run ended, else what is left (waiting)."""
+    now = max(time.time(), run.resume_at)  # clocks differ: what the message waited for is due
+    due = deque(w for w in run.work if float(w.get("not_before") or 0) <= now)
+    waiting = [w for w in run.work if float(w.get("not_before") or 0) > now]
+    while due:
+        if remaining_ms() < STEP_TIME_BUDGET_MS or run.executed >= MAX_STEPS_PER_RUN:
+            if run.executed >= MAX_STEPS_PER_RUN:
+                raise RuntimeError(f"the run executed {MAX_STEPS_PER_RUN} nodes: a loop?")
+            waiting += list(due)  # not enough time left in this invocation: goes on in the next one
+            break
+        item = due.popleft()
+        step = Step(
+            flow_id=run.ctx.flow_id,
+            run_id=run.ctx.run_id,
+            node_id=item["node_id"],
+            attempt=int(item.get("attempt") or 1),
+            via=str(item.get("via") or "0"),
         )
-        error = f"the worker failed on this step {receive_count} times, last: {type(exc).__name__}: {exc}"[:1000]
+        message = item.get("message") or {}
+        result, started_at, duration_ms = _node(run, step, message)
+        run.executed += 1
+        _trace(run, step, message, result, started_at, duration_ms)
+        for n in result.next:
+            child = {"node_id": n["node_id"], "attempt": n["attempt"], "via": n["via"], "message": result.next_message}
+            delay = int(n.get("delay") or 0)
+            if delay > 0:
+                waiting.append({**child, "not_before": round(time.time() + delay, 3)})
+            else:
+                due.append(child)
+    run.work = waiting
+    return waiting or None
+
+
+def _node(run: _Run, step: Step, message: dict[str, Any]) -> tuple[NodeResult, str, float]:
+    try:
+        result, started_at, duration_ms = nodes.timed(lambda: nodes.execute(run.ctx, step, message))
+        result = _fit(result)
+    except Exception as exc:
+        if not run.final:
+            raise
+        logger.exception("a node failed on its message's last receive: dead-lettered", extra={"step": step.key})
+        error = f"the worker failed on this node on every receive, last: {type(exc).__name__}: {exc}"[:1000]
         result = NodeResult(
             ok=False,
             error=error,
             path_end="failed",
             dead_letter={
-                "node_type": nodes.node_type(run, step.node_id),
+                "node_type": nodes.node_type(run.ctx, step.node_id),
                 "attempts": step.attempt,
                 "last_error": error,
                 "message": message,
             },
         )
         started_at, duration_ms = now_iso(), 0.0
-        _dead_letter(run, step, result.dead_letter)  # type: ignore[arg-type]
-    done = _Done(ok=result.ok, next=result.next, next_message=result.next_message, path_end=result.path_end)
-    fields = {
+    if result.dead_letter:
+        _dead_letter(run.ctx, step, result.dead_letter)
+    return result, started_at, duration_ms
+
+
+def _trace(
+    run: _Run, step: Step, message: dict[str, Any], result: NodeResult, started_at: str, duration_ms: float
+) -> None:
+    entry = {
+        "node_id": step.node_id,
+        "type": nodes.node_type(run.ctx, step.node_id),
+        "attempt": step.attempt,
+        "status": "success" if result.ok else "error",
         "started_at": started_at,
         "duration_ms": duration_ms,
-        "ok": result.ok,
-        "input": _bounded(message, TRACE_FIELD_BYTES),
-        "output": _bounded(result.output, TRACE_FIELD_BYTES),
-        "error": result.error,
-        "next": result.next or None,
-        "next_message": result.next_message,
-        "path_end": result.path_end,
-        "detail": result.detail or None,
+        "input": _bounded(message, HISTORY_FIELD_BYTES),
+        "output": _bounded(result.output, HISTORY_FIELD_BYTES),
     }
-    if not repo.finish_step(run.run_id, step.key, token=token, fields=fields):
-        logger.warning("lost the claim of a step to another worker", extra={"run_id": run.run_id, "step": step.key})
-        return "taken_over"
-    return _complete(run, step, done, duplicate=False)
-
-
-class _Done:
-    """A finished step, as completing it needs it."""
-
-    def __init__(
-        self, *, ok: bool, next: list[dict[str, Any]] | None, next_message: dict[str, Any] | None, path_end: str | None
-    ):
-        self.ok, self.next, self.next_message, self.path_end = ok, list(next or []), next_message, path_end
-
-    @classmethod
-    def of(cls, trace: repo.TraceItem) -> _Done:
-        return cls(ok=bool(trace.ok), next=trace.next, next_message=trace.next_message, path_end=trace.path_end)
-
-
-def _complete(run: RunContext, step: Step, done: _Done, *, duplicate: bool) -> str:
-    state = repo.count_step(
-        run.run_id, step.key, len(done.next) - 1, ok=int(done.path_end == "ok"), failed=int(done.path_end == "failed")
-    )
-    if state is None:  # counted before: a redelivery after the count
-        state = repo.get_run(run.run_id)
-        if state is None or state.settled_at:
-            return "duplicate"
-    _send_next(run, step, done)
-    if int(state.outstanding or 0) <= 0:
-        _settle(run, state)
-    return "duplicate" if duplicate else "done"
-
-
-def _message(step: Step) -> dict[str, Any]:
-    if step.message_ref is None:
-        return step.message or {}
-    trace = repo.get_trace(step.message_ref["run_id"], step.message_ref["sk"])
-    if trace is None or not isinstance(trace.next_message, dict):
-        raise LookupError(f"the message of delayed step {step.key} is gone (its run expired?)")
-    return trace.next_message
-
-
-def _send_next(run: RunContext, step: Step, done: _Done) -> None:
-    if not done.next:
-        return
-    limit = get_engine_settings().sqs_delay_limit
-    outgoing = []
-    for n in done.next:
-        child = Step(
-            flow_id=run.flow_id,
-            run_id=run.run_id,
-            node_id=n["node_id"],
-            attempt=int(n["attempt"]),
-            via=n["via"],
-            message=done.next_message,
-            flow_version=run.flow_version,
-        )
-        delay = int(n.get("delay") or 0)
-        if delay > limit:  # through a schedule, whose input is small: the message stays in this step's trace
-            child.message, child.message_ref = None, {"run_id": run.run_id, "sk": step.key}
-        outgoing.append(Outgoing(child, delay))
-    queues.send_steps(outgoing)
+    if result.error:
+        entry["error"] = result.error
+    entry.update(result.detail or {})
+    run.trace.append(entry)
+    if result.path_end == "ok":
+        run.ok += 1
+        run.outputs[step.node_id] = _bounded(result.output, HISTORY_FIELD_BYTES)
+    elif result.path_end == "failed":
+        run.failed += 1
+        run.errors.append(result.error or "failed")
 
 
 def _fit(result: NodeResult) -> NodeResult:
-    """A message the next steps cannot receive (over SQS's 256 KiB with the envelope) fails the path here."""
+    """A message the next nodes could not receive after a wait (over SQS's 256 KiB) fails the path here."""
     if result.next and result.next_message is not None:
         size = nodes.size_of(result.next_message)
-        if size > queues.MAX_STEP_BYTES - 4096:
+        if size > queues.MAX_STEP_BYTES // 2:
             return NodeResult(
                 ok=False,
                 output=result.output,
@@ -319,10 +358,24 @@ def _fit(result: NodeResult) -> NodeResult:
     return result
 
 
+def _continuation(run: _Run, waiting: list[dict[str, Any]]) -> Outgoing:
+    """The message that resumes ``run`` when the first of its waiting nodes is due."""
+    delay = max(0, int(min(float(w.get("not_before") or 0) for w in waiting) - time.time() + 0.999))
+    step = Step(flow_id=run.ctx.flow_id, run_id=run.ctx.run_id, node_id=RESUME, flow_version=run.ctx.flow_version)
+    state = run.state()
+    if delay > get_engine_settings().sqs_delay_limit:  # a schedule: its input is small, the state waits here
+        key = f"wait#{run.executed:04d}#{waiting[0]['node_id']}"
+        repo.park(run.ctx.run_id, key, state)
+        step.parked = {"run_id": run.ctx.run_id, "key": key}
+    else:
+        step.state = state
+    return Outgoing(step, delay)
+
+
 # ---------------------------------------------------------------- dead letters (worker side)
 def _dead_letter(run: RunContext, step: Step, info: dict[str, Any]) -> None:
-    digest = hashlib.sha256(f"{run.run_id}|{step.key}".encode()).hexdigest()[:12]
-    started = run.started_at.replace("-", "").replace(":", "").replace(".", "")
+    digest = nodes.effect_key(run, step)[:12]
+    started = run.received.strftime("%Y%m%dT%H%M%S")
     letter = DeadLetter(
         id=f"{started}-{digest}",
         flow_id=run.flow_id,
@@ -352,64 +405,45 @@ def _dead_letter(run: RunContext, step: Step, info: dict[str, Any]) -> None:
     )
 
 
-# ---------------------------------------------------------------- settling
-def _settle(run: RunContext, state: repo.RunItem) -> None:
-    ok, failed = int(state.paths_ok or 0), int(state.paths_failed or 0)
+# ---------------------------------------------------------------- the run's record
+def _record(run: _Run) -> None:
+    """The run ended: its flow history record (status, per-node trace), added to the run's records."""
+    ctx = run.ctx
+    ok, failed = run.ok, run.failed
     status = "success" if failed == 0 else ("error" if ok == 0 else "partial_success")
-    traces = sorted(
-        (t for t in repo.traces(run.run_id) if t.status == "done"), key=lambda t: (t.started_at or "", t.sk)
-    )
-    errors = [t.error for t in traces if t.error and t.path_end == "failed"]
     error = None
-    if errors:
-        error = errors[0] if failed == 1 and ok == 0 else f"{failed} of {ok + failed} paths failed; first: {errors[0]}"
-    started = _parse(run.started_at)
+    if run.errors:
+        first = run.errors[0]
+        error = first if failed == 1 and ok == 0 else f"{failed} of {ok + failed} paths failed; first: {first}"
+    started = _received(ctx.started_at)
     now = datetime.now(UTC)
-    history_id = history.history_id(started, suffix=run.run_id.replace("-", "")[:12])
-    trigger = dict(run.trigger)
     history.record_flow_run(
-        flow_id=run.flow_id,
-        owner_id=run.owner_id,
+        flow_id=ctx.flow_id,
+        owner_id=ctx.owner_id,
         status=status,
         started=started,
         duration_ms=max(0.0, (now - started).total_seconds() * 1000),
-        trigger=trigger,
-        input=_bounded(run.input, HISTORY_FIELD_BYTES * 4),
-        output={t.node_id: _bounded(t.output, HISTORY_FIELD_BYTES) for t in traces if t.path_end == "ok"} or None,
-        steps=_history_steps(traces),
+        trigger=dict(ctx.trigger),
+        input=ctx.input,
+        output=run.outputs or None,
+        steps=_history_steps(run.trace),
         error=error,
-        run_id=run.run_id,
-        history_id=history_id,
+        run_id=ctx.run_id,
+        history_id=history.history_id(ctx.received, ctx.run_id.replace("-", "")[:12]),
+        batch=ctx.records,
     )
-    repo.mark_settled(run.run_id, status, history_id, iso(now))
     count("FlowRuns", status=status)
-    _runs.pop(run.run_id, None)
     logger.info(
-        "flow run settled", extra={"flow_id": run.flow_id, "run_id": run.run_id, "status": status, "steps": len(traces)}
+        "flow run ended", extra={"flow_id": ctx.flow_id, "run_id": ctx.run_id, "status": status, "steps": run.executed}
     )
 
 
-def _history_steps(traces: list[repo.TraceItem]) -> list[dict[str, Any]]:
-    steps = []
-    for t in traces:
-        entry = {
-            "node_id": t.node_id,
-            "type": t.node_type,
-            "attempt": int(t.attempt or 1),
-            "status": "success" if t.ok else "error",
-            "started_at": t.started_at,
-            "duration_ms": float(t.duration_ms or 0),
-            "input": t.input,
-            "output": t.output,
-        }
-        if t.error:
-            entry["error"] = t.error
-        entry.update(t.detail or {})
-        steps.append(entry)
-    # Keep the record under DynamoDB's limits: smaller excerpts first, then no inputs/outputs at all.
+def _history_steps(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The trace, kept under DynamoDB's limits: smaller excerpts first, then no inputs/outputs at all."""
+    shown = steps
     for limit in (HISTORY_FIELD_BYTES, 1024, 0):
         shown = [
-            {**s, "input": _bounded(s["input"], limit), "output": _bounded(s["output"], limit)}
+            {**s, "input": _bounded(s.get("input"), limit), "output": _bounded(s.get("output"), limit)}
             if limit
             else {k: v for k, v in s.items() if k not in ("input", "output")}
             for s in steps
@@ -426,10 +460,3 @@ def _bounded(value: Any, limit: int) -> Any:
     if len(text.encode()) <= limit:
         return value
     return {"truncated": True, "bytes": len(text.encode()), "excerpt": text[: max(256, limit // 2)]}
-
-
-def _parse(text: str) -> datetime:
-    try:
-        return parse_iso(text)
-    except ValueError:
-        return datetime.now(UTC)

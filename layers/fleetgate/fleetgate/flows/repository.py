@@ -22,6 +22,7 @@ from fleetgate.core.errors import Conflict, NotFound
 from fleetgate.core.pagination import Page
 from fleetgate.core.repository import (
     BaseModel,
+    Lookup,
     OwnedItem,
     Transaction,
     batch_get,
@@ -154,6 +155,10 @@ def flows_for_triggers(keys: Iterable[str]) -> list[TriggerMatch]:
         for key in dict.fromkeys(keys)
         for item in Triggers.query(key)
     ]
+
+
+def definitions_lookup(flow_ids: Iterable[str]) -> Lookup[dict[str, Flow]]:
+    return Lookup(_flows(), list(dict.fromkeys(flow_ids)), lambda found: {i.id: _flow(i) for i in found})
 
 
 def get_many(flow_ids: Iterable[str]) -> list[Flow]:

@@ -8,7 +8,10 @@ Nodes (``id`` unique in the flow, ``type`` one of the node types, optional ``nam
 - ``switch`` (``field``: a dotted path in the message, ``operator``: ==, !=, <, <=, >, >=, contains, exists, and
   ``value``, not used by ``exists``): its outgoing edges carry ``branch`` "true" or "false";
 - ``delay`` (``seconds``, 1..604800): holds the message that long before its outgoing edges (through SQS up to
-  15 minutes, beyond through an EventBridge Scheduler one-time schedule).
+  15 minutes, beyond through an EventBridge Scheduler one-time schedule);
+- ``meter`` (optional ``value``: a dotted path to the reading in the message, default ``data.reading``, else the
+  decoded payload's only number): records the reading of the estates meter linked to the trigger device's DevEUI,
+  charging its unit's wallet (once per run, whatever re-runs).
 Edges: ``source`` → ``target`` node ids.
 """
 
@@ -21,7 +24,7 @@ from pydantic import Field, field_validator
 
 from fleetgate.core.schemas import Input, Name, Printable, Schema
 
-NODE_TYPES = ("device", "label", "function", "integration", "storage", "switch", "delay")
+NODE_TYPES = ("device", "label", "function", "integration", "storage", "switch", "delay", "meter")
 TRIGGER_TYPES = ("device", "label")
 OPERATORS = ("==", "!=", "<", "<=", ">", ">=", "contains", "exists")
 MAX_NODES = 100
@@ -92,8 +95,24 @@ class DelayNode(_Node):
     seconds: Annotated[int, Field(ge=1, le=MAX_DELAY_SECONDS)]
 
 
+class MeterNode(_Node):
+    type: Literal["meter"]
+    value: (
+        Annotated[
+            str,
+            Field(
+                min_length=1,
+                max_length=256,
+                description="Dotted path to the reading, e.g. data.volume_m3 (default data.reading, else the "
+                "decoded payload's only number)",
+            ),
+        ]
+        | None
+    ) = None
+
+
 Node = Annotated[
-    DeviceNode | LabelNode | FunctionNode | IntegrationNode | StorageNode | SwitchNode | DelayNode,
+    DeviceNode | LabelNode | FunctionNode | IntegrationNode | StorageNode | SwitchNode | DelayNode | MeterNode,
     Field(discriminator="type"),
 ]
 

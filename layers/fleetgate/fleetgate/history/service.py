@@ -1,4 +1,5 @@
-"""Recording and reading execution history. The flow engine records through the ``record_*`` functions; the
+"""Recording and reading execution history. The flow engine records through the ``record_*`` functions (with
+``batch=``, gathered and written together by :func:`write`); the
 API reads through the ``list_*``/``get_*`` functions (the caller's visibility of the resource is checked by the
 resource's own service first)."""
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from fleetgate.core.auth import Principal
 from fleetgate.core.pagination import Page
+from fleetgate.core.repository import Lookup
 from fleetgate.history import repository
 from fleetgate.history.schemas import FlowExecution, FunctionExecution, IntegrationExecution
 
@@ -29,6 +31,8 @@ def record_function_run(
     version: int | None = None,
     flow_id: str | None = None,
     run_id: str | None = None,
+    history_id: str | None = None,
+    batch: list[Any] | None = None,
 ) -> FunctionExecution:
     plain = repository.record(
         "function",
@@ -46,6 +50,8 @@ def record_function_run(
             "flow_id": flow_id,
             "run_id": run_id,
         },
+        history_id=history_id,
+        batch=batch,
     )
     return FunctionExecution(**plain)
 
@@ -62,6 +68,8 @@ def record_integration_call(
     error: str | None = None,
     flow_id: str | None = None,
     run_id: str | None = None,
+    history_id: str | None = None,
+    batch: list[Any] | None = None,
 ) -> IntegrationExecution:
     """``request`` must already have its secrets masked (the integrations service's ``masked_request``)."""
     plain = repository.record(
@@ -72,6 +80,8 @@ def record_integration_call(
         started=started,
         duration_ms=duration_ms,
         details={"request": request, "response": response or {}, "error": error, "flow_id": flow_id, "run_id": run_id},
+        history_id=history_id,
+        batch=batch,
     )
     return IntegrationExecution(**plain)
 
@@ -90,6 +100,7 @@ def record_flow_run(
     error: str | None = None,
     run_id: str | None = None,
     history_id: str | None = None,
+    batch: list[Any] | None = None,
 ) -> FlowExecution:
     plain = repository.record(
         "flow",
@@ -107,9 +118,20 @@ def record_flow_run(
             "run_id": run_id,
         },
         history_id=history_id,
+        batch=batch,
     )
     plain.pop("flow_id", None)
     return FlowExecution(flow_id=flow_id, **plain)
+
+
+def flow_runs_recorded(keys: list[tuple[str, str]]) -> Lookup[set[tuple[str, str]]]:
+    """Which of these (flow id, history id) flow run records exist, as a batch read."""
+    return repository.recorded("flow", keys)
+
+
+def write(batch: list[Any]) -> None:
+    """Write the records gathered with ``batch=`` (BatchWriteItem, 25 per call)."""
+    repository.write(batch)
 
 
 def history_id(started: datetime, suffix: str) -> str:

@@ -367,6 +367,8 @@ def _v3(kind: str, d: dict[str, Any], raw: bytes) -> DeviceEvent:
 # ------------------------------------------------------------------ Helium console
 def _helium(kind: str, d: dict[str, Any], raw: bytes) -> DeviceEvent:
     eui = _eui(d.get("dev_eui"), "dev_eui")
+    if d.get("type") == "join":  # Helium posts joins to the uplinks' URL: the body says which it is
+        kind = "join"
     reported = d.get("reported_at")
     source_time = None
     if _number(reported) is not None:

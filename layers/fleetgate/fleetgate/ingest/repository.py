@@ -2,15 +2,19 @@
 
 - ingest keys (INGEST_KEYS_TABLE): by id (the key carries its id: one GetItem per request), a user's newest first
   (GSI ``by_owner``), everyone's (GSI ``by_kind`` + BatchGetItem); the key's secret part only as an HMAC;
-- deduplication (INGEST_DEDUP_TABLE): one item per ingested event, claimed with a conditional put, expiring.
+- deduplication (INGEST_DEDUP_TABLE): one item per ingested event, claimed with a conditional put, expiring. An
+  uplink's claim also carries its pending flow starts (``starts``, the engine's plan): the outbox. The table's
+  stream feeds the flow starter, which sends them; nothing clears them (they expire with the claim).
 Device presence (last seen, online/offline) belongs to the devices context: fleetgate.devices.presence.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
+from typing import Any
 
-from pynamodb.attributes import TTLAttribute, UnicodeAttribute
+from pynamodb.attributes import JSONAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.exceptions import DeleteError, PutError
 
 from fleetgate.core.errors import NotFound
@@ -45,6 +49,7 @@ class DedupItem(BaseModel):
     key = UnicodeAttribute(hash_key=True)
     received_at = UnicodeAttribute()
     expires_at = TTLAttribute()
+    starts = JSONAttribute(null=True)
 
 
 @cached
@@ -99,11 +104,12 @@ def list_keys(owner_id: str | None, *, limit: int, cursor: str | None) -> Page[I
 
 
 # ---------------------------------------------------------------- deduplication
-def claim_event(key: str, received_at: datetime, hours: int) -> bool:
-    """True the first time ``key`` is claimed (within ``hours``); False for a duplicate."""
+def claim_event(key: str, received_at: datetime, hours: int, *, starts: dict[str, Any] | None = None) -> bool:
+    """True the first time ``key`` is claimed (within ``hours``); False for a duplicate. ``starts``, stored in
+    the same write, are the flow starts the table's stream hands to the flow starter."""
     Dedup = _dedup()
     try:
-        Dedup(key, received_at=iso(received_at), expires_at=received_at + timedelta(hours=hours)).save(
+        Dedup(key, received_at=iso(received_at), expires_at=received_at + timedelta(hours=hours), starts=starts).save(
             condition=Dedup.key.does_not_exist()
         )
         return True
@@ -111,3 +117,9 @@ def claim_event(key: str, received_at: datetime, hours: int) -> bool:
         if is_conditional_failure(exc):
             return False
         raise
+
+
+def pending_starts(image: dict[str, Any]) -> dict[str, Any] | None:
+    """The flow starts of a claim, from its stream image (plain values); None when it has none."""
+    starts = image.get("starts")
+    return json.loads(starts) if isinstance(starts, str) else None

@@ -6,16 +6,20 @@ protobuf, 422 for anything else we cannot read), then the device by dev_eui. An 
 else's) is answered 202 "ignored" and recorded in the key owner's device history as ``unknown_device``. A known
 device's event is claimed by its deduplication key (a copy is 202 "duplicate", not processed again) and
 written to device history; then, by event: ``up`` sets last_seen, status online and the offline due time and
-starts the device's flows (one SQS message per flow); ``status`` stores the battery fields on the device,
-``location`` the location; join, log, ack and txack are history only.
+starts the device's flows: the matching flows are stored with the claim (an outbox, one write) and sent to
+SQS by the flow starter from the table's stream, so an accepted uplink runs its flows even when SQS fails;
+``status`` stores the battery fields on the device, ``location`` the location; join, log, ack and txack are
+history only.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from fleetgate.core.cache import MISSING, TtlCache
 from fleetgate.core.errors import DomainError
 from fleetgate.core.ids import iso, new_id, utc_now
 from fleetgate.core.observability import count, logger
@@ -29,6 +33,10 @@ from fleetgate.ingest import keys, parsing, repository
 from fleetgate.ingest.schemas import IngestResult
 
 MAX_OFFLINE_PER_RUN = 1000
+CACHE_SECONDS = 60  # how long a warm instance trusts a key it read (a revoked key works for at most this long)
+
+_keys: TtlCache[Any] = TtlCache(CACHE_SECONDS)  # key id → (key, hash)
+_devices: TtlCache[str] = TtlCache(CACHE_SECONDS)  # dev_eui → device id
 
 
 # ================================================================ ingest
@@ -39,12 +47,9 @@ def ingest(*, api_key: str | None, event: str | None, body: bytes, content_type:
     except DomainError as problem:  # authentication still comes first: 401 before 415 / 422
         keys.check(key_id, secret)
         raise problem from None
-    # the key and the device's dev_eui claim in one BatchGetItem
-    found, device_id = read_all(keys.lookup(key_id), devices.device_id_by_eui(parsed.dev_eui))
-    owner_id = keys.owner(found, secret)
+    owner_id, device = _key_and_device(key_id, secret, parsed.dev_eui)
     received = utc_now()
     received_at = iso(received)
-    device = devices.device_by_id(device_id) if device_id else None
     result = IngestResult(
         status="accepted", event=parsed.event, format=parsed.format, dev_eui=parsed.dev_eui, received_at=received_at
     )
@@ -56,7 +61,21 @@ def ingest(*, api_key: str | None, event: str | None, body: bytes, content_type:
         return result.model_copy(update={"status": "ignored", "reason": reason, "history_id": history_id})
     result = result.model_copy(update={"device_id": device.id})
     dedup_key = f"{device.id}|{parsed.event}|{parsed.dedup}"
-    if not repository.claim_event(dedup_key, received, get_ingest_settings().dedup_hours):
+    history_id = new_id()
+    starts = None
+    if parsed.event == "up":  # the outbox: the flows to start, in the claim's own write
+        starts = engine.plan(
+            device_id=device.id,
+            owner_id=device.owner_id,
+            dev_eui=device.dev_eui,
+            event="up",
+            message=_uplink_message(device, parsed, received_at, history_id),
+            origin=dedup_key,
+        )
+    flow_count = len(starts["flows"]) if starts else 0
+    if not repository.claim_event(
+        dedup_key, received, get_ingest_settings().dedup_hours, starts=starts if flow_count else None
+    ):
         count("UplinksDuplicate")
         return result.model_copy(
             update={"status": "duplicate", "reason": "already ingested (same deduplication id): not processed again"}
@@ -65,29 +84,45 @@ def ingest(*, api_key: str | None, event: str | None, body: bytes, content_type:
     data = {**parsed.data, "format": parsed.format}
     if parsed.source_time:
         data["source_time"] = parsed.source_time
-    entry = DeviceHistoryEntry(id=new_id(), device_id=device.id, event=parsed.event, received_at=received_at, data=data)
+    entry = DeviceHistoryEntry(
+        id=history_id, device_id=device.id, event=parsed.event, received_at=received_at, data=data
+    )
     devices.record_history(entry, device.owner_id)
     result = result.model_copy(update={"history_id": entry.id})
     if parsed.event == "up":
         presence.seen(device, received)
-        try:
-            flows = engine.start_runs(
-                device_id=device.id,
-                owner_id=device.owner_id,
-                dev_eui=device.dev_eui,
-                event="up",
-                message=_uplink_message(device, parsed, received_at, entry.id),
-                origin=dedup_key,
-            )
-        except Exception:  # the uplink is stored; ChirpStack would only log a 5xx and never retry
-            logger.exception("UplinkReceived: its flows could not be started", extra={"device_id": device.id})
-            return result.model_copy(update={"reason": "stored, but its flows could not be started (logged)"})
-        result = result.model_copy(update={"flows_triggered": flows})
+        result = result.model_copy(update={"flows_triggered": flow_count})
     elif parsed.event == "status":
         presence.record_status(device.id, {**parsed.battery, "updated_at": received_at})
     elif parsed.event == "location":
         presence.record_location(device.id, {**parsed.location, "updated_at": received_at})
     return result
+
+
+def _key_and_device(key_id: str, secret: str, dev_eui: str, *, cached: bool = True) -> tuple[str, Device | None]:
+    """The key's owner (401 when the key is wrong) and the device registered with ``dev_eui``. A warm instance
+    remembers keys and dev_euis' device ids for :data:`CACHE_SECONDS` (then: the device's GetItem only); what it
+    does not know is read in one BatchGetItem (the key and the dev_eui claim) first."""
+    found = _keys.get(key_id) if cached else MISSING
+    device_id = _devices.get(dev_eui) if cached else MISSING
+    lookups = [keys.lookup(key_id)] if found is MISSING else []
+    lookups += [devices.device_id_by_eui(dev_eui)] if device_id is MISSING else []
+    if lookups:
+        answers = read_all(*lookups)
+        if found is MISSING:
+            found = answers.pop(0)
+            if found is not None:
+                _keys.put(key_id, found)
+        if device_id is MISSING:
+            device_id = answers.pop(0)
+            if device_id is not None:  # an unknown dev_eui is asked again: a device registered now counts at once
+                _devices.put(dev_eui, device_id)
+    owner_id = keys.owner(found, secret)
+    device = devices.device_by_id(device_id) if device_id else None
+    if cached and (device is None or device.dev_eui != dev_eui) and device_id is not None:
+        _devices.drop(dev_eui)  # the device was deleted or its dev_eui moved since: ask again
+        return _key_and_device(key_id, secret, dev_eui, cached=False)
+    return owner_id, device
 
 
 def _uplink_message(device: Device, parsed: parsing.DeviceEvent, received_at: str, history_id: str) -> dict[str, Any]:
@@ -131,8 +166,9 @@ def detect_offline(
     now: datetime | None = None, *, deadline: float | None = None, limit: int = MAX_OFFLINE_PER_RUN
 ) -> dict[str, Any]:
     """Mark offline every online device whose last_seen + expected_transmit_time is at or before ``now``: one
-    Query per shard of the offline_due index (due devices only), then per device a conditional update (an
-    uplink in between wins), an ``offline`` history entry and its flows (those with an offline trigger run).
+    Query per shard of the offline_due index (due devices only), then per device its newest history entries (an
+    uplink whose presence ingest did not write moves the due time instead), a conditional update (an uplink in
+    between wins), an ``offline`` history entry and its flows (those with an offline trigger run).
     ``deadline`` (time.monotonic()) stops early; the rest is due next time."""
     now = now or datetime.now(UTC)
     at = iso(now)
@@ -144,6 +180,12 @@ def detect_offline(
                 stopped = True
                 break
             due = item.offline_due
+            last = presence.last_uplink(item.id)
+            if due is not None and last is not None and last > (item.last_seen or ""):
+                due = presence.catch_up(item, last)  # an uplink whose presence was not written (see presence.seen)
+                item = replace(item, last_seen=last, offline_due=due)
+                if due > at:
+                    continue
             if due is None or not presence.mark_offline(item.id, due):
                 continue
             marked += 1

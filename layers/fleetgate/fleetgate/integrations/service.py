@@ -279,3 +279,8 @@ def delivery_records(integration_ids: list[str], owner_id: str) -> dict[str, Int
     """The integrations of ``owner_id`` among these ids (one BatchGetItem), to deliver through with :func:`send`;
     missing ones and other owners' are left out."""
     return repository.records_of(integration_ids, owner_id).get()
+
+
+def delivery_records_lookup(integration_ids: list[str], owner_id: str) -> Lookup[dict[str, IntegrationRecord]]:
+    """:func:`delivery_records` as a batch read, to read with other contexts' in one BatchGetItem."""
+    return repository.records_of(integration_ids, owner_id)

@@ -133,10 +133,13 @@ def list_storages(owner_id: str | None, *, limit: int, cursor: str | None) -> Pa
     return list_owned(_storages(), "storage", _storage, owner_id, limit=limit, cursor=cursor)
 
 
-def write_point(storage: Storage, device_id: str, data: dict[str, Any], timestamp: datetime) -> DataPoint:
-    """Store one point (the flow engine's storage node). ``timestamp`` must be timezone-aware."""
+def write_point(
+    storage: Storage, device_id: str, data: dict[str, Any], timestamp: datetime, point_id: str | None = None
+) -> DataPoint:
+    """Store one point (the flow engine's storage node). ``timestamp`` must be timezone-aware. A given
+    ``point_id`` (with the same timestamp) writes the same item again, never a second point."""
     ts = iso(timestamp)
-    point = DataPoint(id=new_id(), storage_id=storage.id, device_id=device_id, timestamp=ts, data=data)
+    point = DataPoint(id=point_id or new_id(), storage_id=storage.id, device_id=device_id, timestamp=ts, data=data)
     _points()(
         f"{storage.id}#{device_id}",
         f"{ts}#{point.id}",

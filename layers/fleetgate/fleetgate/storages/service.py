@@ -83,7 +83,14 @@ def storages_of(storage_ids: list[str], owner_id: str) -> dict[str, Storage]:
     return repository.storages_of(storage_ids, owner_id).get()
 
 
-def write_point(storage: Storage, device_id: str, data: dict[str, Any], timestamp: datetime) -> DataPoint:
+def storages_lookup(storage_ids: list[str], owner_id: str) -> Lookup[dict[str, Storage]]:
+    """:func:`storages_of` as a batch read, to read with other contexts' in one BatchGetItem."""
+    return repository.storages_of(storage_ids, owner_id)
+
+
+def write_point(
+    storage: Storage, device_id: str, data: dict[str, Any], timestamp: datetime, point_id: str | None = None
+) -> DataPoint:
     """Store one point of ``device_id`` in ``storage`` at ``timestamp`` (aware); it expires after the storage's
-    retention."""
-    return repository.write_point(storage, device_id, data, timestamp)
+    retention. ``point_id`` (the flow engine's: derived from its run and node) makes writing it again a no-op."""
+    return repository.write_point(storage, device_id, data, timestamp, point_id)

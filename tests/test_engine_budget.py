@@ -1,0 +1,162 @@
+"""What one uplink of the two-step flow (device → function → HTTP integration) costs in AWS calls and DynamoDB
+write units, warm, at the flow worker's batch size of 10: a budget, so that a regression fails CI. The figures
+per scenario, CPU and prices are bench/engine_cost.py's (README "What it costs")."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import Any
+
+import boto3
+
+from localcloud.sqs import sqs_event
+from tests.flow_support import ScriptedSink, poller, queue_url, v4_up
+from tests.support import STACK, new_eui
+
+TO_FAHRENHEIT = "function process(m) { m.data.temperatureF = m.data.temperature * 9 / 5 + 32; return m; }"
+BATCH = 10
+# Per uplink, warm. Ingest: the device, the claim with its flow starts, device history (presence: once a minute).
+# Flow starter: one SendMessageBatch per 10 starts. Worker, per batch of 10: one BatchGetItem for the flows and
+# the runs recorded, one for the function code, one for the integrations (and storages); the history records
+# (function run, integration call, flow run with its trace) in BatchWriteItem calls of 25.
+INGEST_CALLS = ["dynamodb GetItem", "dynamodb PutItem", "dynamodb PutItem"]
+STARTER_CALLS_PER_BATCH = {"sqs SendMessageBatch": 1}
+WORKER_CALLS_PER_BATCH = {"dynamodb BatchGetItem": 3, "dynamodb BatchWriteItem": 2}
+SQS_POLLER_CALLS_PER_BATCH = 2  # Lambda's: ReceiveMessage, DeleteMessageBatch
+MAX_CALLS_PER_UPLINK = 4.0  # 3 + 0.1 + 0.5 + 0.2
+MAX_WRU_PER_UPLINK = 16  # claim 2 + device history 3 + three history records (1 + 2 index copies each) + their size
+
+
+# ------------------------------------------------------------------ write units from item sizes
+def _size(value: dict[str, Any]) -> int:
+    (kind, v), *_ = value.items()
+    if kind == "S":
+        return len(v.encode())
+    if kind == "N":
+        return len(v.lstrip("-").replace(".", "")) // 2 + 2
+    if kind in ("L",):
+        return 3 + sum(_size(x) + 1 for x in v)
+    if kind in ("M",):
+        return 3 + sum(len(k) + _size(x) + 1 for k, x in v.items())
+    if kind in ("SS", "NS"):
+        return sum(len(x) for x in v)
+    return len(v) if kind == "B" else 1
+
+
+def _item_size(item: dict[str, Any]) -> int:
+    return sum(len(k) + _size(v) for k, v in item.items())
+
+
+def _indexes() -> dict[str, list[tuple[set[str], str]]]:
+    out = {}
+    for logical, res in STACK.template["Resources"].items():
+        if res.get("Type") == "AWS::DynamoDB::Table":
+            gsis = res["Properties"].get("GlobalSecondaryIndexes") or []
+            out[STACK.physical_name(logical)] = [
+                ({k["AttributeName"] for k in g["KeySchema"]}, g["Projection"]["ProjectionType"]) for g in gsis
+            ]
+    return out
+
+
+class Cost:
+    """The layer's AWS calls ("service Operation") and the write units of its PutItem / BatchWriteItem calls
+    (each item on its table, and on every index that holds it: ALL at the item's size, else 1 unit). A warm
+    uplink makes no other write: the call budget below says so."""
+
+    def __init__(self) -> None:
+        from fleetgate.core.repository import shared_connection
+        from fleetgate.engine import queues
+
+        self.clients = [shared_connection().client, queues.sqs()]
+        self.indexes = _indexes()
+        self.calls: Counter[str] = Counter()
+        self.wru = 0
+
+    def __enter__(self) -> Cost:
+        for c in self.clients:
+            c.meta.events.register("before-parameter-build", self)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for c in self.clients:
+            c.meta.events.unregister("before-parameter-build", self)
+
+    def __call__(self, model: Any, params: dict[str, Any], **_: Any) -> None:
+        self.calls[f"{model.service_model.service_name} {model.name}"] += 1
+        if model.name == "PutItem":
+            self._put(params["TableName"], params["Item"])
+        elif model.name == "BatchWriteItem":
+            for table, requests in params["RequestItems"].items():
+                for r in requests:
+                    self._put(table, r.get("PutRequest", {}).get("Item", {}))
+
+    def _put(self, table: str, item: dict[str, Any]) -> None:
+        units = math.ceil(max(1, _item_size(item)) / 1024)
+        for keys, projection in self.indexes.get(table, []):
+            if keys <= set(item):
+                units += units if projection == "ALL" else 1
+        self.wru += units
+
+
+def test_given_the_two_step_flow_warm_then_an_uplink_costs_its_budget_of_calls_and_write_units(api):
+    t = api.register()["token"]
+    eui = new_eui()
+    device = api.call("POST", "/api/v1/devices", token=t, json_body={"dev_eui": eui, "name": "freezer"}).body
+    key = api.call("POST", "/api/v1/ingest/keys", token=t, json_body={"name": "cs"}).body["key"]
+    fn = api.call("POST", "/api/v1/functions", token=t, json_body={"name": "to F", "code": TO_FAHRENHEIT}).body
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    feed = poller(api)
+    with ScriptedSink() as sink:
+        config = {"url": sink.url, "timeout_seconds": 2}
+        out = api.call(
+            "POST", "/api/v1/integrations", token=t, json_body={"name": "sink", "type": "http", "config": config}
+        ).body
+        nodes = [
+            {"id": "dev", "type": "device", "device_id": device["id"]},
+            {"id": "toF", "type": "function", "function_id": fn["id"]},
+            {"id": "out", "type": "integration", "integration_id": out["id"]},
+        ]
+        edges = [{"source": "dev", "target": "toF"}, {"source": "toF", "target": "out"}]
+        api.call("POST", "/api/v1/flows", token=t, json_body={"name": "two step", "nodes": nodes, "edges": edges})
+
+        def uplinks(n: int) -> tuple[Counter[str], list[list[str]], int]:
+            per_ingest = []
+            with Cost() as cost:
+                for _ in range(n):
+                    before = Counter(cost.calls)
+                    reply = api.call(
+                        "POST",
+                        "/api/v1/ingest/chirpstack",
+                        json_body=v4_up(eui),
+                        query={"event": "up"},
+                        headers={"x-api-key": key},
+                        streams=False,
+                    )
+                    assert reply.status == 202 and reply.body["status"] == "accepted", reply.body
+                    per_ingest.append(sorted((cost.calls - before).elements()))
+                api.deliver_streams()  # one flow starter invocation for the batch's claims
+                got = sqs.receive_message(QueueUrl=queue_url(), MaxNumberOfMessages=10, WaitTimeSeconds=0)
+                messages = got.get("Messages", [])
+                assert len(messages) == n
+                result = api.functions.invoke(
+                    "FlowWorkerFunction", sqs_event(messages, feed.source.queue_arn, "us-east-1")
+                )
+                assert result == {"batchItemFailures": []}
+                sqs.delete_message_batch(
+                    QueueUrl=queue_url(),
+                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+                )
+            return cost.calls, per_ingest, cost.wru
+
+        uplinks(1)  # the first uplink: a cold instance reads the key, the device, its triggers; presence written
+        calls, per_ingest, wru = uplinks(BATCH)
+
+        assert len(sink.requests) == BATCH + 1
+    assert per_ingest == [sorted(INGEST_CALLS)] * BATCH
+    expected = Counter(INGEST_CALLS * BATCH) + Counter(STARTER_CALLS_PER_BATCH)
+    expected += Counter(WORKER_CALLS_PER_BATCH)
+    assert calls == expected
+    per_uplink = (sum(calls.values()) + SQS_POLLER_CALLS_PER_BATCH) / BATCH
+    assert per_uplink <= MAX_CALLS_PER_UPLINK
+    assert wru / BATCH <= MAX_WRU_PER_UPLINK, wru / BATCH
