@@ -5,6 +5,7 @@ unit's wallet debited once, whatever is resent or redelivered."""
 from __future__ import annotations
 
 import boto3
+import pytest
 
 from tests.estates_support import owner_with_meter
 from tests.flow_support import queue_url, run_worker, v4_up
@@ -13,7 +14,7 @@ from tests.support import new_eui
 INGEST = "/api/v1/ingest/chirpstack"
 
 
-def _setup(api, *, linked: bool = True, value: str | None = None) -> dict:
+def _setup(api, *, linked: bool = True, field: str | None = None) -> dict:
     world = owner_with_meter(api)
     eui = new_eui()
     if linked:
@@ -22,7 +23,7 @@ def _setup(api, *, linked: bool = True, value: str | None = None) -> dict:
     t = api.register()["token"]
     device = api.call("POST", "/api/v1/devices", token=t, json_body={"dev_eui": eui, "name": "kWh meter"}).body
     key = api.call("POST", "/api/v1/ingest/keys", token=t, json_body={"name": "cs"}).body["key"]
-    meter_node = {"id": "bill", "type": "meter", **({"value": value} if value else {})}
+    meter_node = {"id": "bill", "type": "meter", **({"field": field} if field else {})}
     flow = api.call(
         "POST",
         "/api/v1/flows",
@@ -90,7 +91,7 @@ def test_given_a_meter_node_when_uplinks_arrive_resent_and_redelivered_then_the_
 def test_given_no_number_or_no_linked_meter_then_the_meter_node_fails_with_a_clear_error(api):
     several = _setup(api)
     _uplink(several, {"temperature": 21.5, "humidity": 48})  # two numbers, no "reading": which one?
-    unlinked = _setup(api, linked=False, value="data.kwh")
+    unlinked = _setup(api, linked=False, field="data.kwh")
     _uplink(unlinked, {"kwh": 3.5})
     run_worker(api)
 
@@ -102,8 +103,9 @@ def test_given_no_number_or_no_linked_meter_then_the_meter_node_fails_with_a_cle
     assert _debits(several) == [] and _debits(unlinked) == []
 
 
-def test_given_a_meter_node_with_a_value_path_then_the_reading_is_taken_from_there(api):
-    w = _setup(api, value="data.energy.total")
+@pytest.mark.parametrize("field", ["data.energy.total", "object.energy.total"])  # ChirpStack's name works too
+def test_given_a_meter_node_with_a_field_path_then_the_reading_is_taken_from_there(api, field):
+    w = _setup(api, field=field)
     _uplink(w, {"energy": {"total": 40}, "voltage": 230})
     _uplink(w, {"energy": {"total": 42}, "voltage": 231})
     run_worker(api)

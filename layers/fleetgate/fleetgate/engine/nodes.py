@@ -329,7 +329,7 @@ def _storage(run: RunContext, step: Step, node: dict[str, Any], message: dict[st
 
 def _meter(run: RunContext, step: Step, node: dict[str, Any], message: dict[str, Any]) -> NodeResult:
     dev_eui = run.trigger.get("dev_eui") or message.get("dev_eui")
-    value = _reading(message, node.get("value"))
+    value = _reading(message, node.get("field"))
     try:
         recorded = billing.record_device_reading(
             str(dev_eui or ""), value, f"{run.run_id}:{step.node_id}:{step.via}", _timestamp(message)
@@ -354,6 +354,8 @@ def _reading(message: dict[str, Any], path: str | None) -> Any:
     payload's only number (None when there is none, or several: the node fails saying so)."""
     if path:
         found = conditions.get_path(message, path)
+        if found is conditions.MISSING and path.startswith("object."):  # ChirpStack's name for the decoded payload
+            found = conditions.get_path(message, "data." + path.removeprefix("object."))
         return None if found is conditions.MISSING else found
     data = message.get("data")
     if not isinstance(data, dict):

@@ -97,14 +97,14 @@ class DelayNode(_Node):
 
 class MeterNode(_Node):
     type: Literal["meter"]
-    value: (
+    field: (
         Annotated[
             str,
             Field(
                 min_length=1,
                 max_length=256,
-                description="Dotted path to the reading, e.g. data.volume_m3 (default data.reading, else the "
-                "decoded payload's only number)",
+                description="Dotted path to the reading, e.g. object.total_kwh (ChirpStack's decoded object is the "
+                "message's data) or data.volume_m3; default data.reading, else the decoded payload's only number",
             ),
         ]
         | None
