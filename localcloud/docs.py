@@ -74,9 +74,12 @@ def _version() -> str:
 
 
 class ApiDocs:
-    def __init__(self, functions: Functions, *, title: str = TITLE):
+    """The document and Swagger UI of one HTTP API of the template (``api``, a logical id; default: the main one)."""
+
+    def __init__(self, functions: Functions, *, api: str | None = None, title: str | None = None):
         self.functions = functions
-        self.title = title
+        self.api = api or functions.main_api
+        self.title = title or (TITLE if self.api == functions.main_api else f"Fleetgate {_words(self.api)}")
         self.mismatches: list[str] = []  # template routes without a handler route and vice versa
         self._json: bytes | None = None
         self._lock = threading.Lock()
@@ -107,7 +110,8 @@ class ApiDocs:
         self.mismatches = []
         components: dict[str, Any] = {}  # every component schema merged so far, by name
         for logical_id, fn in self.functions.stack.functions.items():
-            if not fn.routes:
+            routes = [r for r in fn.routes if r.api == self.api]
+            if not routes:
                 continue
             self.functions.handler(logical_id)  # imports the module as Lambda would
             app = getattr(sys.modules[fn.module], "app", None)
@@ -121,7 +125,7 @@ class ApiDocs:
                     for method, operation in item.items():
                         if method in HTTP_METHODS:
                             operation["security"] = []
-            self.mismatches += _compare(logical_id, fn.routes, schema)
+            self.mismatches += _compare(logical_id, routes, schema)
             merge.add_schema(_distinct_components(schema, logical_id.removesuffix("Function"), components))
         for problem in self.mismatches:
             log.warning("%s", problem)
@@ -140,6 +144,12 @@ class ApiDocs:
         if not path.is_file():
             return None
         return path.read_bytes(), mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+def _words(logical_id: str) -> str:
+    """``MicroshareApi`` → ``Microshare API``."""
+    name = logical_id.removesuffix("Api")
+    return f"{name} API" if name else logical_id
 
 
 def _distinct_components(schema: dict[str, Any], prefix: str, merged: dict[str, Any]) -> dict[str, Any]:

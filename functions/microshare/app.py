@@ -1,4 +1,5 @@
-"""Microshare ERP sync routes (../shared/specs/microshare-erp.md), under /api/v1/microshare.
+"""Microshare ERP sync routes (../shared/specs/microshare-erp.md) on the contract's own paths, served by their own
+HTTP API (MicroshareApi in template.yaml): ``/api/v1/devices/`` here is Microshare's, not the device manager's.
 
 Every route needs a device-manager token, or a token from this family's own login, except the login and
 the health routes.
@@ -10,6 +11,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from fleetgate.core.api import Cursor, ErrorStyle, Limit, make_resolver
+from fleetgate.core.http import request_deadline
 from fleetgate.core.observability import http_handler
 from fleetgate.core.pagination import Page
 from fleetgate.microshare import service
@@ -37,13 +39,13 @@ from fleetgate.microshare.schemas import (
 )
 from fleetgate.users.service import authenticate
 
-P = "/api/v1/microshare"
+P = "/api/v1"
 # Every route but the login and health ones needs microshare:read; these change the deployment's Microshare
 # devices, cache, ERP points or sync state, or spend its upstream quota, and need microshare:write.
 app = make_resolver(
     ErrorStyle.DETAIL,
     authenticate=authenticate,
-    public_paths=(f"{P}/auth/login", f"{P}/health", f"{P}/health/microshare"),
+    public_paths=(f"{P}/auth/login", "/health", "/health/microshare"),
     accept_audience=service.AUDIENCE,
     permission=service.READ,
     permissions={
@@ -81,13 +83,13 @@ def auth_status() -> AuthStatus:
     return service.auth_status(app.principal)
 
 
-@app.get(f"{P}/health")
+@app.get("/health")
 def health() -> Health:
     return service.health()
 
 
 @app.get(
-    f"{P}/health/microshare",
+    "/health/microshare",
     responses={
         200: {"description": "Microshare answers"},
         503: {"description": "Microshare is unreachable or refuses us"},
@@ -201,4 +203,17 @@ def erp_sync(dry_run: Annotated[bool, Query()] = False) -> SyncResult:
     return service.erp_sync(dry_run=dry_run)
 
 
-lambda_handler = http_handler(app.resolve)
+@app.exception_handler(service.ServiceCredentialsRejected)
+def _service_credentials_rejected(exc: service.ServiceCredentialsRejected) -> Response:
+    """The contract's answer when Microshare refuses the deployment's own credentials (no challenge: the caller's
+    credentials are not in question)."""
+    body = {"error": "Authentication Error", "detail": exc.message}
+    return Response(401, content_types.APPLICATION_JSON, body)
+
+
+def _resolve(event: dict, context: object) -> dict:
+    with request_deadline(context):  # upstream calls and their retries end before the function's timeout
+        return app.resolve(event, context)
+
+
+lambda_handler = http_handler(_resolve)

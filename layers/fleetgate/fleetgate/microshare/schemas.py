@@ -1,4 +1,4 @@
-"""The Microshare ERP sync contract (../shared/specs/microshare-erp.md), under /api/v1/microshare.
+"""The Microshare ERP sync contract (../shared/specs/microshare-erp.md), on the Microshare API's own paths.
 
 Devices keep Microshare's own shape (``id``, ``meta.location``, ``status``, ``guid``) and add what a
 caller needs to act on them: the cluster that holds them, their type, and the location read out by
@@ -130,7 +130,9 @@ class DeviceMetaIn(Schema):
 
 class DeviceCreate(Input):
     id: DevEui = Field(DEFAULT_DEVICE_ID, description="DevEUI; the default id marks a device not yet deployed")
-    device_type: DeviceType = "rodent_sensor"
+    device_type: DeviceType | None = Field(
+        None, description="When absent: gateway for a 4-element location, rodent_sensor otherwise (which needs 6)"
+    )
     meta: DeviceMetaIn
     status: DeviceStatus = "pending"
     guid: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")] | None = Field(
