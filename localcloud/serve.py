@@ -13,12 +13,15 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from localcloud.cloud import DynamoDBMode, LocalCloud, local_stack, parameter_problems, parameter_variables
+from localcloud.demo import banner_lines as demo_banner
+from localcloud.demo import seed as seed_demo
 from localcloud.docs import ApiDocs
 from localcloud.dynamodb_local import available as dynamodb_local_available
 from localcloud.fcm import FakeFcm
 from localcloud.lambdas import Functions
 from localcloud.scheduler import Scheduler
 from localcloud.server import Gateway, make_server
+from localcloud.sink import Sink
 from localcloud.sqs import SqsPoller, event_sources
 from localcloud.state import remove_state, running_state, write_state
 from localcloud.streams import StreamPoller, stream_sources
@@ -106,6 +109,13 @@ def serve(
                 functions.handler(logical_id)
             for gateway in gateways:  # built now: it also warns about routes the template and the apps disagree on
                 gateway.docs.openapi_json()
+            demo_lines: list[str] = []
+            if demo:
+                sink = Sink(host="127.0.0.1").start()
+                cleanup.callback(sink.stop)
+                seeded = seed_demo(functions, sink.url)
+                main_url = f"http://{_display_host(host)}:{servers[0].server_address[1]}"
+                demo_lines = demo_banner(seeded, main_url, sink.url)
             shown_host = _display_host(host)
             urls = {g.api: f"http://{shown_host}:{s.server_address[1]}" for g, s in zip(gateways, servers, strict=True)}
             api_url = urls.get(functions.main_api, "")
@@ -122,7 +132,7 @@ def serve(
                 },
             )
             cleanup.callback(remove_state, data_dir)
-            _banner(stack, gateways, urls, cloud, data_dir, template, workers)
+            _banner(stack, gateways, urls, cloud, data_dir, template, workers, demo_lines)
             cleanup.callback(_say, "\nStopping the local cloud...")
             for server in servers[1:]:
                 name = f"http-{server.server_address[1]}"
@@ -234,6 +244,7 @@ def _banner(
     data_dir: Path,
     template: Path,
     background: list[_Background],
+    demo: list[str],
 ) -> None:
     where = template.relative_to(ROOT) if template.is_relative_to(ROOT) else template
     shown = {"Stage", "FcmEndpoint", *(n for main, others in UPSTREAMS.values() for n in (main, *others))}
@@ -279,5 +290,6 @@ def _banner(
         for problem in gateway.docs.mismatches if gateway.docs else []:
             lines.append(f"  WARNING        {problem}")
     lines.append(f"  State          {_short(data_dir / 'state.json')}")
+    lines += demo or ["  Demo           none (--no-demo)"]
     lines.append("Ctrl-C to stop.")
     print("\n".join(lines), flush=True)

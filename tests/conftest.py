@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 import botocore.session
 import pytest
 
-from tests.support import RECORDER, SENT_SECRETS, STACK, leaked_secrets, remember_secret, remember_secrets_in
+from tests.support import OBSERVED, RECORDER, SENT_SECRETS, STACK, leaked_secrets, remember_secret, remember_secrets_in
 
 pytest_plugins = ["tests.financing_support"]  # the financing tests' fixtures (fcm, staff, no_secrets_in_logs)
 
@@ -177,6 +177,9 @@ class Api:
         RECORDER.calls.clear()
         resp = self.functions.http(method, target, hdrs, body, api=http_api)
         calls = list(RECORDER.calls)
+        route, _ = self.functions.match(method, path, http_api)
+        if route is not None:
+            OBSERVED.add((route.api, route.method, route.path, resp.status))
         if streams:  # False: leave the records on the streams, for a test to deliver several at once
             self.deliver_streams()
         reply = Reply(resp.status, resp.headers, resp.json() if resp.body else None, calls)

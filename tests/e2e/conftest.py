@@ -64,9 +64,12 @@ class RunningCloud:
         return self.process.returncode
 
 
-def start_cloud(data_dir: Path, *extra: str, timeout: float = 90, env: dict[str, str] | None = None) -> RunningCloud:
+def start_cloud(
+    data_dir: Path, *extra: str, timeout: float = 90, env: dict[str, str] | None = None, demo: bool = False
+) -> RunningCloud:
     """``serve --port 0`` (every HTTP API on a free port), ready once state.json names them and the main API answers.
-    ``env``: variables added to the shell it starts from."""
+    ``env``: variables added to the shell it starts from; ``demo``: seed the demo (else ``--no-demo``)."""
+    extra = extra if demo else (*extra, "--no-demo")
     data_dir.mkdir(parents=True, exist_ok=True)
     log = data_dir / "serve.log"
     with log.open("wb") as sink:  # a file, not a pipe nobody reads, which would fill and block the server

@@ -41,7 +41,7 @@ def cloud(tmp_path_factory, upstreams) -> Iterator[RunningCloud]:
         "API_TIMEOUT": "30",  # the contract's value: accepted on the Microshare API
         "CACHE_TTL": "600",
     }
-    running = start_cloud(tmp_path_factory.mktemp("partners"), "--no-demo", env=shell)
+    running = start_cloud(tmp_path_factory.mktemp("partners"), env=shell)
     try:
         yield running
     finally:
