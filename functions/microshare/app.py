@@ -79,6 +79,14 @@ UPSTREAM = {
         "example": {"detail": "Microshare API did not respond in time"},
     },
 }
+SEVERAL = {
+    409: {
+        "description": "The id names devices in several clusters (give cluster_id) or in one (use the guid)",
+        "example": {
+            "detail": "Device 00-00-00-00-00-00-00-00 is in several clusters (trap-acme, trap-kfc): give cluster_id"
+        },
+    }
+}
 WRITE = {
     **UPSTREAM,
     409: {
@@ -196,7 +204,7 @@ def create_device(payload: DeviceCreate, cluster_id: ClusterId = None) -> Respon
     return Response(201, content_types.APPLICATION_JSON, service.create_device(payload, cluster_id))
 
 
-@app.get(f"{P}/devices/<device_id>", responses=UPSTREAM)
+@app.get(f"{P}/devices/<device_id>", responses={**UPSTREAM, **SEVERAL})
 def get_device(device_id: str, cluster_id: ClusterId = None) -> Device:
     """Get a device by its DevEUI (any written form) or guid."""
     return service.get_device(device_id, cluster_id)

@@ -47,7 +47,17 @@ def test_given_public_and_protected_routes_when_merging_then_bearer_auth_applies
         "type": "http",
         "scheme": "bearer",
         "bearerFormat": "JWT",
+        "description": "POST /api/v1/auth/login's access_token",
     }
+    assert document["components"]["securitySchemes"]["apiKeyAuth"] == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+        "description": "An ingest key",
+    }
+    ingest = document["paths"]["/api/v1/ingest/chirpstack"]["post"]
+    assert ingest["security"] == [{"apiKeyAuth": []}]  # Authorize fills the header; no parameter asks for it
+    assert "x-api-key" not in [p["name"].lower() for p in ingest.get("parameters", [])]
     assert document["security"] == [{"bearerAuth": []}]
     assert document["paths"]["/api/v1/auth/login"]["post"]["security"] == []
     assert document["paths"]["/api/v1/auth/register"]["post"]["security"] == []

@@ -361,6 +361,8 @@ class FleetgateResolver(APIGatewayHttpResolver):
             status: ({**answer, "content": error} if status >= 400 and "content" not in answer else answer)
             for status, answer in (responses or {}).items()
         }
+        if declared and not any(200 <= status < 300 for status in declared):  # Powertools documents only those given
+            declared = {200: {"description": "Successful Response"}, **declared}
         for status, answer in (responses or {}).items():  # an error's "example" (a spec's body) goes with its schema
             if "example" in answer and status in declared:
                 media = declared[status]["content"]["application/json"]
