@@ -68,30 +68,32 @@ class _Client:
     def __init__(self, functions: Functions) -> None:
         self.functions, self.token = functions, ""
 
-    def call(self, method: str, path: str, body: Any = None, *, expect: int, form: str | None = None, **headers: str):
-        sent = {"content-type": "application/json", **headers}
-        if self.token:
-            sent["authorization"] = f"Bearer {self.token}"
-        if form is not None:
-            sent["content-type"] = "application/x-www-form-urlencoded"
-        raw = form if form is not None else (None if body is None else json.dumps(body))
-        reply = self.functions.http(method, path, sent, raw)
+    def call(self, method: str, path: str, body: Any = None, *, expect: int, **headers: str) -> Any:
+        """One JSON request as the demo admin; anything but ``expect`` stops the start, saying why."""
+        sent = {"content-type": "application/json", "authorization": f"Bearer {self.token}", **headers}
+        reply = self.functions.http(method, path, sent, None if body is None else json.dumps(body))
         if reply.status != expect:
             raise RuntimeError(f"demo seeding: {method} {path} answered {reply.status}: {reply.body[:300]!r}")
         return reply.json()
 
 
-def seed(functions: Functions, sink_url: str) -> Demo:
-    """Seed the demo unless its admin exists already (a kept DynamoDB Local database): then only a new token."""
+def seed(functions: Functions, sink_url: str) -> Demo | None:
+    """Seed the demo unless its admin exists already (a kept DynamoDB Local database): then only a new token, or
+    None when its password was changed since."""
     ensure_import_paths()  # the layer is importable once the paths are set (as create-admin does)
     from fleetgate.users import service as users
 
     _, created = users.create_admin(EMAIL, USERNAME, PASSWORD)
     client = _Client(functions)
-    login = client.call(
-        "POST", "/api/v1/auth/login", form=urlencode({"username": EMAIL, "password": PASSWORD}), expect=200
+    login = functions.http(
+        "POST",
+        "/api/v1/auth/login",
+        {"content-type": "application/x-www-form-urlencoded"},
+        urlencode({"username": EMAIL, "password": PASSWORD}),
     )
-    client.token = login["access_token"]
+    if login.status != 200:  # seeded by an earlier start (a kept database), its password changed since
+        return None
+    client.token = login.json()["access_token"]
     if not created:
         flows = client.call("GET", "/api/v1/flows", expect=200)["items"]
         devices = client.call("GET", "/api/v1/devices", expect=200)["items"]
@@ -135,7 +137,9 @@ def seed(functions: Functions, sink_url: str) -> Demo:
     return Demo(client.token, key, device["id"], flow["id"])
 
 
-def banner_lines(demo: Demo, api_url: str, sink_url: str) -> list[str]:
+def banner_lines(demo: Demo | None, api_url: str, sink_url: str) -> list[str]:
+    if demo is None:
+        return [f"  Demo           seeded by an earlier start ({EMAIL}; its password was changed since)"]
     lines = [
         f"  Demo login     {EMAIL} / {PASSWORD}   (admin; POST /api/v1/auth/login, or Authorize in /docs)",
         f"  Demo token     {demo.token}",
