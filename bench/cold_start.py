@@ -553,7 +553,7 @@ def event_targets(
         {"expect_result": {"batchItemFailures": []}},
     )
 
-    out.update(financing_targets(client, routes))
+    out.update(financing_targets(client, routes, admin["token"]))
 
     scheduled = json.loads((events / "offline-schedule.json").read_text())
     scheduled["time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -573,18 +573,18 @@ def event_targets(
     return {name: spec for name, spec in out.items() if name in stack.functions}
 
 
-def financing_targets(client: Client, routes: dict[tuple[str, str], Any]) -> dict[str, tuple[str, dict, dict]]:
+def financing_targets(
+    client: Client, routes: dict[tuple[str, str], Any], admin: str
+) -> dict[str, tuple[str, dict, dict]]:
     """A financed phone with an overdue instalment and a token: the phone reads its status, an admin lists the
     customers, an EMI reminder for it is sent over FCM (a send every time, unlike a command, whose claim lets
     one message send once), and the enforcement schedule runs."""
     from datetime import UTC, datetime, timedelta
 
-    from fleetgate.core.auth import issue_token
     from localcloud.apigw import http_event
     from tests.financing_support import customer_body
 
     events = ROOT / "events"
-    admin = issue_token("bench-admin", "admin")[0]
     customer = client.ok("POST", "/api/admin/customers", 201, token=admin, json_body=customer_body(due_in_days=(-2,)))
     imei = customer["data"]["imei1"]
     client.ok("PUT", "/api/customer/device/fcm-token", 200, json_body={"fcmToken": "bench-token", "imei1": imei})

@@ -54,9 +54,18 @@ def _client_process(mode: str, url: str, requests: int, seconds: float, barrier:
             }
         )
         if mode == "proxy":
-            from fleetgate.core.auth import issue_token
+            from moto import mock_aws
+
+            mock_aws().start()  # the token check reads its user's record (once a minute per instance, cached)
+            import boto3
+
             from functions.mobivisor.app import lambda_handler
             from localcloud.apigw import LambdaContext, http_event
+            from tests.support import token_for
+
+            stack.create_tables(boto3.client("dynamodb", region_name="us-east-1"))
+            os.environ.update(function_env(stack.functions["UsersFunction"].environment))  # to store the user
+            token = token_for("user", permissions=("mobivisor:read",))["token"]
 
             route = next(r for r in stack.functions["MobivisorFunction"].routes if r.method == "GET" and r.params)
             event = http_event(
@@ -64,7 +73,7 @@ def _client_process(mode: str, url: str, requests: int, seconds: float, barrier:
                 "/api/v1/mobivisor/devices/123",
                 route=route,
                 headers={
-                    "authorization": f"Bearer {issue_token('bench-user', 'user')[0]}",
+                    "authorization": f"Bearer {token}",
                     "accept": "application/json",
                 },
             )
@@ -231,15 +240,17 @@ def microshare_part(args: argparse.Namespace, budget: float) -> list[str]:
             import boto3
 
             from fleetgate.core import settings
-            from fleetgate.core.auth import issue_token
             from localcloud.lambdas import Functions
+            from tests.support import token_for
 
             settings.reset()
             ddb = boto3.client("dynamodb", region_name="us-east-1")
             stack.create_tables(ddb)
             functions = Functions(stack)
-            headers = {"authorization": f"Bearer {issue_token('bench-user', 'user')[0]}"}
-            path = "/api/v1/devices?limit=50"
+            os.environ.update(function_env(stack.functions["UsersFunction"].environment))  # to store the user
+            token = token_for("user", permissions=("microshare:read", "microshare:write"))["token"]
+            headers = {"authorization": f"Bearer {token}"}
+            path = "/api/v1/devices?limit=50"  # the Microshare API's
 
             def request() -> None:
                 resp = functions.http("GET", path, headers, api="MicroshareApi")

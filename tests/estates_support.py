@@ -126,7 +126,7 @@ def owner_with_meter(api: Any, staff: Staff | None = None, *, change_password: b
             "POST", "/api/mobile/auth/change-password", token=resident.token, json_body={"new_password": NEW_PASSWORD}
         )
         assert reply.status == 200, reply.body
-        resident.password, resident.token = NEW_PASSWORD, reply.body["token"]
+        resident.password = NEW_PASSWORD  # the token that made the change goes on
     return {
         "staff": staff,
         "estate": estate,

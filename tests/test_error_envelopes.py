@@ -5,7 +5,7 @@ import json
 import pytest
 from pydantic import BaseModel
 
-from fleetgate.core.api import ErrorStyle, make_resolver
+from fleetgate.core.api import ErrorStyle, make_public_resolver
 from fleetgate.core.errors import Conflict, InvalidInput, NotFound
 from localcloud.apigw import LambdaContext, http_event
 
@@ -16,7 +16,7 @@ class Item(BaseModel):
 
 
 def _app(style):
-    app = make_resolver(style, authenticated=False)
+    app = make_public_resolver(style)
 
     @app.post("/items")
     def create(payload: Item) -> Item:

@@ -187,6 +187,10 @@ def test_given_a_missing_estate_when_adding_or_listing_units_then_404(api):
         "message": "Estate with ID 77 not found",
     }
     assert staff.call("GET", "/api/admin/estates/77/units", status=404).body["error"] == "Estate not found"
+    # an empty cursor is no cursor: still the first page of a missing estate
+    assert staff.call("GET", "/api/admin/estates/77/units", status=404, query={"cursor": ""}).body["error"] == (
+        "Estate not found"
+    )
     empty = staff.estate()
     assert staff.call("GET", f"/api/admin/estates/{empty['id']}/units", status=200).body == {
         "units": [],

@@ -26,13 +26,13 @@ def test_given_each_estates_route_when_called_then_its_dynamodb_calls_are_exactl
         seen[(method, template)] = reply.ddb_calls
         return reply
 
-    call(
+    second_session = call(
         "POST",
         "/api/mobile/auth/login",
         "/api/mobile/auth/login",
         token=None,
         body={"phone_number": resident.phone, "password": resident.password},
-    )
+    ).body["token"]
     for template, path in [
         ("/api/mobile/auth/user", "/api/mobile/auth/user"),
         ("/api/mobile/auth/units", "/api/mobile/auth/units"),
@@ -116,7 +116,9 @@ def test_given_each_estates_route_when_called_then_its_dynamodb_calls_are_exactl
         f"{a}/meters/{meter}/readings",
         body={"reading_value": 1100, "reading_date": "2024-01-15T10:30:00"},
     )
-    assert api.call("GET", f"/api/mobile/units/{unit}/wallet", token=resident.login_body["token"]).status == 401
+    # the password change ended the other session's token; the one that made the change goes on
+    assert api.call("GET", f"/api/mobile/units/{unit}/wallet", token=second_session).status == 401
+    assert api.call("GET", f"/api/mobile/units/{unit}/wallet", token=mobile).status == 200
     # deletes last
     call("DELETE", f"{a}/units/{{unit_id}}/owners/{{person_id}}", f"{a}/units/{doomed_unit['id']}/owners/{other['id']}")
     call("DELETE", f"{a}/units/{{unit_id}}/tenants/{{person_id}}", f"{a}/units/{unit}/tenants/{tenant['id']}")

@@ -23,4 +23,4 @@ def test_given_an_estates_route_then_it_has_its_tag_a_summary_and_its_error_answ
     assert 401 in errors  # a bad token, or (login) bad credentials
     assert 400 in errors or (route.method == "GET" and "{" not in route.path)
     for answer in errors.values():
-        assert answer.content["application/json"].schema_.ref.endswith("/ErrorBody")
+        assert answer.content["application/json"].schema_.ref == "#/components/schemas/MobileError"

@@ -26,4 +26,4 @@ def test_given_a_financing_function_then_every_operation_has_its_tag_a_summary_a
         assert 400 in errors, (method, path)
         assert {401, 403} <= errors if "admin" in path else 429 in errors, (method, path)
         body = op.responses[400].content["application/json"].schema_
-        assert body.ref == "#/components/schemas/ErrorBody", (method, path)
+        assert body.ref == "#/components/schemas/CustomerError", (method, path)

@@ -8,7 +8,7 @@ import json
 import pytest
 from pydantic import BaseModel
 
-from fleetgate.core.api import ErrorStyle, make_resolver
+from fleetgate.core.api import ErrorStyle, make_public_resolver
 from fleetgate.core.limits import CLIPPED, MAX_BODY_BYTES, clip_depth, json_too_deep, printable_name
 from tests.flow_support import v4_up
 from tests.support import new_eui
@@ -224,7 +224,7 @@ class Thing(BaseModel):
 def test_given_the_400_families_when_a_body_is_refused_then_400_415_or_413_in_their_envelope(style):
     from localcloud.apigw import LambdaContext, http_event
 
-    app = make_resolver(style, authenticated=False)
+    app = make_public_resolver(style)
 
     @app.post("/things")
     def create(payload: Thing) -> Thing:
@@ -248,4 +248,7 @@ def test_given_the_400_families_when_a_body_is_refused_then_400_415_or_413_in_th
         if style is ErrorStyle.MOBILE:
             assert set(payload) == {"error", "message"}
         else:
-            assert payload["success"] is False and {"message", "error", "details"} <= set(payload)
+            # details name a failing field: a body refused as a whole (not UTF-8, too deep, too large) has none
+            assert payload["success"] is False and set(payload) <= {"success", "message", "error", "details"}
+            want = {400: "VALIDATION_ERROR", 413: "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE"}[got]
+            assert payload["error"] == want, payload

@@ -145,7 +145,7 @@ def mobivisor(api, monkeypatch):
 
 
 def test_given_an_upstream_error_then_it_is_counted_by_upstream_and_status(api, mobivisor, capsys):
-    token = token_for("user")["token"]
+    token = token_for("user", permissions=("mobivisor:read",))["token"]
     capsys.readouterr()
 
     assert api.call("GET", "/api/v1/mobivisor/devices/999", token=token).status == 404

@@ -7,6 +7,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from fleetgate.core.api import ErrorStyle, make_resolver
+from fleetgate.core.auth import ADMIN
 from fleetgate.core.observability import http_handler
 from fleetgate.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from fleetgate.financing import staff_service as service
@@ -27,7 +28,9 @@ from fleetgate.financing.schemas import (
 )
 from fleetgate.users.service import authenticate
 
-app = make_resolver(ErrorStyle.CUSTOMER, authenticate=authenticate)
+app = make_resolver(
+    ErrorStyle.CUSTOMER, authenticate=authenticate, permission=ADMIN
+)  # staff: 403 before the body is read
 TAGS = ["Admin: customers"]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Page size (default {DEFAULT_LIMIT}, max {MAX_LIMIT})")]
 Cursor = Annotated[str | None, Query(max_length=4096, description="nextCursor of the previous page")]

@@ -7,6 +7,7 @@ from typing import Literal
 from aws_lambda_powertools.event_handler import Response, content_types
 
 from fleetgate.core.api import Cursor, ErrorStyle, Limit, make_resolver
+from fleetgate.core.auth import ADMIN
 from fleetgate.core.observability import http_handler
 from fleetgate.estates.portal_schemas import (
     EstateCreate,
@@ -48,7 +49,9 @@ from fleetgate.estates.schemas import (
 from fleetgate.estates.service import billing, portal
 from fleetgate.users.service import authenticate
 
-app = make_resolver(ErrorStyle.MOBILE, authenticate=authenticate)
+app = make_resolver(
+    ErrorStyle.MOBILE, authenticate=authenticate, permission=ADMIN
+)  # staff: 403 before the body is read
 
 TAGS = ["Admin: estates"]
 READ = error_responses(400, 401, 403, 404)

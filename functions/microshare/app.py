@@ -230,7 +230,15 @@ def erp_status() -> ErpStatus:
     return service.erp_status()
 
 
-@app.post(f"{P}/erp/inspection-points", responses={200: {"description": "The upload replaced the previous one"}})
+@app.post(
+    f"{P}/erp/inspection-points",
+    responses={
+        200: {"description": "The upload replaced the previous one"},
+        409: {"description": "ERP_ADAPTER is not upload: the points come from the ERP itself"},
+        413: {"description": "The body is too large"},
+        415: {"description": "Neither JSON nor CSV"},
+    },
+)
 def upload_points() -> UploadResult:
     """Upload the ERP's inspection points (ERP_ADAPTER=upload): a JSON list or ``{"items": [...]}``, or CSV
     with a header row (id, reference, customer, site, area, placement, configuration, or name)."""

@@ -117,6 +117,18 @@ class ErrorStyle(str, Enum):
             "details": [*details.values()],
         }
 
+    @property
+    def error_component(self) -> str:
+        """The name of this family's error body in the OpenAPI document (one name per family, shared by its
+        route groups: the merged document has one schema per name)."""
+        return {"detail": "HTTPError", "mobivisor": "MobivisorError", "mobile": "MobileError"}.get(
+            self.value, "CustomerError"
+        )
+
+    def error_content(self) -> dict[str, Any]:
+        """An error answer's content in the OpenAPI document: this family's named error body."""
+        return {"application/json": {"schema": {"$ref": f"#/components/schemas/{self.error_component}"}}}
+
     def error_schema(self) -> dict[str, Any]:
         """The JSON Schema of this family's error bodies (the OpenAPI document's error responses)."""
         text = {"type": "string"}
@@ -144,6 +156,16 @@ class ErrorStyle(str, Enum):
                 "details": {"type": "array", "items": detail_item},
             },
         }
+
+    def forbidden(self, need: str) -> Forbidden:
+        """The caller lacks what a route needs (a permission, or the admin role), in this family's words."""
+        if need != ADMIN:
+            return Forbidden(f"This needs the {need} permission")
+        if self is ErrorStyle.MOBILE:
+            exc = Forbidden("This route needs the admin role")
+            exc.title = "Access denied"  # the mobile contract's 403 title
+            return exc
+        return Forbidden("Admin access required" if self is ErrorStyle.CUSTOMER else "This needs the admin role")
 
     def unauthenticated_body(self, exc: Unauthorized) -> dict[str, Any]:
         """A missing, invalid or expired token. The mobile contract gives this one body for all of them."""
@@ -276,7 +298,7 @@ class FleetgateResolver(APIGatewayHttpResolver):
                 self.append_context(principal=principal)
                 need = self._requirement(event)
                 if need and not principal.can(need):
-                    raise Forbidden(_forbidden_message(need))
+                    raise self.style.forbidden(need)
             if self.inspect_body:
                 _check_body(event, self.max_body_bytes)
         except DomainError as exc:
@@ -307,6 +329,8 @@ class FleetgateResolver(APIGatewayHttpResolver):
             for method, operation in item.items():
                 if method in ("get", "put", "post", "delete", "patch"):
                     self._document_errors(method.upper(), path, operation)
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        schemas[self.style.error_component] = self.style.error_schema()
         paths = {path: PathItem.model_validate(item) for path, item in document.pop("paths", {}).items()}
         return OpenAPI.model_validate({**document, "paths": paths})
 
@@ -314,7 +338,7 @@ class FleetgateResolver(APIGatewayHttpResolver):
         responses = operation.setdefault("responses", {})
         for status in [k for k in responses if not isinstance(k, str)]:  # Powertools keys some by int
             responses[str(status)] = responses.pop(status)
-        content = {"application/json": {"schema": self.style.error_schema()}}
+        content = self.style.error_content()
 
         def add(status: int, description: str) -> None:
             current = responses.get(str(status)) or {}
@@ -354,15 +378,16 @@ class FleetgateResolver(APIGatewayHttpResolver):
         **kwargs: Any,
     ) -> Any:
         """Error statuses a route declares without a body get the family's error body (Powertools would give
-        them the route's success model), with the answer's ``example`` when it gives one. Without a summary or
-        description, the handler's docstring (or name) gives them."""
-        error = {"application/json": {"schema": self.style.error_schema()}}
+        them the route's success model), with the answer's ``example`` when it gives one; a route that declares only
+        errors still documents its 200. Without a summary or description, the handler's docstring (or name) gives
+        them."""
+        error = self.style.error_content()
         declared = {
             status: ({**answer, "content": error} if status >= 400 and "content" not in answer else answer)
             for status, answer in (responses or {}).items()
         }
-        if declared and not any(200 <= status < 300 for status in declared):  # Powertools documents only those given
-            declared = {200: {"description": "Successful Response"}, **declared}
+        if declared and not any(200 <= status < 300 for status in declared):
+            declared[200] = {"description": "Successful Response"}  # Powertools gives it the route's return model
         for status, answer in (responses or {}).items():  # an error's "example" (a spec's body) goes with its schema
             if "example" in answer and status in declared:
                 media = declared[status]["content"]["application/json"]
@@ -430,10 +455,6 @@ def _summary_and_description(func: Any) -> tuple[str, str | None]:
         first, _, more = first.partition(": ")
         rest = f"{more[:1].upper()}{more[1:]}. {rest}".strip()
     return first, rest.strip() or None
-
-
-def _forbidden_message(need: str) -> str:
-    return "This needs the admin role" if need == ADMIN else f"This needs the {need} permission"
 
 
 def _render(style: ErrorStyle, exc: DomainError) -> tuple[int, dict[str, Any], dict[str, str]]:

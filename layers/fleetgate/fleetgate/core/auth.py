@@ -8,6 +8,7 @@ already issued.
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ class Principal:
     permissions: frozenset[str] = frozenset()
     token_version: int = 0  # the user's token version when the token was issued
     issued_at: int = 0
+    token_id: str = ""  # ``jti``: this token among the user's (a family may keep one session past a change)
 
     @property
     def is_admin(self) -> bool:
@@ -69,6 +71,7 @@ def issue_token(
         "iat": now,
         "exp": now + ttl,
         "iss": settings.issuer,
+        "jti": secrets.token_hex(8),
     }
     if audience:
         claims["aud"] = audience
@@ -115,6 +118,7 @@ def verify_token(token: str, *, accept_audience: str | None = None, only_audienc
         permissions=frozenset(p for p in granted or () if p in PERMISSIONS),
         token_version=version,
         issued_at=issued,
+        token_id=str(claims.get("jti") or ""),
     )
 
 

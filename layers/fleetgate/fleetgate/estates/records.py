@@ -179,6 +179,7 @@ class MobileUser:
     last_login: str | None
     created_at: str
     updated_at: str
+    kept_token: str | None = None  # ``jti`` of the token that changed the password: that session goes on
 
 
 @dataclass(frozen=True)

@@ -208,6 +208,7 @@ class _AccountFields(_Stamped):
     is_active = BooleanAttribute()
     token_version = NumberAttribute()
     last_login = UnicodeAttribute(null=True)
+    kept_token = UnicodeAttribute(null=True)
 
 
 class _ClaimFields:
@@ -788,9 +789,11 @@ def record_login(user_id: int, at: str, new_hash: str | None = None) -> MobileUs
     return _account_update(user_id, actions, A.pk.exists())
 
 
-def change_password(user_id: int, expected_version: int, password_hash: str, at: str) -> MobileUser | None:
-    """The new hash, no temporary password any more, and the next token version (ending every earlier token).
-    None when the account changed since it was read (another change won)."""
+def change_password(
+    user_id: int, expected_version: int, password_hash: str, at: str, kept_token: str
+) -> MobileUser | None:
+    """The new hash, no temporary password any more, and the next token version (ending every earlier token but
+    ``kept_token``, the one that made the change). None when the account changed since it was read."""
     A = _m().Account
     return _account_update(
         user_id,
@@ -798,6 +801,7 @@ def change_password(user_id: int, expected_version: int, password_hash: str, at:
             A.password_hash.set(password_hash),
             A.password_must_change.set(False),
             A.token_version.set(expected_version + 1),
+            A.kept_token.set(kept_token) if kept_token else A.kept_token.remove(),
             A.updated_at.set(at),
         ],
         A.token_version == expected_version,

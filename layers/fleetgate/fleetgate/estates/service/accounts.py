@@ -3,7 +3,8 @@ accounts. No HTTP here: plain values in, response models or domain errors out.
 
 A mobile token is a JWT of its own family (audience ``mobile``, 30 days), carrying the account id and the
 account's token version. Every request reads the account once (one GetItem, strongly consistent): a token of an
-earlier version (issued before a password change) is 401, an inactive account 403.
+earlier version (issued before a password change) is 401, except the one that made the change (the contract's
+app goes on with the token it has), and an inactive account is 403.
 """
 
 from __future__ import annotations
@@ -119,7 +120,9 @@ def authenticate(who: Principal) -> MobileUser:
 
 def check(who: Principal, account: MobileUser | None) -> MobileUser:
     """The same check, for an account read in one batch with something else (keyed by ``account_id(who)``)."""
-    if account is None or account.id != account_id(who) or who.token_version != account.token_version:
+    if account is None or account.id != account_id(who):
+        raise invalid_token()
+    if who.token_version != account.token_version and not (who.token_id and who.token_id == account.kept_token):
         raise invalid_token()
     if not account.is_active:
         raise account_inactive()
@@ -160,7 +163,8 @@ def resident_units(person_id: int) -> list[ResidentUnit]:
 
 # ---------------------------------------------------------------- passwords
 def change_password(who: Principal, request: ChangePasswordRequest) -> ChangePasswordResponse:
-    """Set a new password. Tokens issued before the change stop working: the answer carries a new one."""
+    """Set a new password. Every other token issued before the change stops working; the caller's goes on (the
+    contract answers only a message, and its app keeps using the token it has)."""
     account = authenticate(who)
     new = request.new_password.get_secret_value()
     current = request.current_password.get_secret_value() if request.current_password is not None else ""
@@ -176,10 +180,12 @@ def change_password(who: Principal, request: ChangePasswordRequest) -> ChangePas
         )
     if new == current or (not current and passwords.verify(account.password_hash, new)):
         raise bad_request("Invalid password", "The new password must differ from the current one", "new_password")
-    changed = repository.change_password(account.id, account.token_version, passwords.hash_password(new), now_iso())
+    changed = repository.change_password(
+        account.id, account.token_version, passwords.hash_password(new), now_iso(), who.token_id
+    )
     if changed is None:  # another change (or deletion) got there first: this token is already outdated
         raise invalid_token()
-    return ChangePasswordResponse(message="Password changed successfully", token=_token(changed))
+    return ChangePasswordResponse(message="Password changed successfully")
 
 
 # ---------------------------------------------------------------- accounts opened and managed by staff

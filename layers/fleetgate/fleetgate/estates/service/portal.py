@@ -133,7 +133,7 @@ def _number_taken(estate_id: int, unit_number: str) -> Exception:
 @requires_staff
 def list_units(who: Principal, estate_id: int, *, limit: int, cursor: str | None) -> UnitsPage:
     page = repository.list_units(estate_id, limit=limit, cursor=cursor)
-    if not page.items and cursor is None and repository.get_estate(estate_id) is None:
+    if not page.items and not cursor and repository.get_estate(estate_id) is None:
         raise not_found("Estate", estate_id)
     return UnitsPage(units=[UnitOut.of(u) for u in page.items], next_cursor=page.next_cursor)
 
