@@ -109,16 +109,14 @@ def serve(
                 functions.handler(logical_id)
             for gateway in gateways:  # built now: it also warns about routes the template and the apps disagree on
                 gateway.docs.openapi_json()
+            shown_host = _display_host(host)
+            urls = {g.api: f"http://{shown_host}:{s.server_address[1]}" for g, s in zip(gateways, servers, strict=True)}
+            api_url = urls.get(functions.main_api, "")
             demo_lines: list[str] = []
             if demo:
                 sink = Sink(host="127.0.0.1").start()
                 cleanup.callback(sink.stop)
-                seeded = seed_demo(functions, sink.url)
-                main_url = f"http://{_display_host(host)}:{servers[0].server_address[1]}"
-                demo_lines = demo_banner(seeded, main_url, sink.url)
-            shown_host = _display_host(host)
-            urls = {g.api: f"http://{shown_host}:{s.server_address[1]}" for g, s in zip(gateways, servers, strict=True)}
-            api_url = urls.get(functions.main_api, "")
+                demo_lines = demo_banner(seed_demo(functions, sink.url), api_url, sink.url)
             write_state(
                 data_dir,
                 {
