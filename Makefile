@@ -31,7 +31,9 @@ $(NODE_STAMP): package.json package-lock.json
 	tar -xzf .localcloud/npm/amplify-dynamodb-simulator-*.tgz -C node_modules/amplify-dynamodb-simulator --strip-components=1
 	touch $@
 
-## Serve every function at http://127.0.0.1:3000 (docs at /docs) on an embedded moto, until Ctrl-C.
+## Serve every function on an embedded moto until Ctrl-C: the main API at http://127.0.0.1:3000, the Microshare API at
+## :3001 (each with /docs), with a demo seeded (ARGS=--no-demo: empty). Shell variables the contracts name
+## (MOBIVISOR_API_URL, MICROSHARE_*, API_TIMEOUT, ...) set the template parameters they feed; ARGS="--param X=Y" wins.
 dev: install
 	$(BIN)/python -m localcloud serve $(ARGS)
 

@@ -153,7 +153,8 @@ class Client:
         form: dict[str, str] | None = None,
     ) -> Any:
         headers, body = request_parts(token=token, json_body=json_body, form=form)
-        return self.functions.http(method, path, headers, body)
+        api, path = on_api(path)
+        return self.functions.http(method, path, headers, body, api=api)
 
     def ok(self, method: str, path: str, expect: int, **kwargs: Any) -> Any:
         resp = self.call(method, path, **kwargs)
@@ -363,3 +364,17 @@ def seed_device_manager(client: Client, token: str, owner_id: str, device_id: st
         "integration_history": ih.id,
         "flow_history": fh.id,
     }
+
+
+def on_api(path: str) -> tuple[str | None, str]:
+    """``MicroshareApi:/api/v1/devices`` (a route of an HTTP API other than the main one, as the tests key them,
+    tests.support.route_path) → that API and its path; a plain path is the main API's."""
+    name, sep, rest = path.partition(":")
+    if sep and rest.startswith("/") and not name.startswith("/"):
+        return name, rest
+    return None, path
+
+
+def route_key(route: Any, main_api: str) -> tuple[str, str]:
+    """(method, path) of a template route, its path prefixed ``<Api>:`` when it is not on the main HTTP API."""
+    return route.method, route.path if route.api == main_api else f"{route.api}:{route.path}"

@@ -76,7 +76,7 @@ REPRESENTATIVE: dict[str, tuple[str, str]] = {
     "StoragesFunction": ("GET", "/api/v1/storages?limit=20"),
     "SearchFunction": ("GET", "/api/v1/search?query=bench"),
     "MobivisorFunction": ("GET", "/api/v1/mobivisor/devices"),
-    "MicroshareFunction": ("GET", "/api/v1/microshare/devices?limit=20"),  # warm shared cache, cold instance
+    "MicroshareFunction": ("GET", "/api/v1/devices?limit=20"),  # warm shared cache, cold instance
     "HealthFunction": ("GET", "/health"),
 }
 
@@ -375,7 +375,7 @@ def build_targets(
     grant_partner_permissions(client, admin, user)
     devices, _ = seed_devices_and_labels(client, user["token"], devices=10, labels=5)
     seed_device_manager(client, user["token"], user["id"], devices[0], "https://example.com/hook")
-    client.ok("GET", "/api/v1/microshare/devices", 200, token=user["token"])  # fills the shared cluster cache
+    client.ok("GET", "MicroshareApi:/api/v1/devices", 200, token=user["token"])  # fills the shared cluster cache
     special = event_targets(stack, client, user, admin)
     client.deliver_streams()  # the search index of what setup created
 

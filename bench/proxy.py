@@ -9,7 +9,7 @@ Mobivisor (tests/fakes.py, a ThreadingHTTPServer) counts the TCP connections it 
 1000 requests show whether the pool is reused (ideal: one per instance, however many requests).
 
 Part 2, Microshare cached device list, in this process (moto's mock_aws, fake Microshare): GET
-/api/v1/microshare/devices?limit=50 on a warm cache, against a FLOOR of one bare DynamoDB Query of the
+/api/v1/devices?limit=50 (the Microshare API's) on a warm cache, against a FLOOR of one bare DynamoDB Query of the
 same cache partition, and the same request on a cold cache (cleared, untimed, before each request) to show
 what the cache saves; upstream calls per request are counted on the fake.
 
@@ -250,15 +250,16 @@ def microshare_part(args: argparse.Namespace, budget: float) -> list[str]:
             os.environ.update(function_env(stack.functions["UsersFunction"].environment))  # to store the user
             token = token_for("user", permissions=("microshare:read", "microshare:write"))["token"]
             headers = {"authorization": f"Bearer {token}"}
-            path = "/api/v1/microshare/devices?limit=50"
+            path = "/api/v1/devices?limit=50"  # the Microshare API's
 
             def request() -> None:
-                resp = functions.http("GET", path, headers)
+                resp = functions.http("GET", path, headers, api="MicroshareApi")
                 if resp.status != 200 or len(resp.json()["items"]) != 6:
                     raise SystemExit(f"microshare list answered {resp.status}: {resp.body[:200]!r}")
 
             def clear() -> None:
-                if functions.http("POST", "/api/v1/microshare/devices/cache/clear", headers).status != 200:
+                clear = functions.http("POST", "/api/v1/devices/cache/clear", headers, api="MicroshareApi")
+                if clear.status != 200:
                     raise SystemExit("cache clear failed")
 
             def measure(before: Any, n: int, seconds: float) -> tuple[list[float], int, list[str]]:
@@ -323,7 +324,7 @@ def microshare_part(args: argparse.Namespace, budget: float) -> list[str]:
             ]
         )
     lines = [
-        "Microshare: GET /api/v1/microshare/devices?limit=50 (6 devices in 3 clusters), in-process "
+        "Microshare: GET /api/v1/devices?limit=50 (Microshare API) (6 devices in 3 clusters), in-process "
         "moto (mock_aws), fake Microshare on 127.0.0.1",
         f"FLOOR = {fl:.2f} ms: p50 of one bare Query of the cache partition (ConsistentRead) through the same "
         f"moto (p99 {percentile(floor, 99):.2f} ms, n={len(floor)})\n",

@@ -32,10 +32,12 @@ from _benchlib import (
     grant_partner_permissions,
     median,
     new_eui,
+    on_api,
     percentile,
     quiet_stdout,
     register_user,
     request_parts,
+    route_key,
     seed_device_manager,
     seed_devices_and_labels,
     seed_history,
@@ -412,7 +414,7 @@ def upstream_scenarios(client: Client, w: dict[str, Any]) -> list[Scenario]:
     """Mobivisor, Microshare and /health, against the fake upstreams of tests/fakes.py (on loopback)."""
     t, ta = w["user"]["token"], w["admin"]["token"]
     mobivisor, microshare = w["fakes"]
-    p = "/api/v1/microshare"
+    p = "MicroshareApi:/api/v1"  # the Microshare API's own routes (bench._benchlib.on_api)
     location = ["Acme", "Leeds", "Bench Hall", "BENCH-REF", "Internal", "Bait/Lured"]
     points = [
         {"id": "b1", "reference": "ACME-01", "customer": "Acme", "site": "Leeds", "area": "Kitchen"},
@@ -450,8 +452,8 @@ def upstream_scenarios(client: Client, w: dict[str, Any]) -> list[Scenario]:
             ),
         ),
         Scenario("GET", f"{p}/auth/status", lambda i: Req(f"{p}/auth/status", t)),
-        Scenario("GET", f"{p}/health", lambda i: Req(f"{p}/health")),
-        Scenario("GET", f"{p}/health/microshare", lambda i: Req(f"{p}/health/microshare")),
+        Scenario("GET", "MicroshareApi:/health", lambda i: Req("MicroshareApi:/health")),
+        Scenario("GET", "MicroshareApi:/health/microshare", lambda i: Req("MicroshareApi:/health/microshare")),
         Scenario("GET", f"{p}/status", lambda i: Req(f"{p}/status", t)),
         Scenario("GET", f"{p}/devices/clusters", lambda i: Req(f"{p}/devices/clusters", t)),
         Scenario("GET", f"{p}/devices/clusters/{{cluster_id}}", lambda i: Req(f"{p}/devices/clusters/trap-acme", t)),
@@ -504,7 +506,8 @@ def run(client: Client, sc: Scenario, *, requests: int, seconds: float, warmup: 
         headers.update(req.ctx.get("headers") or {})  # e.g. ingest's X-API-Key
         RECORDER.reset()
         t0, c0 = time.perf_counter(), time.thread_time()
-        resp = client.functions.http(sc.method, req.path, headers, body)
+        api, path = on_api(req.path)
+        resp = client.functions.http(sc.method, path, headers, body, api=api)
         wall, cpu = (time.perf_counter() - t0) * 1000, (time.thread_time() - c0) * 1000
         calls = list(RECORDER.calls)
         if resp.status != sc.expect:
@@ -603,7 +606,7 @@ def run_all(args: argparse.Namespace, begun: float) -> tuple[list[Result], list[
         floor = floor_getitem(world["user"]["id"], args.requests, args.route_seconds)
 
         known = {sc.key for sc in plan}
-        template_routes = [(r.method, r.path) for fn in STACK.functions.values() for r in fn.routes]
+        template_routes = [route_key(r, STACK.apis[0]) for fn in STACK.functions.values() for r in fn.routes]
         ordered = [sc for key in template_routes for sc in plan if sc.key == key]
         missing = [key for key in template_routes if key not in known]
         stale = sorted(known - set(template_routes))

@@ -1,7 +1,7 @@
 """Command line of the local cloud. Run from the repository root with the venv's python:
 
 python -m localcloud serve [--port 3000] [--host 127.0.0.1] [--dynamodb moto|local] [--data-dir .localcloud]
-                           [--param Name=Value ...]
+                           [--param Name=Value ...] [--no-demo]
 python -m localcloud create-admin EMAIL USERNAME [PASSWORD] [--stack NAME [--region R]]
 python -m localcloud invoke LogicalId EVENT.json [--user-id ID] [--role user|admin]
 """
@@ -57,6 +57,13 @@ def _parser() -> argparse.ArgumentParser:
         help="override a template parameter (repeatable), e.g. FlowQueueVisibilityTimeout=2",
     )
 
+    serve.add_argument(
+        "--no-demo",
+        dest="demo",
+        action="store_false",
+        help="start empty: no demo account, device, function, integration, flow and ingest key on a new data folder",
+    )
+
     admin = commands.add_parser("create-admin", parents=[common], help="create an admin user (or promote one)")
     admin.add_argument("email")
     admin.add_argument("username")
@@ -92,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             data_dir=args.data_dir,
             template=args.template.resolve(),
             parameters=parameters,
+            demo=args.demo,
         )
     if args.command == "create-admin":
         from localcloud.admin import create_admin

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from localcloud.state import secret_value
-from localcloud.template import TEMPLATE, Stack, stack
+from localcloud.template import TEMPLATE, Stack, load
 
 if TYPE_CHECKING:
     from moto.server import ThreadedMotoServer
@@ -28,12 +29,73 @@ log = logging.getLogger("localcloud")
 DynamoDBMode = Literal["moto", "local"]
 
 
-def local_stack(path: Path = TEMPLATE, overrides: dict[str, str] | None = None) -> Stack:
-    """The stack as the local cloud runs it: parameter ``Stage`` is ``local``, integrations may call loopback
-    sinks (``OutboundAllow``) and anyone may register (``AllowRegistration``); ``overrides`` set other
-    parameters (``serve --param Name=Value``)."""
-    defaults = {"Stage": "local", "OutboundAllow": "loopback", "AllowRegistration": "true"}
-    return stack(path, parameters={**defaults, **(overrides or {})})
+LOCAL_DEFAULTS = {"Stage": "local", "OutboundAllow": "loopback", "AllowRegistration": "true"}
+# Variables the contracts name that no function's environment takes from a parameter under that name.
+VARIABLE_ALIASES = {"LOG_LEVEL": "LogLevel"}
+# Parameters the shell never sets: the local cloud is always Stage=local.
+NOT_FROM_SHELL = {"Stage"}
+
+
+def parameter_variables(template: dict[str, Any]) -> dict[str, str]:
+    """Environment variable -> the template parameter that feeds it (``MOBIVISOR_API_URL: !Ref MobivisorApiUrl`` in a
+    function's Environment), plus :data:`VARIABLE_ALIASES`. A variable fed by two different parameters is left out."""
+    fed: dict[str, set[str]] = {}
+    functions = [r for r in template.get("Resources", {}).values() if r.get("Type") == "AWS::Serverless::Function"]
+    sections = [template.get("Globals", {}).get("Function", {}), *(f.get("Properties", {}) for f in functions)]
+    parameters = template.get("Parameters", {})
+    for props in sections:
+        for var, value in ((props.get("Environment") or {}).get("Variables") or {}).items():
+            if isinstance(value, dict) and value.get("Ref") in parameters:
+                fed.setdefault(var, set()).add(value["Ref"])
+    out = {var: next(iter(names)) for var, names in fed.items() if len(names) == 1}
+    out.update({var: name for var, name in VARIABLE_ALIASES.items() if name in parameters})
+    return {var: name for var, name in out.items() if name not in NOT_FROM_SHELL}
+
+
+def local_stack(
+    path: Path = TEMPLATE, overrides: dict[str, str] | None = None, environ: Mapping[str, str] | None = None
+) -> Stack:
+    """The stack as the local cloud runs it. Each parameter's value, weakest first: the template's default; the
+    local cloud's (:data:`LOCAL_DEFAULTS`: ``Stage`` is ``local``, integrations may call loopback sinks, anyone may
+    register); a non-empty variable of ``environ`` (the shell) that the parameter feeds (``MOBIVISOR_API_URL`` for
+    ``MobivisorApiUrl``, see :func:`parameter_variables`); ``overrides`` (``serve --param Name=Value``).
+    ``stack.parameter_sources`` says where each value that is not the template's default came from."""
+    template = load(path)
+    parameters = dict(LOCAL_DEFAULTS)
+    sources = dict.fromkeys(LOCAL_DEFAULTS, "local cloud default")
+    for var, name in parameter_variables(template).items() if environ is not None else ():
+        if (environ.get(var) or "").strip():
+            parameters[name], sources[name] = environ[var].strip(), f"${var}"
+    for name, value in (overrides or {}).items():
+        parameters[name], sources[name] = value, "--param"
+    local = Stack(template=template, parameters=parameters)
+    local.parameter_sources = sources
+    return local
+
+
+def parameter_problems(stack: Stack) -> list[str]:
+    """Values CloudFormation would refuse for their parameter (AllowedValues, MinValue/MaxValue, a Number that is
+    not one), naming where each came from."""
+    problems = []
+    for name, spec in stack.template.get("Parameters", {}).items():
+        value = stack.parameters.get(name, "")
+        if name not in stack.parameter_sources:
+            continue  # the template's own default
+        where = stack.parameter_sources[name]
+        allowed = [str(v) for v in spec.get("AllowedValues", [])]
+        if allowed and value not in allowed:
+            problems.append(f"{name} ({where}) must be one of {', '.join(allowed)}")
+        if spec.get("Type") == "Number":
+            try:
+                number = float(value)
+            except ValueError:
+                problems.append(f"{name} ({where}) must be a number")
+                continue
+            if "MinValue" in spec and number < float(spec["MinValue"]):
+                problems.append(f"{name} ({where}) must be at least {spec['MinValue']}")
+            if "MaxValue" in spec and number > float(spec["MaxValue"]):
+                problems.append(f"{name} ({where}) must be at most {spec['MaxValue']}")
+    return problems
 
 
 def client_environment(stack: Stack, endpoint: str, dynamodb_endpoint: str | None = None) -> dict[str, str]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import mimetypes
+import re
 import sys
 import threading
 import tomllib
@@ -30,6 +31,18 @@ TITLE = "Fleetgate API"
 CDN = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5"
 STATIC_PREFIX = "/docs/static/"
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+API_KEY_HEADER = "X-API-Key"
+# Tags of the route groups whose operations name none (a route's own tags win); others: the function's name in words.
+TAGS = {
+    "AuthFunction": "Auth",
+    "IngestFunction": "Ingest",
+    "IngestKeysFunction": "Ingest",
+    "DeadLettersFunction": "Flows",
+    "MobileFunction": "Mobile",
+    "CustomerDeviceFunction": "Customer device",
+    "EstatesAdminFunction": "Admin",
+    "CustomersAdminFunction": "Admin",
+}
 
 _SWAGGER_HTML = """<!doctype html>
 <html lang="en">
@@ -74,10 +87,14 @@ def _version() -> str:
 
 
 class ApiDocs:
-    def __init__(self, functions: Functions, *, title: str = TITLE):
+    """The document and Swagger UI of one HTTP API of the template (``api``, a logical id; default: the main one)."""
+
+    def __init__(self, functions: Functions, *, api: str | None = None, title: str | None = None):
         self.functions = functions
-        self.title = title
+        self.api = api or functions.main_api
+        self.title = title or (TITLE if self.api == functions.main_api else f"Fleetgate {_words(self.api)}")
         self.mismatches: list[str] = []  # template routes without a handler route and vice versa
+        self.collisions: list[str] = []  # component names two route groups define differently
         self._json: bytes | None = None
         self._lock = threading.Lock()
         self._static_dir, self._js, self._css = _assets()
@@ -95,19 +112,24 @@ class ApiDocs:
 
     def _build(self) -> str:
         from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
-        from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+        from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
 
         merge = OpenAPIMerge(
             title=self.title,
             version=_version(),
             on_conflict="warn",
-            security_schemes={"bearerAuth": HTTPBearer(bearerFormat="JWT")},
+            security_schemes={
+                "bearerAuth": HTTPBearer(bearerFormat="JWT", description="POST /api/v1/auth/login's access_token"),
+                "apiKeyAuth": APIKey(**{"in": APIKeyIn.header}, name=API_KEY_HEADER, description="An ingest key"),
+            },
             security=[{"bearerAuth": []}],
         )
         self.mismatches = []
+        self.collisions = []
         components: dict[str, Any] = {}  # every component schema merged so far, by name
         for logical_id, fn in self.functions.stack.functions.items():
-            if not fn.routes:
+            routes = [r for r in fn.routes if r.api == self.api]
+            if not routes:
                 continue
             self.functions.handler(logical_id)  # imports the module as Lambda would
             app = getattr(sys.modules[fn.module], "app", None)
@@ -117,13 +139,19 @@ class ApiDocs:
             schema = app.get_openapi_schema().model_dump(by_alias=True, exclude_none=True, mode="json")
             public = getattr(app, "public_paths", frozenset())
             for path, item in schema.get("paths", {}).items():
-                if not getattr(app, "authenticated", True) or path.rstrip("/") in public:
-                    for method, operation in item.items():
-                        if method in HTTP_METHODS:
-                            operation["security"] = []
-            self.mismatches += _compare(logical_id, fn.routes, schema)
-            merge.add_schema(_distinct_components(schema, logical_id.removesuffix("Function"), components))
-        for problem in self.mismatches:
+                for method, operation in item.items():
+                    if method not in HTTP_METHODS:
+                        continue
+                    operation.setdefault("tags", [tag_of(logical_id)])
+                    if _takes_api_key(operation):
+                        operation["security"] = [{"apiKeyAuth": []}]  # Authorize fills X-API-Key
+                    elif not getattr(app, "authenticated", True) or path.rstrip("/") in public:
+                        operation["security"] = []
+            self.mismatches += _compare(logical_id, routes, schema)
+            merge.add_schema(
+                _distinct_components(schema, logical_id.removesuffix("Function"), components, self.collisions)
+            )
+        for problem in self.mismatches + self.collisions:
             log.warning("%s", problem)
         return merge.get_openapi_json_schema()
 
@@ -142,12 +170,41 @@ class ApiDocs:
         return path.read_bytes(), mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
-def _distinct_components(schema: dict[str, Any], prefix: str, merged: dict[str, Any]) -> dict[str, Any]:
+def _words(logical_id: str) -> str:
+    """``MicroshareApi`` → ``Microshare API``."""
+    name = logical_id.removesuffix("Api")
+    return f"{name} API" if name else logical_id
+
+
+def tag_of(logical_id: str) -> str:
+    """The tag of a function's operations that name none: :data:`TAGS`, else its name in words."""
+    return TAGS.get(logical_id) or re.sub(r"(?<=[a-z])(?=[A-Z])", " ", logical_id.removesuffix("Function"))
+
+
+def _takes_api_key(operation: dict[str, Any]) -> bool:
+    """Whether an operation authenticates by the X-API-Key header; the parameter goes, the security scheme says it."""
+    params = operation.get("parameters", [])
+    kept = [p for p in params if not (p.get("in") == "header" and p.get("name", "").lower() == API_KEY_HEADER.lower())]
+    if len(kept) == len(params):
+        return False
+    operation["parameters"] = kept
+    return True
+
+
+def _distinct_components(
+    schema: dict[str, Any], prefix: str, merged: dict[str, Any], collisions: list[str] | None = None
+) -> dict[str, Any]:
     """``schema`` with each component that another function already defined differently under the same name
-    (two contexts' ``Device``) renamed ``<prefix><name>``, and its references with it: the merge keeps one
-    definition per name, so without this one context's operations would point at the other's model."""
+    (two contexts' ``ErrorBody``) renamed ``<prefix><name>``, and its references with it: the merge keeps one
+    definition per name, so without this one context's operations would point at the other's model. Each such
+    name is reported in ``collisions``: one name per model is the rule (a test holds the document to it), the
+    renaming only keeps the document true meanwhile."""
     own = schema.get("components", {}).get("schemas", {})
     clashes = {name for name, body in own.items() if name in merged and merged[name] != body}
+    if collisions is not None:
+        collisions += [
+            f"{prefix} defines the component {name} unlike an earlier route group" for name in sorted(clashes)
+        ]
     if clashes:
         text = json.dumps(schema)
         for name in clashes:

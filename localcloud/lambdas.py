@@ -33,7 +33,8 @@ class Functions:
         self._handlers: dict[str, Callable[[dict, Any], Any]] = {}
         self._locks = {name: threading.Lock() for name in stack.functions}
         self._import_lock = threading.Lock()
-        self._routes = stack.routes()
+        self.apis = stack.apis  # the HTTP APIs, the main one first
+        self._routes = {api: stack.routes(api) for api in self.apis}
 
     def handler(self, logical_id: str) -> Callable[[dict, Any], Any]:
         if logical_id not in self._handlers:
@@ -60,23 +61,36 @@ class Functions:
         with self._locks[logical_id]:
             return handler(event, LambdaContext(self.stack.physical_name(logical_id), fn.memory, fn.timeout))
 
-    def match(self, method: str, path: str) -> tuple[Route | None, bool]:
-        """The route for ``method path``; the flag says whether the path exists under another method."""
+    def match(self, method: str, path: str, api: str | None = None) -> tuple[Route | None, bool]:
+        """The route for ``method path`` on HTTP API ``api`` (default: the main one); the flag says whether the path
+        exists under another method."""
         path_known = False
-        for route in self._routes:
+        for route in self._routes.get(api or self.main_api, []):
             if route.regex.match(path):
                 path_known = True
                 if route.method in (method.upper(), "ANY"):
                     return route, True
         return None, path_known
 
+    @property
+    def main_api(self) -> str:
+        return self.apis[0] if self.apis else ""
+
     def http(
-        self, method: str, path_and_query: str, headers: dict[str, str] | None = None, body: bytes | str | None = None
+        self,
+        method: str,
+        path_and_query: str,
+        headers: dict[str, str] | None = None,
+        body: bytes | str | None = None,
+        *,
+        api: str | None = None,
     ) -> HttpResponse:
+        """One request to HTTP API ``api`` (a logical id; default: the main one)."""
         path = path_and_query.split("?", 1)[0]
-        route, _ = self.match(method, path)
+        route, _ = self.match(method, path, api)
         if route is None:
             # What API Gateway answers for a request no route matches.
             return HttpResponse(404, {"content-type": "application/json"}, [], b'{"message":"Not Found"}')
-        event = http_event(method, path_and_query, headers=headers, body=body, route=route)
+        api_id = "local" if route.api == self.main_api else route.api.lower()
+        event = http_event(method, path_and_query, headers=headers, body=body, route=route, api_id=api_id)
         return decode_response(self.invoke(route.function, event))

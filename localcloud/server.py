@@ -1,6 +1,7 @@
 """API Gateway's part, over real HTTP: requests → HTTP API v2 events → handlers → responses.
 
-Routes (matched by :class:`localcloud.lambdas.Functions` from template.yaml) answer as API Gateway
+Each HTTP API of template.yaml is served by its own :class:`Gateway` on its own port. Routes (matched by
+:class:`localcloud.lambdas.Functions` from template.yaml) answer as API Gateway
 does: no route is ``404 {"message":"Not Found"}``, an exception escaping a handler is
 ``500 {"message":"Internal Server Error"}`` (the traceback goes to the console, never to the client).
 
@@ -38,12 +39,15 @@ def _json(status: int, body: bytes) -> HttpResponse:
 
 
 class Gateway:
-    """Maps one HTTP request to docs, a Function URL or an API route, and the result to a response."""
+    """One HTTP API of the template (``api``, a logical id; default: the main one): maps one HTTP request to its
+    docs, a Function URL (served with the main API only) or one of its routes, and the result to a response."""
 
-    def __init__(self, functions: Functions, docs: ApiDocs | None = None):
+    def __init__(self, functions: Functions, docs: ApiDocs | None = None, *, api: str | None = None):
         self.functions = functions
         self.docs = docs
-        self.function_urls = {lid for lid, fn in functions.stack.functions.items() if fn.function_url}
+        self.api = api or functions.main_api
+        main = self.api == functions.main_api
+        self.function_urls = {lid for lid, fn in functions.stack.functions.items() if fn.function_url and main}
 
     def function_url_path(self, logical_id: str) -> str:
         return f"{FUNCTION_URL_PREFIX}{logical_id}/"
@@ -57,7 +61,7 @@ class Gateway:
                     return page
             if path.startswith(FUNCTION_URL_PREFIX):
                 return self._function_url(method, target, _merge_headers(headers), body)
-            return self.functions.http(method, target, _merge_headers(headers), body)
+            return self.functions.http(method, target, _merge_headers(headers), body, api=self.api)
         except Exception:
             log.exception("%s %s raised; answering 500 as API Gateway does", method, path)
             return _json(500, INTERNAL_ERROR)

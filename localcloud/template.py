@@ -17,6 +17,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
 LOCAL_PREFIX = "fleetgate-local"
+MAIN_API = "FleetgateApi"  # served on the local cloud's first port (3000), with the Function URLs
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -48,6 +49,7 @@ class Route:
     method: str  # upper case, or ANY
     path: str  # SAM form: /api/v1/devices/{device_id}
     function: str  # logical id
+    api: str = "ServerlessHttpApi"  # the HTTP API's logical id (SAM's implicit API when the event names none)
     regex: re.Pattern[str] = field(repr=False, default=None)  # type: ignore[assignment]
     params: list[str] = field(default_factory=list)
 
@@ -107,6 +109,7 @@ class Stack:
     functions: dict[str, Function] = field(default_factory=dict)
     region: str = "us-east-1"
     account: str = "123456789012"
+    parameter_sources: dict[str, str] = field(default_factory=dict)  # name -> where a non-default value came from
 
     def __post_init__(self) -> None:
         for name, spec in self.template.get("Parameters", {}).items():
@@ -136,6 +139,7 @@ class Stack:
                             method=str(eprops.get("Method", "ANY")).upper(),
                             path=eprops.get("Path", "/{proxy+}"),
                             function=logical_id,
+                            api=_api_id(eprops.get("ApiId")),
                         )
                     )
                 elif kind == "SQS":
@@ -220,9 +224,20 @@ class Stack:
                 return re.sub(r"\$\{([^}!]+)\}", substitute, text)
         return value
 
-    def routes(self) -> list[Route]:
-        routes = [r for fn in self.functions.values() for r in fn.routes]
+    def routes(self, api: str | None = None) -> list[Route]:
+        """The routes of every HTTP API, or of ``api`` (a logical id), most specific first."""
+        routes = [r for fn in self.functions.values() for r in fn.routes if api is None or r.api == api]
         return sorted(routes, key=lambda r: r.specificity)
+
+    @property
+    def apis(self) -> list[str]:
+        """The HTTP APIs routes use, the main one first (:data:`MAIN_API`, or the one with the most routes), then
+        the others in template order. The local cloud serves them on consecutive ports in this order."""
+        declared = list(self.resources_of("AWS::Serverless::HttpApi"))
+        used = [r.api for fn in self.functions.values() for r in fn.routes]
+        apis = [a for a in dict.fromkeys([*declared, *used]) if a in used]
+        main = MAIN_API if MAIN_API in apis else max(apis, key=used.count, default=None)
+        return [main, *(a for a in apis if a != main)] if main else []
 
     # -------------------------------------------------------------- provisioning
     def table_definitions(self) -> dict[str, dict[str, Any]]:
@@ -302,6 +317,13 @@ class Stack:
         for fn in self.functions.values():
             env.update({k: v for k, v in fn.environment.items() if k != "POWERTOOLS_SERVICE_NAME"})
         return env
+
+
+def _api_id(ref: Any) -> str:
+    """The logical id an HttpApi event's ``ApiId`` names (``!Ref X``); SAM's implicit API when there is none."""
+    if isinstance(ref, dict) and "Ref" in ref:
+        return str(ref["Ref"])
+    return str(ref) if ref else "ServerlessHttpApi"
 
 
 def _on_failure_queue(config: Any) -> str | None:

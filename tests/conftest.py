@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import uuid
@@ -20,7 +21,7 @@ from urllib.parse import urlencode
 import botocore.session
 import pytest
 
-from tests.support import RECORDER, SENT_SECRETS, STACK, leaked_secrets, remember_secret, remember_secrets_in
+from tests.support import OBSERVED, RECORDER, SENT_SECRETS, STACK, leaked_secrets, remember_secret, remember_secrets_in
 
 pytest_plugins = ["tests.financing_support"]  # the financing tests' fixtures (fcm, staff, no_secrets_in_logs)
 
@@ -119,7 +120,17 @@ class Reply:
 
 
 class Api:
-    """Drives the functions with real API Gateway v2 events, routed as the HTTP API routes them."""
+    """Drives the functions with real API Gateway v2 events, routed as the HTTP API routes them: the main one, or
+    another HTTP API of the template through :meth:`on` (``api.on("MicroshareApi").call(...)``) or a path that names
+    it (``api.call("GET", "MicroshareApi:/api/v1/devices")``, as route tables key such routes)."""
+
+    http_api: str | None = None  # the HTTP API's logical id; None: the main one
+
+    def on(self, http_api: str) -> Api:
+        """This client, calling HTTP API ``http_api`` (a logical id of template.yaml)."""
+        other = copy.copy(self)
+        other.http_api = http_api
+        return other
 
     def __init__(self) -> None:
         import boto3
@@ -161,10 +172,14 @@ class Api:
         remember_secrets_in(form)
         remember_secret(token)
         remember_secret(next((v for k, v in hdrs.items() if k.lower() == "x-api-key"), None))
+        http_api, path = _on_api(path, self.http_api)
         target = path + ("?" + urlencode(query) if query else "")
         RECORDER.calls.clear()
-        resp = self.functions.http(method, target, hdrs, body)
+        resp = self.functions.http(method, target, hdrs, body, api=http_api)
         calls = list(RECORDER.calls)
+        route, _ = self.functions.match(method, path, http_api)
+        if route is not None:
+            OBSERVED.add((route.api, route.method, route.path, resp.status))
         if streams:  # False: leave the records on the streams, for a test to deliver several at once
             self.deliver_streams()
         reply = Reply(resp.status, resp.headers, resp.json() if resp.body else None, calls)
@@ -193,6 +208,14 @@ class Api:
         login = self.call("POST", "/api/v1/auth/login", form={"username": email, "password": password})
         assert login.status == 200, login.body
         return {"email": email, "username": username, "password": password, "token": login.body["access_token"]}
+
+
+def _on_api(path: str, http_api: str | None) -> tuple[str | None, str]:
+    """``MicroshareApi:/api/v1/devices`` (a route table's key, tests.support.route_path) → that API and its path."""
+    name, sep, rest = path.partition(":")
+    if sep and rest.startswith("/") and not name.startswith("/"):
+        return name, rest
+    return http_api, path
 
 
 @pytest.fixture

@@ -43,6 +43,7 @@ class Answer:
     delay: float = 0.0  # seconds before the status line
     trickle: float = 0.0  # seconds between single bytes of the body (a slow drip)
     drop: bool = False  # close the connection without answering
+    headers: dict[str, str] = field(default_factory=dict)  # more response headers (Retry-After, ...)
 
     @classmethod
     def json(cls, status: int, value: Any, **kwargs: Any) -> Answer:
@@ -178,6 +179,8 @@ class FakeServer:
             handler.send_response(answer.status)
             handler.send_header("Content-Type", answer.content_type)
             handler.send_header("Content-Length", str(len(answer.body)))
+            for name, value in answer.headers.items():
+                handler.send_header(name, value)
             handler.end_headers()
             if answer.trickle:
                 for i in range(len(answer.body)):

@@ -1,6 +1,7 @@
 """Helpers shared by the tests (import them from here, never from conftest.py, which pytest loads itself)."""
 
 import uuid
+from typing import Any
 
 from localcloud.template import stack as _load_stack
 
@@ -53,6 +54,17 @@ SECRET_FIELDS = frozenset(
     }
 )
 SENT_SECRETS: set[str] = set()  # cleared before each test; anything shorter than 8 characters is not scanned for
+
+
+# Every (HTTP API, method, template path, status) that an ``api.call`` of this session answered: what the handler tests
+# observe, which tests/test_zz_documented_responses.py holds the OpenAPI documents to.
+OBSERVED: set[tuple[str, str, str, int]] = set()
+
+
+def route_path(route: Any) -> str:
+    """A template route's path as the route tables of the tests key it: its path on the main HTTP API, and
+    ``<ApiLogicalId>:<path>`` on another one (``MicroshareApi:/api/v1/devices``), which ``api.call`` routes there."""
+    return route.path if route.api == STACK.apis[0] else f"{route.api}:{route.path}"
 
 
 def remember_secret(value: object) -> None:

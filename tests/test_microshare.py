@@ -16,8 +16,14 @@ from fleetgate.core import settings
 from tests.fakes import DEFAULT_ID, TRAP, Answer
 from tests.support import token_for
 
-P = "/api/v1/microshare"
+P = "/api/v1"
 ROD = ["Acme", "Leeds", "Hall", "ACME-09", "Internal", "Bait/Lured"]
+
+
+@pytest.fixture
+def api(api):
+    """The Microshare API (its own HTTP API, the contract's paths); ``api.on("FleetgateApi")`` is the main one."""
+    return api.on("MicroshareApi")
 
 
 @pytest.fixture
@@ -61,13 +67,13 @@ def test_given_no_token_when_calling_a_protected_route_then_401(api, microshare,
 
 
 def test_given_no_token_when_calling_health_routes_then_they_answer(api, microshare):
-    health = api.call("GET", f"{P}/health")
+    health = api.call("GET", "/health")
     assert health.status == 200 and health.body["status"] == "healthy" and health.body["service"] == "microshare-erp"
-    upstream = api.call("GET", f"{P}/health/microshare")
+    upstream = api.call("GET", "/health/microshare")
     assert upstream.status == 200
     assert upstream.body["status"] == "healthy" and upstream.body["cluster_count"] == 3
     assert upstream.body["authentication"] == "valid" and upstream.body["response_time_ms"] > 0
-    platform = api.call("GET", "/health")
+    platform = api.on("FleetgateApi").call("GET", "/health")
     assert platform.status == 200 and platform.body["status"] == "healthy" and platform.body["service"] == "fleetgate"
     assert platform.ddb_calls == [] and health.ddb_calls == []
 
@@ -84,7 +90,7 @@ def test_given_microshare_credentials_when_logging_in_then_a_token_the_microshar
     assert (status.body["token_source"], status.body["user_id"]) == ("microshare", f"microshare:{microshare.username}")
     assert api.call("GET", f"{P}/devices", token=token).status == 200
     # ...and only those: the device manager refuses it
-    assert api.call("GET", "/api/v1/devices", token=token).status == 401
+    assert api.on("FleetgateApi").call("GET", "/api/v1/devices", token=token).status == 401
 
 
 def test_given_wrong_microshare_password_when_logging_in_then_401(api, microshare):
@@ -129,19 +135,26 @@ def test_given_token_revoked_upstream_when_calling_then_one_reauthentication_and
     assert (microshare.count("auth"), microshare.refused) == (2, 1)
 
 
-def test_given_upstream_refusing_every_token_when_calling_then_502_after_exactly_one_retry(api, microshare, user):
+def test_given_upstream_refusing_every_token_when_calling_then_401_after_exactly_one_retry(api, microshare, user):
     microshare.fail(Answer.json(401, {"error": "nope"}), path="/device/", times=10)
     reply = api.call("GET", f"{P}/devices/discovery", token=user["token"])
-    assert (reply.status, reply.body) == (502, {"detail": "Microshare API refused the service token"})
+    assert (reply.status, reply.body) == (
+        401,
+        {"error": "Authentication Error", "detail": "Microshare API refused the service token"},
+    )
+    assert "www-authenticate" not in reply.headers  # the caller's own credentials are not in question
     assert (microshare.count("auth"), microshare.count("discover")) == (2, 2)
 
 
-def test_given_wrong_service_password_when_calling_then_502(api, microshare, user, monkeypatch):
+def test_given_wrong_service_password_when_calling_then_the_contracts_401(api, microshare, user, monkeypatch):
     monkeypatch.setenv("MICROSHARE_PASSWORD", "wrong")
     settings.reset()
     reply = api.call("GET", f"{P}/devices", token=user["token"])
-    assert (reply.status, reply.body) == (502, {"detail": "Microshare rejected the configured credentials"})
-    health = api.call("GET", f"{P}/health/microshare")
+    assert (reply.status, reply.body) == (
+        401,
+        {"error": "Authentication Error", "detail": "Microshare rejected the configured credentials"},
+    )
+    health = api.call("GET", "/health/microshare")
     assert health.status == 503 and health.body["authentication"] == "invalid"
 
 
@@ -170,24 +183,69 @@ def test_given_any_call_when_logging_then_no_password_or_token_is_logged(api, mi
 
 # ------------------------------------------------------------------ upstream failures
 @pytest.mark.parametrize(
-    "answer, status, detail",
+    "answer, times, status, detail",
     [
-        (Answer.json(500, {"error": "boom"}), 502, "Microshare API returned error 500"),
-        (Answer.json(403, {"error": "forbidden"}), 502, "Microshare API returned error 403"),
-        (Answer(200, b"<html>", content_type="text/html"), 502, "Microshare API returned an invalid response"),
-        (Answer.json(200, {"objs": "nope"}), 502, "Microshare API returned an invalid response"),
-        (Answer.json(200, {"objs": []}, delay=2), 504, "Microshare API did not respond in time"),
-        (Answer(200, drop=True), 502, "Could not connect to Microshare API"),
+        (Answer.json(500, {"error": "boom"}), 9, 502, "Microshare API returned error 500"),
+        (Answer.json(403, {"error": "forbidden"}), 1, 502, "Microshare API returned error 403"),
+        (Answer(200, b"<html>", content_type="text/html"), 1, 502, "Microshare API returned an invalid response"),
+        (Answer.json(200, {"objs": "nope"}), 1, 502, "Microshare API returned an invalid response"),
+        (Answer.json(200, {"objs": []}, delay=2), 1, 504, "Microshare API did not respond in time"),
+        (Answer(200, drop=True), 9, 502, "Could not connect to Microshare API"),
     ],
 )
 def test_given_upstream_failure_when_listing_devices_then_clear_gateway_error(
-    api, microshare, user, answer, status, detail
+    api, microshare, user, answer, times, status, detail
 ):
-    microshare.fail(answer, method="GET", path="/device/")
+    microshare.fail(answer, method="GET", path="/device/", times=times)
     started = time.monotonic()
     reply = api.call("GET", f"{P}/devices", token=user["token"])
     assert (reply.status, reply.body) == (status, {"detail": detail})
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 2.5
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [Answer.json(503, {"error": "busy"}), Answer.json(429, {"error": "slow down"}), Answer(200, drop=True)],
+    ids=["503", "429", "dropped"],
+)
+def test_given_a_passing_upstream_failure_when_reading_then_retried_with_backoff_and_200(api, microshare, user, answer):
+    microshare.fail(answer, method="GET", path="/device/", times=2)
+    reply = api.call("GET", f"{P}/devices", token=user["token"])
+    assert reply.status == 200 and len(reply.body["items"]) == 6
+    assert microshare.count("discover") == 3  # two failures, then the answer
+
+
+def test_given_an_upstream_that_keeps_failing_when_reading_then_four_attempts_at_most(api, microshare, user):
+    microshare.fail(Answer.json(502, {"error": "down"}), method="GET", path="/device/", times=50)
+    reply = api.call("GET", f"{P}/devices/discovery", token=user["token"])
+    assert (reply.status, reply.body) == (502, {"detail": "Microshare API returned error 502"})
+    assert microshare.count("discover") == 4
+
+
+def test_given_a_429_with_retry_after_beyond_the_cap_when_reading_then_not_retried(api, microshare, user):
+    microshare.fail(Answer(429, b"{}", headers={"Retry-After": "60"}), method="GET", path="/device/", times=5)
+    started = time.monotonic()
+    reply = api.call("GET", f"{P}/devices/discovery", token=user["token"])
+    assert reply.status == 502 and microshare.count("discover") == 1
+    assert time.monotonic() - started < 1.5
+
+
+def test_given_little_time_left_in_the_request_when_an_upstream_call_fails_then_no_retry(
+    api, microshare, user, monkeypatch
+):
+    # A function whose timeout leaves no room after the first failure (the request's deadline is the function's
+    # remaining time less a second): the failure is answered at once, no retry is attempted.
+    monkeypatch.setattr(api.functions.stack.functions["MicroshareFunction"], "timeout", 1.2)
+    microshare.fail(Answer.json(503, {"error": "busy"}), method="GET", path="/device/", times=5)
+    reply = api.call("GET", f"{P}/devices/discovery", token=user["token"])
+    assert reply.status == 502 and microshare.count("discover") == 1
+
+
+def test_given_a_put_failing_once_under_the_lease_when_updating_then_replayed_and_applied(api, microshare, user):
+    microshare.fail(Answer.json(503, {"error": "busy"}), method="PUT", path="/device/", times=1)
+    reply = api.call("PUT", f"{P}/devices/a-1", token=user["token"], json_body={"status": "maintenance"})
+    assert reply.status == 200 and reply.body["status"] == "maintenance"
+    assert microshare.count("put") == 2
 
 
 def test_given_upstream_down_when_calling_then_502_and_health_says_unreachable(api, microshare, user, monkeypatch):
@@ -195,7 +253,7 @@ def test_given_upstream_down_when_calling_then_502_and_health_says_unreachable(a
     settings.reset()
     reply = api.call("GET", f"{P}/devices", token=user["token"])
     assert (reply.status, reply.body) == (502, {"detail": "Could not connect to Microshare API"})
-    health = api.call("GET", f"{P}/health/microshare")
+    health = api.call("GET", "/health/microshare")
     assert health.status == 503
     assert (health.body["status"], health.body["microshare_api"]) == ("unhealthy", "unreachable")
 
@@ -215,7 +273,7 @@ def test_given_missing_setting_when_calling_then_500_configuration_error(
     settings.reset()
     reply = api.call("GET", f"{P}/devices", token=user["token"])
     assert (reply.status, reply.body) == (500, {"detail": message})
-    health = api.call("GET", f"{P}/health/microshare")
+    health = api.call("GET", "/health/microshare")
     assert health.status == 503 and health.body["microshare_api"] == "not_configured"
 
 
@@ -379,12 +437,64 @@ def test_given_gateway_when_creating_then_it_goes_to_the_gateway_cluster(api, mi
     assert len(microshare.devices_in("gw-golden")) == 2
 
 
+def test_given_the_contracts_gateway_example_without_device_type_when_creating_then_a_gateway(api, microshare, user):
+    body = {
+        "id": "AA-BB-CC-DD-EE-FF-00-07",
+        "meta": {"location": ["Golden Crust", "Manchester", "Roof", "South mast"]},
+        "status": "active",
+        "guid": "gateway-identifier-7",
+    }
+    reply = api.call("POST", f"{P}/devices", token=user["token"], json_body=body)
+    assert reply.status == 201, reply.body
+    assert (reply.body["device_type"], reply.body["cluster_id"]) == ("gateway", "gw-golden")
+    assert "gateway-identifier-7" in _guids(microshare, "gw-golden")
+
+
+def test_given_a_device_created_undashed_when_reading_updating_deleting_by_either_form_then_found(
+    api, microshare, user
+):
+    created = api.call(
+        "POST", f"{P}/devices", token=user["token"], json_body={"id": "58a0cb000011f85e", "meta": {"location": ROD}}
+    )
+    assert created.status == 201 and created.body["id"] == "58-A0-CB-00-00-11-F8-5E"
+    for form in ("58A0CB000011F85E", "58-a0-cb-00-00-11-f8-5e", "58:A0:CB:00:00:11:F8:5E"):
+        got = api.call("GET", f"{P}/devices/{form}", token=user["token"])
+        assert (got.status, got.body["guid"]) == (200, created.body["guid"])
+    updated = api.call("PUT", f"{P}/devices/58A0CB000011F85E", token=user["token"], json_body={"status": "active"})
+    assert (updated.status, updated.body["status"]) == (200, "active")
+    assert api.call("DELETE", f"{P}/devices/58A0CB000011F85E", token=user["token"]).status == 204
+    assert created.body["guid"] not in _guids(microshare, "trap-acme")
+
+
+def test_given_ids_stored_upstream_in_another_form_when_updating_then_only_the_changed_device_is_touched(
+    api, microshare, user
+):
+    with microshare.lock:  # written upstream by another tool: undashed, lower case
+        devices = microshare.clusters["trap-acme"]["data"]["devices"]
+        devices[0]["id"], devices[1]["id"] = "58a0cb0000110001", "58a0cb0000110002"
+    first_guid = devices[0]["guid"]
+    reply = api.call(
+        "PUT",
+        f"{P}/devices/58-A0-CB-00-00-11-00-01",
+        token=user["token"],
+        json_body={"id": "58A0CB0000110001", "status": "maintenance"},  # the same DevEUI, written otherwise
+    )
+    assert reply.status == 200 and reply.body["guid"] == first_guid
+    after = microshare.devices_in("trap-acme")
+    assert [after[0]["id"], after[1]["id"]] == ["58a0cb0000110001", "58a0cb0000110002"]
+    assert after[0]["status"] == "maintenance"
+
+
 @pytest.mark.parametrize(
     "body, message",
     [
         (
-            {"meta": {"location": ["Acme", "Leeds", "Hall", "ACME-09"]}},
+            {"device_type": "rodent_sensor", "meta": {"location": ["Acme", "Leeds", "Hall", "ACME-09"]}},
             "A rodent sensor needs a location of exactly 6 elements, not 4",
+        ),
+        (
+            {"meta": {"location": ["Acme", "Leeds", "Hall", "ACME-09", "Internal"]}},
+            "A rodent sensor needs a location of exactly 6 elements, not 5",
         ),
         (
             {"device_type": "gateway", "meta": {"location": ROD}},

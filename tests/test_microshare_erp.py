@@ -12,7 +12,7 @@ from fleetgate.core import settings
 from tests.fakes import DEFAULT_ID, FakeOdoo, odoo_product
 from tests.support import token_for
 
-P = "/api/v1/microshare"
+P = "/api/v1"
 
 POINTS = [  # three mapped (ERP-001, ERP-002, ACME-01), two unmapped with a cluster, one whose customer has none
     {"id": "1", "reference": "ERP-001", "customer": "Golden Crust", "site": "Manchester", "area": "Flour Store"},
@@ -30,6 +30,12 @@ POINTS = [  # three mapped (ERP-001, ERP-002, ACME-01), two unmapped with a clus
     },
     {"id": "6", "reference": "ZED-1", "customer": "Zed", "site": "Oslo", "area": "Hall"},
 ]
+
+
+@pytest.fixture
+def api(api):
+    """The Microshare API (its own HTTP API, the contract's paths); ``api.on("FleetgateApi")`` is the main one."""
+    return api.on("MicroshareApi")
 
 
 @pytest.fixture

@@ -53,7 +53,8 @@ def wsgi(gateway: Any):
 
 
 @pytest.fixture
-def fuzz_app(api, microshare, monkeypatch):
+def fuzz_apps(api, microshare, monkeypatch):
+    """Each HTTP API of the template (logical id) as a WSGI app: the local cloud's gateway for it."""
     from localcloud.docs import ApiDocs
     from localcloud.server import Gateway
 
@@ -61,19 +62,21 @@ def fuzz_app(api, microshare, monkeypatch):
         monkeypatch.setenv("MOBIVISOR_API_URL", mobivisor.url)
         monkeypatch.setenv("MOBIVISOR_API_TOKEN", "t")
         fleetgate_settings.reset()
-        yield wsgi(Gateway(api.functions, ApiDocs(api.functions)))
+        f = api.functions
+        yield {name: wsgi(Gateway(f, ApiDocs(f, api=name), api=name)) for name in f.apis}
 
 
-def _document() -> dict[str, Any]:
-    """The merged document, built at collection (it imports every function module; no AWS call)."""
+def _document(api: str) -> dict[str, Any]:
+    """The merged document of one HTTP API, built at collection (it imports the function modules; no AWS call)."""
     from localcloud.docs import ApiDocs
     from localcloud.lambdas import Functions
 
-    return ApiDocs(Functions(STACK)).openapi()
+    return ApiDocs(Functions(STACK), api=api).openapi()
 
 
 # Loaded eagerly: schemathesis' lazy loader (from_fixture) does not run under pytest 9.
-schema = schemathesis.openapi.from_dict(_document())
+schema = schemathesis.openapi.from_dict(_document("FleetgateApi"))
+microshare_schema = schemathesis.openapi.from_dict(_document("MicroshareApi"))
 
 
 @pytest.fixture
@@ -82,25 +85,42 @@ def tokens(api):
     return [api.register()["token"], api.register(admin=True)["token"]]
 
 
-@schema.parametrize()
-@settings(
+FUZZ_SETTINGS = settings(
     max_examples=EXAMPLES,
     deadline=None,
     derandomize=True,
     suppress_health_check=list(HealthCheck),
     database=None,
 )
-def test_given_generated_requests_when_sent_then_no_5xx_and_answers_match_the_document(case, fuzz_app, tokens):
+
+
+def _send(case: Any, app: Any, tokens: list[str]) -> None:
     if not _STARTED:
         _STARTED.append(time.monotonic())
     if time.monotonic() - _STARTED[0] > BUDGET_SECONDS:
         SENT["skipped"] += 1
         return
-    SENT["operations"].add(f"{case.operation.method.upper()} {case.operation.path}")
+    SENT["operations"].add(
+        f"{case.operation.method.upper()} {case.operation.schema.raw_schema['info']['title']} {case.operation.path}"
+    )
     for token in tokens:
         SENT["requests"] += 1
-        response = case.call_and_validate(app=fuzz_app, headers={"Authorization": f"Bearer {token}"}, checks=CHECKS)
+        response = case.call_and_validate(app=app, headers={"Authorization": f"Bearer {token}"}, checks=CHECKS)
         SENT["statuses"][response.status_code] = SENT["statuses"].get(response.status_code, 0) + 1
+
+
+@schema.parametrize()
+@FUZZ_SETTINGS
+def test_given_generated_requests_when_sent_then_no_5xx_and_answers_match_the_document(case, fuzz_apps, tokens):
+    _send(case, fuzz_apps["FleetgateApi"], tokens)
+
+
+@microshare_schema.parametrize()
+@FUZZ_SETTINGS
+def test_given_generated_requests_to_the_microshare_api_then_no_5xx_and_answers_match_its_document(
+    case, fuzz_apps, tokens
+):
+    _send(case, fuzz_apps["MicroshareApi"], tokens)
 
 
 @pytest.fixture(scope="module", autouse=True)

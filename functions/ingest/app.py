@@ -35,6 +35,7 @@ def _raw_body() -> bytes:
         401: {"description": "Missing or invalid X-API-Key"},
         413: {"description": "The body is larger than 128 KiB"},
         415: {"description": "Not JSON (protobuf: choose JSON in ChirpStack)"},
+        503: {"description": "DynamoDB could not serve its reads now (throttled); ChirpStack does not retry"},
     },
 )
 def ingest_chirpstack(event: EventParam = None, x_api_key: ApiKey = None) -> Response[IngestResult]:

@@ -32,7 +32,16 @@ def update_user(user_id: str, payload: UserUpdate) -> UserOut:
     return service.update_user(app.principal, user_id, payload)
 
 
-@app.delete("/api/v1/users/<user_id>", responses={204: {"description": "User deleted"}})
+@app.delete(
+    "/api/v1/users/<user_id>",
+    responses={
+        204: {"description": "User deleted"},
+        409: {
+            "description": "An admin cannot delete their own account",
+            "example": {"detail": "You cannot delete your own account"},
+        },
+    },
+)
 def delete_user(user_id: str) -> Response[None]:
     service.delete_user(app.principal, user_id)
     return Response(204)

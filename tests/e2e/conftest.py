@@ -9,20 +9,22 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
 
-from localcloud.net import free_port
 from localcloud.template import ROOT
+from tests.support import STACK
 
 
 def cli_environment() -> dict[str, str]:
-    """The developer's shell, minus what the test session adds: the local cloud must use its own secret."""
+    """The developer's shell, minus what the test session adds (the template's environment, secrets): the local
+    cloud must use its own secret and take its settings from the template, its parameters and the real shell."""
     env = dict(os.environ)
-    for var in ("JWT_SECRET", "JWT_SECRET_ARN", "STAGE"):
+    session = ("JWT_SECRET", "JWT_SECRET_ARN", "STAGE", "INGEST_KEY_SECRET", "RATE_LIMITS_TABLE")
+    for var in (*session, *STACK.environment()):
         env.pop(var, None)
     return env
 
@@ -41,10 +43,11 @@ def run_cli(*args: str, timeout: float = 60, **kwargs) -> subprocess.CompletedPr
 
 @dataclass
 class RunningCloud:
-    url: str
+    url: str  # the main HTTP API's
     data_dir: Path
     process: subprocess.Popen[bytes]
     log: Path
+    apis: dict[str, str] = field(default_factory=dict)  # every HTTP API's URL, by logical id
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -61,30 +64,33 @@ class RunningCloud:
         return self.process.returncode
 
 
-def start_cloud(data_dir: Path, *extra: str, timeout: float = 90) -> RunningCloud:
-    port = free_port()
+def start_cloud(
+    data_dir: Path, *extra: str, timeout: float = 90, env: dict[str, str] | None = None, demo: bool = False
+) -> RunningCloud:
+    """``serve --port 0`` (every HTTP API on a free port), ready once state.json names them and the main API answers.
+    ``env``: variables added to the shell it starts from; ``demo``: seed the demo (else ``--no-demo``)."""
+    extra = extra if demo else (*extra, "--no-demo")
     data_dir.mkdir(parents=True, exist_ok=True)
     log = data_dir / "serve.log"
     with log.open("wb") as sink:  # a file, not a pipe nobody reads, which would fill and block the server
         process = subprocess.Popen(
-            [sys.executable, "-m", "localcloud", "serve", "--port", str(port), "--data-dir", str(data_dir), *extra],
+            [sys.executable, "-m", "localcloud", "serve", "--port", "0", "--data-dir", str(data_dir), *extra],
             cwd=ROOT,
-            env=cli_environment(),
+            env={**cli_environment(), **(env or {})},
             stdout=sink,
             stderr=subprocess.STDOUT,
         )
-    cloud = RunningCloud(f"http://127.0.0.1:{port}", data_dir, process, log)
+    cloud = RunningCloud("", data_dir, process, log)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"the local cloud exited with {process.returncode}:\n{cloud.output()}")
         try:
-            if (
-                httpx.get(f"{cloud.url}/openapi.json", timeout=2).status_code == 200
-                and (data_dir / "state.json").exists()
-            ):
+            state = state_of(data_dir)
+            cloud.url, cloud.apis = state["api_url"], state["apis"]
+            if httpx.get(f"{cloud.url}/openapi.json", timeout=2).status_code == 200:
                 return cloud
-        except httpx.TransportError:
+        except (FileNotFoundError, ValueError, KeyError, httpx.TransportError):
             pass
         time.sleep(0.2)
     cloud.stop()

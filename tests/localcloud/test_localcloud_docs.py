@@ -15,14 +15,17 @@ def docs() -> ApiDocs:
     return ApiDocs(Functions(stack()))
 
 
-def test_given_every_function_when_merging_then_one_document_covers_every_template_route(docs):
-    document = docs.openapi()
+@pytest.mark.parametrize(
+    "api, title", [("FleetgateApi", "Fleetgate API"), ("MicroshareApi", "Fleetgate Microshare API")]
+)
+def test_given_each_http_api_when_merging_then_its_own_document_covers_exactly_its_template_routes(docs, api, title):
+    own = ApiDocs(docs.functions, api=api)
+    document = own.openapi()
 
-    assert document["info"]["title"] == "Fleetgate API"
+    assert document["info"]["title"] == title
     operations = {(m.upper(), p) for p, item in document["paths"].items() for m in item}
-    template_routes = {(r.method, r.path) for r in docs.functions.stack.routes()}
-    assert template_routes <= operations
-    assert docs.mismatches == []  # every app route is wired in template.yaml, and the reverse
+    assert operations == {(r.method, r.path) for r in docs.functions.stack.routes(api)}
+    assert own.mismatches == []  # every app route is wired in template.yaml, and the reverse
 
 
 def test_given_the_merged_document_when_reading_models_then_requests_and_responses_reference_component_schemas(docs):
@@ -44,7 +47,17 @@ def test_given_public_and_protected_routes_when_merging_then_bearer_auth_applies
         "type": "http",
         "scheme": "bearer",
         "bearerFormat": "JWT",
+        "description": "POST /api/v1/auth/login's access_token",
     }
+    assert document["components"]["securitySchemes"]["apiKeyAuth"] == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+        "description": "An ingest key",
+    }
+    ingest = document["paths"]["/api/v1/ingest/chirpstack"]["post"]
+    assert ingest["security"] == [{"apiKeyAuth": []}]  # Authorize fills the header; no parameter asks for it
+    assert "x-api-key" not in [p["name"].lower() for p in ingest.get("parameters", [])]
     assert document["security"] == [{"bearerAuth": []}]
     assert document["paths"]["/api/v1/auth/login"]["post"]["security"] == []
     assert document["paths"]["/api/v1/auth/register"]["post"]["security"] == []
@@ -80,21 +93,13 @@ def test_given_a_route_missing_from_the_template_when_comparing_then_it_is_repor
     )
 
 
-def test_given_two_contexts_with_a_model_of_the_same_name_when_merging_then_each_keeps_its_own():
-    """devices.Device and microshare.Device: each route group's operations point at their own model."""
-    import os
+def test_given_two_contexts_with_a_path_of_the_same_name_when_documenting_then_each_api_shows_its_own_model(docs):
+    """GET /api/v1/devices/{device_id} is the device manager's on the main API and Microshare's on its own."""
 
-    os.environ.setdefault("JWT_SECRET", "x" * 32)
-    from localcloud.docs import ApiDocs
-    from localcloud.lambdas import Functions
-    from localcloud.template import stack
+    def model(api: str | None, path: str) -> dict:
+        document = ApiDocs(docs.functions, api=api).openapi()
+        answer = document["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        return document["components"]["schemas"][answer["$ref"].rsplit("/", 1)[1]]
 
-    document = ApiDocs(Functions(stack())).openapi()
-    schemas = document["components"]["schemas"]
-
-    def model(path: str, method: str, status: str) -> dict:
-        ref = document["paths"][path][method]["responses"][status]["content"]["application/json"]["schema"]["$ref"]
-        return schemas[ref.rsplit("/", 1)[1]]
-
-    assert "dev_eui" in model("/api/v1/devices/{device_id}", "get", "200")["properties"]
-    assert "cluster_id" in model("/api/v1/microshare/devices/{device_id}", "get", "200")["properties"]
+    assert "dev_eui" in model(None, "/api/v1/devices/{device_id}")["properties"]
+    assert "cluster_id" in model("MicroshareApi", "/api/v1/devices/{device_id}")["properties"]

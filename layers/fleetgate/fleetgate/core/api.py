@@ -346,9 +346,13 @@ class FleetgateResolver(APIGatewayHttpResolver):
 
         public = not self.authenticated or path.rstrip("/") in self.public_paths
         declared = re.sub(r"\{(\w+)\}", r"<\1>", path)
+        need = None if public else self.permissions.get(f"{method} {declared}", self.permission)
+        if "204" in responses:  # No Content: no body, whatever the handler's return annotation says
+            responses["204"] = {"description": responses["204"].get("description", "No Content")}
+        operation["description"] = f"{operation.get('description') or ''}\n\n{_who(operation, public, need)}".strip()
         if not public:
             add(401, "Missing, invalid, expired or revoked token")
-            if self.permissions.get(f"{method} {declared}", self.permission):
+            if need:
                 add(403, "The caller lacks the permission this route needs")
         if "{" in path:
             add(404, "Not found (or another user's)")
@@ -374,7 +378,9 @@ class FleetgateResolver(APIGatewayHttpResolver):
         **kwargs: Any,
     ) -> Any:
         """Error statuses a route declares without a body get the family's error body (Powertools would give
-        them the route's success model); a route that declares only errors still documents its 200."""
+        them the route's success model), with the answer's ``example`` when it gives one; a route that declares only
+        errors still documents its 200. Without a summary or description, the handler's docstring (or name) gives
+        them."""
         error = self.style.error_content()
         declared = {
             status: ({**answer, "content": error} if status >= 400 and "content" not in answer else answer)
@@ -382,9 +388,32 @@ class FleetgateResolver(APIGatewayHttpResolver):
         }
         if declared and not any(200 <= status < 300 for status in declared):
             declared[200] = {"description": "Successful Response"}  # Powertools gives it the route's return model
-        return super().route(
-            rule, method, cors, compress, cache_control, summary, description, declared or None, *args, **kwargs
-        )
+        for status, answer in (responses or {}).items():  # an error's "example" (a spec's body) goes with its schema
+            if "example" in answer and status in declared:
+                media = declared[status]["content"]["application/json"]
+                declared[status] = {
+                    **{k: v for k, v in declared[status].items() if k != "example"},
+                    "content": {"application/json": {**media, "example": answer["example"]}},
+                }
+        register = super().route
+
+        def decorator(func: Any) -> Any:
+            # Without a summary, Powertools repeats the path ("GET /api/v1/devices"): the handler's docstring says more.
+            line, rest = _summary_and_description(func)
+            return register(
+                rule,
+                method,
+                cors,
+                compress,
+                cache_control,
+                summary or line,
+                description or rest,
+                declared or None,
+                *args,
+                **kwargs,
+            )(func)
+
+        return decorator
 
     def _requirement(self, event: Mapping[str, Any]) -> str | None:
         if not self.permissions:
@@ -395,6 +424,37 @@ class FleetgateResolver(APIGatewayHttpResolver):
             if route.method == method and route.rule.match(path):
                 return self.permissions.get(f"{method} {route.path}", self.permission)
         return self.permission
+
+
+def _who(operation: Mapping[str, Any], public: bool, need: str | None) -> str:
+    """Who may call an operation, in a sentence of its description."""
+    places = (
+        (p.get("name", "").lower(), getattr(p.get("in"), "value", p.get("in"))) for p in operation.get("parameters", [])
+    )
+    headers = {name for name, place in places if place == "header"}
+    if "x-api-key" in headers:
+        return "Authenticated by an ingest key in the X-API-Key header."
+    if public:
+        return "No token needed."
+    if need == ADMIN:
+        return "Needs a bearer token of an account with the admin role."
+    if need:
+        return f"Needs a bearer token with the `{need}` permission (an admin holds every permission)."
+    return "Needs a bearer token."
+
+
+def _summary_and_description(func: Any) -> tuple[str, str | None]:
+    """An operation's one-line summary and short description, from its handler: the docstring's first sentence
+    and the rest of it; without a docstring, the handler's name in words (``list_devices`` → "List devices")."""
+    doc = " ".join((func.__doc__ or "").split())
+    if not doc:
+        return func.__name__.strip("_").replace("_", " ").capitalize(), None
+    first, _, rest = doc.partition(". ")
+    first = first.rstrip(".")
+    if len(first) > 80 and ": " in first:  # "Upload the points (...): a JSON list or CSV ..." → the part before ":"
+        first, _, more = first.partition(": ")
+        rest = f"{more[:1].upper()}{more[1:]}. {rest}".strip()
+    return first, rest.strip() or None
 
 
 def _render(style: ErrorStyle, exc: DomainError) -> tuple[int, dict[str, Any], dict[str, str]]:

@@ -36,6 +36,25 @@ def deadline(seconds: float) -> Iterator[None]:
         _state.deadline = previous
 
 
+def time_left() -> float | None:
+    """Seconds until this thread's innermost :func:`deadline` (never below 0), or None outside any: a caller that may
+    try again (an upstream retry) checks there is room for it."""
+    at = getattr(_state, "deadline", None)
+    return None if at is None else max(0.0, at - time.monotonic())
+
+
+@contextlib.contextmanager
+def request_deadline(context: Any, margin: float = 1.0) -> Iterator[None]:
+    """Bound a Lambda invocation's upstream calls by the time it has left (``context.get_remaining_time_in_millis()``)
+    less ``margin`` seconds, so a slow upstream or its retries end in the route's own 504 before Lambda's timeout."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        yield
+        return
+    with deadline(max(0.0, remaining() / 1000 - margin)):
+        yield
+
+
 def _clamp(timeout: float | None, error: type[Exception]) -> float | None:
     at = getattr(_state, "deadline", None)
     if at is None:

@@ -9,7 +9,7 @@ from fleetgate.core.settings import get_microshare_settings
 from fleetgate.microshare import client as upstream
 from fleetgate.microshare.schemas import AuthStatus, LoginRequest, LoginToken, UpstreamSession
 
-AUDIENCE = "microshare"  # tokens issued by POST /api/v1/microshare/auth/login
+AUDIENCE = "microshare"  # tokens issued by the Microshare API's POST /api/v1/auth/login
 READ, WRITE = "microshare:read", "microshare:write"  # what the routes need (functions/microshare/app.py)
 
 

@@ -12,11 +12,20 @@ memory across invocations and fetched again shortly before ``expires_in`` runs o
 API means the token went bad early: the client authenticates once more and retries once. Every call has
 a true deadline of API_TIMEOUT. Credentials and tokens are never logged (the auth URL carries the password
 in its query, so URLs are never logged either).
+
+Retries (the contract's "exponential backoff"): a call that may safely happen twice - a read, the token request,
+and the PUT of a cluster made under its write lease (see :mod:`~fleetgate.microshare.writes`: no other writer
+between, and the same whole-cluster body replayed writes the same thing) - is tried again on a 429 or 5xx answer
+or a refused or broken connection, after a pause drawn from ``[0, 0.1 * 2**n]`` s (full jitter; at most 2 s, or
+the 429's Retry-After), at most :data:`MAX_ATTEMPTS` times in all, and only while the request's deadline
+(:func:`fleetgate.core.http.time_left`) leaves room for the pause and another attempt. A call with no answer in
+time is not tried again: its deadline was the caller's whole wait.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 from collections.abc import Sequence
@@ -24,13 +33,17 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from fleetgate.core.errors import BadGateway, ConfigurationError, GatewayTimeout, NotFound
-from fleetgate.core.http import deadline, is_timeout, pooled_client
+from fleetgate.core.errors import BadGateway, ConfigurationError, DomainError, GatewayTimeout, NotFound
+from fleetgate.core.http import deadline, is_timeout, pooled_client, time_left
 from fleetgate.core.observability import count, logger
 from fleetgate.core.settings import MicroshareSettings, cached, get_microshare_settings, resolve_secret
 from fleetgate.microshare.clusters import Cluster
 
 REFRESH_MARGIN_SECONDS = 60.0  # fetch a new token this long before expiry (at most 10 % of its lifetime)
+MAX_ATTEMPTS = 4  # a retried call: the first try and three more
+BACKOFF_BASE, BACKOFF_CAP = 0.1, 2.0  # seconds: the n-th pause is drawn from [0, min(cap, base * 2**n)]
+MIN_ATTEMPT_SECONDS = 0.5  # a retry needs this much of the request's deadline left after its pause
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 @dataclass(frozen=True)
@@ -38,6 +51,7 @@ class Reply:
     status: int
     body: Any  # parsed JSON, or None when empty or not JSON
     ms: float
+    retry_after: float | None = None  # a Retry-After header in seconds
 
     @property
     def ok(self) -> bool:
@@ -52,8 +66,11 @@ class Unreachable(BadGateway):
     """No connection to Microshare (refused, reset, DNS)."""
 
 
-class ServiceCredentialsRejected(BadGateway):
-    """Microshare refused the configured service account (or the token it issued for it)."""
+class ServiceCredentialsRejected(DomainError):
+    """Microshare refused the configured service account (or the token it issued for it): the contract's 401
+    ``{"error": "Authentication Error", "detail": ...}`` (the Microshare routes render it so)."""
+
+    status, code, title = 401, "authentication_error", "Authentication Error"
 
 
 class MicroshareClient:
@@ -107,6 +124,47 @@ class MicroshareClient:
         params: Sequence[tuple[str, str]] = (),
         headers: dict[str, str] | None = None,
         json_body: Any = None,
+        retry: bool = False,
+    ) -> Reply:
+        """One call; ``retry``: one that may safely happen twice, tried again as the module docstring says."""
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                reply = self._attempt(method, url, what, params=params, headers=headers, json_body=json_body)
+            except Unreachable:
+                if not (retry and self._pause(attempt, what, "unreachable")):
+                    raise
+                continue
+            if reply.status in RETRY_STATUSES and retry and self._pause(attempt, what, str(reply.status), reply):
+                continue
+            return reply
+        raise AssertionError("unreachable")  # pragma: no cover - the last attempt returns or raises
+
+    def _pause(self, attempt: int, what: str, outcome: str, reply: Reply | None = None) -> bool:
+        """Sleep before attempt ``attempt + 1`` and say True, or say False when it may not be made."""
+        if attempt >= MAX_ATTEMPTS:
+            return False
+        pause = random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))
+        if reply is not None and reply.retry_after is not None:
+            pause = reply.retry_after
+        left = time_left()
+        if pause > BACKOFF_CAP or (left is not None and left - pause < MIN_ATTEMPT_SECONDS):
+            return False
+        logger.info(
+            "Microshare call retried",
+            extra={"upstream_call": what, "attempt": attempt + 1, "after": outcome, "pause_ms": round(pause * 1000)},
+        )
+        time.sleep(pause)
+        return True
+
+    def _attempt(
+        self,
+        method: str,
+        url: str,
+        what: str,
+        *,
+        params: Sequence[tuple[str, str]],
+        headers: dict[str, str] | None,
+        json_body: Any,
     ) -> Reply:
         import httpx
 
@@ -143,7 +201,7 @@ class MicroshareClient:
             body = response.json() if response.content else None
         except ValueError:
             body = None
-        return Reply(response.status_code, body, ms)
+        return Reply(response.status_code, body, ms, _seconds(response.headers.get("retry-after")))
 
     # ------------------------------------------------------------ authentication
     def fetch_token(self, username: str, password: str) -> tuple[str, int]:
@@ -161,7 +219,7 @@ class MicroshareClient:
             ("grant_type", "password"),
             ("scope", "ALL:ALL"),
         ]
-        reply = self._send("POST", s.auth_url.rstrip("/") + "/oauth2/token", "auth", params=params)
+        reply = self._send("POST", s.auth_url.rstrip("/") + "/oauth2/token", "auth", params=params, retry=True)
         if reply.status in (400, 401, 403):
             raise CredentialsRejected()
         if not reply.ok:
@@ -220,23 +278,27 @@ class MicroshareClient:
         *,
         params: Sequence[tuple[str, str]] = (),
         json_body: Any = None,
+        retry: bool | None = None,
         retry_auth: bool = True,
     ) -> Reply:
-        """A device-API call with the service token; one re-authentication and retry on a 401."""
+        """A device-API call with the service token; one re-authentication and retry on a 401. ``retry`` (default:
+        for a GET) tries it again on a 429, 5xx or broken connection (module docstring)."""
+        retry = method == "GET" if retry is None else retry
         token = self.token()
         url = self.settings.api_url.rstrip("/") + "/" + "/".join(quote(s, safe="*") for s in segments)
         headers = {"Authorization": f"Bearer {token}"}
         if json_body is not None:
             headers["Content-Type"] = "application/json"
-        reply = self._send(method, url, what, params=params, headers=headers, json_body=json_body)
+        reply = self._send(method, url, what, params=params, headers=headers, json_body=json_body, retry=retry)
         if reply.status == 401 and retry_auth:
             logger.info("Microshare token refused; authenticating again", extra={"upstream_call": what})
             self.token(stale=token)
-            return self.api(method, segments, what, params=params, json_body=json_body, retry_auth=False)
+            return self.api(method, segments, what, params=params, json_body=json_body, retry=retry, retry_auth=False)
         return reply
 
-    def _discovery(self, what: str) -> Reply:
-        return self.api("GET", ["device", "*"], what, params=[("details", "true"), ("discover", "true")])
+    def _discovery(self, what: str, *, retry: bool = True) -> Reply:
+        params = [("details", "true"), ("discover", "true")]
+        return self.api("GET", ["device", "*"], what, params=params, retry=retry)
 
     def discover(self) -> list[Cluster]:
         reply = self._discovery("discover")
@@ -259,8 +321,11 @@ class MicroshareClient:
             raise BadGateway("Microshare API returned an invalid response")
         return cluster
 
-    def put_cluster(self, cluster: Cluster) -> None:
-        reply = self.api("PUT", ["device", cluster.rec_type, cluster.id], "put_cluster", json_body=cluster.to_record())
+    def put_cluster(self, cluster: Cluster, *, leased: bool) -> None:
+        """Replace the cluster upstream. ``leased``: the caller holds the cluster's write lease, so the PUT may be
+        replayed on a failure (no other write between; the same whole body writes the same thing)."""
+        path = ["device", cluster.rec_type, cluster.id]
+        reply = self.api("PUT", path, "put_cluster", json_body=cluster.to_record(), retry=leased)
         if reply.status == 404:
             raise NotFound(f"Cluster {cluster.id} not found on Microshare")
         _expect_ok(reply)
@@ -268,14 +333,22 @@ class MicroshareClient:
     # ------------------------------------------------------------ probes (the benchmark: status codes, never raising)
     def probe_discovery(self) -> tuple[int, Cluster | None]:
         """The status of one discovery call, and its first cluster when it answered one."""
-        reply = self._discovery("benchmark_discover")
+        reply = self._discovery("benchmark_discover", retry=False)
         objs = reply.body.get("objs") if reply.ok and isinstance(reply.body, dict) else None
         first = Cluster.parse(objs[0]) if isinstance(objs, list) and objs else None
         return reply.status, first
 
     def probe_cluster(self, cluster: Cluster) -> int:
         """The status of one read of ``cluster``."""
-        return self.api("GET", ["device", cluster.rec_type, cluster.id], "benchmark_cluster").status
+        return self.api("GET", ["device", cluster.rec_type, cluster.id], "benchmark_cluster", retry=False).status
+
+
+def _seconds(value: str | None) -> float | None:
+    """A Retry-After header's delay in seconds (its HTTP-date form is not used by Microshare)."""
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None
 
 
 def _expect_ok(reply: Reply) -> None:

@@ -8,12 +8,14 @@ the cache), with the record kept to send back.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from fleetgate.microshare.schemas import DEVICE_TYPES, TRAP, ClusterSummary, Device
 
 RawDevice = dict[str, Any]
+_HEX16 = re.compile(r"[0-9A-F]{16}")
 
 
 @dataclass
@@ -92,8 +94,19 @@ def reference_of(raw: RawDevice) -> str | None:
 
 
 def matches(raw: RawDevice, key: str) -> bool:
-    """Whether ``key`` names this device: its id (DevEUI) or its guid."""
-    return key in (str(raw.get("id") or raw.get("deviceId") or ""), str(raw.get("guid") or "\0"))
+    """Whether ``key`` names this device: its guid, or its id (DevEUI) in any of its written forms
+    (``58A0CB000011F85E``, ``58-a0-cb-00-00-11-f8-5e``, ...)."""
+    device_id = str(raw.get("id") or raw.get("deviceId") or "")
+    if key in (device_id, str(raw.get("guid") or "\0")):
+        return True
+    eui = eui_key(key)
+    return eui is not None and eui == eui_key(device_id)
+
+
+def eui_key(value: str) -> str | None:
+    """A DevEUI's 16 upper-case hex digits whatever separators it was written with; None for anything else."""
+    digits = re.sub(r"[\s:-]", "", value).upper()
+    return digits if _HEX16.fullmatch(digits) else None
 
 
 def same(a: str | None, b: str | None) -> bool:

@@ -1,4 +1,4 @@
-"""The Microshare ERP sync contract (../shared/specs/microshare-erp.md), under /api/v1/microshare.
+"""The Microshare ERP sync contract (../shared/specs/microshare-erp.md), on the Microshare API's own paths.
 
 Devices keep Microshare's own shape (``id``, ``meta.location``, ``status``, ``guid``) and add what a
 caller needs to act on them: the cluster that holds them, their type, and the location read out by
@@ -42,11 +42,17 @@ Text = Annotated[str, Field(min_length=1, max_length=256)]
 
 # ------------------------------------------------------------------ auth
 class LoginRequest(Input):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"username": "your-username@company.com", "password": "your-password"}]}
+    )
+
     username: Annotated[str, Field(min_length=1, max_length=254)]
     password: Annotated[SecretStr, Field(min_length=1, max_length=256)]  # masked in every repr and debug log
 
 
 class LoginToken(Schema):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"access_token": "jwt-token", "token_type": "bearer"}]})
+
     access_token: str
     token_type: Literal["bearer"] = "bearer"
 
@@ -128,9 +134,27 @@ class DeviceMetaIn(Schema):
     location: Annotated[list[LocationPart], Field(min_length=1, max_length=16)]
 
 
+_RODENT_EXAMPLE = {  # the contract's map_erp_to_device
+    "id": "00-00-00-00-00-00-00-00",
+    "meta": {"location": ["Customer Name", "Site Name", "Area Name", "ERP_Reference", "Internal", "Bait/Lured"]},
+    "status": "pending",
+    "guid": "erp-sync-1042",
+}
+_GATEWAY_EXAMPLE = {  # the contract's gateway device: no device_type, 4 location elements
+    "id": "58-A0-CB-FF-FE-80-00-01",
+    "meta": {"location": ["Customer Name", "Site Name", "Area Name", "Gateway_Location"]},
+    "status": "active",
+    "guid": "gateway-identifier",
+}
+
+
 class DeviceCreate(Input):
+    model_config = ConfigDict(json_schema_extra={"examples": [_RODENT_EXAMPLE, _GATEWAY_EXAMPLE]})
+
     id: DevEui = Field(DEFAULT_DEVICE_ID, description="DevEUI; the default id marks a device not yet deployed")
-    device_type: DeviceType = "rodent_sensor"
+    device_type: DeviceType | None = Field(
+        None, description="When absent: gateway for a 4-element location, rodent_sensor otherwise (which needs 6)"
+    )
     meta: DeviceMetaIn
     status: DeviceStatus = "pending"
     guid: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")] | None = Field(
@@ -141,12 +165,35 @@ class DeviceCreate(Input):
 class DeviceUpdate(Input):
     """Fields to change; absent fields keep their value. ``meta`` keys are merged, ``meta.location`` replaced."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "active"}, {"id": "58A0CB000011F85E"}]})
+
     id: DevEui | None = None
     meta: DeviceMetaIn | None = None
     status: DeviceStatus | None = None
 
 
 class Device(Schema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **_RODENT_EXAMPLE,
+                    "device_type": "rodent_sensor",
+                    "rec_type": TRAP,
+                    "cluster_id": "61f0c0ffee0123456789abcd",
+                    "cluster_name": "Customer Name rodent sensors",
+                    "location": _RODENT_EXAMPLE["meta"]["location"],
+                    "customer": "Customer Name",
+                    "site": "Site Name",
+                    "area": "Area Name",
+                    "erp_reference": "ERP_Reference",
+                    "placement": "Internal",
+                    "configuration": "Bait/Lured",
+                }
+            ]
+        }
+    )
+
     id: str
     guid: str | None = None
     status: str | None = None

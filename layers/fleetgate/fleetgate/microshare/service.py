@@ -19,6 +19,7 @@ from fleetgate.microshare import client as upstream
 from fleetgate.microshare.auth import AUDIENCE, READ, WRITE, auth_status, login, session
 from fleetgate.microshare.benchmark import benchmark
 from fleetgate.microshare.cache import cache_stats, clear_cache, discovery, refresh_cache
+from fleetgate.microshare.client import ServiceCredentialsRejected
 from fleetgate.microshare.devices import get_cluster, get_device, list_clusters, list_devices
 from fleetgate.microshare.schemas import Health, ServiceStatus, UpstreamHealth
 from fleetgate.microshare.sync import erp_mapping, erp_points, erp_status, erp_sync, erp_unmapped, upload_points
@@ -28,6 +29,7 @@ __all__ = [
     "AUDIENCE",
     "READ",
     "WRITE",
+    "ServiceCredentialsRejected",
     "auth_status",
     "benchmark",
     "cache_stats",

@@ -16,10 +16,11 @@ from fleetgate.core.schemas import sent_fields
 from fleetgate.core.settings import get_microshare_settings
 from fleetgate.microshare import cache, repository
 from fleetgate.microshare import client as upstream
-from fleetgate.microshare.clusters import Cluster, RawDevice, location_of, same
+from fleetgate.microshare.clusters import Cluster, RawDevice, eui_key, location_of, same
 from fleetgate.microshare.devices import get_device, locate, position
 from fleetgate.microshare.schemas import (
     DEVICE_TYPES,
+    GATEWAY,
     LOCATION_LENGTH,
     REC_TYPES,
     TRAP,
@@ -70,7 +71,7 @@ def write(
             current = client.get_cluster(cluster.rec_type, cluster.id)
             if attempt == 1 or not applied(current.devices, result):
                 result = mutate(current.devices)
-                client.put_cluster(current)
+                client.put_cluster(current, leased=True)
             read_at = time.time()
             after = client.get_cluster(cluster.rec_type, cluster.id)
             if applied(after.devices, result):
@@ -126,8 +127,16 @@ def _target_cluster(clusters: list[Cluster], rec_type: str, location: list[str],
     return found
 
 
+def device_type_of(data: DeviceCreate) -> str:
+    """The device's type as given, else read from its location: 4 elements are a gateway's (the contract's gateway
+    example has no device_type), anything else a rodent sensor's (which needs 6)."""
+    if data.device_type is not None:
+        return data.device_type
+    return DEVICE_TYPES[GATEWAY] if len(data.meta.location) == LOCATION_LENGTH[GATEWAY] else DEVICE_TYPES[TRAP]
+
+
 def create_device(data: DeviceCreate, cluster_id: str | None = None) -> Device:
-    rec_type = REC_TYPES[data.device_type]
+    rec_type = REC_TYPES[device_type_of(data)]
     _check_location(rec_type, data.meta.location)
     cluster = _target_cluster(cache.clusters(), rec_type, data.meta.location, cluster_id)
     guid = data.guid or f"fleetgate-{uuid.uuid4().hex[:16]}"
@@ -159,9 +168,10 @@ def update_device(device_id: str, data: DeviceUpdate, cluster_id: str | None = N
         raw = devices[position(devices, device_id, cluster.id)]
         if "meta" in changes:
             raw["meta"] = {**(raw.get("meta") if isinstance(raw.get("meta"), dict) else {}), **changes["meta"]}
-        for key in ("id", "status"):
-            if key in changes:
-                raw[key] = changes[key]
+        if "status" in changes:
+            raw["status"] = changes["status"]
+        if "id" in changes and eui_key(changes["id"]) != eui_key(str(raw.get("id") or "")):
+            raw["id"] = changes["id"]  # the same DevEUI in another form leaves the stored id as it is written
         return dict(raw)
 
     def applied(devices: list[RawDevice], wanted: RawDevice) -> bool:
