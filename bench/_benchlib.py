@@ -11,9 +11,11 @@ import json
 import math
 import os
 import sys
+import threading
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -378,3 +380,40 @@ def on_api(path: str) -> tuple[str | None, str]:
 def route_key(route: Any, main_api: str) -> tuple[str, str]:
     """(method, path) of a template route, its path prefixed ``<Api>:`` when it is not on the main HTTP API."""
     return route.method, route.path if route.api == main_api else f"{route.api}:{route.path}"
+
+
+# ------------------------------------------------------------------ an HTTP sink
+class Sink:
+    """An HTTP sink on 127.0.0.1 (another thread) counting deliveries; its first ``fail_first`` (or, set later,
+    ``failures``) POSTs answer 503."""
+
+    def __init__(self, fail_first: int = 0) -> None:
+        self.count, self.failures, self.lock = 0, fail_first, threading.Lock()
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("content-length") or 0))
+                with sink.lock:
+                    failing = sink.failures > 0
+                    sink.failures -= int(failing)
+                    sink.count += int(not failing)
+                self.send_response(503 if failing else 200)
+                self.send_header("content-length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *_: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/in"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

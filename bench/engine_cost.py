@@ -31,14 +31,12 @@ import os
 import re
 import shutil
 import subprocess
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from _benchlib import REGION, ROOT, Client, new_eui, quiet_stdout, register_user, set_process_env, table
+from _benchlib import REGION, ROOT, Client, Sink, new_eui, quiet_stdout, register_user, set_process_env, table
 from ingest import STACK, TO_FAHRENHEIT, ingest_headers, start_moto, stop, uplink
 
 # ------------------------------------------------------------------ prices and assumptions (one place)
@@ -189,40 +187,6 @@ class Meter:
             units += math.ceil(max(1, item_size(projected)) / 1024)
         self.wru[self.phase] += units * factor
         self.wru_tables[f"{self.phase} {name.removeprefix(STACK.prefix + '-')}"] += units * factor
-
-
-# ------------------------------------------------------------------ a sink that can fail
-class Sink:
-    def __init__(self, fail_first: int = 0) -> None:
-        self.count, self.failures, self.lock = 0, fail_first, threading.Lock()
-        sink = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("content-length") or 0))
-                with sink.lock:
-                    failing = sink.failures > 0
-                    sink.failures -= int(failing)
-                    sink.count += int(not failing)
-                self.send_response(503 if failing else 200)
-                self.send_header("content-length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-            def log_message(self, *_: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/in"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 # ------------------------------------------------------------------ scenarios

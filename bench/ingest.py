@@ -25,10 +25,8 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from _benchlib import (
@@ -36,6 +34,7 @@ from _benchlib import (
     ROOT,
     STATE,
     Client,
+    Sink,
     median,
     new_eui,
     percentile,
@@ -82,40 +81,6 @@ def uplink(eui: str, f_cnt: int) -> dict[str, Any]:
         ],
         "txInfo": {"frequency": 868300000},
     }
-
-
-class Sink:
-    """An HTTP sink on 127.0.0.1 (another thread) counting deliveries."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.lock = threading.Lock()
-        sink = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("content-length") or 0))
-                with sink.lock:
-                    sink.count += 1
-                self.send_response(200)
-                self.send_header("content-length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-            def log_message(self, *_: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/in"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def setup_world(client: Client, sink_url: str, *, flows: int) -> dict[str, Any]:
