@@ -38,6 +38,20 @@ def shared_connection() -> Connection:
     return Connection(region=get_settings().region, max_retry_attempts=3)
 
 
+@cached
+def service_client(service: str) -> Any:
+    """A botocore client of another AWS service (SQS, Scheduler) from the shared connection's session: no boto3
+    import, one session's loaders for every service; built on first use, so functions that never call it never
+    create it."""
+    from botocore.config import Config
+
+    return shared_connection().session.create_client(
+        service,
+        region_name=get_settings().region,
+        config=Config(retries={"total_max_attempts": 3, "mode": "standard"}, connect_timeout=2, read_timeout=10),
+    )
+
+
 class BaseModel(Model):
     """Base of every Fleetgate model: all of them share one connection (and so one botocore client)."""
 

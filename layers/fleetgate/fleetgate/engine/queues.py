@@ -1,8 +1,8 @@
 """Sending flow steps: SQS (SendMessageBatch, DelaySeconds up to the delay limit) and EventBridge Scheduler
 one-time ``at()`` schedules for longer delays, whose target is the steps queue itself.
 
-The clients are botocore clients of the shared PynamoDB connection's session (no boto3 import, one session's
-loaders for every service), built on first use: functions that never send a step never create them.
+The clients are core.repository's service clients (the shared connection's session), built on first use:
+functions that never send a step never create them.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fleetgate.core.observability import logger
-from fleetgate.core.repository import shared_connection
-from fleetgate.core.settings import cached, dead_letter_queue_url, get_engine_settings, get_settings
+from fleetgate.core.repository import service_client
+from fleetgate.core.settings import dead_letter_queue_url, get_engine_settings
 from fleetgate.engine.schemas import Outgoing
 
 SQS_MAX_DELAY = 900
@@ -29,23 +29,12 @@ class StepTooLarge(ValueError):
     pass
 
 
-@cached
-def _client(service: str) -> Any:
-    from botocore.config import Config
-
-    return shared_connection().session.create_client(
-        service,
-        region_name=get_settings().region,
-        config=Config(retries={"total_max_attempts": 3, "mode": "standard"}, connect_timeout=2, read_timeout=10),
-    )
-
-
 def sqs() -> Any:
-    return _client("sqs")
+    return service_client("sqs")
 
 
 def scheduler() -> Any:
-    return _client("scheduler")
+    return service_client("scheduler")
 
 
 def send_steps(steps: Iterable[Outgoing], *, now: datetime | None = None) -> int:

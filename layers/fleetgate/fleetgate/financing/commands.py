@@ -24,13 +24,10 @@ import uuid
 from datetime import date, datetime, timedelta
 from typing import Any
 
-import botocore.session
-from botocore.config import Config
-
 from fleetgate.core.errors import ConfigurationError
 from fleetgate.core.ids import iso
 from fleetgate.core.observability import logger
-from fleetgate.core.settings import cached, get_settings
+from fleetgate.core.repository import service_client
 from fleetgate.financing import notifier, repository, settings
 from fleetgate.financing.customers import Command, Customer, day_iso
 from fleetgate.financing.errors import CustomerNotFound, QueueUnavailable
@@ -42,17 +39,8 @@ NOTIFICATIONS: dict[str, tuple[str, str]] = {  # the contract's notification tit
 }
 
 
-@cached
-def _sqs() -> Any:
-    return botocore.session.get_session().create_client(
-        "sqs",
-        region_name=get_settings().region,
-        config=Config(retries={"total_max_attempts": 3, "mode": "standard"}, connect_timeout=2, read_timeout=10),
-    )
-
-
 def _enqueue(body: dict[str, Any], delay: int) -> None:
-    _sqs().send_message(
+    service_client("sqs").send_message(
         QueueUrl=settings.commands().queue_url, MessageBody=json.dumps(body), DelaySeconds=max(0, min(delay, 900))
     )
 
