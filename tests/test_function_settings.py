@@ -26,7 +26,7 @@ from localcloud.template import ROOT
 from tests.support import STACK
 
 LAYER = ROOT / "layers" / "fleetgate"
-ENV_READERS = {"_env", "_env_int", "_env_float", "_env_opt", "table_name", "getenv"}
+ENV_READERS = {"_env", "_env_int", "_env_float", "_env_opt", "_env_list", "table_name", "getenv"}
 DEPLOYMENT_WIDE = {"STAGE", "POWERTOOLS_LOG_LEVEL", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOGGER_LOG_EVENT"}
 POWERTOOLS = ("POWERTOOLS_",)  # Powertools' own settings (service name, ...): not ours to trace
 

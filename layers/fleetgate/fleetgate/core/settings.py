@@ -65,6 +65,11 @@ def _env_opt(name: str) -> str:
     return os.environ.get(name, "").strip()
 
 
+def _env_list(name: str) -> tuple[str, ...]:
+    """A comma-separated setting, lower-cased, without empty entries."""
+    return tuple(p.strip().lower() for p in os.environ.get(name, "").split(",") if p.strip())
+
+
 def table_name(variable: str) -> str:
     """A DynamoDB table's name, from its environment variable (``USERS_TABLE``, ...).
 
@@ -139,14 +144,14 @@ def outbound_allow() -> tuple[str, ...]:
     """OUTBOUND_ALLOW: non-public destinations integrations may call besides public addresses (see
     fleetgate.integrations.outbound): keywords "loopback", "private", "link-local" and/or CIDRs; empty = public
     addresses only."""
-    return tuple(p.strip().lower() for p in os.environ.get("OUTBOUND_ALLOW", "").split(",") if p.strip())
+    return _env_list("OUTBOUND_ALLOW")
 
 
 @cached
 def outbound_deny() -> tuple[str, ...]:
     """OUTBOUND_DENY: destinations refused even where OUTBOUND_ALLOW allows their range, as
     "<keyword or CIDR>:<port>" entries. Only the local cloud sets it, to its own AWS endpoints ("loopback:<port>")."""
-    return tuple(p.strip().lower() for p in os.environ.get("OUTBOUND_DENY", "").split(",") if p.strip())
+    return _env_list("OUTBOUND_DENY")
 
 
 @cached
