@@ -17,6 +17,7 @@ records without threads.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import time
@@ -157,6 +158,9 @@ class StreamPoller(Poller):
     def _record(self, raw: dict[str, Any]) -> dict[str, Any]:
         """A GetRecords record as Lambda hands it to the function."""
         change = dict(raw["dynamodb"])
+        for image in ("Keys", "NewImage", "OldImage"):
+            if image in change:
+                change[image] = {k: _as_lambda_json(v) for k, v in change[image].items()}
         created = change.get("ApproximateCreationDateTime")
         if isinstance(created, datetime):
             change["ApproximateCreationDateTime"] = created.timestamp()
@@ -256,6 +260,20 @@ class StreamPoller(Poller):
                 "streamArn": self.stream_arn,
             },
         }
+
+
+def _as_lambda_json(value: dict[str, Any]) -> dict[str, Any]:
+    """An attribute value as Lambda's JSON event holds it: binary values base64-encoded (boto3 decoded them)."""
+    (kind, v), *_ = value.items()
+    if kind == "B":
+        return {"B": base64.b64encode(v).decode()}
+    if kind == "BS":
+        return {"BS": [base64.b64encode(x).decode() for x in v]}
+    if kind == "M":
+        return {"M": {k: _as_lambda_json(x) for k, x in v.items()}}
+    if kind == "L":
+        return {"L": [_as_lambda_json(x) for x in v]}
+    return value
 
 
 def _forget_delivered(source: StreamSource, sequence_number: str) -> None:

@@ -54,7 +54,8 @@ EXPECTED = {
     ("GET", "/api/v1/integrations/{integration_id}"): ["GetItem"],
     ("PUT", "/api/v1/integrations/{integration_id}"): ["GetItem", "UpdateItem"],
     ("DELETE", "/api/v1/integrations/{integration_id}"): ["GetItem", "DeleteItem"],
-    ("GET", "/api/v1/integrations/{integration_id}/history"): ["GetItem", "Query"],
+    # the owner's items holding calls of the integration (a filtered index Query), then the page's items
+    ("GET", "/api/v1/integrations/{integration_id}/history"): ["GetItem", "Query", "BatchGetItem"],
     ("GET", "/api/v1/integrations/{integration_id}/history/{history_id}"): ["GetItem", "GetItem"],
     ("POST", "/api/v1/integrations/{integration_id}/test"): ["GetItem"],  # no history written
     # flows: every reference of the graph in one BatchGetItem across the tables; flow + trigger index in one

@@ -164,6 +164,48 @@ def test_given_a_two_step_flow_when_an_uplink_arrives_then_function_then_integra
         [call] = _integration_history(w, integration)
         assert (call["run_id"], call["status"]) == (run["run_id"], "success")
         assert call["request"]["headers"]["Idempotency-Key"] == request["headers"]["idempotency-key"]
+        # the calls are kept with the run's record: each still has its id, detail route and place in the lists
+        assert fn_run["id"] == function_step["function_history_id"] and fn_run["input"] == function_step["input"]
+        assert call["id"] == integration_step["integration_history_id"]
+        path = f"/api/v1/integrations/{integration['id']}/history/{call['id']}"
+        assert w["api"].call("GET", path, token=w["t"]).body == call
+        assert w["api"].call("GET", path + "0", token=w["t"]).status == 404
+        mine = w["api"].call("GET", "/api/v1/functions/history", token=w["t"]).body["items"]
+        assert [r["id"] for r in mine] == [fn_run["id"]]
+        mine = w["api"].call("GET", "/api/v1/integrations/history", token=w["t"]).body["items"]
+        assert [r["id"] for r in mine] == [call["id"]]
+
+
+def test_given_runs_calling_a_function_twice_when_its_history_is_paged_then_every_call_is_shown_once_newest_first(w):
+    fn = w["fn"]["id"]
+    flow = _flow(
+        w,
+        [{"id": "a", "type": "function", "function_id": fn}, {"id": "b", "type": "function", "function_id": fn}],
+        [("dev", "a"), ("a", "b")],
+    )
+    for n in range(2):
+        _uplink(w, temperature=float(n))
+        run_worker(w["api"])
+    runs = _runs(w, flow)
+    assert [r["status"] for r in runs] == ["success", "success"]
+    seen, cursor, pages = [], None, 0
+    while True:
+        query = {"limit": 3, **({"cursor": cursor} if cursor else {})}
+        page = w["api"].call("GET", f"/api/v1/functions/{fn}/history", token=w["t"], query=query).body
+        assert len(page["items"]) <= 3
+        seen += page["items"]
+        pages += 1
+        cursor = page.get("next_cursor")
+        if not cursor:
+            break
+    assert pages == 2 and len(seen) == 4 and len({r["id"] for r in seen}) == 4
+    # newest run first; within a run, its later call first
+    assert [(r["run_id"], "temperatureF" in r["input"]["data"]) for r in seen] == [
+        (runs[0]["run_id"], True),
+        (runs[0]["run_id"], False),
+        (runs[1]["run_id"], True),
+        (runs[1]["run_id"], False),
+    ]
 
 
 class FailingSqs:

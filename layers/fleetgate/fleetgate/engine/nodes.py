@@ -147,6 +147,11 @@ class RunContext:
                 continue
         return datetime.now(UTC)
 
+    @property
+    def history_id(self) -> str:
+        """The id of the run's flow history record: derived from the run id and when its event was received."""
+        return history.history_id(self.received, self.run_id.replace("-", "")[:12])
+
 
 Runner = Callable[[RunContext, Step, dict[str, Any], dict[str, Any]], NodeResult]
 
@@ -239,7 +244,7 @@ def _function(run: RunContext, step: Step, node: dict[str, Any], message: dict[s
         version=code.version,
         flow_id=run.flow_id,
         run_id=run.run_id,
-        history_id=history.history_id(run.received, effect_key(run, step)[:12]),
+        history_id=history.call_id(run.history_id, effect_key(run, step)),
         batch=run.records,
     )
     detail = {"function_history_id": recorded.id, "version": code.version}
@@ -267,7 +272,7 @@ def _integration(run: RunContext, step: Step, node: dict[str, Any], message: dic
         error=outcome.error,
         flow_id=run.flow_id,
         run_id=run.run_id,
-        history_id=history.history_id(run.received, effect_key(run, step)[:12]),
+        history_id=history.call_id(run.history_id, effect_key(run, step)),
         batch=run.records,
     )
     output = {

@@ -429,7 +429,7 @@ def _record(run: _Run) -> None:
         steps=_history_steps(run.trace),
         error=error,
         run_id=ctx.run_id,
-        history_id=history.history_id(ctx.received, ctx.run_id.replace("-", "")[:12]),
+        history_id=ctx.history_id,
         batch=ctx.records,
     )
     count("FlowRuns", status=status)

@@ -185,12 +185,12 @@ def delete_flow(who: Principal, flow_id: str) -> None:
 
 def flow_history(who: Principal, flow_id: str, *, limit: int, cursor: str | None) -> Page[FlowExecution]:
     flow = get_flow(who, flow_id)
-    return history.for_resource("flow", flow.id, limit=limit, cursor=cursor)
+    return history.for_resource("flow", flow.id, flow.owner_id, limit=limit, cursor=cursor)
 
 
 def flow_history_entry(who: Principal, flow_id: str, history_id: str) -> FlowExecution:
     flow = get_flow(who, flow_id)
-    entry = history.get("flow", flow.id, history_id)
+    entry = history.get("flow", flow.id, history_id, flow.owner_id)
     if entry is None:
         raise NotFound("History record not found")
     return entry

@@ -108,7 +108,7 @@ def test_function(who: Principal, function_id: str, data: FunctionTestRequest) -
 
 def function_history(who: Principal, function_id: str, *, limit: int, cursor: str | None) -> Page[FunctionExecution]:
     fn = get_function(who, function_id)
-    return history.for_resource("function", fn.id, limit=limit, cursor=cursor)
+    return history.for_resource("function", fn.id, fn.owner_id, limit=limit, cursor=cursor)
 
 
 def all_function_history(who: Principal, *, limit: int, cursor: str | None) -> Page[FunctionExecution]:

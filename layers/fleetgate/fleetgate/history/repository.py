@@ -1,18 +1,27 @@
-"""Execution history in DynamoDB (table EXECUTIONS_TABLE): one table for function runs, integration calls and
-flow runs, told apart by ``kind``.
+"""Execution history in DynamoDB (table EXECUTIONS_TABLE): function runs, integration calls and flow runs.
+
+A finished flow run is ONE item: its record (status, per-node trace) and, packed with it, the function runs and
+integration calls it made, each with an id of its own ("<run's history id>.<8 hex>", derived from the run and
+the step, so a run executed again writes the same ids). A function run or an integration call made outside a
+finished run (the test routes; a run that waits for a delay or a retry writes what it did so far) is an item of
+its own. Writes are the bill of an IoT fleet (every uplink's run is written once; its history is read rarely),
+so a run costs one item and its two index copies, whatever its nodes; reads pay for the filtering instead.
 
 Keys and access patterns (never a Scan):
-- one resource's records, newest first: table key (``resource`` = "<kind>#<resource id>", ``sk`` = history id);
-- one record (detail routes): GetItem on the same key: the history id is the range key;
-- a user's records of one kind: GSI ``by_owner`` (``owner_kind`` = "<owner id>#<kind>", ``sk``), KEYS_ONLY, then
-  one BatchGetItem for the page (a record, a flow run's whole trace, is written once to the table and only its
-  keys to each index: index copies cost 1 write unit each, not the record's size);
-- everyone's records of one kind (admins): GSI ``by_day`` (``day_kind`` = "<kind>#<yyyy-mm-dd>", ``sk``, KEYS_ONLY
-  too), walked back day by day over the retention window, a bounded number of partitions per request (like
-  device history); one partition per kind and day keeps the write load of busy fleets off a single hot key.
+- a flow's runs, newest first, and one run: table key (``resource`` = "flow#<flow id>", ``sk`` = history id);
+- a standalone function run / integration call: table key ("function#<id>" / "integration#<id>", history id);
+- a user's items: GSI ``by_owner`` (``owner_id``, ``sk``) and everyone's (admins): GSI ``by_day`` (``day`` =
+  yyyy-mm-dd, ``sk``), walked back day by day over the retention window. Both project only ``refs``: what an
+  item holds records of ("flow", "flow#<id>", "function", "function#<id>", "integration", ...). A function's or
+  an integration's history and a user's (or everyone's) history of one kind are Queries on an index filtered on
+  ``refs``, then one BatchGetItem for the page's items. One request reads at most :data:`SCAN_CALLS` Queries of
+  :data:`SCAN_PAGE` index entries, so a page may be short and still have a ``next_cursor``;
+- one record (detail routes): a flow run by its table key; a call made in a run through ``by_owner``
+  (owner, ``sk`` = the run's history id), then its item.
 
 History ids sort by start time: "<yyyymmddThhmmssfffZ>-<12 hex>". A record's fields (input, output, the steps of
-a flow run) are kept zlib-compressed in ``packed``: uplink JSON shrinks about 3×, and write units are per KB.
+a flow run, the records of its calls) are kept zlib-compressed in ``packed``: one stream, so the uplink that
+appears in a run's input, its trace and its function's input is stored about once; write units are per KB.
 Records expire after HISTORY_RETENTION_DAYS through the ``expires_at`` TTL. Large inputs/outputs are cut to keep
 an item well under DynamoDB's 400 KB.
 """
@@ -23,21 +32,33 @@ import json
 import uuid
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 
-from pynamodb.attributes import BinaryAttribute, JSONAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
-from pynamodb.indexes import KeysOnlyProjection
+from pynamodb.attributes import (
+    BinaryAttribute,
+    JSONAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+)
+from pynamodb.indexes import IncludeProjection
 
 from fleetgate.core.errors import InvalidInput
 from fleetgate.core.ids import iso, parse_iso
 from fleetgate.core.pagination import Page, decode_cursor, encode_cursor
-from fleetgate.core.repository import BaseModel, Lookup, batch_get, get_item, gsi, meta, query_page
+from fleetgate.core.repository import BaseModel, Lookup, batch_get, get_item, gsi, meta
 from fleetgate.core.settings import cached, history_retention_days, table_name
 
 T = TypeVar("T")
 MAX_FIELD_BYTES = 64 * 1024
 DAYS_PER_PAGE = 7
+SCAN_PAGE = 250  # index entries per Query call of a filtered list (an entry is ~100 bytes: 250 ≈ 3 read units)
+SCAN_CALLS = 6  # Query calls per list request, at most
+ENTRIES = "_calls"  # where a run's body keeps the records of the calls it made
 KINDS = ("function", "integration", "flow")
 STATUSES = {
     "function": ("success", "error"),
@@ -55,8 +76,8 @@ class ExecutionItem(BaseModel):
     kind = UnicodeAttribute()
     resource_id = UnicodeAttribute()
     owner_id = UnicodeAttribute()
-    owner_kind = UnicodeAttribute()
-    day_kind = UnicodeAttribute()
+    day = UnicodeAttribute(null=True)
+    refs = UnicodeSetAttribute(null=True)
     status = UnicodeAttribute()
     started_at = UnicodeAttribute()
     duration_ms = NumberAttribute()
@@ -77,16 +98,52 @@ def _executions() -> type[ExecutionItem]:
         (ExecutionItem,),
         {
             "Meta": meta(table_name("EXECUTIONS_TABLE")),
-            "by_owner": gsi("by_owner", "owner_kind", "sk", KeysOnlyProjection)(),
-            "by_day": gsi("by_day", "day_kind", "sk", KeysOnlyProjection)(),
+            "by_owner": gsi("by_owner", "owner_id", "sk", IncludeProjection(["refs"]))(),
+            "by_day": gsi("by_day", "day", "sk", IncludeProjection(["refs"]))(),
         },
     )
+
+
+@dataclass
+class Pending:
+    """A record gathered for :func:`write` (``record(..., batch=...)``)."""
+
+    kind: str
+    resource_id: str
+    owner_id: str
+    history_id: str
+    status: str
+    started: datetime
+    duration_ms: float
+    body: dict[str, Any]
+
+    def plain(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "resource_id": self.resource_id,
+            "id": self.history_id,
+            "status": self.status,
+            "started_at": iso(self.started),
+            "duration_ms": self.duration_ms,
+            "body": self.body,
+        }
 
 
 def new_history_id(started: datetime, suffix: str | None = None) -> str:
     """``suffix`` (12 hex digits) makes the id deterministic, e.g. derived from a flow run's id."""
     started = started.astimezone(UTC)
     return started.strftime("%Y%m%dT%H%M%S") + f"{started.microsecond // 1000:03d}Z-{suffix or uuid.uuid4().hex[:12]}"
+
+
+def call_id(run_history_id: str, key: str) -> str:
+    """The id of a call (function run, integration call) made in a run: the run's history id and 8 hex digits of
+    ``key`` (the step's effect key), so it is the same when the run is executed again."""
+    return f"{run_history_id}.{key[:8]}"
+
+
+def _run_of(history_id: str) -> str | None:
+    run, dot, _ = history_id.rpartition(".")
+    return run if dot else None
 
 
 def _bounded(value: Any) -> Any:
@@ -111,6 +168,7 @@ def _bounded(value: Any) -> Any:
     return {"truncated": True, "excerpt": text[: MAX_FIELD_BYTES // 2]}
 
 
+# ================================================================ writing
 def record(
     kind: str,
     resource_id: str,
@@ -124,36 +182,76 @@ def record(
     batch: list[Any] | None = None,
 ) -> dict[str, Any]:
     """Store one execution record; returns it as the API shows it. A given ``history_id`` (see
-    :func:`new_history_id`) makes the write idempotent: the same record is written again, never a second one.
-    With ``batch``, the record is added to it instead, for :func:`write` (the flow worker writes a batch's
-    records together)."""
+    :func:`new_history_id`, :func:`call_id`) makes the write idempotent: the same record is written again, never a
+    second one. With ``batch``, the record is added to it instead, for :func:`write`: there, the calls made in a
+    run (ids from :func:`call_id`) are packed into the run's item when the run's record is in the same batch."""
     if kind not in KINDS:
         raise ValueError(f"unknown history kind {kind!r}")
     if status not in STATUSES[kind]:
         raise ValueError(f"a {kind} record's status is one of {', '.join(STATUSES[kind])}, not {status!r}")
-    Executions = _executions()
-    history_id = history_id or new_history_id(started)
-    started_at = iso(started)
     body = {k: _bounded(v) for k, v in details.items() if v is not None}
-    item = Executions(
-        f"{kind}#{resource_id}",
-        history_id,
-        kind=kind,
-        resource_id=resource_id,
-        owner_id=owner_id,
-        owner_kind=f"{owner_id}#{kind}",
-        day_kind=f"{kind}#{started_at[:10]}",
-        status=status,
-        started_at=started_at,
-        duration_ms=round(float(duration_ms), 3),
-        packed=zlib.compress(json.dumps(body, separators=(",", ":"), default=str).encode(), 6),
-        expires_at=started + timedelta(days=history_retention_days()),
+    pending = Pending(
+        kind,
+        resource_id,
+        owner_id,
+        history_id or new_history_id(started),
+        status,
+        started,
+        round(float(duration_ms), 3),
+        body,
     )
     if batch is None:
-        item.save()
+        _item(pending, []).save()
     else:
-        batch.append(item)
-    return _plain(kind, resource_id, history_id, status, started_at, duration_ms, body)
+        batch.append(pending)
+    return _plain(kind, resource_id, pending.history_id, status, iso(started), duration_ms, body)
+
+
+def write(batch: list[Any]) -> None:
+    """Write records gathered with ``record(..., batch=...)``: a run's calls go into its item when its record is
+    in the batch, the rest are items of their own; BatchWriteItem calls of 25 (unprocessed items are retried;
+    keys are deterministic, so writing one twice writes the same record)."""
+    if not batch:
+        return
+    runs = {p.history_id: p for p in batch if p.kind == "flow"}
+    calls: dict[str, list[Pending]] = {}
+    items: list[ExecutionItem] = []
+    for p in batch:
+        if p.kind == "flow":
+            continue
+        run = runs.get(_run_of(p.history_id) or "")
+        if run is not None and run.owner_id == p.owner_id:
+            calls.setdefault(run.history_id, []).append(p)
+        else:
+            items.append(_item(p, []))
+    items += [_item(run, calls.get(hid, [])) for hid, run in runs.items()]
+    with _executions().batch_write() as writer:
+        for item in items:
+            writer.save(item)
+
+
+def _item(p: Pending, calls: list[Pending]) -> ExecutionItem:
+    Executions = _executions()
+    refs = {p.kind, f"{p.kind}#{p.resource_id}"}
+    body = dict(p.body)
+    if calls:
+        refs |= {c.kind for c in calls} | {f"{c.kind}#{c.resource_id}" for c in calls}
+        body[ENTRIES] = [c.plain() for c in calls]
+    started_at = iso(p.started)
+    return Executions(
+        f"{p.kind}#{p.resource_id}",
+        p.history_id,
+        kind=p.kind,
+        resource_id=p.resource_id,
+        owner_id=p.owner_id,
+        day=started_at[:10],
+        refs=refs,
+        status=p.status,
+        started_at=started_at,
+        duration_ms=p.duration_ms,
+        packed=zlib.compress(json.dumps(body, separators=(",", ":"), default=str).encode(), 6),
+        expires_at=p.started + timedelta(days=history_retention_days()),
+    )
 
 
 def recorded(kind: str, keys: list[tuple[str, str]]) -> Lookup[set[tuple[str, str]]]:
@@ -165,21 +263,12 @@ def recorded(kind: str, keys: list[tuple[str, str]]) -> Lookup[set[tuple[str, st
     )
 
 
-def write(batch: list[Any]) -> None:
-    """Write records gathered with ``record(..., batch=...)``: BatchWriteItem calls of 25 (unprocessed items are
-    retried; their keys are deterministic, so writing one twice writes the same record)."""
-    if not batch:
-        return
-    with _executions().batch_write() as writer:
-        for item in batch:
-            writer.save(item)
-
-
+# ================================================================ reading
 def _plain(
     kind: str, resource_id: str, history_id: str, status: str, started_at: str, duration_ms: float, body: dict[str, Any]
 ) -> dict[str, Any]:
     return {
-        **body,
+        **{k: v for k, v in body.items() if k != ENTRIES},
         "id": history_id,
         f"{kind}_id": resource_id,
         "status": status,
@@ -188,54 +277,76 @@ def _plain(
     }
 
 
-def _convert(convert: Callable[[dict[str, Any]], T]) -> Callable[[ExecutionItem], T]:
-    return lambda i: convert(_plain(i.kind, i.resource_id, i.sk, i.status, i.started_at, i.duration_ms, i.body()))
+def _records(item: ExecutionItem, kind: str, resource_id: str | None) -> list[dict[str, Any]]:
+    """The records of ``kind`` (of ``resource_id``, when given) that ``item`` holds, newest first."""
+    body = item.body()
+    found = [
+        _plain(c["kind"], c["resource_id"], c["id"], c["status"], c["started_at"], c["duration_ms"], c["body"])
+        for c in reversed(body.get(ENTRIES) or [])
+        if c["kind"] == kind and resource_id in (None, c["resource_id"])
+    ]
+    if item.kind == kind and resource_id in (None, item.resource_id):
+        found.append(_plain(item.kind, item.resource_id, item.sk, item.status, item.started_at, item.duration_ms, body))
+    return found
 
 
 def for_resource(
-    kind: str, resource_id: str, convert: Callable[[dict[str, Any]], T], *, limit: int, cursor: str | None
+    kind: str,
+    resource_id: str,
+    owner_id: str,
+    convert: Callable[[dict[str, Any]], T],
+    *,
+    limit: int,
+    cursor: str | None,
 ) -> Page[T]:
-    key = f"{kind}#{resource_id}"
-    return query_page(
-        _executions().query, _convert(convert), limit=limit, cursor=cursor, scope=f"exec:{key}", hash_key=key
+    """One resource's records, newest first: a flow's runs from the table key, a function's runs and an
+    integration's calls from its owner's items that hold them."""
+    if kind == "flow":
+        key = f"flow#{resource_id}"
+        return _read(
+            partial(_executions().query, key),
+            "",
+            kind,
+            None,
+            convert,
+            limit=limit,
+            cursor=cursor,
+            scope=f"exec:{key}",
+            index_key=None,
+        )
+    ref = f"{kind}#{resource_id}"
+    return _read(
+        partial(_executions().by_owner.query, owner_id),
+        ref,
+        kind,
+        resource_id,
+        convert,
+        limit=limit,
+        cursor=cursor,
+        scope=f"exec:{ref}",
     )
-
-
-def _whole(keys: list[tuple[str, str]], convert: Callable[[dict[str, Any]], T]) -> list[T]:
-    """The records of keys read from a KEYS_ONLY index (one BatchGetItem), in the index's order."""
-    found = {(i.resource, i.sk): i for i in batch_get(_executions(), keys)} if keys else {}
-    conv = _convert(convert)
-    return [conv(found[k]) for k in keys if k in found]
 
 
 def for_owner(
     kind: str, owner_id: str, convert: Callable[[dict[str, Any]], T], *, limit: int, cursor: str | None
 ) -> Page[T]:
-    key = f"{owner_id}#{kind}"
-    keys = query_page(
-        _executions().by_owner.query,
-        lambda i: (i.resource, i.sk),
+    return _read(
+        partial(_executions().by_owner.query, owner_id),
+        kind,
+        kind,
+        None,
+        convert,
         limit=limit,
         cursor=cursor,
-        scope=f"exec-owner:{key}",
-        hash_key=key,
+        scope=f"exec-owner:{owner_id}#{kind}",
     )
-    return Page(items=_whole(keys.items, convert), next_cursor=keys.next_cursor)
-
-
-def get(kind: str, resource_id: str, history_id: str, convert: Callable[[dict[str, Any]], T]) -> T | None:
-    if len(history_id) > 64:
-        return None
-    item = get_item(_executions(), f"{kind}#{resource_id}", history_id)
-    return None if item is None else _convert(convert)(item)
 
 
 def everyone(
     kind: str, convert: Callable[[dict[str, Any]], T], *, limit: int, cursor: str | None, today: datetime | None = None
 ) -> Page[T]:
     """Everyone's records of ``kind``, newest first, walking back through day partitions (at most
-    :data:`DAYS_PER_PAGE` per request, so a page may be short and still have a ``next_cursor``)."""
-    Executions = _executions()
+    :data:`DAYS_PER_PAGE` per request)."""
     scope = f"exec-all:{kind}"
     now = today or datetime.now(UTC)
     state = decode_cursor(cursor, scope) or {}
@@ -244,22 +355,117 @@ def everyone(
     except (TypeError, ValueError):
         raise InvalidInput("Invalid cursor", field="query:cursor") from None
     oldest = now - timedelta(days=history_retention_days() + 1)
-    last_key = state.get("key")
-    keys: list[tuple[str, str]] = []
+    index = _executions().by_day
+    found: list[T] = []
+    budget = [SCAN_CALLS]
     for _ in range(DAYS_PER_PAGE):
-        if day < oldest or len(keys) >= limit:
+        if day < oldest or len(found) >= limit or budget[0] <= 0:
             break
-        want = limit - len(keys)
-        results = Executions.by_day.query(
-            f"{kind}#{day.strftime('%Y-%m-%d')}",
-            limit=want,
-            page_size=want,
-            last_evaluated_key=last_key,
-            scan_index_forward=False,
+        partition = day.strftime("%Y-%m-%d")
+        items, state = _scan(
+            partial(index.query, partition),
+            kind,
+            kind,
+            None,
+            convert,
+            limit - len(found),
+            state,
+            budget,
+            "day",
         )
-        keys.extend((i.resource, i.sk) for i in results)
-        last_key = results.last_evaluated_key
-        if last_key is None:
+        found += items
+        if state is None:
             day -= timedelta(days=1)
-    next_state = {"day": day.isoformat(), "key": last_key} if day >= oldest else None
-    return Page(items=_whole(keys, convert), next_cursor=encode_cursor(next_state, scope))
+            state = {}
+    next_state = {**(state or {}), "day": day.isoformat()} if day >= oldest else None
+    return Page(items=found, next_cursor=encode_cursor(next_state, scope))
+
+
+def _read(
+    query: Callable[..., Any],
+    ref: str,
+    kind: str,
+    resource_id: str | None,
+    convert: Callable[[dict[str, Any]], T],
+    *,
+    limit: int,
+    cursor: str | None,
+    scope: str,
+    index_key: str | None = "owner_id",
+) -> Page[T]:
+    state = decode_cursor(cursor, scope) or {}
+    items, state = _scan(query, ref, kind, resource_id, convert, limit, state, [SCAN_CALLS], index_key)
+    return Page(items=items, next_cursor=encode_cursor(state, scope))
+
+
+def _scan(
+    query: Callable[..., Any],
+    ref: str,
+    kind: str,
+    resource_id: str | None,
+    convert: Callable[[dict[str, Any]], T],
+    limit: int,
+    state: dict[str, Any],
+    budget: list[int],
+    index_key: str | None,
+) -> tuple[list[T], dict[str, Any] | None]:
+    """Up to ``limit`` records of one partition, newest first, from ``state`` (``key``: the last item read,
+    ``skip``: how many records of the next item were shown already). Returns them and the state to go on from
+    (None: the partition is done). ``ref`` filters on the items' refs ("" for none); ``budget`` holds the Query
+    calls left to the request."""
+    Executions = _executions()
+    key, skip = state.get("key"), int(state.get("skip") or 0)
+    keys: list[tuple[tuple[str, str], dict[str, Any]]] = []  # (table key, the key to resume after it)
+    held: dict[tuple[str, str], ExecutionItem] = {}
+    key_names = ("resource", "sk", index_key) if index_key else ("resource", "sk")
+    filters = {"filter_condition": Executions.refs.contains(ref)} if ref else {}
+    while len(keys) < limit and budget[0] > 0:
+        budget[0] -= 1
+        pages = query(scan_index_forward=False, last_evaluated_key=key, page_size=SCAN_PAGE, **filters).page_iter
+        page = next(pages)
+        for raw in page.get("Items") or []:
+            keys.append(((raw["resource"]["S"], raw["sk"]["S"]), {k: raw[k] for k in key_names if k in raw}))
+            if "packed" in raw or "record" in raw:  # a table Query: the whole item is here already
+                held[keys[-1][0]] = Executions.from_raw_data(raw)
+            if len(keys) >= limit:
+                break
+        key = page.get("LastEvaluatedKey")
+        if len(keys) >= limit:
+            key = keys[-1][1]
+        if key is None:
+            break
+    wanted = [k for k, _ in keys if k not in held]
+    full = {**held, **({(i.resource, i.sk): i for i in batch_get(Executions, wanted)} if wanted else {})}
+    found: list[dict[str, Any]] = []
+    resume = state.get("key")
+    for n, (table_key, after) in enumerate(keys):
+        item = full.get(table_key)
+        records = _records(item, kind, resource_id)[skip if n == 0 else 0 :] if item is not None else []
+        room = limit - len(found)
+        if len(records) > room:
+            shown = room + (skip if n == 0 else 0)
+            return [convert(r) for r in found + records[:room]], {"key": resume, "skip": shown}
+        found += records
+        resume = after
+    return [convert(r) for r in found], ({"key": key} if key is not None else None)
+
+
+def get(
+    kind: str, resource_id: str, history_id: str, owner_id: str, convert: Callable[[dict[str, Any]], T]
+) -> T | None:
+    """One record: its own item, or the run that made the call."""
+    if len(history_id) > 80:
+        return None
+    Executions = _executions()
+    item = get_item(Executions, f"{kind}#{resource_id}", history_id)
+    if item is not None:
+        return convert(_records(item, kind, resource_id)[-1])
+    run = _run_of(history_id)
+    if kind == "flow" or run is None:
+        return None
+    keys = [(i.resource, i.sk) for i in Executions.by_owner.query(owner_id, Executions.sk == run, limit=5)]
+    for holder in batch_get(Executions, keys) if keys else []:
+        for r in _records(holder, kind, resource_id):
+            if r["id"] == history_id:
+                return convert(r)
+    return None

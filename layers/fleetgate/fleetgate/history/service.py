@@ -140,8 +140,16 @@ def history_id(started: datetime, suffix: str) -> str:
     return repository.new_history_id(started, suffix)
 
 
-def for_resource(kind: str, resource_id: str, *, limit: int, cursor: str | None) -> Page[Any]:
-    return repository.for_resource(kind, resource_id, lambda p: _SCHEMAS[kind](**p), limit=limit, cursor=cursor)
+def call_id(run_history_id: str, key: str) -> str:
+    """The history id of a function run or integration call made in a run (``key``: hex digits derived from the
+    run and the step): kept with the run's record when they are written in one batch."""
+    return repository.call_id(run_history_id, key)
+
+
+def for_resource(kind: str, resource_id: str, owner_id: str, *, limit: int, cursor: str | None) -> Page[Any]:
+    """The records of one resource (``owner_id``: its owner), newest first."""
+    convert = lambda p: _SCHEMAS[kind](**p)  # noqa: E731
+    return repository.for_resource(kind, resource_id, owner_id, convert, limit=limit, cursor=cursor)
 
 
 def for_caller(who: Principal, kind: str, *, limit: int, cursor: str | None) -> Page[Any]:
@@ -152,5 +160,5 @@ def for_caller(who: Principal, kind: str, *, limit: int, cursor: str | None) -> 
     return repository.for_owner(kind, who.user_id, convert, limit=limit, cursor=cursor)
 
 
-def get(kind: str, resource_id: str, history_id: str) -> Any | None:
-    return repository.get(kind, resource_id, history_id, lambda p: _SCHEMAS[kind](**p))
+def get(kind: str, resource_id: str, history_id: str, owner_id: str) -> Any | None:
+    return repository.get(kind, resource_id, history_id, owner_id, lambda p: _SCHEMAS[kind](**p))

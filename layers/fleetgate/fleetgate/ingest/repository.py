@@ -3,18 +3,21 @@
 - ingest keys (INGEST_KEYS_TABLE): by id (the key carries its id: one GetItem per request), a user's newest first
   (GSI ``by_owner``), everyone's (GSI ``by_kind`` + BatchGetItem); the key's secret part only as an HMAC;
 - deduplication (INGEST_DEDUP_TABLE): one item per ingested event, claimed with a conditional put, expiring. An
-  uplink's claim also carries its pending flow starts (``starts``, the engine's plan): the outbox. The table's
-  stream feeds the flow starter, which sends them; nothing clears them (they expire with the claim).
+  uplink's claim also carries its pending flow starts (``packed_starts``: the engine's plan, zlib-compressed, as
+  write units are per KB): the outbox. The table's stream feeds the flow starter, which sends them; nothing
+  clears them (they expire with the claim).
 Device presence (last seen, online/offline) belongs to the devices context: fleetgate.devices.presence.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import zlib
 from datetime import datetime, timedelta
 from typing import Any
 
-from pynamodb.attributes import JSONAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.attributes import BinaryAttribute, JSONAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.exceptions import DeleteError, PutError
 
 from fleetgate.core.errors import NotFound
@@ -49,7 +52,8 @@ class DedupItem(BaseModel):
     key = UnicodeAttribute(hash_key=True)
     received_at = UnicodeAttribute()
     expires_at = TTLAttribute()
-    starts = JSONAttribute(null=True)
+    starts = JSONAttribute(null=True)  # claims written before the starts were compressed
+    packed_starts = BinaryAttribute(null=True, legacy_encoding=False)  # the starts' JSON, zlib-compressed
 
 
 @cached
@@ -109,9 +113,13 @@ def claim_event(key: str, received_at: datetime, hours: int, *, starts: dict[str
     the same write, are the flow starts the table's stream hands to the flow starter."""
     Dedup = _dedup()
     try:
-        Dedup(key, received_at=iso(received_at), expires_at=received_at + timedelta(hours=hours), starts=starts).save(
-            condition=Dedup.key.does_not_exist()
-        )
+        packed = None if starts is None else zlib.compress(json.dumps(starts, separators=(",", ":")).encode(), 6)
+        Dedup(
+            key,
+            received_at=iso(received_at),
+            expires_at=received_at + timedelta(hours=hours),
+            packed_starts=packed,
+        ).save(condition=Dedup.key.does_not_exist())
         return True
     except PutError as exc:
         if is_conditional_failure(exc):
@@ -120,6 +128,10 @@ def claim_event(key: str, received_at: datetime, hours: int, *, starts: dict[str
 
 
 def pending_starts(image: dict[str, Any]) -> dict[str, Any] | None:
-    """The flow starts of a claim, from its stream image (plain values); None when it has none."""
+    """The flow starts of a claim, from its stream image (plain values, binary ones base64-encoded as in Lambda's
+    event); None when it has none."""
+    packed = image.get("packed_starts")
+    if isinstance(packed, str | bytes):
+        return json.loads(zlib.decompress(base64.b64decode(packed)))
     starts = image.get("starts")
     return json.loads(starts) if isinstance(starts, str) else None

@@ -254,12 +254,12 @@ def integration_history(
     who: Principal, integration_id: str, *, limit: int, cursor: str | None
 ) -> Page[IntegrationExecution]:
     record = _visible(who, integration_id)
-    return history.for_resource("integration", record.id, limit=limit, cursor=cursor)
+    return history.for_resource("integration", record.id, record.owner_id, limit=limit, cursor=cursor)
 
 
 def integration_history_entry(who: Principal, integration_id: str, history_id: str) -> IntegrationExecution:
     record = _visible(who, integration_id)
-    entry = history.get("integration", record.id, history_id)
+    entry = history.get("integration", record.id, history_id, record.owner_id)
     if entry is None:
         raise NotFound("History record not found")
     return entry
