@@ -444,10 +444,17 @@ def _scan(
         room = limit - len(found)
         if len(records) > room:
             shown = room + (skip if n == 0 else 0)
-            return [convert(r) for r in found + records[:room]], {"key": resume, "skip": shown}
+            return _unique(found + records[:room], convert), {"key": resume, "skip": shown}
         found += records
         resume = after
-    return [convert(r) for r in found], ({"key": key} if key is not None else None)
+    return _unique(found, convert), ({"key": key} if key is not None else None)
+
+
+def _unique(records: list[dict[str, Any]], convert: Callable[[dict[str, Any]], T]) -> list[T]:
+    """Each record once: a call written as an item of its own while its run waited is also packed with the run
+    when an invocation of the run is executed again (its SQS message redelivered) and then ends."""
+    seen: set[str] = set()
+    return [convert(r) for r in records if not (r["id"] in seen or seen.add(r["id"]))]
 
 
 def get(
