@@ -8,11 +8,13 @@ already issued.
 
 from __future__ import annotations
 
+import _imp
 import secrets
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from fleetgate.core.errors import Unauthorized
 from fleetgate.core.settings import get_auth_settings, token_ttl_seconds
@@ -22,6 +24,30 @@ Role = Literal["admin", "user"]
 # What an admin grants (PUT /api/v1/users/{user_id}); an admin holds every one of them.
 PERMISSIONS = ("mobivisor:read", "mobivisor:write", "microshare:read", "microshare:write")
 ADMIN = "admin"  # a route's requirement that only the admin role meets (never a grantable permission)
+
+
+def _jwt() -> Any:
+    """PyJWT, imported on first use without ``cryptography``: our tokens are HS256 (hmac of the standard
+    library), but PyJWT's import loads cryptography's RSA, EC and EdDSA backends whenever it is installed (about
+    30 ms of every authenticated cold start; firebase-admin installs it in the layer). ``cryptography`` is hidden
+    from that one import only (``None`` in ``sys.modules``: PyJWT then offers only its HMAC algorithms, all we
+    allow), under the interpreter's import lock, so no other thread can import cryptography meanwhile."""
+    loaded = sys.modules.get("jwt")
+    if loaded is not None:
+        return loaded
+    _imp.acquire_lock()
+    try:
+        hide = "cryptography" not in sys.modules
+        if hide:
+            sys.modules["cryptography"] = None  # type: ignore[assignment]
+        try:
+            import jwt
+        finally:
+            if hide and sys.modules.get("cryptography", False) is None:
+                del sys.modules["cryptography"]
+    finally:
+        _imp.release_lock()
+    return jwt
 
 
 @dataclass(frozen=True)
@@ -59,8 +85,7 @@ def issue_token(
     behind it, so its ``permissions`` travel in it (``perm``). ``ttl_seconds`` overrides the setting for a
     family whose contract fixes a lifetime (mobile: 30 days).
     """
-    import jwt
-
+    jwt = _jwt()
     settings = get_auth_settings()
     now = int(time.time())
     ttl = ttl_seconds or token_ttl_seconds()
@@ -84,8 +109,7 @@ def verify_token(token: str, *, accept_audience: str | None = None, only_audienc
 
     ``only_audience``: a family with accounts of its own (mobile) takes only ``accept_audience`` tokens, not the
     device manager's."""
-    import jwt
-
+    jwt = _jwt()
     settings = get_auth_settings()
     try:
         claims = jwt.decode(
