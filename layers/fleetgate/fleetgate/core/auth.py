@@ -8,15 +8,14 @@ already issued.
 
 from __future__ import annotations
 
-import _imp
 import secrets
-import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from fleetgate.core.errors import Unauthorized
+from fleetgate.core.imports import hiding
 from fleetgate.core.settings import get_auth_settings, token_ttl_seconds
 
 Role = Literal["admin", "user"]
@@ -27,26 +26,10 @@ ADMIN = "admin"  # a route's requirement that only the admin role meets (never a
 
 
 def _jwt() -> Any:
-    """PyJWT, imported on first use without ``cryptography``: our tokens are HS256 (hmac of the standard
-    library), but PyJWT's import loads cryptography's RSA, EC and EdDSA backends whenever it is installed (about
-    30 ms of every authenticated cold start; firebase-admin installs it in the layer). ``cryptography`` is hidden
-    from that one import only (``None`` in ``sys.modules``: PyJWT then offers only its HMAC algorithms, all we
-    allow), under the interpreter's import lock, so no other thread can import cryptography meanwhile."""
-    loaded = sys.modules.get("jwt")
-    if loaded is not None:
-        return loaded
-    _imp.acquire_lock()
-    try:
-        hide = "cryptography" not in sys.modules
-        if hide:
-            sys.modules["cryptography"] = None  # type: ignore[assignment]
-        try:
-            import jwt
-        finally:
-            if hide and sys.modules.get("cryptography", False) is None:
-                del sys.modules["cryptography"]
-    finally:
-        _imp.release_lock()
+    """PyJWT, imported on first use without cryptography (see core.imports): about 30 ms less for every
+    authenticated cold start. PyJWT then offers only its HMAC algorithms: HS256 is all we issue and accept."""
+    with hiding("cryptography"):
+        import jwt
     return jwt
 
 
