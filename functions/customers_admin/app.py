@@ -12,19 +12,21 @@ from fleetgate.core.observability import http_handler
 from fleetgate.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from fleetgate.financing import staff_service as service
 from fleetgate.financing.schemas import (
+    CustomerOut,
+    Envelope,
+    errors,
+)
+from fleetgate.financing.staff_schemas import (
     AuditPage,
     CustomerCreate,
-    CustomerOut,
     CustomerPage,
     CustomerUpdate,
     Deleted,
-    Envelope,
     InstalmentUpdate,
     InstalmentUpdated,
     LockCommandIssued,
     LockRequest,
     LockStatus,
-    errors,
 )
 from fleetgate.users.service import authenticate
 
