@@ -32,9 +32,9 @@ from fleetgate.core.ids import iso, now_iso
 from fleetgate.estates import repository
 from fleetgate.estates.errors import NoMeterLinked, NotANumber, conflict, not_found
 from fleetgate.estates.eui import normalize_dev_eui
-from fleetgate.estates.records import LedgerEntry, Meter, MeterRef, Reading, Tariff, Unit, Wallet
+from fleetgate.estates.records import LedgerEntry, Meter, MeterRef, Reading, Tariff, Unit, Wallet, today
 from fleetgate.estates.repository import Retry
-from fleetgate.estates.service import accounts, notifier
+from fleetgate.estates.service import notifier
 
 RETRY_SECONDS = 8.0  # a write of a wallet or meter that lost a race is retried from a fresh read for this long
 CENT = Decimal("0.01")
@@ -238,6 +238,6 @@ def _alert_low_balance(unit: Unit, wallet: Wallet) -> None:
         f"R{wallet.low_balance_threshold_cents / 100:.2f}. Please top up."
     )
     view = repository.unit_view(unit.id)
-    residents = view.residents(accounts.today()) if view is not None else []
+    residents = view.residents(today()) if view is not None else []
     for person in repository.get_persons(residents):
         notifier.send_sms(person.id, person.phone, "low_balance", text)
