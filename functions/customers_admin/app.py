@@ -1,6 +1,8 @@
 """Staff routes for financed phones (/api/admin/customers): customers, instalments, lock and unlock, the trail.
 A device-manager admin token is required."""
 
+from __future__ import annotations  # route signatures are read on a route's first call, not at import
+
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response, content_types
