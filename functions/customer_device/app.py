@@ -1,5 +1,7 @@
 """Customer device routes (../shared/specs/customer-device-api.md): the financed phone's own API, no JWT."""
 
+from __future__ import annotations  # route signatures are read on a route's first call, not at import
+
 from fleetgate.core.api import ErrorStyle, make_public_resolver
 from fleetgate.core.observability import http_handler
 from fleetgate.financing import device_service as service

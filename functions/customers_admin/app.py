@@ -1,6 +1,8 @@
 """Staff routes for financed phones (/api/admin/customers): customers, instalments, lock and unlock, the trail.
 A device-manager admin token is required."""
 
+from __future__ import annotations  # route signatures are read on a route's first call, not at import
+
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response, content_types
@@ -12,19 +14,21 @@ from fleetgate.core.observability import http_handler
 from fleetgate.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from fleetgate.financing import staff_service as service
 from fleetgate.financing.schemas import (
+    CustomerOut,
+    Envelope,
+    errors,
+)
+from fleetgate.financing.staff_schemas import (
     AuditPage,
     CustomerCreate,
-    CustomerOut,
     CustomerPage,
     CustomerUpdate,
     Deleted,
-    Envelope,
     InstalmentUpdate,
     InstalmentUpdated,
     LockCommandIssued,
     LockRequest,
     LockStatus,
-    errors,
 )
 from fleetgate.users.service import authenticate
 

@@ -46,7 +46,7 @@ from fleetgate.estates.portal_schemas import (
 from fleetgate.estates.schemas import (
     error_responses,
 )
-from fleetgate.estates.service import billing, portal
+from fleetgate.estates.service import billing_staff, portal
 from fleetgate.users.service import authenticate
 
 app = make_resolver(
@@ -114,7 +114,7 @@ def delete_estate(estate_id: int) -> Response[None]:
     responses=READ,
 )
 def put_estate_tariff(estate_id: int, utility_type: Utility, payload: TariffPut) -> TariffSaved:
-    return billing.set_tariff(app.principal, "estate", estate_id, utility_type, payload)
+    return billing_staff.set_tariff(app.principal, "estate", estate_id, utility_type, payload)
 
 
 # ---------------------------------------------------------------- units
@@ -166,7 +166,7 @@ def delete_unit(unit_id: int) -> Response[None]:
     responses=READ,
 )
 def put_unit_tariff(unit_id: int, utility_type: Utility, payload: TariffPut) -> TariffSaved:
-    return billing.set_tariff(app.principal, "unit", unit_id, utility_type, payload)
+    return billing_staff.set_tariff(app.principal, "unit", unit_id, utility_type, payload)
 
 
 @app.post(
@@ -231,7 +231,7 @@ def create_meter(unit_id: int, payload: MeterCreate) -> Response[MeterSaved]:
     },
 )
 def top_up(unit_id: int, payload: TopupCreate) -> Response[TransactionSaved]:
-    transaction, created = billing.top_up(app.principal, unit_id, payload)
+    transaction, created = billing_staff.top_up(app.principal, unit_id, payload)
     message = "Wallet topped up successfully" if created else "This reference was used already: nothing credited"
     return _json(201 if created else 200, TransactionSaved(message=message, transaction=transaction))
 
@@ -243,7 +243,7 @@ def top_up(unit_id: int, payload: TopupCreate) -> Response[TransactionSaved]:
     responses=READ,
 )
 def update_wallet(unit_id: int, payload: WalletUpdate) -> WalletSaved:
-    return billing.set_low_balance_threshold(app.principal, unit_id, payload)
+    return billing_staff.set_low_balance_threshold(app.principal, unit_id, payload)
 
 
 # ---------------------------------------------------------------- people and their app accounts
@@ -319,7 +319,7 @@ def delete_meter(meter_id: int) -> Response[None]:
     },
 )
 def record_reading(meter_id: int, payload: ReadingCreate) -> Response[ReadingSaved]:
-    reading, created = billing.record_reading(app.principal, meter_id, payload)
+    reading, created = billing_staff.record_reading(app.principal, meter_id, payload)
     message = "Reading recorded successfully" if created else "This reading was recorded already: nothing charged"
     return _json(201 if created else 200, ReadingSaved(message=message, reading=reading))
 

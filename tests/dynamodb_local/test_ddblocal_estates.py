@@ -26,7 +26,7 @@ from fleetgate.estates.portal_schemas import (
     TopupCreate,
     UnitCreate,
 )
-from fleetgate.estates.service import billing, portal
+from fleetgate.estates.service import billing_staff, portal
 
 pytestmark = pytest.mark.dynamodb_local
 
@@ -35,7 +35,7 @@ STAFF = Principal(user_id="staff", role="admin")
 
 def _unit_with_meters(meters: int) -> tuple[int, list[int]]:
     estate = portal.create_estate(STAFF, EstateCreate(name=f"Concurrent {uuid.uuid4().hex[:6]}")).estate.id
-    billing.set_tariff(STAFF, "estate", estate, "electricity", TariffPut(flat_rate=Decimal(1)))
+    billing_staff.set_tariff(STAFF, "estate", estate, "electricity", TariffPut(flat_rate=Decimal(1)))
     unit = portal.create_unit(STAFF, estate, UnitCreate(unit_number="1")).unit.id
     ids = [
         portal.create_meter(
@@ -49,7 +49,7 @@ def _unit_with_meters(meters: int) -> tuple[int, list[int]]:
 
 
 def _reading(meter: int, value: int, at: datetime) -> tuple:
-    return billing.record_reading(STAFF, meter, ReadingCreate(reading_value=Decimal(value), reading_date=at))
+    return billing_staff.record_reading(STAFF, meter, ReadingCreate(reading_value=Decimal(value), reading_date=at))
 
 
 def test_given_a_reading_and_a_top_up_when_each_arrives_twice_then_each_is_applied_once(owner):
@@ -59,8 +59,8 @@ def test_given_a_reading_and_a_top_up_when_each_arrives_twice_then_each_is_appli
 
     first, created = _reading(meter, 130, at + timedelta(days=1))
     again, created_again = _reading(meter, 130, at + timedelta(days=1))
-    credit, credited = billing.top_up(STAFF, unit, TopupCreate(amount=Decimal("40.5"), reference="R-1"))
-    repeat, credited_again = billing.top_up(STAFF, unit, TopupCreate(amount=Decimal("40.5"), reference="R-1"))
+    credit, credited = billing_staff.top_up(STAFF, unit, TopupCreate(amount=Decimal("40.5"), reference="R-1"))
+    repeat, credited_again = billing_staff.top_up(STAFF, unit, TopupCreate(amount=Decimal("40.5"), reference="R-1"))
 
     assert (created, created_again, credited, credited_again) == (True, False, True, False)
     assert again == first and repeat == credit
@@ -96,7 +96,7 @@ def test_given_200_concurrent_debits_and_credits_on_one_wallet_then_the_balance_
         if kind == "read":
             return _reading(*args)
         amount, reference = args
-        return billing.top_up(STAFF, unit, TopupCreate(amount=amount, reference=reference))
+        return billing_staff.top_up(STAFF, unit, TopupCreate(amount=amount, reference=reference))
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = [f.result(timeout=60) for f in [pool.submit(run, item) for item in work]]

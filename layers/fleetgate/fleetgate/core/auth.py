@@ -12,9 +12,10 @@ import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from fleetgate.core.errors import Unauthorized
+from fleetgate.core.imports import hiding
 from fleetgate.core.settings import get_auth_settings, token_ttl_seconds
 
 Role = Literal["admin", "user"]
@@ -22,6 +23,14 @@ Role = Literal["admin", "user"]
 # What an admin grants (PUT /api/v1/users/{user_id}); an admin holds every one of them.
 PERMISSIONS = ("mobivisor:read", "mobivisor:write", "microshare:read", "microshare:write")
 ADMIN = "admin"  # a route's requirement that only the admin role meets (never a grantable permission)
+
+
+def _jwt() -> Any:
+    """PyJWT, imported on first use without cryptography (see core.imports): about 30 ms less for every
+    authenticated cold start. PyJWT then offers only its HMAC algorithms: HS256 is all we issue and accept."""
+    with hiding("cryptography"):
+        import jwt
+    return jwt
 
 
 @dataclass(frozen=True)
@@ -59,8 +68,7 @@ def issue_token(
     behind it, so its ``permissions`` travel in it (``perm``). ``ttl_seconds`` overrides the setting for a
     family whose contract fixes a lifetime (mobile: 30 days).
     """
-    import jwt
-
+    jwt = _jwt()
     settings = get_auth_settings()
     now = int(time.time())
     ttl = ttl_seconds or token_ttl_seconds()
@@ -84,8 +92,7 @@ def verify_token(token: str, *, accept_audience: str | None = None, only_audienc
 
     ``only_audience``: a family with accounts of its own (mobile) takes only ``accept_audience`` tokens, not the
     device manager's."""
-    import jwt
-
+    jwt = _jwt()
     settings = get_auth_settings()
     try:
         claims = jwt.decode(

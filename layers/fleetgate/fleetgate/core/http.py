@@ -21,6 +21,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from fleetgate.core.imports import hiding
+
 _state = threading.local()  # .deadline: time.monotonic() value, or None
 
 
@@ -89,8 +91,10 @@ def pooled_client(
     import ssl
 
     import certifi
-    import httpcore
-    import httpx
+
+    with hiding("h2"):  # HTTP/2 (about 15 ms of imports): our clients speak HTTP/1.1 (see core.imports)
+        import httpcore
+        import httpx
     from httpcore._backends.sync import SyncStream  # httpcore 1.0.x (pinned through httpx)
 
     # httpx logs every request URL at INFO and httpcore its traffic at DEBUG; our upstream URLs may carry
@@ -167,7 +171,9 @@ def pooled_client(
         """httpx's transport (request mapping, exception mapping) over a pool with our backend."""
 
         def __init__(self) -> None:
-            super().__init__(trust_env=False)
+            # Our TLS context, not a default one of httpx's: building one loads the CA bundle (~25 ms), and the
+            # pool it would serve is replaced right away.
+            super().__init__(verify=tls, trust_env=False)
             self._pool.close()
             self._pool = httpcore.ConnectionPool(
                 ssl_context=tls,

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, StringConstraints
 
 from fleetgate.core.schemas import Input, Schema
+from fleetgate.estates.eui import normalize_dev_eui
 from fleetgate.estates.records import (
     Estate,
     LedgerEntry,
@@ -36,16 +37,6 @@ from fleetgate.estates.schemas import (
 )
 
 MAX_ID = 2**53 - 1
-_EUI_SEPARATORS = re.compile(r"[\s:-]")
-_EUI = re.compile(r"^[0-9a-f]{16}$")
-
-
-def normalize_dev_eui(value: str) -> str:
-    """A device-manager DevEUI as the device manager stores it: 16 lower-case hex digits, no separators."""
-    eui = _EUI_SEPARATORS.sub("", value).lower()
-    if not _EUI.match(eui):
-        raise ValueError("dev_eui must be 16 hexadecimal digits")
-    return eui
 
 
 def _email(value: str) -> str:

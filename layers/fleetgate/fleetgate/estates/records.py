@@ -8,9 +8,15 @@ API shows them in the mobile family's own form (see ``schemas.timestamp``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Literal
+
+
+def today() -> date:
+    """Leases run by UTC calendar days."""
+    return datetime.now(UTC).date()
+
 
 Utility = Literal["electricity", "water"]
 Role = Literal["owner", "tenant"]

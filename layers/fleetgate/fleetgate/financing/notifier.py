@@ -13,6 +13,7 @@ never by sleeping inside the function. Tokens are never logged.
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 import warnings
@@ -58,7 +59,7 @@ def _messaging() -> tuple[Any, Any]:
     """(firebase_admin.messaging, the app) for this instance, as the settings say."""
     import firebase_admin
     import requests.adapters
-    from firebase_admin import credentials, messaging
+    from firebase_admin import _http_client, credentials, messaging
     from google.oauth2.credentials import Credentials
     from urllib3.util.retry import Retry
 
@@ -80,13 +81,39 @@ def _messaging() -> tuple[Any, Any]:
     app = firebase_admin.initialize_app(
         credential, {"projectId": cfg.project_id, "httpTimeout": cfg.timeout}, name=f"fleetgate-{uuid.uuid4().hex}"
     )
-    service = messaging._get_messaging_service(app)
+    real = _http_client.HttpxAsyncClient
+    _http_client.HttpxAsyncClient = functools.partial(_OnFirstUse, real)  # only while the service is built
+    try:
+        service = messaging._get_messaging_service(app)
+    finally:
+        _http_client.HttpxAsyncClient = real
     if cfg.endpoint:
         service._fcm_url = f"{cfg.endpoint}/v1/projects/{cfg.project_id}/messages:send"
     once = requests.adapters.HTTPAdapter(max_retries=Retry(total=1, connect=1, read=0, status=0, redirect=0))
     for prefix in ("http://", "https://", "https://fcm.googleapis.com"):
         service._client.session.mount(prefix, once)
     return messaging, app
+
+
+class _OnFirstUse:
+    """firebase-admin's async HTTP/2 client (its ``send_each_async`` and the like), built on first use. The messaging
+    service builds one eagerly, which costs about 70 ms of a cold start (httpcore with h2, three TLS contexts each
+    loading the CA bundle); :func:`send` goes through the service's synchronous client and never uses it."""
+
+    def __init__(self, factory: Any, *args: Any, **kwargs: Any) -> None:
+        self._build = functools.partial(factory, *args, **kwargs)
+        self._client: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._client is None:
+            if name == "aclose":  # closing one never built: nothing to close
+                return _nothing
+            self._client = self._build()
+        return getattr(self._client, name)
+
+
+async def _nothing() -> None:
+    return None
 
 
 def send(push: Push) -> Outcome:

@@ -23,9 +23,11 @@ from fleetgate.financing.errors import (
 from fleetgate.financing.schemas import (
     CUSTOMER_ID_PATTERN,
     MONTH_PATTERN,
+    CustomerOut,
+)
+from fleetgate.financing.staff_schemas import (
     AuditPage,
     CustomerCreate,
-    CustomerOut,
     CustomerPage,
     CustomerUpdate,
     Deleted,

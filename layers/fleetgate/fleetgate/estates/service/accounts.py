@@ -9,8 +9,6 @@ app goes on with the token it has), and an inactive account is 403.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-
 from fleetgate.core.auth import Principal, issue_token
 from fleetgate.core.errors import TooManyRequests
 from fleetgate.core.ids import now_iso
@@ -23,7 +21,7 @@ from fleetgate.estates.errors import (
     login_locked,
     missing_fields,
 )
-from fleetgate.estates.records import MobileUser, Ownership, Person, Tenancy
+from fleetgate.estates.records import MobileUser, Ownership, Person, Tenancy, today
 from fleetgate.estates.schemas import (
     ChangePasswordRequest,
     ChangePasswordResponse,
@@ -55,11 +53,6 @@ def _token(account: MobileUser) -> str:
         str(account.id), "user", audience=AUDIENCE, ttl_seconds=MOBILE_TOKEN_TTL_SECONDS, version=account.token_version
     )
     return token
-
-
-def today() -> date:
-    """Leases run by UTC calendar days."""
-    return datetime.now(UTC).date()
 
 
 # ---------------------------------------------------------------- login

@@ -11,42 +11,30 @@
   an update; the same reading twice (same key) fails on its key and charges nothing.
 - Balances may go negative. A debit that takes the balance below the wallet's threshold alerts the unit's
   residents once; a credit that brings it back to the threshold or above re-arms the alert.
-- Readings come from staff (``record_reading``) or from the device platform: ``record_device_reading`` is what the
-  flow engine's ``meter`` node calls with a run id + node id as the idempotency key.
+- Readings come from staff (``billing_staff.record_reading``) or from the device platform: ``record_device_reading``
+  is what the flow engine's ``meter`` node calls with a run id + node id as the idempotency key.
+
+The staff routes (tariffs, staff readings, top-ups, thresholds) are in ``billing_staff``, with the portal's schemas:
+the flow worker imports this module and none of them.
 """
 
 from __future__ import annotations
 
 import random
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Any
 
-from fleetgate.core.auth import Principal
 from fleetgate.core.ids import iso, now_iso
 from fleetgate.estates import repository
-from fleetgate.estates.errors import NoMeterLinked, NotANumber, bad_request, conflict, not_found
-from fleetgate.estates.portal_schemas import (
-    ReadingCreate,
-    StaffReading,
-    StaffTransaction,
-    StaffWallet,
-    TariffOut,
-    TariffPut,
-    TariffSaved,
-    TopupCreate,
-    WalletSaved,
-    WalletUpdate,
-    normalize_dev_eui,
-)
-from fleetgate.estates.records import LedgerEntry, Meter, MeterRef, Reading, Tariff, Tier, Unit, Wallet
+from fleetgate.estates.errors import NoMeterLinked, NotANumber, conflict, not_found
+from fleetgate.estates.eui import normalize_dev_eui
+from fleetgate.estates.records import LedgerEntry, Meter, MeterRef, Reading, Tariff, Unit, Wallet, today
 from fleetgate.estates.repository import Retry
-from fleetgate.estates.service import accounts, notifier
-from fleetgate.estates.service.staff import requires_staff
+from fleetgate.estates.service import notifier
 
 RETRY_SECONDS = 8.0  # a write of a wallet or meter that lost a race is retried from a fresh read for this long
 CENT = Decimal("0.01")
@@ -74,33 +62,6 @@ def price(consumption: Decimal, tariff: Tariff, markup_percent: Decimal) -> int:
     return cents(Decimal(base) * (1 + markup_percent / 100))
 
 
-def _tariff(scope: Literal["estate", "unit"], scope_id: int, utility: str, request: TariffPut) -> Tariff:
-    if (request.flat_rate is None) == (request.tiers is None):
-        raise bad_request("Invalid tariff", "Give either flat_rate or tiers (not both)")
-    tiers = tuple(Tier(t.start, t.to, t.rate) for t in request.tiers or [])
-    expected = Decimal(0)
-    for n, tier in enumerate(tiers):
-        if tier.start != expected:
-            raise bad_request("Invalid tariff", f"Tier {n + 1} must start at {expected} (where the previous one ends)")
-        if tier.end is None and n != len(tiers) - 1:
-            raise bad_request("Invalid tariff", "Only the last tier may have no upper bound (to: null)")
-        if tier.end is not None and tier.end <= tier.start:
-            raise bad_request("Invalid tariff", f"Tier {n + 1} must end after it starts")
-        expected = tier.end if tier.end is not None else expected
-    return Tariff(scope, scope_id, utility, request.flat_rate, tiers, now_iso())  # type: ignore[arg-type]
-
-
-@requires_staff
-def set_tariff(
-    who: Principal, scope: Literal["estate", "unit"], scope_id: int, utility: str, request: TariffPut
-) -> TariffSaved:
-    """An estate's tariff for a utility, or a unit's (which overrides its estate's)."""
-    tariff = _tariff(scope, scope_id, utility, request)
-    if not repository.put_tariff(tariff):
-        raise not_found(scope.capitalize(), scope_id)
-    return TariffSaved(message="Tariff saved successfully", tariff=TariffOut.of(tariff))
-
-
 # ---------------------------------------------------------------- readings
 @dataclass(frozen=True)
 class RecordedReading:
@@ -120,28 +81,6 @@ class RecordedReading:
         return dict(self.__dict__)
 
 
-@requires_staff
-def record_reading(who: Principal, meter_id: int, request: ReadingCreate) -> tuple[StaffReading, bool]:
-    """A staff-entered reading; ``(reading, created)``. The same meter and date again is the same reading (200)
-    when the value matches, a conflict when it does not."""
-    ref = repository.meter_ref(meter_id)
-    if ref is None:
-        raise not_found("Meter", meter_id)
-    now = datetime.now(UTC)
-    at = _utc(request.reading_date) if request.reading_date is not None else now
-    if at > now + FUTURE_TOLERANCE:
-        raise bad_request("Invalid reading date", "reading_date cannot be in the future", "reading_date")
-    # Dated readings are keyed by their date (entered twice = the same reading); undated ones are always new.
-    key = f"staff#{iso(at)}" if request.reading_date is not None else f"staff#{iso(at)}#{uuid.uuid4().hex}"
-    reading, created = _record(ref, request.reading_value, iso(at), key)
-    if not created and reading.reading_value != request.reading_value:
-        raise conflict(
-            "Reading exists",
-            f"Meter {meter_id} already has a reading of {reading.reading_value} at {reading.reading_date[:19]}",
-        )
-    return StaffReading.of(reading), created
-
-
 def record_device_reading(dev_eui: str, value: Any, reading_key: str, at: datetime | str) -> RecordedReading:
     """Record a reading of the meter linked to a device-manager device (the flow engine's ``meter`` node).
 
@@ -157,8 +96,8 @@ def record_device_reading(dev_eui: str, value: Any, reading_key: str, at: dateti
     ref = repository.device_ref(eui)
     if ref is None:
         raise NoMeterLinked(f"No meter is linked to device {eui}")
-    when = _utc(datetime.fromisoformat(at) if isinstance(at, str) else at)
-    reading, created = _record(ref, number, iso(when), f"flow#{reading_key}")
+    when = utc(datetime.fromisoformat(at) if isinstance(at, str) else at)
+    reading, created = record(ref, number, iso(when), f"flow#{reading_key}")
     return RecordedReading(
         reading_id=reading.id,
         meter_id=reading.meter_id,
@@ -185,7 +124,7 @@ def _reading_value(value: Any) -> Decimal:
     return number.quantize(Decimal("0.000001")) if isinstance(exponent, int) and exponent < -6 else number
 
 
-def _utc(at: datetime) -> datetime:
+def utc(at: datetime) -> datetime:
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
@@ -197,7 +136,7 @@ def _assess(meter: Meter, value: Decimal) -> tuple[str, Decimal]:
     return "charged", value - meter.current_reading
 
 
-def _record(ref: MeterRef, value: Decimal, at: str, key: str) -> tuple[Reading, bool]:
+def record(ref: MeterRef, value: Decimal, at: str, key: str) -> tuple[Reading, bool]:
     """Store, price and charge one reading: ``(reading, created)``; ``created`` is False for a key recorded before.
 
     Its ids are taken first, and the estate (markup, tariffs) is read once: what happens between reading the wallet
@@ -205,7 +144,7 @@ def _record(ref: MeterRef, value: Decimal, at: str, key: str) -> tuple[Reading, 
     wallet rarely retry. An uncharged reading leaves its transaction id unused."""
     ids = repository.next_ids("reading", "transaction")
     estate = None
-    for attempt in _attempts():
+    for attempt in attempts():
         state = repository.meter_state(ref)
         if state is None:
             raise not_found("Meter", ref.meter_id)
@@ -238,7 +177,7 @@ def _record(ref: MeterRef, value: Decimal, at: str, key: str) -> tuple[Reading, 
         if cost > 0:
             if state.wallet is None:
                 raise not_found("Wallet", meter.unit_id)
-            debit = (state.wallet, _moved(state.wallet, -cost, now))
+            debit = (state.wallet, moved(state.wallet, -cost, now))
             entry = LedgerEntry(
                 id=ids["transaction"],
                 unit_id=meter.unit_id,
@@ -252,7 +191,7 @@ def _record(ref: MeterRef, value: Decimal, at: str, key: str) -> tuple[Reading, 
         try:
             failed = repository.bill(reading, meter, debit, entry)
         except Retry:
-            _pause(attempt)
+            pause(attempt)
             continue
         if "reading" in failed:
             existing = repository.get_reading(meter.id, key)
@@ -262,10 +201,10 @@ def _record(ref: MeterRef, value: Decimal, at: str, key: str) -> tuple[Reading, 
         if debit is not None and debit[1].low_alerted and not debit[0].low_alerted:
             _alert_low_balance(state.unit, debit[1])
         return reading, True
-    raise _busy()
+    raise busy()
 
 
-def _attempts() -> Iterator[int]:
+def attempts() -> Iterator[int]:
     """Attempt numbers until RETRY_SECONDS have passed (at least one). Bounded by time, not count: under heavy
     contention on one wallet every writer gets through, each after a jittered, growing pause."""
     deadline = time.monotonic() + RETRY_SECONDS
@@ -275,15 +214,15 @@ def _attempts() -> Iterator[int]:
         attempt += 1
 
 
-def _pause(attempt: int) -> None:
+def pause(attempt: int) -> None:
     time.sleep(random.uniform(0, 0.002 * 2 ** min(attempt, 5)))  # jitter, growing to 64 ms at most
 
 
-def _busy() -> Exception:
+def busy() -> Exception:
     return conflict("Busy", "The wallet is being changed by many requests at once: try again")
 
 
-def _moved(wallet: Wallet, delta_cents: int, now: str) -> Wallet:
+def moved(wallet: Wallet, delta_cents: int, now: str) -> Wallet:
     """The wallet after a credit (``delta`` > 0) or debit (< 0). A debit that leaves it below its threshold marks
     the crossing (the alert goes out once); a credit back to the threshold or above re-arms it."""
     balance = wallet.balance_cents + delta_cents
@@ -299,51 +238,6 @@ def _alert_low_balance(unit: Unit, wallet: Wallet) -> None:
         f"R{wallet.low_balance_threshold_cents / 100:.2f}. Please top up."
     )
     view = repository.unit_view(unit.id)
-    residents = view.residents(accounts.today()) if view is not None else []
+    residents = view.residents(today()) if view is not None else []
     for person in repository.get_persons(residents):
         notifier.send_sms(person.id, person.phone, "low_balance", text)
-
-
-# ---------------------------------------------------------------- the wallet
-@requires_staff
-def top_up(who: Principal, unit_id: int, request: TopupCreate) -> tuple[StaffTransaction, bool]:
-    """Credit the wallet: ``(transaction, created)``. The same reference again answers the first transaction and
-    credits nothing."""
-    amount = cents(request.amount)
-    transaction_id = repository.next_ids("transaction")["transaction"]  # before the wallet is read: see _record
-    for attempt in _attempts():
-        wallet = repository.get_wallet(unit_id)
-        if wallet is None:
-            raise not_found("Unit", unit_id)
-        now = now_iso()
-        after = _moved(wallet, amount, now)
-        entry = LedgerEntry(
-            id=transaction_id,
-            unit_id=unit_id,
-            transaction_type="credit",
-            amount_cents=amount,
-            description=request.description or "Wallet top-up",
-            transaction_date=now,
-            balance_after_cents=after.balance_cents,
-            reference=request.reference,
-        )
-        try:
-            failed = repository.credit((wallet, after), entry)
-        except Retry:
-            _pause(attempt)
-            continue
-        if failed:
-            first = repository.topup_entry(unit_id, request.reference)
-            if first is None:  # pragma: no cover - a reference's claim is never deleted
-                raise conflict("Reference used", f"Reference {request.reference} was used already")
-            return StaffTransaction.of(first), False
-        return StaffTransaction.of(entry), True
-    raise _busy()
-
-
-@requires_staff
-def set_low_balance_threshold(who: Principal, unit_id: int, request: WalletUpdate) -> WalletSaved:
-    wallet = repository.set_low_balance_threshold(unit_id, cents(request.low_balance_threshold))
-    if wallet is None:
-        raise not_found("Unit", unit_id)
-    return WalletSaved(message="Wallet updated successfully", wallet=StaffWallet.of(wallet))

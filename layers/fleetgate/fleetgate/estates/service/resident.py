@@ -13,7 +13,7 @@ from fleetgate.core.auth import Principal
 from fleetgate.core.ids import iso
 from fleetgate.estates import repository
 from fleetgate.estates.errors import access_denied, not_found
-from fleetgate.estates.records import Meter, MobileUser, UnitView
+from fleetgate.estates.records import Meter, MobileUser, UnitView, today
 from fleetgate.estates.schemas import (
     MeterDetail,
     MeterResponse,
@@ -41,7 +41,7 @@ def _resident_unit(account: MobileUser, unit_id: int) -> UnitView:
     view = repository.unit_view(unit_id)
     if view is None:
         raise not_found("Unit", unit_id)
-    if account.person_id not in view.residents(accounts.today()):
+    if account.person_id not in view.residents(today()):
         raise access_denied()
     return view
 
