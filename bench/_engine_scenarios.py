@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from _benchlib import new_eui
@@ -16,7 +17,7 @@ from _benchlib import new_eui
 def _uplink(eui: str) -> dict[str, Any]:
     return {
         "deduplicationId": str(uuid.uuid4()),
-        "time": "2026-11-22T08:15:04Z",
+        "time": datetime.now(UTC).isoformat(),  # ChirpStack stamps the reception: about now
         "deviceInfo": {"devEui": eui, "deviceName": "bench"},
         "fCnt": 1,
         "fPort": 85,

@@ -2,9 +2,10 @@
 index copies included), CPU, and a price per million uplinks, per scenario. Loopback only, bounded.
 
 Each uplink goes the whole way in this process: POST /api/v1/ingest/chirpstack (the ingest function, warm), the
-ingest claims table's stream handed to the flow starter (the local cloud's stream mapping), the flow worker
-invoked with real SQS events of ``batch`` messages, an HTTP sink on 127.0.0.1. DynamoDB, SQS and its streams are
-a moto server subprocess, so this thread's CPU (time.thread_time) is ours alone. Calls are counted with
+device history table's stream (the uplink's entry is its claim) handed to the flow starter (the local cloud's
+stream mapping), the flow worker invoked with real SQS events of ``batch`` messages, an HTTP sink on 127.0.0.1.
+DynamoDB, SQS and its streams are a moto server subprocess, so this thread's CPU (time.thread_time) is ours
+alone. Calls are counted with
 botocore's event hooks on the layer's own clients; the event source mappings' own calls are modelled (Lambda's
 SQS poller: one ReceiveMessage and one DeleteMessageBatch per worker invocation; DynamoDB Streams reads by a
 Lambda trigger are not billed).
@@ -235,6 +236,7 @@ def run(sc: Scenario, client: Client, meter: Meter, sqs: Any, queue: str, arn: s
 
     sink = Sink()
     dedup = STACK.physical_name("IngestDedupTable")
+    history = STACK.physical_name("DeviceHistoryTable")
     try:
         world = _world(client, sc, sink.url)
         cpu: Counter[str] = Counter()
@@ -262,7 +264,7 @@ def run(sc: Scenario, client: Client, meter: Meter, sqs: Any, queue: str, arn: s
                 n += 1
             meter.phase = "starter" if counted else "warm"
             c0, w0 = time.thread_time(), time.perf_counter()
-            client._streams.drain({dedup}) if client._streams else client.deliver_streams()
+            client._streams.drain({dedup, history}) if client._streams else client.deliver_streams()
             cpu[meter.phase] += time.thread_time() - c0
             wall[meter.phase] += time.perf_counter() - w0
             invocations[meter.phase] += math.ceil(sc.batch / STREAM_BATCH)

@@ -27,6 +27,7 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from _benchlib import (
@@ -59,7 +60,7 @@ def uplink(eui: str, f_cnt: int) -> dict[str, Any]:
     """A ChirpStack v4 ``up`` event (unique deduplicationId: every one is processed)."""
     return {
         "deduplicationId": str(uuid.uuid4()),
-        "time": "2026-11-22T08:15:04.512321+00:00",
+        "time": datetime.now(UTC).isoformat(),  # ChirpStack stamps the reception: about now
         "deviceInfo": {
             "tenantName": "ChirpStack",
             "applicationName": "bench",

@@ -8,7 +8,10 @@ As on AWS:
 - a handler that raises, or answers with an unknown ``itemIdentifier``, fails the whole batch; with
   ``BisectBatchOnFunctionError`` such a batch is split in two and each half retried on its own;
 - after ``MaximumRetryAttempts`` retries without progress the records are given up: a record describing them
-  goes to ``DestinationConfig.OnFailure`` (a queue, in Lambda's format) and the stream moves on.
+  goes to ``DestinationConfig.OnFailure`` (a queue, in Lambda's format) and the stream moves on;
+- ``FilterCriteria``: only records that match one of the patterns reach the function (the others are dropped, as
+  Lambda does); the patterns' subset: literal values, ``exists``, ``prefix`` and ``anything-but``. A pattern
+  naming an attribute the code no longer writes is then caught by the tests, as it would be on AWS.
 
 Reading the streams (DescribeTable's LatestStreamArn, DescribeStream, GetShardIterator, GetRecords) works the same
 against moto and DynamoDB Local. :meth:`StreamPoller.poll_once` is one read-invoke round, so tests deliver
@@ -50,6 +53,7 @@ class StreamSource:
     on_failure_queue: str | None  # logical id of the OnFailure queue
     on_failure_queue_name: str | None
     region: str
+    filters: tuple[dict[str, Any], ...] = ()  # FilterCriteria patterns; empty: every record
 
 
 def stream_sources(stack: Stack) -> list[StreamSource]:
@@ -75,9 +79,42 @@ def stream_sources(stack: Stack) -> list[StreamSource]:
                     on_failure_queue=queue,
                     on_failure_queue_name=stack.physical_name(queue) if queue else None,
                     region=stack.region,
+                    filters=tuple(
+                        json.loads(f["Pattern"]) for f in ((props.get("FilterCriteria") or {}).get("Filters") or [])
+                    ),
                 )
             )
     return sources
+
+
+def passes(filters: tuple[dict[str, Any], ...], record: dict[str, Any]) -> bool:
+    """Whether Lambda's event filtering hands ``record`` to the function: no filter, or one pattern matches."""
+    return not filters or any(_matches(pattern, record) for pattern in filters)
+
+
+def _matches(pattern: dict[str, Any], value: Any) -> bool:
+    for key, want in pattern.items():
+        present = isinstance(value, dict) and key in value
+        got = value.get(key) if present else None
+        if isinstance(want, dict):
+            if not (present and _matches(want, got)):
+                return False
+        elif not any(_rule(rule, present, got) for rule in want):
+            return False
+    return True
+
+
+def _rule(rule: Any, present: bool, got: Any) -> bool:
+    if not isinstance(rule, dict):
+        return present and got == rule
+    if "exists" in rule:  # Lambda's exists matches a leaf value (a string, number, boolean), not an object
+        return (present and not isinstance(got, dict | list)) if rule["exists"] else not present
+    if "prefix" in rule:
+        return present and isinstance(got, str) and got.startswith(rule["prefix"])
+    if "anything-but" in rule:
+        excluded = rule["anything-but"]
+        return present and got not in (excluded if isinstance(excluded, list) else [excluded])
+    raise ValueError(f"the local cloud does not evaluate the filter rule {rule!r}")
 
 
 class StreamPoller(Poller):
@@ -137,7 +174,9 @@ class StreamPoller(Poller):
                 got = self.streams.get_records(ShardIterator=self._oldest(shard_id), Limit=self.source.batch_size)
             records = got.get("Records", [])
             if records:
-                self._process([self._record(r) for r in records])
+                delivered = [r for r in map(self._record, records) if passes(self.source.filters, r)]
+                if delivered:
+                    self._process(delivered)
                 read += len(records)
             self._iterators[shard_id] = got.get("NextShardIterator")
             if records:

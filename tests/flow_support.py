@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from tests.support import Sink
@@ -18,11 +19,21 @@ DEAD_LETTER_QUEUE = "FlowStepsDeadLetterQueue"
 
 
 # ------------------------------------------------------------------ bodies
+_STAMPS: dict[str, str] = {}
+
+
+def _stamp(dedup: str | None) -> str:
+    """When ChirpStack stamped the event (its ``time``: the gateways' reception, about now): the same for every
+    copy of one deduplicationId, as ChirpStack sends it."""
+    now = datetime.now(UTC).isoformat()
+    return now if dedup is None else _STAMPS.setdefault(dedup, now)
+
+
 def v4_up(dev_eui: str, *, temperature: float = 21.5, f_cnt: int = 42, dedup: str | None = None) -> dict[str, Any]:
     """A ChirpStack v4 HTTP integration ``up`` event, as its JSON marshaler writes it (two gateways)."""
     return {
         "deduplicationId": dedup or str(uuid.uuid4()),
-        "time": "2026-11-22T08:15:04.512321+00:00",
+        "time": _stamp(dedup),
         "deviceInfo": {
             "tenantId": "52f14cd4-c6f1-4fbd-8f87-4025e1d49242",
             "tenantName": "ChirpStack",
@@ -111,7 +122,7 @@ def helium_up(dev_eui: str, *, temperature: float = 18.0, fcnt: int = 3) -> dict
         "name": "cold-room-1",
         "payload": base64.b64encode(b"\x10\x20").decode(),
         "payload_size": 2,
-        "reported_at": 1795336504512,
+        "reported_at": int(time.time() * 1000),
         "type": "uplink",
         "uuid": str(uuid.uuid4()),
         "hotspots": [
@@ -124,7 +135,7 @@ def helium_up(dev_eui: str, *, temperature: float = 18.0, fcnt: int = 3) -> dict
                 "frequency": 904.1,
                 "channel": 0,
                 "status": "success",
-                "reported_at": 1795336504500,
+                "reported_at": int(time.time() * 1000) - 12,
             }
         ],
         "decoded": {"status": "success", "payload": {"temperature": temperature, "humidity": 60}},

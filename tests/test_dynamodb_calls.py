@@ -92,15 +92,15 @@ EXPECTED = {
     ("POST", "/api/v1/ingest/keys"): ["PutItem"],
     ("DELETE", "/api/v1/ingest/keys/{key_id}"): ["GetItem", "DeleteItem"],
     # ingest of an uplink (a device with one label): the key and the dev_eui claim in one BatchGetItem, the device,
-    # the trigger lookups (labels, device, each label), the deduplication claim with the flow starts (the outbox),
-    # device history, presence. Not one call more per matching flow: the fan-out is the flow starter's SQS messages
+    # the trigger lookups (labels, device, each label), the device history entry (the claim, keyed by the uplink's
+    # own time and deduplicationId, with the flow starts: the outbox), presence. Not one call more per matching
+    # flow: the fan-out is the flow starter's SQS messages
     ("POST", "/api/v1/ingest/chirpstack"): [
         "BatchGetItem",
         "GetItem",
         "Query",
         "Query",
         "Query",
-        "PutItem",
         "PutItem",
         "UpdateItem",
     ],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
@@ -273,8 +274,9 @@ def test_given_more_matching_flows_when_ingesting_then_dynamodb_calls_stay_the_s
         "Query",  # the device's labels
         "Query",
         "Query",  # the trigger index: the device, its label
-        "PutItem",  # the deduplication claim, with its flow starts (the outbox)
-        "PutItem",  # device history
+        # the device history entry, keyed by the uplink's own time and deduplicationId: the claim (conditional),
+        # with its flow starts (the outbox)
+        "PutItem",
         "UpdateItem",  # last_seen, online, offline due time: never seen → online
     ]
     # the same calls for twelve flows, less the presence write: online already, last_seen within the bound
@@ -436,13 +438,34 @@ def test_given_log_ack_and_txack_events_then_they_are_recorded_in_history(api, w
     assert entry["event"] == kind and entry["data"][field] == value
 
 
+@pytest.mark.parametrize("skew", [timedelta(days=2), -timedelta(minutes=10)], ids=["stale", "ahead"])
+def test_given_a_sender_clock_far_off_when_ingesting_then_a_claim_dedups_and_history_keeps_arrival_order(
+    api, world, skew
+):
+    stamped = v4_up(world["eui"])
+    _ingest(api, world["key"], stamped)
+    off = {**v4_up(world["eui"], temperature=3.0), "time": (datetime.now(UTC) - skew).isoformat()}
+
+    first, copy = _ingest(api, world["key"], off), _ingest(api, world["key"], off)
+
+    assert (first.body["status"], copy.body["status"]) == ("accepted", "duplicate")
+    assert first.ddb_calls.count("PutItem") == 2  # the claim, then the entry: its time does not key the history
+    history = api.call("GET", f"/api/v1/devices/{world['device']['id']}/history", token=world["token"]).body["items"]
+    assert len(history) == 2 and history[0]["id"] == first.body["history_id"]  # the newest arrival first
+    assert history[0]["data"]["data"]["temperature"] == 3.0
+
+
 # ------------------------------------------------------------------ v3 and Helium
 def test_given_a_chirpstack_v3_uplink_then_it_is_read_like_v4(api, world):
+    _flow(api, world["token"], {"type": "device", "device_id": world["device"]["id"]})
     body = v3_up(world["eui"], temperature=19.0)
 
     reply = _ingest(api, world["key"], body)
 
     assert reply.body["status"] == "accepted" and reply.body["format"] == "chirpstack_v3"
+    # v3 stamps no time of its own: a deduplication claim carries the flow starts, then the history entry
+    assert reply.ddb_calls.count("PutItem") == 2 and reply.body["flows_triggered"] == 1
+    assert len(_steps()) == 1  # the claims table's stream started the flow
     [entry] = api.call("GET", f"/api/v1/devices/{world['device']['id']}/history", token=world["token"]).body["items"]
     assert entry["data"]["data"] == {"temperature": 19.0, "humidity": 51}
     assert (entry["data"]["rssi"], entry["data"]["snr"], entry["data"]["gateway_count"]) == (-101, 5.5, 1)

@@ -7,7 +7,10 @@ Access patterns, each served by a key or a GSI (never a Scan):
   frequent status writes of ingest never touch it; items come back with one BatchGetItem;
 - dev_eui → device, label name per owner: claims in the uniques table (also what makes them unique);
 - a device's labels: membership table key (device_id, label_id); a label's devices: GSI ``by_label``;
-- history of one device: table key (device_id, sk); a user's: GSI ``by_owner``; everyone's: GSI ``by_day``;
+- history of one device: table key (device_id, sk); a user's: GSI ``by_owner``; everyone's: GSI ``by_day``. An
+  entry's data is kept zlib-compressed in ``packed`` (write units are per KB, and each index holds a copy), with
+  the ingest outbox of an uplink keyed by its own time (see :func:`add_history`); ``sk`` is
+  "<received_at or the event's own time>#<id>";
 - presence (written by ingest and offline detection through :mod:`fleetgate.devices.presence`): ``last_seen``,
   ``status``, ``battery``, ``location`` and the sparse pair ``offline_shard`` / ``offline_due`` (ISO time =
   last_seen + expected_transmit_time) that GSI ``by_offline_due`` indexes, so offline detection is one Query per
@@ -17,11 +20,14 @@ Access patterns, each served by a key or a GSI (never a Scan):
 
 from __future__ import annotations
 
+import base64
+import json
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pynamodb.attributes import JSONAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.attributes import BinaryAttribute, JSONAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
 from pynamodb.indexes import AllProjection, IncludeProjection, KeysOnlyProjection
 
@@ -94,8 +100,15 @@ class HistoryItem(BaseModel):
     day = UnicodeAttribute()
     event = UnicodeAttribute()
     received_at = UnicodeAttribute()
-    data = JSONAttribute(default=dict)
+    data = JSONAttribute(null=True)  # entries written before packing
+    packed = BinaryAttribute(null=True, legacy_encoding=False)  # {"data": ..., "outbox": ...}, zlib-compressed
+    flows = NumberAttribute(null=True)  # with an outbox: how many flows it starts (the flow starter's filter)
     expires_at = TTLAttribute(null=True)
+
+    def contents(self) -> dict[str, Any]:
+        if self.packed is not None:
+            return json.loads(zlib.decompress(self.packed))
+        return {"data": self.data or {}}
 
 
 @cached
@@ -344,25 +357,58 @@ def _delete_memberships(items: Iterable[MembershipItem]) -> None:
 # ---------------------------------------------------------------- history
 
 
-def add_history(entry: DeviceHistoryEntry, owner_id: str) -> None:
+def add_history(
+    entry: DeviceHistoryEntry, owner_id: str, *, at: str | None = None, outbox: dict[str, Any] | None = None
+) -> bool:
+    """Store a history entry. With ``at`` (the event's own time, from its sender), it is keyed by that time and its
+    id and written only if absent: a copy of the event (same time, same id) writes nothing and answers False.
+    ``outbox`` (the flows an uplink starts, the ingest's plan) is stored with it, in the same write, for the
+    table's stream (NEW_IMAGE) to hand to the flow starter (:func:`outbox_of`)."""
     History = _history()
     received = parse_iso(entry.received_at)
-    History(
+    contents: dict[str, Any] = {"data": entry.data}
+    if outbox is not None:
+        contents["outbox"] = outbox
+    item = History(
         entry.device_id,
-        f"{entry.received_at}#{entry.id}",
+        f"{at or entry.received_at}#{entry.id}",
         id=entry.id,
         owner_id=owner_id,
         day=entry.received_at[:10],
         event=entry.event,
         received_at=entry.received_at,
-        data=entry.data,
+        packed=zlib.compress(json.dumps(contents, separators=(",", ":"), default=str).encode(), 6),
+        flows=len(outbox.get("flows") or {}) if outbox is not None else None,
         expires_at=received + timedelta(days=history_retention_days()),
-    ).save()
+    )
+    if at is None:
+        item.save()
+        return True
+    try:
+        item.save(condition=History.sk.does_not_exist())
+        return True
+    except PutError as exc:
+        if is_conditional_failure(exc):
+            return False
+        raise
+
+
+def outbox_of(image: dict[str, Any]) -> dict[str, Any] | None:
+    """The outbox of a history entry, from its stream image (plain values; binary ones base64-encoded, as in
+    Lambda's event); None when it has none."""
+    packed = image.get("packed")
+    if not isinstance(packed, str | bytes):
+        return None
+    return json.loads(zlib.decompress(base64.b64decode(packed))).get("outbox")
 
 
 def _entry(item: HistoryItem) -> DeviceHistoryEntry:
     return DeviceHistoryEntry(
-        id=item.id, device_id=item.device_id, event=item.event, received_at=item.received_at, data=item.data or {}
+        id=item.id,
+        device_id=item.device_id,
+        event=item.event,
+        received_at=item.received_at,
+        data=item.contents().get("data") or {},
     )
 
 
@@ -456,11 +502,14 @@ def _update_presence(device_id: str, actions: list[Any], condition: Any = None) 
 
 
 def last_uplink(device_id: str, within: int = 10) -> str | None:
-    """The received_at of the newest ``up`` among the device's ``within`` newest history entries, or None."""
-    for item in _history().query(device_id, scan_index_forward=False, limit=within, page_size=within):
-        if item.event == "up":
-            return item.received_at
-    return None
+    """The latest received_at of an ``up`` among the device's ``within`` newest history entries, or None (entries
+    are ordered by their sender's time when it stamped them: the latest received is not always the first)."""
+    found = [
+        item.received_at
+        for item in _history().query(device_id, scan_index_forward=False, limit=within, page_size=within)
+        if item.event == "up"
+    ]
+    return max(found, default=None)
 
 
 def due_devices(shard: str, now: str, limit: int) -> Iterator[DuePresence]:

@@ -7,6 +7,8 @@ an admin sees and changes everything. Someone else's resource is reported as
 
 from __future__ import annotations
 
+from typing import Any
+
 from fleetgate.core.access import new_resource, owner_scope, visible
 from fleetgate.core.auth import Principal
 from fleetgate.core.errors import InvalidInput, NotFound
@@ -153,6 +155,15 @@ def label_ids(device_id: str) -> list[str]:
     return repository.label_ids_of(device_id)
 
 
-def record_history(entry: DeviceHistoryEntry, owner_id: str) -> None:
-    """Add an entry to a device's history (uplinks and other events, offline, unknown devices)."""
-    repository.add_history(entry, owner_id)
+def record_history(
+    entry: DeviceHistoryEntry, owner_id: str, *, at: str | None = None, outbox: dict[str, Any] | None = None
+) -> bool:
+    """Add an entry to a device's history (uplinks and other events, offline, unknown devices). With ``at`` (the
+    event's own time as its sender stamped it), only once: False when the entry is there already (a copy of the
+    event). ``outbox``: stored with the entry and handed to :func:`history_outbox` by the table's stream."""
+    return repository.add_history(entry, owner_id, at=at, outbox=outbox)
+
+
+def history_outbox(image: dict[str, Any]) -> dict[str, Any] | None:
+    """The outbox stored with a history entry, from the history table's stream image; None when it has none."""
+    return repository.outbox_of(image)

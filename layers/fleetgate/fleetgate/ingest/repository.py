@@ -2,10 +2,11 @@
 
 - ingest keys (INGEST_KEYS_TABLE): by id (the key carries its id: one GetItem per request), a user's newest first
   (GSI ``by_owner``), everyone's (GSI ``by_kind`` + BatchGetItem); the key's secret part only as an HMAC;
-- deduplication (INGEST_DEDUP_TABLE): one item per ingested event, claimed with a conditional put, expiring. An
-  uplink's claim also carries its pending flow starts (``packed_starts``: the engine's plan, zlib-compressed, as
-  write units are per KB): the outbox. The table's stream feeds the flow starter, which sends them; nothing
-  clears them (they expire with the claim).
+- deduplication (INGEST_DEDUP_TABLE): one item per ingested event that its sender did not stamp with a time of
+  its own (ChirpStack v3; the others are claimed by their device history entry), claimed with a conditional put,
+  expiring. An uplink's claim also carries its pending flow starts (``packed_starts``: the engine's plan,
+  zlib-compressed, as write units are per KB): the outbox. The table's stream feeds the flow starter, which sends
+  them; nothing clears them (they expire with the claim).
 Device presence (last seen, online/offline) belongs to the devices context: fleetgate.devices.presence.
 """
 

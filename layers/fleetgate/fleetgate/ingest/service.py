@@ -5,9 +5,12 @@ Ingesting one event, in order: the key (401, nothing stored, when it is missing 
 protobuf, 422 for anything else we cannot read), then the device by dev_eui. An unknown device (or someone
 else's) is answered 202 "ignored" and recorded in the key owner's device history as ``unknown_device``. A known
 device's event is claimed by its deduplication key (a copy is 202 "duplicate", not processed again) and
-written to device history; then, by event: ``up`` sets last_seen, status online and the offline due time and
-starts the device's flows: the matching flows are stored with the claim (an outbox, one write) and sent to
-SQS by the flow starter from the table's stream, so an accepted uplink runs its flows even when SQS fails;
+written to device history, in one conditional write when its sender stamped it (ChirpStack v4's ``time``,
+Helium's ``reported_at``: the history entry, keyed by that time and an id derived from the deduplication key, is
+the claim), else a claim in the deduplication table, then the entry; then, by event: ``up`` sets last_seen,
+status online and the offline due time and starts the device's flows: the matching flows are stored in the
+claiming write (an outbox) and sent to SQS by the flow starter from that table's stream, so an accepted uplink
+runs its flows even when SQS fails;
 ``status`` stores the battery fields on the device, ``location`` the location; join, log, ack and txack are
 history only.
 """
@@ -15,13 +18,14 @@ history only.
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fleetgate.core.cache import MISSING, TtlCache
 from fleetgate.core.errors import DomainError
-from fleetgate.core.ids import iso, new_id, utc_now
+from fleetgate.core.ids import iso, new_id, parse_iso, utc_now
 from fleetgate.core.observability import count, logger
 from fleetgate.core.repository import read_all
 from fleetgate.core.settings import get_ingest_settings
@@ -34,6 +38,9 @@ from fleetgate.ingest.schemas import IngestResult
 
 MAX_OFFLINE_PER_RUN = 1000
 CACHE_SECONDS = 60  # how long a warm instance trusts a key it read (a revoked key works for at most this long)
+
+CLOCK_SKEW = timedelta(minutes=1)  # how far ahead of ours a sender's clock may be for its time to key history
+HISTORY_IDS = uuid.UUID("6f1c2a9e-3b7d-4e15-9a0c-5d2f8e7b4c31")  # namespace of history ids derived from dedup keys
 
 _keys: TtlCache[Any] = TtlCache(CACHE_SECONDS)  # key id → (key, hash)
 _devices: TtlCache[str] = TtlCache(CACHE_SECONDS)  # dev_eui → device id
@@ -61,9 +68,12 @@ def ingest(*, api_key: str | None, event: str | None, body: bytes, content_type:
         return result.model_copy(update={"status": "ignored", "reason": reason, "history_id": history_id})
     result = result.model_copy(update={"device_id": device.id})
     dedup_key = f"{device.id}|{parsed.event}|{parsed.dedup}"
-    history_id = new_id()
+    at = _event_time(parsed, received)
+    # an event its sender stamped is claimed by its history entry itself (keyed by that time and an id derived
+    # from the deduplication key): one conditional write; the others by a claim, then the entry
+    history_id = str(uuid.uuid5(HISTORY_IDS, dedup_key)) if at else new_id()
     starts = None
-    if parsed.event == "up":  # the outbox: the flows to start, in the claim's own write
+    if parsed.event == "up":  # the outbox: the flows to start, in the claiming write
         starts = engine.plan(
             device_id=device.id,
             owner_id=device.owner_id,
@@ -73,21 +83,25 @@ def ingest(*, api_key: str | None, event: str | None, body: bytes, content_type:
             origin=dedup_key,
         )
     flow_count = len(starts["flows"]) if starts else 0
-    if not repository.claim_event(
-        dedup_key, received, get_ingest_settings().dedup_hours, starts=starts if flow_count else None
-    ):
-        count("UplinksDuplicate")
-        return result.model_copy(
-            update={"status": "duplicate", "reason": "already ingested (same deduplication id): not processed again"}
-        )
-    count("UplinksAccepted")
+    outbox = starts if flow_count else None
     data = {**parsed.data, "format": parsed.format}
     if parsed.source_time:
         data["source_time"] = parsed.source_time
     entry = DeviceHistoryEntry(
         id=history_id, device_id=device.id, event=parsed.event, received_at=received_at, data=data
     )
-    devices.record_history(entry, device.owner_id)
+    if at:
+        accepted = devices.record_history(entry, device.owner_id, at=at, outbox=outbox)
+    else:
+        accepted = repository.claim_event(dedup_key, received, get_ingest_settings().dedup_hours, starts=outbox)
+        if accepted:
+            devices.record_history(entry, device.owner_id)
+    if not accepted:
+        count("UplinksDuplicate")
+        return result.model_copy(
+            update={"status": "duplicate", "reason": "already ingested (same deduplication id): not processed again"}
+        )
+    count("UplinksAccepted")
     result = result.model_copy(update={"history_id": entry.id})
     if parsed.event == "up":
         presence.seen(device, received)
@@ -123,6 +137,21 @@ def _key_and_device(key_id: str, secret: str, dev_eui: str, *, cached: bool = Tr
         _devices.drop(dev_eui)  # the device was deleted or its dev_eui moved since: ask again
         return _key_and_device(key_id, secret, dev_eui, cached=False)
     return owner_id, device
+
+
+def _event_time(parsed: parsing.DeviceEvent, received: datetime) -> str | None:
+    """The event's own time as its sender stamped it (ChirpStack v4's ``time``, Helium's ``reported_at``),
+    normalized: what keys its history entry, so that the entry is its claim. None when it has none (ChirpStack
+    v3), it cannot be read, or it is not within the deduplication window before now (up to :data:`CLOCK_SKEW`
+    ahead): a copy of the event within the window is then keyed the same, and a clock far off does not move
+    the entry in the device's history."""
+    try:
+        at = parse_iso(parsed.source_time) if parsed.source_time else None
+    except (TypeError, ValueError):
+        return None
+    if at is None or not received - timedelta(hours=get_ingest_settings().dedup_hours) <= at <= received + CLOCK_SKEW:
+        return None
+    return iso(at)
 
 
 def _uplink_message(device: Device, parsed: parsing.DeviceEvent, received_at: str, history_id: str) -> dict[str, Any]:
