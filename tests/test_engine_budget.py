@@ -26,9 +26,9 @@ STARTER_CALLS_PER_BATCH = {"sqs SendMessageBatch": 1}
 WORKER_CALLS_PER_BATCH = {"dynamodb BatchGetItem": 3, "dynamodb BatchWriteItem": 1}
 SQS_POLLER_CALLS_PER_BATCH = 2  # Lambda's: ReceiveMessage, DeleteMessageBatch
 MAX_CALLS_PER_UPLINK = 2.7  # 2 + 0.1 + 0.4 + 0.2
-# device history 3 (the entry with its compressed flow starts, under 1 KB, and its two index copies) + the run's
-# item 4 (1.5 KB: 2 units, and 2 index copies of its keys and refs)
-MAX_WRU_PER_UPLINK = 7
+# device history 3 (the entry with its packed flow starts, about 800 bytes, and its two index copies) + the run's
+# item 3 (about 880 bytes packed with its function run and integration call, and 2 index copies of keys and refs)
+MAX_WRU_PER_UPLINK = 6
 
 
 # ------------------------------------------------------------------ write units from item sizes

@@ -167,6 +167,8 @@ def test_given_a_two_step_flow_when_an_uplink_arrives_then_function_then_integra
         # the calls are kept with the run's record: each still has its id, detail route and place in the lists
         assert fn_run["id"] == function_step["function_history_id"] and fn_run["input"] == function_step["input"]
         assert call["id"] == integration_step["integration_history_id"]
+        assert fn_run["output"] == function_step["output"] and fn_run["flow_id"] == flow["id"]
+        assert json.loads(call["request"]["body"]) == request["body"]  # what was sent, kept once with the trace
         path = f"/api/v1/integrations/{integration['id']}/history/{call['id']}"
         assert w["api"].call("GET", path, token=w["t"]).body == call
         assert w["api"].call("GET", path + "0", token=w["t"]).status == 404

@@ -8,7 +8,7 @@ Access patterns, each served by a key or a GSI (never a Scan):
 - dev_eui → device, label name per owner: claims in the uniques table (also what makes them unique);
 - a device's labels: membership table key (device_id, label_id); a label's devices: GSI ``by_label``;
 - history of one device: table key (device_id, sk); a user's: GSI ``by_owner``; everyone's: GSI ``by_day``. An
-  entry's data is kept zlib-compressed in ``packed`` (write units are per KB, and each index holds a copy), with
+  entry's data is kept compressed in ``packed`` (write units are per KB, and each index holds a copy), with
   the ingest outbox of an uplink keyed by its own time (see :func:`add_history`); ``sk`` is
   "<received_at or the event's own time>#<id>";
 - presence (written by ingest and offline detection through :mod:`fleetgate.devices.presence`): ``last_seen``,
@@ -21,8 +21,6 @@ Access patterns, each served by a key or a GSI (never a Scan):
 from __future__ import annotations
 
 import base64
-import json
-import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,6 +31,7 @@ from pynamodb.indexes import AllProjection, IncludeProjection, KeysOnlyProjectio
 
 from fleetgate.core.errors import Conflict, InvalidInput, NotFound
 from fleetgate.core.ids import parse_iso
+from fleetgate.core.packing import pack, unpack
 from fleetgate.core.pagination import Page, decode_cursor, encode_cursor
 from fleetgate.core.repository import (
     BaseModel,
@@ -101,13 +100,13 @@ class HistoryItem(BaseModel):
     event = UnicodeAttribute()
     received_at = UnicodeAttribute()
     data = JSONAttribute(null=True)  # entries written before packing
-    packed = BinaryAttribute(null=True, legacy_encoding=False)  # {"data": ..., "outbox": ...}, zlib-compressed
+    packed = BinaryAttribute(null=True, legacy_encoding=False)  # {"data": ..., "outbox": ...} (core.packing)
     flows = NumberAttribute(null=True)  # with an outbox: how many flows it starts (the flow starter's filter)
     expires_at = TTLAttribute(null=True)
 
     def contents(self) -> dict[str, Any]:
         if self.packed is not None:
-            return json.loads(zlib.decompress(self.packed))
+            return unpack(self.packed)
         return {"data": self.data or {}}
 
 
@@ -377,7 +376,7 @@ def add_history(
         day=entry.received_at[:10],
         event=entry.event,
         received_at=entry.received_at,
-        packed=zlib.compress(json.dumps(contents, separators=(",", ":"), default=str).encode(), 6),
+        packed=pack(contents),
         flows=len(outbox.get("flows") or {}) if outbox is not None else None,
         expires_at=received + timedelta(days=history_retention_days()),
     )
@@ -399,7 +398,7 @@ def outbox_of(image: dict[str, Any]) -> dict[str, Any] | None:
     packed = image.get("packed")
     if not isinstance(packed, str | bytes):
         return None
-    return json.loads(zlib.decompress(base64.b64decode(packed))).get("outbox")
+    return unpack(base64.b64decode(packed)).get("outbox")
 
 
 def _entry(item: HistoryItem) -> DeviceHistoryEntry:

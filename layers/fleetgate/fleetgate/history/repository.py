@@ -20,17 +20,18 @@ Keys and access patterns (never a Scan):
   (owner, ``sk`` = the run's history id), then its item.
 
 History ids sort by start time: "<yyyymmddThhmmssfffZ>-<12 hex>". A record's fields (input, output, the steps of
-a flow run, the records of its calls) are kept zlib-compressed in ``packed``: one stream, so the uplink that
-appears in a run's input, its trace and its function's input is stored about once; write units are per KB.
+a flow run, the records of its calls) are kept compressed in ``packed`` (:mod:`fleetgate.core.packing`): one
+stream, so the uplink that appears in a run's input and its trace is stored about once, and a call keeps no field
+that its trace step holds (its input, output, the body sent: :func:`_slim`); write units are per KB.
 Records expire after HISTORY_RETENTION_DAYS through the ``expires_at`` TTL. Large inputs/outputs are cut to keep
 an item well under DynamoDB's 400 KB.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -43,12 +44,12 @@ from pynamodb.attributes import (
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
-    UnicodeSetAttribute,
 )
 from pynamodb.indexes import IncludeProjection
 
 from fleetgate.core.errors import InvalidInput
 from fleetgate.core.ids import iso, parse_iso
+from fleetgate.core.packing import pack, unpack
 from fleetgate.core.pagination import Page, decode_cursor, encode_cursor
 from fleetgate.core.repository import BaseModel, Lookup, batch_get, get_item, gsi, meta
 from fleetgate.core.settings import cached, history_retention_days, table_name
@@ -59,6 +60,8 @@ DAYS_PER_PAGE = 7
 SCAN_PAGE = 250  # index entries per Query call of a filtered list (an entry is ~100 bytes: 250 ≈ 3 read units)
 SCAN_CALLS = 6  # Query calls per list request, at most
 ENTRIES = "_calls"  # where a run's body keeps the records of the calls it made
+SAME_AS_STEP = "$fleetgate.step"  # a call's field that is its trace step's, kept once: {"$fleetgate.step": "input"}
+
 KINDS = ("function", "integration", "flow")
 STATUSES = {
     "function": ("success", "error"),
@@ -71,23 +74,29 @@ class ExecutionItem(BaseModel):
     class Meta:
         abstract = True
 
-    resource = UnicodeAttribute(hash_key=True)
+    resource = UnicodeAttribute(hash_key=True)  # "<kind>#<resource id>"
     sk = UnicodeAttribute(range_key=True)
-    kind = UnicodeAttribute()
-    resource_id = UnicodeAttribute()
     owner_id = UnicodeAttribute()
     day = UnicodeAttribute(null=True)
-    refs = UnicodeSetAttribute(null=True)
+    refs = UnicodeAttribute(null=True)  # "<kind>:<8 hex of the resource id's hash>" of each record it holds
     status = UnicodeAttribute()
     started_at = UnicodeAttribute()
     duration_ms = NumberAttribute()
     record = JSONAttribute(null=True)  # records written before compression
-    packed = BinaryAttribute(null=True, legacy_encoding=False)  # the record's JSON, zlib-compressed
+    packed = BinaryAttribute(null=True, legacy_encoding=False)  # the record's JSON, compressed (core.packing)
     expires_at = TTLAttribute(null=True)
+
+    @property
+    def kind(self) -> str:
+        return self.resource.partition("#")[0]
+
+    @property
+    def resource_id(self) -> str:
+        return self.resource.partition("#")[2]
 
     def body(self) -> dict[str, Any]:
         if self.packed is not None:
-            return json.loads(zlib.decompress(self.packed))
+            return unpack(self.packed)
         return self.record or {}
 
 
@@ -230,28 +239,82 @@ def write(batch: list[Any]) -> None:
             writer.save(item)
 
 
+def ref(kind: str, resource_id: str | None = None) -> str:
+    """An item's ``refs`` token for a record of ``kind`` (of ``resource_id``): 8 hex digits of the id's hash keep
+    the index copies small; a Query filter on it may let another id through, never keep one out (the records read
+    are checked by id)."""
+    if resource_id is None:
+        return f"{kind}:"
+    return f"{kind}:{hashlib.sha256(resource_id.encode()).hexdigest()[:8]}"
+
+
 def _item(p: Pending, calls: list[Pending]) -> ExecutionItem:
-    Executions = _executions()
-    refs = {p.kind, f"{p.kind}#{p.resource_id}"}
     body = dict(p.body)
     if calls:
-        refs |= {c.kind for c in calls} | {f"{c.kind}#{c.resource_id}" for c in calls}
-        body[ENTRIES] = [c.plain() for c in calls]
+        steps = {
+            s.get("function_history_id") or s.get("integration_history_id"): s
+            for s in body.get("steps") or []
+            if isinstance(s, dict)
+        }
+        body[ENTRIES] = [_slim(c, p, steps.get(c.history_id)) for c in calls]
     started_at = iso(p.started)
-    return Executions(
+    return _executions()(
         f"{p.kind}#{p.resource_id}",
         p.history_id,
-        kind=p.kind,
-        resource_id=p.resource_id,
         owner_id=p.owner_id,
         day=started_at[:10],
-        refs=refs,
+        refs=" ".join(sorted({ref(p.kind, p.resource_id)} | {ref(c.kind, c.resource_id) for c in calls})),
         status=p.status,
         started_at=started_at,
         duration_ms=p.duration_ms,
-        packed=zlib.compress(json.dumps(body, separators=(",", ":"), default=str).encode(), 6),
+        packed=pack(body),
         expires_at=p.started + timedelta(days=history_retention_days()),
     )
+
+
+def _slim(call: Pending, run: Pending, step: dict[str, Any] | None) -> dict[str, Any]:
+    """A call as its run's item keeps it: without what the run says already (its flow and run ids, and a field
+    that is its trace step's input or output, marked {SAME_AS_STEP: "input"}); :func:`_whole` puts them back."""
+    body = {
+        k: v
+        for k, v in call.body.items()
+        if not (k == "flow_id" and v == run.resource_id) and not (k == "run_id" and v == run.body.get("run_id"))
+    }
+    if step is not None:
+        for field in ("input", "output"):
+            if field in body and body[field] == step.get(field):
+                body[field] = {SAME_AS_STEP: field}
+        request = body.get("request")
+        if isinstance(request, dict) and request.get("body") == _sent(step.get("input")):
+            body["request"] = {**request, "body": {SAME_AS_STEP: "input"}}
+    return {**call.plain(), "body": body}
+
+
+def _sent(value: Any) -> str | None:
+    """The body an integration sends for ``value`` (compact JSON), as the step's input reads back from storage."""
+    if value is None:
+        return None
+    return json.dumps(json.loads(json.dumps(value, default=str)), separators=(",", ":"))
+
+
+def _whole(call: dict[str, Any], run: ExecutionItem, body: dict[str, Any]) -> dict[str, Any]:
+    """A call of a run's item with what :func:`_slim` left out put back."""
+    step = next(
+        (
+            s
+            for s in body.get("steps") or []
+            if isinstance(s, dict) and call["id"] in (s.get("function_history_id"), s.get("integration_history_id"))
+        ),
+        {},
+    )
+    whole = {"flow_id": run.resource_id, **({"run_id": body["run_id"]} if "run_id" in body else {})}
+    for field, value in call["body"].items():
+        if value == {SAME_AS_STEP: "input"} or value == {SAME_AS_STEP: "output"}:
+            value = step.get(value[SAME_AS_STEP])
+        elif field == "request" and isinstance(value, dict) and value.get("body") == {SAME_AS_STEP: "input"}:
+            value = {**value, "body": _sent(step.get("input"))}
+        whole[field] = value
+    return whole
 
 
 def recorded(kind: str, keys: list[tuple[str, str]]) -> Lookup[set[tuple[str, str]]]:
@@ -281,7 +344,9 @@ def _records(item: ExecutionItem, kind: str, resource_id: str | None) -> list[di
     """The records of ``kind`` (of ``resource_id``, when given) that ``item`` holds, newest first."""
     body = item.body()
     found = [
-        _plain(c["kind"], c["resource_id"], c["id"], c["status"], c["started_at"], c["duration_ms"], c["body"])
+        _plain(
+            c["kind"], c["resource_id"], c["id"], c["status"], c["started_at"], c["duration_ms"], _whole(c, item, body)
+        )
         for c in reversed(body.get(ENTRIES) or [])
         if c["kind"] == kind and resource_id in (None, c["resource_id"])
     ]
@@ -314,16 +379,15 @@ def for_resource(
             scope=f"exec:{key}",
             index_key=None,
         )
-    ref = f"{kind}#{resource_id}"
     return _read(
         partial(_executions().by_owner.query, owner_id),
-        ref,
+        ref(kind, resource_id),
         kind,
         resource_id,
         convert,
         limit=limit,
         cursor=cursor,
-        scope=f"exec:{ref}",
+        scope=f"exec:{kind}#{resource_id}",
     )
 
 
@@ -332,7 +396,7 @@ def for_owner(
 ) -> Page[T]:
     return _read(
         partial(_executions().by_owner.query, owner_id),
-        kind,
+        ref(kind),
         kind,
         None,
         convert,
@@ -364,7 +428,7 @@ def everyone(
         partition = day.strftime("%Y-%m-%d")
         items, state = _scan(
             partial(index.query, partition),
-            kind,
+            ref(kind),
             kind,
             None,
             convert,
@@ -383,7 +447,7 @@ def everyone(
 
 def _read(
     query: Callable[..., Any],
-    ref: str,
+    token: str,
     kind: str,
     resource_id: str | None,
     convert: Callable[[dict[str, Any]], T],
@@ -394,13 +458,13 @@ def _read(
     index_key: str | None = "owner_id",
 ) -> Page[T]:
     state = decode_cursor(cursor, scope) or {}
-    items, state = _scan(query, ref, kind, resource_id, convert, limit, state, [SCAN_CALLS], index_key)
+    items, state = _scan(query, token, kind, resource_id, convert, limit, state, [SCAN_CALLS], index_key)
     return Page(items=items, next_cursor=encode_cursor(state, scope))
 
 
 def _scan(
     query: Callable[..., Any],
-    ref: str,
+    token: str,
     kind: str,
     resource_id: str | None,
     convert: Callable[[dict[str, Any]], T],
@@ -411,14 +475,14 @@ def _scan(
 ) -> tuple[list[T], dict[str, Any] | None]:
     """Up to ``limit`` records of one partition, newest first, from ``state`` (``key``: the last item read,
     ``skip``: how many records of the next item were shown already). Returns them and the state to go on from
-    (None: the partition is done). ``ref`` filters on the items' refs ("" for none); ``budget`` holds the Query
-    calls left to the request."""
+    (None: the partition is done). ``token`` filters on the items' refs (:func:`ref`; "" for none); ``budget``
+    holds the Query calls left to the request."""
     Executions = _executions()
     key, skip = state.get("key"), int(state.get("skip") or 0)
     keys: list[tuple[tuple[str, str], dict[str, Any]]] = []  # (table key, the key to resume after it)
     held: dict[tuple[str, str], ExecutionItem] = {}
     key_names = ("resource", "sk", index_key) if index_key else ("resource", "sk")
-    filters = {"filter_condition": Executions.refs.contains(ref)} if ref else {}
+    filters = {"filter_condition": Executions.refs.contains(token)} if token else {}
     while len(keys) < limit and budget[0] > 0:
         budget[0] -= 1
         pages = query(scan_index_forward=False, last_evaluated_key=key, page_size=SCAN_PAGE, **filters).page_iter

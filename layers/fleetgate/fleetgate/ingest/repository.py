@@ -5,7 +5,7 @@
 - deduplication (INGEST_DEDUP_TABLE): one item per ingested event that its sender did not stamp with a time of
   its own (ChirpStack v3; the others are claimed by their device history entry), claimed with a conditional put,
   expiring. An uplink's claim also carries its pending flow starts (``packed_starts``: the engine's plan,
-  zlib-compressed, as write units are per KB): the outbox. The table's stream feeds the flow starter, which sends
+  compressed, as write units are per KB): the outbox. The table's stream feeds the flow starter, which sends
   them; nothing clears them (they expire with the claim).
 Device presence (last seen, online/offline) belongs to the devices context: fleetgate.devices.presence.
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import json
-import zlib
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,6 +22,7 @@ from pynamodb.exceptions import DeleteError, PutError
 
 from fleetgate.core.errors import NotFound
 from fleetgate.core.ids import iso
+from fleetgate.core.packing import pack, unpack
 from fleetgate.core.pagination import Page
 from fleetgate.core.repository import (
     BaseModel,
@@ -54,7 +54,7 @@ class DedupItem(BaseModel):
     received_at = UnicodeAttribute()
     expires_at = TTLAttribute()
     starts = JSONAttribute(null=True)  # claims written before the starts were compressed
-    packed_starts = BinaryAttribute(null=True, legacy_encoding=False)  # the starts' JSON, zlib-compressed
+    packed_starts = BinaryAttribute(null=True, legacy_encoding=False)  # the starts (core.packing)
 
 
 @cached
@@ -114,7 +114,7 @@ def claim_event(key: str, received_at: datetime, hours: int, *, starts: dict[str
     the same write, are the flow starts the table's stream hands to the flow starter."""
     Dedup = _dedup()
     try:
-        packed = None if starts is None else zlib.compress(json.dumps(starts, separators=(",", ":")).encode(), 6)
+        packed = None if starts is None else pack(starts)
         Dedup(
             key,
             received_at=iso(received_at),
@@ -133,6 +133,6 @@ def pending_starts(image: dict[str, Any]) -> dict[str, Any] | None:
     event); None when it has none."""
     packed = image.get("packed_starts")
     if isinstance(packed, str | bytes):
-        return json.loads(zlib.decompress(base64.b64decode(packed)))
+        return unpack(base64.b64decode(packed))
     starts = image.get("starts")
     return json.loads(starts) if isinstance(starts, str) else None
