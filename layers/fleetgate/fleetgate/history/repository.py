@@ -36,7 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pynamodb.attributes import (
     BinaryAttribute,
@@ -355,6 +355,18 @@ def _records(item: ExecutionItem, kind: str, resource_id: str | None) -> list[di
     return found
 
 
+@dataclass(frozen=True)
+class _Wanted(Generic[T]):
+    """What a list reads: items whose refs hold ``token`` ("" for any), the records of ``kind`` (of ``resource_id``)
+    they hold, converted; ``index_key``: the index's partition key (None: the table's)."""
+
+    token: str
+    kind: str
+    resource_id: str | None
+    convert: Callable[[dict[str, Any]], T]
+    index_key: str | None = "owner_id"
+
+
 def for_resource(
     kind: str,
     resource_id: str,
@@ -366,44 +378,21 @@ def for_resource(
 ) -> Page[T]:
     """One resource's records, newest first: a flow's runs from the table key, a function's runs and an
     integration's calls from its owner's items that hold them."""
+    scope = f"exec:{kind}#{resource_id}"
     if kind == "flow":
-        key = f"flow#{resource_id}"
-        return _read(
-            partial(_executions().query, key),
-            "",
-            kind,
-            None,
-            convert,
-            limit=limit,
-            cursor=cursor,
-            scope=f"exec:{key}",
-            index_key=None,
-        )
-    return _read(
-        partial(_executions().by_owner.query, owner_id),
-        ref(kind, resource_id),
-        kind,
-        resource_id,
-        convert,
-        limit=limit,
-        cursor=cursor,
-        scope=f"exec:{kind}#{resource_id}",
-    )
+        query = partial(_executions().query, f"flow#{resource_id}")
+        return _read(query, _Wanted("", kind, None, convert, None), limit=limit, cursor=cursor, scope=scope)
+    query = partial(_executions().by_owner.query, owner_id)
+    wanted = _Wanted(ref(kind, resource_id), kind, resource_id, convert)
+    return _read(query, wanted, limit=limit, cursor=cursor, scope=scope)
 
 
 def for_owner(
     kind: str, owner_id: str, convert: Callable[[dict[str, Any]], T], *, limit: int, cursor: str | None
 ) -> Page[T]:
-    return _read(
-        partial(_executions().by_owner.query, owner_id),
-        ref(kind),
-        kind,
-        None,
-        convert,
-        limit=limit,
-        cursor=cursor,
-        scope=f"exec-owner:{owner_id}#{kind}",
-    )
+    query = partial(_executions().by_owner.query, owner_id)
+    scope = f"exec-owner:{owner_id}#{kind}"
+    return _read(query, _Wanted(ref(kind), kind, None, convert), limit=limit, cursor=cursor, scope=scope)
 
 
 def everyone(
@@ -420,23 +409,13 @@ def everyone(
         raise InvalidInput("Invalid cursor", field="query:cursor") from None
     oldest = now - timedelta(days=history_retention_days() + 1)
     index = _executions().by_day
+    wanted = _Wanted(ref(kind), kind, None, convert, "day")
     found: list[T] = []
     budget = [SCAN_CALLS]
     for _ in range(DAYS_PER_PAGE):
         if day < oldest or len(found) >= limit or budget[0] <= 0:
             break
-        partition = day.strftime("%Y-%m-%d")
-        items, state = _scan(
-            partial(index.query, partition),
-            ref(kind),
-            kind,
-            None,
-            convert,
-            limit - len(found),
-            state,
-            budget,
-            "day",
-        )
+        items, state = _scan(partial(index.query, day.strftime("%Y-%m-%d")), wanted, limit - len(found), state, budget)
         found += items
         if state is None:
             day -= timedelta(days=1)
@@ -445,44 +424,23 @@ def everyone(
     return Page(items=found, next_cursor=encode_cursor(next_state, scope))
 
 
-def _read(
-    query: Callable[..., Any],
-    token: str,
-    kind: str,
-    resource_id: str | None,
-    convert: Callable[[dict[str, Any]], T],
-    *,
-    limit: int,
-    cursor: str | None,
-    scope: str,
-    index_key: str | None = "owner_id",
-) -> Page[T]:
-    state = decode_cursor(cursor, scope) or {}
-    items, state = _scan(query, token, kind, resource_id, convert, limit, state, [SCAN_CALLS], index_key)
+def _read(query: Callable[..., Any], wanted: _Wanted[T], *, limit: int, cursor: str | None, scope: str) -> Page[T]:
+    items, state = _scan(query, wanted, limit, decode_cursor(cursor, scope) or {}, [SCAN_CALLS])
     return Page(items=items, next_cursor=encode_cursor(state, scope))
 
 
 def _scan(
-    query: Callable[..., Any],
-    token: str,
-    kind: str,
-    resource_id: str | None,
-    convert: Callable[[dict[str, Any]], T],
-    limit: int,
-    state: dict[str, Any],
-    budget: list[int],
-    index_key: str | None,
+    query: Callable[..., Any], wanted: _Wanted[T], limit: int, state: dict[str, Any], budget: list[int]
 ) -> tuple[list[T], dict[str, Any] | None]:
     """Up to ``limit`` records of one partition, newest first, from ``state`` (``key``: the last item read,
     ``skip``: how many records of the next item were shown already). Returns them and the state to go on from
-    (None: the partition is done). ``token`` filters on the items' refs (:func:`ref`; "" for none); ``budget``
-    holds the Query calls left to the request."""
+    (None: the partition is done). ``budget`` holds the Query calls left to the request."""
     Executions = _executions()
     key, skip = state.get("key"), int(state.get("skip") or 0)
     keys: list[tuple[tuple[str, str], dict[str, Any]]] = []  # (table key, the key to resume after it)
     held: dict[tuple[str, str], ExecutionItem] = {}
-    key_names = ("resource", "sk", index_key) if index_key else ("resource", "sk")
-    filters = {"filter_condition": Executions.refs.contains(token)} if token else {}
+    key_names = ("resource", "sk", wanted.index_key) if wanted.index_key else ("resource", "sk")
+    filters = {"filter_condition": Executions.refs.contains(wanted.token)} if wanted.token else {}
     while len(keys) < limit and budget[0] > 0:
         budget[0] -= 1
         pages = query(scan_index_forward=False, last_evaluated_key=key, page_size=SCAN_PAGE, **filters).page_iter
@@ -498,20 +456,21 @@ def _scan(
             key = keys[-1][1]
         if key is None:
             break
-    wanted = [k for k, _ in keys if k not in held]
-    full = {**held, **({(i.resource, i.sk): i for i in batch_get(Executions, wanted)} if wanted else {})}
+    missing = [k for k, _ in keys if k not in held]
+    full = {**held, **({(i.resource, i.sk): i for i in batch_get(Executions, missing)} if missing else {})}
     found: list[dict[str, Any]] = []
     resume = state.get("key")
     for n, (table_key, after) in enumerate(keys):
         item = full.get(table_key)
-        records = _records(item, kind, resource_id)[skip if n == 0 else 0 :] if item is not None else []
+        records = _records(item, wanted.kind, wanted.resource_id) if item is not None else []
+        records = records[skip if n == 0 else 0 :]
         room = limit - len(found)
         if len(records) > room:
             shown = room + (skip if n == 0 else 0)
-            return _unique(found + records[:room], convert), {"key": resume, "skip": shown}
+            return _unique(found + records[:room], wanted.convert), {"key": resume, "skip": shown}
         found += records
         resume = after
-    return _unique(found, convert), ({"key": key} if key is not None else None)
+    return _unique(found, wanted.convert), ({"key": key} if key is not None else None)
 
 
 def _unique(records: list[dict[str, Any]], convert: Callable[[dict[str, Any]], T]) -> list[T]:
