@@ -17,7 +17,7 @@ from typing import Any, Generic, TypeVar
 
 from pynamodb.attributes import UnicodeAttribute
 from pynamodb.connection import Connection, TableConnection
-from pynamodb.exceptions import TableError, TransactWriteError
+from pynamodb.exceptions import PutError, TableError, TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
@@ -274,6 +274,17 @@ def owned_by(
 
 def is_conditional_failure(exc: Exception) -> bool:
     return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
+def save_if(item: Model, condition: Condition) -> bool:
+    """Put ``item`` if ``condition`` holds: False when it does not (a claim taken, a newer copy stored)."""
+    try:
+        item.save(condition=condition)
+        return True
+    except PutError as exc:
+        if is_conditional_failure(exc):
+            return False
+        raise
 
 
 # ---------------------------------------------------------------- batch reads across tables and contexts

@@ -48,6 +48,7 @@ from fleetgate.core.repository import (
     owned_model,
     owners,
     query_page,
+    save_if,
     uniques,
 )
 from fleetgate.core.settings import cached, history_retention_days, table_name
@@ -383,13 +384,7 @@ def add_history(
     if at is None:
         item.save()
         return True
-    try:
-        item.save(condition=History.sk.does_not_exist())
-        return True
-    except PutError as exc:
-        if is_conditional_failure(exc):
-            return False
-        raise
+    return save_if(item, History.sk.does_not_exist())
 
 
 def outbox_of(image: dict[str, Any]) -> dict[str, Any] | None:

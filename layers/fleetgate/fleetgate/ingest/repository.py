@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pynamodb.attributes import BinaryAttribute, JSONAttribute, TTLAttribute, UnicodeAttribute
-from pynamodb.exceptions import DeleteError, PutError
+from pynamodb.exceptions import DeleteError
 
 from fleetgate.core.errors import NotFound
 from fleetgate.core.ids import iso
@@ -33,6 +33,7 @@ from fleetgate.core.repository import (
     meta,
     owned_fields,
     owned_model,
+    save_if,
 )
 from fleetgate.core.settings import cached, table_name
 from fleetgate.ingest.schemas import IngestKey
@@ -113,19 +114,13 @@ def claim_event(key: str, received_at: datetime, hours: int, *, starts: dict[str
     """True the first time ``key`` is claimed (within ``hours``); False for a duplicate. ``starts``, stored in
     the same write, are the flow starts the table's stream hands to the flow starter."""
     Dedup = _dedup()
-    try:
-        packed = None if starts is None else pack(starts)
-        Dedup(
-            key,
-            received_at=iso(received_at),
-            expires_at=received_at + timedelta(hours=hours),
-            packed_starts=packed,
-        ).save(condition=Dedup.key.does_not_exist())
-        return True
-    except PutError as exc:
-        if is_conditional_failure(exc):
-            return False
-        raise
+    claim = Dedup(
+        key,
+        received_at=iso(received_at),
+        expires_at=received_at + timedelta(hours=hours),
+        packed_starts=None if starts is None else pack(starts),
+    )
+    return save_if(claim, Dedup.key.does_not_exist())
 
 
 def pending_starts(image: dict[str, Any]) -> dict[str, Any] | None:

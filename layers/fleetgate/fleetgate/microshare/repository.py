@@ -25,7 +25,7 @@ from pynamodb.attributes import BinaryAttribute, NumberAttribute, TTLAttribute, 
 from pynamodb.exceptions import DeleteError, PutError
 
 from fleetgate.core.ids import iso
-from fleetgate.core.repository import BaseModel, is_conditional_failure, meta
+from fleetgate.core.repository import BaseModel, is_conditional_failure, meta, save_if
 from fleetgate.core.settings import cached, table_name
 from fleetgate.microshare.clusters import Cluster
 
@@ -134,15 +134,10 @@ def _cluster_item(cluster: Cluster, fetched_at: float, expires: datetime) -> Mic
 def store_cluster(cluster: Cluster, *, fetched_at: float, ttl: int) -> bool:
     """Put one cluster unless the cache holds a copy read later than ``fetched_at``. True when stored."""
     Items = _items()
-    try:
-        _cluster_item(cluster, fetched_at, _at(fetched_at + ttl) + GARBAGE_AFTER).save(
-            condition=Items.pk.does_not_exist() | (Items.fetched_at < fetched_at)
-        )
-        return True
-    except PutError as exc:
-        if is_conditional_failure(exc):
-            return False
-        raise
+    return save_if(
+        _cluster_item(cluster, fetched_at, _at(fetched_at + ttl) + GARBAGE_AFTER),
+        Items.pk.does_not_exist() | (Items.fetched_at < fetched_at),
+    )
 
 
 def store_discovery(clusters: list[Cluster], *, fetched_at: float, ttl: int, cached_ids: Iterable[str]) -> CacheMeta:
@@ -202,15 +197,10 @@ def acquire_lease(cluster_id: str, owner: str, seconds: float) -> bool:
     """Take the cluster's write lease if it is free or expired. Never blocks."""
     Items = _items()
     now = time.time()
-    try:
-        Items(
-            LEASE, cluster_id, owner=owner, lease_until=now + seconds, expires_at=_at(now + seconds) + GARBAGE_AFTER
-        ).save(condition=Items.pk.does_not_exist() | (Items.lease_until < now))
-        return True
-    except PutError as exc:
-        if is_conditional_failure(exc):
-            return False
-        raise
+    lease = Items(
+        LEASE, cluster_id, owner=owner, lease_until=now + seconds, expires_at=_at(now + seconds) + GARBAGE_AFTER
+    )
+    return save_if(lease, Items.pk.does_not_exist() | (Items.lease_until < now))
 
 
 def release_lease(cluster_id: str, owner: str) -> None:
