@@ -26,7 +26,7 @@ from fleetgate.core.repository import (
     uniques,
 )
 from fleetgate.core.settings import cached, table_name
-from fleetgate.users.schemas import User
+from fleetgate.users.records import User
 
 KIND = "user"
 
