@@ -72,7 +72,9 @@ class UserOut(Schema):
 
     @classmethod
     def of(cls, user: User) -> UserOut:
-        return cls(**user.model_dump(exclude={"password_hash", "token_version"}))
+        shown = user.fields()
+        del shown["password_hash"], shown["token_version"]
+        return cls(**shown)
 
 
 class UserList(Schema):
