@@ -171,7 +171,7 @@ def scenarios(client: Client, w: dict[str, Any]) -> list[Scenario]:
     def token_record_read(_: int) -> Req:
         """The same request when this instance's copy of the caller's record has expired (once per user, instance
         and minute): the token check reads the record (one GetItem)."""
-        from fleetgate.users import service as users
+        from fleetgate.users import authentication as users
 
         users._known().clear()
         return Req(f"/api/v1/devices/{d[0]}", t)

@@ -54,7 +54,7 @@ def main() -> None:
             import fleetgate.core.api as core_api
             from fleetgate.core.auth import principal_from_headers
             from fleetgate.core.settings import table_name
-            from fleetgate.users import service as users
+            from fleetgate.users import authentication as users
 
             user = register_user(client)
             body = {"dev_eui": new_eui(), "name": "d"}

@@ -1,8 +1,8 @@
 """Context boundaries, read from the layer's import graph (the source, not the running process).
 
 - A context uses another only through its public modules: no module of one context imports another context's
-  ``repository`` (its PynamoDB models and queries), whether by ``import``, ``from ... import`` or a name taken
-  from one.
+  ``repository`` (its PynamoDB models and queries) or ``tables`` (models kept apart from the repository), whether by
+  ``import``, ``from ... import`` or a name taken from one.
 - Imports sit at the top of modules. Inside a function body only the heavy third-party modules of
   :data:`LAZY_ALLOWED` may be imported (each is named there with why): they would cost every function's cold start
   while only a few code paths need them.
@@ -89,7 +89,8 @@ def _foreign_repository(importer: str, imported: str) -> bool:
     target = _context(imported)
     if target is None or target in SHARED or target == _context(importer):
         return False
-    return ".repository" in imported[len(f"fleetgate.{target}") :]
+    inside = imported[len(f"fleetgate.{target}") :]
+    return ".repository" in inside or ".tables" in inside  # tables: a context's PynamoDB models, as private
 
 
 def boundary_violations() -> list[str]:

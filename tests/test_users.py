@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from fleetgate.core import settings
+from fleetgate.users import authentication
 from fleetgate.users import service as users
 from tests.fakes import FakeMobivisor
 from tests.support import token_for
@@ -21,11 +22,11 @@ def _user_id(api, admin, email):
     return next(u["id"] for u in listed.body["items"] if u["email"] == email)
 
 
-def _age_cache(seconds: float = users.CHECK_SECONDS) -> None:
+def _age_cache(seconds: float = authentication.CHECK_SECONDS) -> None:
     """As if every kept user record had been read ``seconds`` ago (the cache's clock, not the test's)."""
-    known = users._known()
+    known = authentication._known()
     for key, entry in list(known.items()):
-        known[key] = users._Known(entry.user, entry.read_at - seconds)
+        known[key] = authentication._Known(entry.user, entry.read_at - seconds)
 
 
 # ------------------------------------------------------------------ admins' user routes

@@ -5,8 +5,7 @@ from __future__ import annotations  # route signatures are read on a route's fir
 from fleetgate.core.api import ErrorStyle, make_public_resolver
 from fleetgate.core.observability import http_handler
 from fleetgate.financing import device_service as service
-from fleetgate.financing.schemas import (
-    Envelope,
+from fleetgate.financing.device_schemas import (
     FcmTokenData,
     FcmTokenRequest,
     LocationData,
@@ -15,8 +14,8 @@ from fleetgate.financing.schemas import (
     LockResponseData,
     LockResponseRequest,
     StatusData,
-    errors,
 )
+from fleetgate.financing.schemas import Envelope, errors
 
 app = make_public_resolver(ErrorStyle.CUSTOMER)
 TAGS = ["Customer device"]

@@ -30,7 +30,7 @@ from fleetgate.financing.staff_schemas import (
     LockRequest,
     LockStatus,
 )
-from fleetgate.users.service import authenticate
+from fleetgate.users.authentication import authenticate
 
 app = make_resolver(
     ErrorStyle.CUSTOMER, authenticate=authenticate, permission=ADMIN

@@ -11,7 +11,7 @@ from fleetgate.core.observability import http_handler
 from fleetgate.core.pagination import Page
 from fleetgate.engine import dead_letters
 from fleetgate.engine.schemas import DeadLetter, DeadLetterReplay, DeadLetterReplayResult
-from fleetgate.users.service import authenticate
+from fleetgate.users.authentication import authenticate
 
 app = make_resolver(ErrorStyle.DETAIL, authenticate=authenticate)
 

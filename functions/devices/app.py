@@ -14,7 +14,7 @@ from fleetgate.devices.schemas import (
     DeviceLabelsUpdate,
     DeviceUpdate,
 )
-from fleetgate.users.service import authenticate
+from fleetgate.users.authentication import authenticate
 
 app = make_resolver(ErrorStyle.DETAIL, authenticate=authenticate)
 

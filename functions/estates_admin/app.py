@@ -47,7 +47,7 @@ from fleetgate.estates.schemas import (
     error_responses,
 )
 from fleetgate.estates.service import billing_staff, portal
-from fleetgate.users.service import authenticate
+from fleetgate.users.authentication import authenticate
 
 app = make_resolver(
     ErrorStyle.MOBILE, authenticate=authenticate, permission=ADMIN

@@ -8,7 +8,7 @@ from fleetgate.core.pagination import Page
 from fleetgate.flows import service
 from fleetgate.flows.schemas import Flow, FlowCreate, FlowUpdate
 from fleetgate.history.schemas import FlowExecution
-from fleetgate.users.service import authenticate
+from fleetgate.users.authentication import authenticate
 
 app = make_resolver(ErrorStyle.DETAIL, authenticate=authenticate)
 

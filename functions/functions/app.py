@@ -15,7 +15,7 @@ from fleetgate.functions.schemas import (
     FunctionVersion,
 )
 from fleetgate.history.schemas import FunctionExecution
-from fleetgate.users.service import authenticate
+from fleetgate.users.authentication import authenticate
 
 app = make_resolver(ErrorStyle.DETAIL, authenticate=authenticate)
 

@@ -7,7 +7,7 @@ from fleetgate.core.observability import http_handler
 from fleetgate.core.pagination import Page
 from fleetgate.devices import service
 from fleetgate.devices.schemas import Label, LabelCreate, LabelUpdate, Membership
-from fleetgate.users.service import authenticate
+from fleetgate.users.authentication import authenticate
 
 app = make_resolver(ErrorStyle.DETAIL, authenticate=authenticate)
 

@@ -37,7 +37,7 @@ from fleetgate.microshare.schemas import (
     UploadResult,
     UpstreamHealth,
 )
-from fleetgate.users.service import authenticate
+from fleetgate.users.authentication import authenticate
 
 P = "/api/v1"
 # Every route but the login and health ones needs microshare:read; these change the deployment's Microshare

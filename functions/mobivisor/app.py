@@ -4,7 +4,7 @@ from fleetgate.core.api import ErrorStyle, make_resolver
 from fleetgate.core.observability import http_handler
 from fleetgate.mobivisor import service
 from fleetgate.mobivisor.schemas import DeviceDeleted, MobivisorDevice, MobivisorDevices
-from fleetgate.users.service import authenticate
+from fleetgate.users.authentication import authenticate
 
 app = make_resolver(
     ErrorStyle.MOBIVISOR,

@@ -8,7 +8,7 @@ from fleetgate.core.api import ErrorStyle, Limit, make_resolver
 from fleetgate.core.observability import http_handler
 from fleetgate.search import service
 from fleetgate.search.schemas import SearchResults
-from fleetgate.users.service import authenticate
+from fleetgate.users.authentication import authenticate
 
 app = make_resolver(ErrorStyle.DETAIL, authenticate=authenticate)
 

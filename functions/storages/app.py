@@ -10,7 +10,7 @@ from fleetgate.core.observability import http_handler
 from fleetgate.core.pagination import Page
 from fleetgate.storages import service
 from fleetgate.storages.schemas import DataPoint, Storage, StorageCreate, StorageUpdate
-from fleetgate.users.service import authenticate
+from fleetgate.users.authentication import authenticate
 
 app = make_resolver(ErrorStyle.DETAIL, authenticate=authenticate)
 

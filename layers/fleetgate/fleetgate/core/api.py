@@ -243,8 +243,9 @@ class FleetgateResolver(APIGatewayHttpResolver):
     make the JSON parser or the response serializer fail.
 
     ``authenticate``: who calls, from the request's headers (and the resolver's audiences); None for a route group
-    whose routes take no bearer token. The handler passes its family's (for instance ``users.service.authenticate``,
-    which also checks the token against its user's current record), so core depends on no context.
+    whose routes take no bearer token. The handler passes its family's (for instance
+    ``users.authentication.authenticate``, which also checks the token against its user's current record), so core
+    depends on no context.
     ``public_paths``: exact paths (no parameters) that an authenticated resolver serves without a token.
     ``accept_audience``: besides device-manager tokens, accept tokens issued for this audience (see core.auth);
     ``only_audience``: accept only those (a family with accounts of its own, like mobile).

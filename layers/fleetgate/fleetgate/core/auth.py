@@ -2,7 +2,7 @@
 
 A token says who (``sub``), the role when issued, and its user's token version (``ver``). Whether the user
 still exists, is active and holds that role and which permissions is not taken from the token: the users
-context checks it on every request (``fleetgate.users.service.authenticate``), so a change reaches tokens
+context checks it on every request (``fleetgate.users.authentication.authenticate``), so a change reaches tokens
 already issued.
 """
 

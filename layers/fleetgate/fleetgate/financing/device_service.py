@@ -11,12 +11,9 @@ from fleetgate.core.ids import iso, utc_now
 from fleetgate.core.secrets import hash_secret
 from fleetgate.financing import commands, repository, settings
 from fleetgate.financing.customers import Customer
-from fleetgate.financing.errors import CustomerNotFound, LocationNotFound, invalid_imei
-from fleetgate.financing.schemas import (
-    IMEI_PATTERN,
+from fleetgate.financing.device_schemas import (
     FcmTokenData,
     FcmTokenRequest,
-    Location,
     LocationData,
     LocationRequest,
     LocationUpdated,
@@ -24,6 +21,8 @@ from fleetgate.financing.schemas import (
     LockResponseRequest,
     StatusData,
 )
+from fleetgate.financing.errors import CustomerNotFound, LocationNotFound, invalid_imei
+from fleetgate.financing.schemas import IMEI_PATTERN, Location
 from fleetgate.ratelimit import service as ratelimit
 
 RATE_LIMITED = "Too many requests, please try again later."  # express-rate-limit's message, as the sample's

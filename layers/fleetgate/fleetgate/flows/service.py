@@ -21,11 +21,11 @@ from fleetgate.core.schemas import changed, sent_fields
 from fleetgate.devices import service as devices
 from fleetgate.flows import repository
 from fleetgate.flows.schemas import TRIGGER_TYPES, Flow, FlowCreate, FlowUpdate
-from fleetgate.functions import service as functions
+from fleetgate.functions import owners as functions
 from fleetgate.history import service as history
 from fleetgate.history.schemas import FlowExecution
-from fleetgate.integrations import service as integrations
-from fleetgate.storages import service as storages
+from fleetgate.integrations import owners as integrations
+from fleetgate.storages import owners as storages
 
 MAX_TRIGGERS = 40  # keeps a save's transaction (flow + index entries removed and added) under 100 items
 _REF_FIELDS = {

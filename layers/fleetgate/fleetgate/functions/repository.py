@@ -13,60 +13,23 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import DeleteError
 
 from fleetgate.core.errors import Conflict, NotFound
 from fleetgate.core.pagination import Page
 from fleetgate.core.repository import (
-    BaseModel,
     Lookup,
-    OwnedItem,
     Transaction,
     get_item,
     is_conditional_failure,
     list_owned,
-    meta,
     owned_fields,
-    owned_model,
-    owners,
     query_page,
 )
-from fleetgate.core.settings import cached, table_name
 from fleetgate.functions.schemas import Function, FunctionCode, FunctionVersion
-
-
-class FunctionItem(OwnedItem):
-    class Meta:
-        abstract = True
-
-    code = UnicodeAttribute()
-    timeout_ms = NumberAttribute(default=100)
-    entry_point = UnicodeAttribute()
-    version = NumberAttribute()
-
-
-class VersionItem(BaseModel):
-    class Meta:
-        abstract = True
-
-    function_id = UnicodeAttribute(hash_key=True)
-    version = NumberAttribute(range_key=True)
-    owner_id = UnicodeAttribute()
-    code = UnicodeAttribute()
-    timeout_ms = NumberAttribute()
-    entry_point = UnicodeAttribute()
-    created_at = UnicodeAttribute()
-
-
-@cached
-def _functions() -> type[FunctionItem]:
-    return owned_model(FunctionItem, "FunctionModel", table_name("FUNCTIONS_TABLE"))
-
-
-@cached
-def _versions() -> type[VersionItem]:
-    return type("FunctionVersionModel", (VersionItem,), {"Meta": meta(table_name("FUNCTION_VERSIONS_TABLE"))})
+from fleetgate.functions.tables import FunctionItem, VersionItem
+from fleetgate.functions.tables import functions as _functions
+from fleetgate.functions.tables import versions as _versions
 
 
 def _function(item: FunctionItem) -> Function:
@@ -168,17 +131,6 @@ def versions(function_id: str, *, limit: int, cursor: str | None) -> Page[Functi
 def get_version(function_id: str, version: int) -> FunctionVersion | None:
     item = get_item(_versions(), function_id, version)
     return None if item is None else _version(item)
-
-
-def function_owners(function_ids: Iterable[str]) -> Lookup[dict[str, str]]:
-    return owners(_functions(), function_ids)
-
-
-def existing_versions(keys: Iterable[tuple[str, int]]) -> Lookup[set[tuple[str, int]]]:
-    """Which of the (function id, version) pairs exist."""
-    return Lookup(
-        _versions(), list(dict.fromkeys(keys)), lambda found: {(i.function_id, int(i.version)) for i in found}
-    )
 
 
 def latest_code(function_ids: Iterable[str]) -> Lookup[dict[str, FunctionCode]]:

@@ -14,7 +14,7 @@ from fleetgate.core.errors import InvalidInput, NotFound
 from fleetgate.core.ids import now_iso
 from fleetgate.core.observability import timing
 from fleetgate.core.pagination import Page
-from fleetgate.core.repository import Lookup, read_all
+from fleetgate.core.repository import read_all
 from fleetgate.core.schemas import changes
 from fleetgate.core.settings import resettable
 from fleetgate.functions import repository, sandbox
@@ -116,16 +116,6 @@ def all_function_history(who: Principal, *, limit: int, cursor: str | None) -> P
 
 
 # ---------------------------------------------------------------- for other contexts (flows, the engine)
-def function_owners(function_ids: list[str]) -> Lookup[dict[str, str]]:
-    """Which of these functions exist and who owns each (id → owner id), as a batch read."""
-    return repository.function_owners(function_ids)
-
-
-def existing_versions(keys: list[tuple[str, int]]) -> Lookup[set[tuple[str, int]]]:
-    """Which of these (function id, version) pairs exist, as a batch read."""
-    return repository.existing_versions(keys)
-
-
 def code_for(nodes: Iterable[tuple[str, int | None]], owner_id: str) -> dict[tuple[str, int | None], FunctionCode]:
     """The code each (function id, version) runs for ``owner_id``: a pinned version, or the latest for None.
     Missing functions and versions, and other owners' functions, are left out. Pinned versions come from this

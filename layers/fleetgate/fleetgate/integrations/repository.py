@@ -8,37 +8,21 @@ from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel
-from pynamodb.attributes import JSONAttribute, UnicodeAttribute
 from pynamodb.exceptions import DeleteError, UpdateError
 
 from fleetgate.core.errors import NotFound
 from fleetgate.core.pagination import Page
 from fleetgate.core.repository import (
     Lookup,
-    OwnedItem,
     get_item,
     is_conditional_failure,
     list_owned,
     owned_by,
     owned_fields,
-    owned_model,
-    owners,
 )
-from fleetgate.core.settings import cached, table_name
 from fleetgate.integrations.schemas import IntegrationRecord
-
-
-class IntegrationItem(OwnedItem):
-    class Meta:
-        abstract = True
-
-    type = UnicodeAttribute()
-    config = JSONAttribute(default=dict)
-
-
-@cached
-def _integrations() -> type[IntegrationItem]:
-    return owned_model(IntegrationItem, "IntegrationModel", table_name("INTEGRATIONS_TABLE"))
+from fleetgate.integrations.tables import IntegrationItem
+from fleetgate.integrations.tables import integrations as _integrations
 
 
 def _record(item: IntegrationItem) -> IntegrationRecord:
@@ -86,10 +70,6 @@ def delete(integration_id: str) -> None:
 
 def list_integrations(owner_id: str | None, *, limit: int, cursor: str | None) -> Page[IntegrationRecord]:
     return list_owned(_integrations(), "integration", _record, owner_id, limit=limit, cursor=cursor)
-
-
-def integration_owners(integration_ids: Iterable[str]) -> Lookup[dict[str, str]]:
-    return owners(_integrations(), integration_ids)
 
 
 def records_of(integration_ids: Iterable[str], owner_id: str) -> Lookup[dict[str, IntegrationRecord]]:

@@ -270,11 +270,6 @@ def all_integration_history(who: Principal, *, limit: int, cursor: str | None) -
 
 
 # ---------------------------------------------------------------- for other contexts (flows, the engine)
-def integration_owners(integration_ids: list[str]) -> Lookup[dict[str, str]]:
-    """Which of these integrations exist and who owns each (id → owner id), as a batch read."""
-    return repository.integration_owners(integration_ids)
-
-
 def delivery_records(integration_ids: list[str], owner_id: str) -> dict[str, IntegrationRecord]:
     """The integrations of ``owner_id`` among these ids (one BatchGetItem), to deliver through with :func:`send`;
     missing ones and other owners' are left out."""

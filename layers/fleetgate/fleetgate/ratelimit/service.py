@@ -7,7 +7,8 @@ limit is told when the current window ends (``retry_after``, for a Retry-After h
 - :func:`hit` counts one and raises :class:`TooManyRequests` past the maximum (one UpdateItem): for a budget
   of requests, every request counts;
 - :func:`check` raises the same without counting (one GetItem), and :func:`hit` afterwards counts only what
-  should count: for throttling failed logins, check first, verify, then count a failure;
+  should count: for throttling failed logins, check first, verify, then count a failure; it returns the count
+  it read, so a caller can skip clearing a window nothing was counted in;
 - :func:`clear` forgets a key's current window (a successful login).
 
 Keys are hashed before they are stored, so a phone number, an address or an account name never sits in
@@ -58,12 +59,16 @@ def hit(limit: Limit, key: str, *, message: str = "Too many requests") -> int:
     return count
 
 
-def check(limit: Limit, key: str, *, message: str = "Too many requests") -> None:
-    """:class:`TooManyRequests` when ``key`` has already reached ``limit.maximum`` in this window; counts nothing."""
+def check(limit: Limit, key: str, *, message: str = "Too many requests") -> int:
+    """:class:`TooManyRequests` when ``key`` has already reached ``limit.maximum`` in this window; counts nothing.
+
+    Returns the count so far in the window (0: nothing counted)."""
     now = time.time()
     window = _window(limit, key, now)
-    if repository.read(window.key) >= limit.maximum:
+    count = repository.read(window.key)
+    if count >= limit.maximum:
         raise TooManyRequests(message, retry_after=window.retry_after(now))
+    return count
 
 
 def clear(limit: Limit, key: str) -> None:

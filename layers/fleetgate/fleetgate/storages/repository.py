@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from pynamodb.attributes import JSONAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.attributes import JSONAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.exceptions import DeleteError, UpdateError
 from pynamodb.indexes import AllProjection
 
@@ -25,7 +25,6 @@ from fleetgate.core.pagination import Page
 from fleetgate.core.repository import (
     BaseModel,
     Lookup,
-    OwnedItem,
     get_item,
     gsi,
     is_conditional_failure,
@@ -33,23 +32,15 @@ from fleetgate.core.repository import (
     meta,
     owned_by,
     owned_fields,
-    owned_model,
-    owners,
     query_page,
 )
 from fleetgate.core.settings import cached, table_name
 from fleetgate.storages.schemas import DataPoint, Storage
+from fleetgate.storages.tables import StorageItem
+from fleetgate.storages.tables import storages as _storages
 
 # Upper bound of a time window's sort key: after any "#<id>" suffix of the same instant.
 _END = "#\uffff"
-
-
-class StorageItem(OwnedItem):
-    class Meta:
-        abstract = True
-
-    type = UnicodeAttribute(default="timeseries")
-    retention_days = NumberAttribute()
 
 
 class PointItem(BaseModel):
@@ -65,11 +56,6 @@ class PointItem(BaseModel):
     timestamp = UnicodeAttribute()
     data = JSONAttribute(default=dict)
     expires_at = TTLAttribute(null=True)
-
-
-@cached
-def _storages() -> type[StorageItem]:
-    return owned_model(StorageItem, "StorageModel", table_name("STORAGES_TABLE"))
 
 
 @cached
@@ -181,10 +167,6 @@ def read_points(
         hash_key=storage_id,
         range_key_condition=condition,
     )
-
-
-def storage_owners(storage_ids: Iterable[str]) -> Lookup[dict[str, str]]:
-    return owners(_storages(), storage_ids)
 
 
 def storages_of(storage_ids: Iterable[str], owner_id: str) -> Lookup[dict[str, Storage]]:

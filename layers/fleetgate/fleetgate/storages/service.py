@@ -73,11 +73,6 @@ def read_data(
 
 
 # ---------------------------------------------------------------- for other contexts (flows, the engine)
-def storage_owners(storage_ids: list[str]) -> Lookup[dict[str, str]]:
-    """Which of these storages exist and who owns each (id → owner id), as a batch read."""
-    return repository.storage_owners(storage_ids)
-
-
 def storages_of(storage_ids: list[str], owner_id: str) -> dict[str, Storage]:
     """The storages of ``owner_id`` among these ids (one BatchGetItem); missing and other owners' left out."""
     return repository.storages_of(storage_ids, owner_id).get()

@@ -26,7 +26,7 @@ from fleetgate.core.repository import (
     uniques,
 )
 from fleetgate.core.settings import cached, table_name
-from fleetgate.users.schemas import User
+from fleetgate.users.records import User
 
 KIND = "user"
 
@@ -79,7 +79,7 @@ def _to_user(item: Model) -> User:
 def create(user: User) -> None:
     """Store a new user; :class:`Conflict` when the email or username is taken."""
     Users, Claims = _users(), uniques()
-    item = Users(**user.model_dump(), created_key=f"{user.created_at}#{user.id}")
+    item = Users(**user.fields(), created_key=f"{user.created_at}#{user.id}")
     claims = [Claims(email_key(user.email), owner_id=user.id), Claims(username_key(user.username), owner_id=user.id)]
     tx = Transaction(Users)
     tx.save("user", item, condition=Users.id.does_not_exist())

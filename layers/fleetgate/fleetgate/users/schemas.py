@@ -5,8 +5,9 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, SecretStr
 
-from fleetgate.core.auth import PERMISSIONS
+from fleetgate.core.auth import PERMISSIONS, Role
 from fleetgate.core.schemas import Input, Schema
+from fleetgate.users.records import User
 
 _EMAIL = re.compile(
     r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
@@ -25,7 +26,6 @@ Email = Annotated[str, AfterValidator(_email)]
 Username = Annotated[str, Field(min_length=3, max_length=50, pattern=r"^[A-Za-z0-9_.-]+$")]
 # SecretStr: a password never shows up in a repr, a log line or a debug dump of route arguments.
 Password = Annotated[SecretStr, Field(min_length=8, max_length=128)]
-Role = Literal["admin", "user"]
 Permission = Literal["mobivisor:read", "mobivisor:write", "microshare:read", "microshare:write"]
 assert set(Permission.__args__) == set(PERMISSIONS)  # type: ignore[attr-defined]
 Permissions = Annotated[
@@ -60,21 +60,6 @@ class PasswordChange(Input):
     new_password: Password
 
 
-class User(Schema):
-    """A stored user, credentials included. Never returned by the API (see :class:`UserOut`)."""
-
-    id: str
-    email: str
-    username: str
-    role: Role
-    is_active: bool = True
-    permissions: list[str] = Field(default_factory=list)
-    token_version: int = 0
-    password_hash: str
-    created_at: str
-    updated_at: str
-
-
 class UserOut(Schema):
     id: str
     email: str
@@ -87,7 +72,9 @@ class UserOut(Schema):
 
     @classmethod
     def of(cls, user: User) -> UserOut:
-        return cls(**user.model_dump(exclude={"password_hash", "token_version"}))
+        shown = user.fields()
+        del shown["password_hash"], shown["token_version"]
+        return cls(**shown)
 
 
 class UserList(Schema):

@@ -1,21 +1,9 @@
-"""Accounts, logins, admins' user management, and the check every authenticated request makes.
+"""Accounts, logins and admins' user management.
 
 No HTTP here: plain values in, models or domain errors out.
 
-**Token check** (:func:`authenticate`): a token's signature and expiry are checked without DynamoDB; then the
-user's record says whether the token still stands (the user exists, is active, and the token's version is the
-user's current ``token_version``) and what the caller may do (the record's role and permissions, not the
-token's). Records are kept in this instance's memory for :data:`CHECK_SECONDS` (60 s), so a request costs at
-most one extra read (a GetItem) per user per instance per minute; a token newer than the kept record (a new
-login, a password change elsewhere) reads it again. Hence:
-
-- deactivating, deleting, or changing a user's role or permissions reaches every instance within 60 s;
-- a password change (and a deactivation) raises the token version in the same write as the change, so every
-  token issued before it is refused at once by every instance that reads the record from then on: the
-  instance that served the change (it drops its copy), any instance without a copy of that user, and every
-  instance once its copy is 60 s old. "At once" is therefore exact for one instance (and for the local
-  cloud, one process), and at most 60 s for an instance that served the user in the minute before the change:
-  no instance can learn of a change it does not read, and reading on every request is what the cache saves.
+**Token check**: :func:`authenticate`, in ``users.authentication`` (every authenticated function imports
+that module alone); this module drops or refreshes its copy of a user it changes.
 
 **Login throttling:** failed attempts are counted per account (the user, whose email and username share one
 count; the login as typed, case-folded, when no user has it) and per source address (fixed windows in the
@@ -25,22 +13,23 @@ not. An unknown account and a wrong password are counted, answered and timed ali
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
+from dataclasses import replace
 
-from fleetgate.core.auth import ADMIN, PERMISSIONS, Principal, issue_token, principal_from_headers
+from fleetgate.core.auth import ADMIN, PERMISSIONS, Principal, issue_token
 from fleetgate.core.errors import Conflict, Forbidden, NotFound, Unauthorized
 from fleetgate.core.ids import new_id, now_iso
 from fleetgate.core.pagination import Page
 from fleetgate.core.secrets import hash_secret, needs_rehash, verify_secret
-from fleetgate.core.settings import allow_registration, cached
+from fleetgate.core.settings import allow_registration
 from fleetgate.ratelimit import service as ratelimit
 from fleetgate.ratelimit.service import Limit
 from fleetgate.users import repository
-from fleetgate.users.schemas import PasswordChange, RegisterRequest, TokenOut, User, UserCreate, UserOut, UserUpdate
+from fleetgate.users.authentication import authenticate as authenticate  # re-exported: handlers that import it here
+from fleetgate.users.authentication import forget as _forget
+from fleetgate.users.authentication import remember as _remember
+from fleetgate.users.records import User
+from fleetgate.users.schemas import PasswordChange, RegisterRequest, TokenOut, UserCreate, UserOut, UserUpdate
 
-CHECK_SECONDS = 60.0
-_CACHE_MAX = 4096
 LOGIN_ACCOUNT_LIMIT = Limit(scope="login:account", maximum=10, window_seconds=900)
 LOGIN_ADDRESS_LIMIT = Limit(scope="login:address", maximum=50, window_seconds=900)
 _THROTTLED = "Too many failed logins: try again later"
@@ -116,7 +105,7 @@ def change_password(who: Principal, change: PasswordChange, source_ip: str | Non
     version = repository.set_password_hash(
         user.id, hash_secret(change.new_password.get_secret_value()), now, revoke=True
     )
-    changed = user.model_copy(update={"token_version": version, "updated_at": now})
+    changed = replace(user, token_version=version, updated_at=now)
     _remember(changed)
     return _token(changed)
 
@@ -132,7 +121,7 @@ def create_admin(email: str, username: str, password: str) -> tuple[UserOut, boo
             raise
         repository.set_role(existing.id, "admin", now_iso())
         _forget(existing.id)
-        return UserOut.of(existing.model_copy(update={"role": "admin"})), False
+        return UserOut.of(replace(existing, role="admin")), False
 
 
 def local_token(user_id: str, role: str) -> str:
@@ -215,69 +204,3 @@ def delete_user(who: Principal, user_id: str) -> None:
     if user is None or not repository.delete(user):
         raise NotFound("User not found")
     _forget(user.id)
-
-
-# ------------------------------------------------------------------ the token check of every request
-@dataclass(frozen=True)
-class _Known:
-    user: User | None  # None: no such user (deleted)
-    read_at: float
-
-
-@cached
-def _known() -> dict[str, _Known]:
-    return {}
-
-
-def _remember(user: User) -> None:
-    known = _known()
-    if len(known) >= _CACHE_MAX:
-        for key in list(known)[: _CACHE_MAX // 4]:  # oldest first (insertion order)
-            known.pop(key, None)
-    known.pop(user.id, None)
-    known[user.id] = _Known(user, time.time())
-
-
-def _forget(user_id: str) -> None:
-    _known().pop(user_id, None)
-
-
-def _current(claims: Principal) -> User | None:
-    now = time.time()
-    entry = _known().get(claims.user_id)
-    stale = (
-        entry is None
-        or now - entry.read_at >= CHECK_SECONDS
-        or claims.issued_at > entry.read_at  # a token newer than what we know of its user
-        or (entry.user is not None and claims.token_version > entry.user.token_version)
-    )
-    if not stale:
-        return entry.user  # type: ignore[union-attr]
-    user = repository.get(claims.user_id, consistent=True)
-    if user is None:
-        _known().pop(claims.user_id, None)
-        _known()[claims.user_id] = _Known(None, now)
-    else:
-        _remember(user)
-    return user
-
-
-def authenticate(
-    headers: dict[str, str] | None, *, accept_audience: str | None = None, only_audience: bool = False
-) -> Principal:
-    """The caller of a request: its bearer token checked, then its user's current record (see the module)."""
-    claims = principal_from_headers(headers, accept_audience=accept_audience, only_audience=only_audience)
-    if claims.audience is not None:
-        return claims  # another family's own login (Microshare, mobile): no Fleetgate user behind it
-    user = _current(claims)
-    if user is None or user.token_version != claims.token_version:
-        raise Unauthorized("Could not validate credentials")
-    if not user.is_active:
-        raise Unauthorized("Inactive user")
-    return Principal(
-        user_id=user.id,
-        role=user.role,  # type: ignore[arg-type]
-        permissions=frozenset(p for p in user.permissions if p in PERMISSIONS),
-        token_version=claims.token_version,
-        issued_at=claims.issued_at,
-    )

@@ -63,7 +63,7 @@ def login(request: LoginRequest) -> LoginResponse:
     phone = phones.normalize(request.phone_number)
     limit = _login_limit()
     try:
-        ratelimit.check(limit, phone)
+        failures = ratelimit.check(limit, phone)
     except TooManyRequests as exc:
         raise login_locked(exc.retry_after) from None
     claim = repository.phone_claim(phone)
@@ -79,7 +79,8 @@ def login(request: LoginRequest) -> LoginResponse:
         raise invalid_credentials()
     if not account.is_active:
         raise account_inactive()
-    ratelimit.clear(limit, phone)
+    if failures:  # a window without failures has nothing to clear (no DeleteItem on the usual login)
+        ratelimit.clear(limit, phone)
     new_hash = passwords.hash_password(password) if passwords.needs_rehash(account.password_hash) else None
     account = repository.record_login(account.id, now_iso(), new_hash) or account
     return LoginResponse(
