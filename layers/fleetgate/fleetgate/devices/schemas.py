@@ -1,26 +1,15 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, Field
 
+from fleetgate.core.ids import normalize_dev_eui
 from fleetgate.core.schemas import Input, Name, Printable, Schema
 
 DeviceStatus = Literal["never_seen", "online", "offline", "maintenance"]
-
-_SEPARATORS = re.compile(r"[\s:-]")
-_HEX16 = re.compile(r"^[0-9a-f]{16}$")
-
-
-def normalize_dev_eui(value: str) -> str:
-    """``70:B3:D5:7E:D0:00:00:01`` and ``70b3d57ed0000001`` are the same EUI; stored lower-case, no separators."""
-    eui = _SEPARATORS.sub("", value).lower()
-    if not _HEX16.match(eui):
-        raise ValueError("dev_eui must be 16 hexadecimal digits")
-    return eui
 
 
 def _small_json(value: dict[str, Any]) -> dict[str, Any]:

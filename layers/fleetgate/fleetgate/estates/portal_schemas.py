@@ -9,8 +9,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints
 
+from fleetgate.core.ids import normalize_dev_eui
 from fleetgate.core.schemas import Input, Schema
-from fleetgate.estates.eui import normalize_dev_eui
 from fleetgate.estates.records import (
     Estate,
     LedgerEntry,

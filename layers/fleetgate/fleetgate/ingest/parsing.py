@@ -24,9 +24,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fleetgate.core.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
-from fleetgate.core.ids import iso
+from fleetgate.core.ids import iso, normalize_dev_eui
 from fleetgate.core.limits import MAX_JSON_DEPTH, json_too_deep
-from fleetgate.devices.schemas import normalize_dev_eui
 
 EVENTS = ("up", "join", "ack", "txack", "log", "status", "location")
 ALIASES = {"error": "log", "uplink": "up"}  # ChirpStack v3 calls log events "error"

@@ -28,10 +28,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from fleetgate.core.ids import iso, now_iso
+from fleetgate.core.ids import iso, normalize_dev_eui, now_iso
 from fleetgate.estates import repository
 from fleetgate.estates.errors import NoMeterLinked, NotANumber, conflict, not_found
-from fleetgate.estates.eui import normalize_dev_eui
 from fleetgate.estates.records import LedgerEntry, Meter, MeterRef, Reading, Tariff, Unit, Wallet, today
 from fleetgate.estates.repository import Retry
 from fleetgate.estates.service import notifier
