@@ -132,7 +132,7 @@ def test_given_a_deactivated_user_when_their_token_is_used_then_refused_within_t
 def test_given_a_change_on_another_instance_when_the_cached_record_is_a_minute_old_then_it_is_read_again(api):
     """Another instance's view: its copy of the user stands for CHECK_SECONDS, then one GetItem refreshes it."""
     user = api.register()
-    uid = users.authenticate({"authorization": f"Bearer {user['token']}"}).user_id
+    uid = authentication.authenticate({"authorization": f"Bearer {user['token']}"}).user_id
     assert _me(api, user["token"]).ddb_calls == ["Query"]  # warm: no read for the token
     from fleetgate.users import repository
 
@@ -216,7 +216,7 @@ def test_given_a_new_token_from_elsewhere_when_the_cached_version_is_older_then_
     from fleetgate.core.secrets import hash_secret
     from fleetgate.users import repository
 
-    uid = users.authenticate({"authorization": f"Bearer {user['token']}"}).user_id
+    uid = authentication.authenticate({"authorization": f"Bearer {user['token']}"}).user_id
     version = repository.set_password_hash(uid, hash_secret("second password"), "2026-11-29T00:00:00.000Z", revoke=True)
     new_token = issue_token(uid, "user", version=version)[0]
     fresh = _me(api, new_token)

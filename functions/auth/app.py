@@ -9,11 +9,12 @@ from pydantic import SecretStr
 from fleetgate.core.api import ErrorStyle, make_resolver
 from fleetgate.core.observability import http_handler
 from fleetgate.users import service
+from fleetgate.users.authentication import authenticate
 from fleetgate.users.schemas import PasswordChange, RegisterRequest, TokenOut, UserOut
 
 app = make_resolver(
     ErrorStyle.DETAIL,
-    authenticate=service.authenticate,
+    authenticate=authenticate,
     public_paths=("/api/v1/auth/register", "/api/v1/auth/login"),
 )
 

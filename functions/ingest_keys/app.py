@@ -7,7 +7,7 @@ from fleetgate.core.observability import http_handler
 from fleetgate.core.pagination import Page
 from fleetgate.ingest import keys
 from fleetgate.ingest.schemas import IngestKey, IngestKeyCreate, IngestKeyCreated
-from fleetgate.users.service import authenticate
+from fleetgate.users.authentication import authenticate
 
 app = make_resolver(ErrorStyle.DETAIL, authenticate=authenticate)
 

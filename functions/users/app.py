@@ -6,9 +6,10 @@ from fleetgate.core.api import Cursor, ErrorStyle, Limit, make_resolver
 from fleetgate.core.auth import ADMIN
 from fleetgate.core.observability import http_handler
 from fleetgate.users import service
+from fleetgate.users.authentication import authenticate
 from fleetgate.users.schemas import UserCreate, UserList, UserOut, UserUpdate
 
-app = make_resolver(ErrorStyle.DETAIL, authenticate=service.authenticate, permission=ADMIN)
+app = make_resolver(ErrorStyle.DETAIL, authenticate=authenticate, permission=ADMIN)
 
 
 @app.get("/api/v1/users")

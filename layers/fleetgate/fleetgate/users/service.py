@@ -24,7 +24,6 @@ from fleetgate.core.settings import allow_registration
 from fleetgate.ratelimit import service as ratelimit
 from fleetgate.ratelimit.service import Limit
 from fleetgate.users import repository
-from fleetgate.users.authentication import authenticate as authenticate  # re-exported: handlers that import it here
 from fleetgate.users.authentication import forget as _forget
 from fleetgate.users.authentication import remember as _remember
 from fleetgate.users.records import User
