@@ -565,7 +565,7 @@ def event_targets(
     claims = (events / "flow-starter-stream.json").read_text()
     claims = claims.replace("3f5bd8a5-7c2b-4b63-9c4a-2f1e7d9b0a11", "{{uuid}}")
     out["FlowStarterFunction"] = (
-        "DynamoDB stream: an uplink's claim with one flow start (events/flow-starter-stream.json)",
+        "DynamoDB stream: an uplink's history entry with one flow start (events/flow-starter-stream.json)",
         json.loads(claims),
         {"expect_result": {"batchItemFailures": []}},
     )

@@ -85,7 +85,7 @@ def test_given_the_scheduled_sample_event_then_offline_detection_runs(api):
     }
 
 
-def test_given_the_claims_stream_sample_event_then_the_flow_starter_sends_its_start_to_the_steps_queue(api):
+def test_given_the_history_stream_sample_event_then_the_flow_starter_sends_its_start_to_the_steps_queue(api):
     result = api.functions.invoke("FlowStarterFunction", _load("flow-starter-stream.json"))
 
     assert result == {"batchItemFailures": []}

@@ -1,5 +1,6 @@
-"""Flow starter: the ingest deduplication table's stream (new claims of accepted uplinks) sends their pending
-flow starts to the steps queue, packed into SendMessageBatch calls across the batch's records. Partial batch
+"""Flow starter: the streams of the device history table (an accepted uplink's entry, which is its claim) and of
+the ingest deduplication table (the claims of uplinks without a time of their own) send the flow starts their new
+records carry to the steps queue, packed into SendMessageBatch calls across the batch's records. Partial batch
 responses: a send that fails resumes the stream at its first record (runs are deduplicated by their ids)."""
 
 from typing import Any

@@ -4,12 +4,14 @@ code does not write drops every record, here as on AWS."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from localcloud.streams import passes
 from localcloud.template import stack as load_stack
 
+ROOT = Path(__file__).resolve().parents[2]
 HISTORY_PATTERN = {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"flows": {"N": [{"exists": True}]}}}}
 
 
@@ -47,3 +49,5 @@ def test_given_the_template_then_the_flow_starter_filters_are_the_ones_the_local
     assert HISTORY_PATTERN in patterns
     claims = _record(packed_starts={"B": "eJw="})
     assert passes(tuple(patterns), claims) and not passes(tuple(patterns), _record(received_at={"S": "x"}))
+    sample = json.loads((ROOT / "events" / "flow-starter-stream.json").read_text())["Records"][0]
+    assert passes(tuple(patterns), sample)  # the sample event is what the mapping hands the flow starter
