@@ -12,7 +12,7 @@ Keys and access patterns (never a Scan):
 - a standalone function run / integration call: table key ("function#<id>" / "integration#<id>", history id);
 - a user's items: GSI ``by_owner`` (``owner_id``, ``sk``) and everyone's (admins): GSI ``by_day`` (``day`` =
   yyyy-mm-dd, ``sk``), walked back day by day over the retention window. Both project only ``refs``: what an
-  item holds records of ("flow", "flow#<id>", "function", "function#<id>", "integration", ...). A function's or
+  item holds records of, as "<kind>:<8 hex of the id's hash>" tokens (:func:`ref`). A function's or
   an integration's history and a user's (or everyone's) history of one kind are Queries on an index filtered on
   ``refs``, then one BatchGetItem for the page's items. One request reads at most :data:`SCAN_CALLS` Queries of
   :data:`SCAN_PAGE` index entries, so a page may be short and still have a ``next_cursor``;
