@@ -10,9 +10,10 @@ botocore's event hooks on the layer's own clients; the event source mappings' ow
 SQS poller: one ReceiveMessage and one DeleteMessageBatch per worker invocation; DynamoDB Streams reads by a
 Lambda trigger are not billed).
 
-Write units: per item written, ceil(size / 1 KB) on the table and on every index that holds it (KEYS_ONLY: the
-keys, INCLUDE: the keys and those attributes, ALL: the item); an UpdateItem is charged for the item's size after
-it (the larger side, as DynamoDB does), and its index copies when it sets an attribute they hold. Read units:
+Write units (localcloud.capacity, the model the budget tests use too): per item written, ceil(size / 1 KB) on the
+table and on every index that holds it (KEYS_ONLY: the keys, INCLUDE: the keys and those attributes, ALL: the
+item); an UpdateItem is charged for the item's size after it (the larger side, as DynamoDB does), and its index
+copies when it sets an attribute they hold. Read units:
 ceil(size / 4 KB), halved for eventually consistent reads (a Query: over the items it returned).
 
 Scenarios: the two-step flow (device → function → HTTP integration) with 1, 3 and 10 matching flows; 2, 4 and 8
@@ -34,11 +35,14 @@ import shutil
 import subprocess
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from _benchlib import REGION, ROOT, Client, Sink, new_eui, quiet_stdout, register_user, set_process_env, table
 from ingest import STACK, TO_FAHRENHEIT, ingest_headers, start_moto, stop, uplink
+
+from localcloud import capacity
+from localcloud.capacity import item_size
 
 # ------------------------------------------------------------------ prices and assumptions (one place)
 PRICES = {  # AWS list prices, us-east-1, on-demand, x86
@@ -60,63 +64,12 @@ ASSUMPTIONS = (
 FUNCTIONS = {"ingest": "IngestFunction", "starter": "FlowStarterFunction", "worker": "FlowWorkerFunction"}
 
 
-# ------------------------------------------------------------------ item sizes and capacity units
-def _value_size(value: dict[str, Any]) -> int:
-    (kind, v), *_ = value.items()
-    if kind == "S":
-        return len(v.encode())
-    if kind == "N":
-        return len(v.lstrip("-").replace(".", "")) // 2 + 2
-    if kind == "B":
-        return len(v)
-    if kind in ("BOOL", "NULL"):
-        return 1
-    if kind in ("SS", "NS", "BS"):
-        return sum(len(str(x).encode()) for x in v)
-    if kind == "L":
-        return 3 + sum(_value_size(x) + 1 for x in v)
-    if kind == "M":
-        return 3 + sum(len(k.encode()) + _value_size(x) + 1 for k, x in v.items())
-    return 1
-
-
-def item_size(item: dict[str, Any], names: set[str] | None = None) -> int:
-    return sum(len(k.encode()) + _value_size(v) for k, v in item.items() if names is None or k in names)
-
-
-@dataclass
-class Index:
-    keys: set[str]
-    projection: str  # KEYS_ONLY | INCLUDE | ALL
-    include: set[str] = field(default_factory=set)
-
-
-def table_indexes() -> dict[str, tuple[set[str], list[Index]]]:
-    """Physical table name → (its key attributes, its GSIs), from template.yaml."""
-    out = {}
-    for logical, res in STACK.template.get("Resources", {}).items():
-        if res.get("Type") != "AWS::DynamoDB::Table":
-            continue
-        props = res.get("Properties", {})
-        keys = {k["AttributeName"] for k in props.get("KeySchema", [])}
-        indexes = [
-            Index(
-                {k["AttributeName"] for k in g["KeySchema"]},
-                g["Projection"]["ProjectionType"],
-                set(g["Projection"].get("NonKeyAttributes") or []),
-            )
-            for g in props.get("GlobalSecondaryIndexes") or []
-        ]
-        out[STACK.physical_name(logical)] = (keys, indexes)
-    return out
-
-
 class Meter:
     """Counts the layer's AWS calls (service, operation) and DynamoDB capacity units, per phase."""
 
     def __init__(self, raw_dynamodb: Any):
         self.raw = raw_dynamodb
-        self.tables = table_indexes()
+        self.tables = capacity.tables(STACK)
         self.phase = "setup"
         self.calls: Counter[tuple[str, str, str]] = Counter()  # (phase, service, operation)
         self.wru: Counter[str] = Counter()
@@ -176,16 +129,8 @@ class Meter:
             self._put(params["TableName"], item, touched=names)
 
     def _put(self, name: str, item: dict[str, Any], *, factor: int = 1, touched: set[str] | None = None) -> None:
-        keys, indexes = self.tables.get(name, (set(), []))
-        units = math.ceil(max(1, item_size(item)) / 1024)
-        for index in indexes:
-            if not index.keys <= set(item):
-                continue  # sparse: not in this index
-            held = keys | index.keys | (index.include if index.projection == "INCLUDE" else set())
-            if touched is not None and index.projection != "ALL" and not (touched & held):
-                continue  # the update changed nothing this index holds
-            projected = item if index.projection == "ALL" else {k: v for k, v in item.items() if k in held}
-            units += math.ceil(max(1, item_size(projected)) / 1024)
+        table = self.tables.get(name)
+        units = table.write_units(item, touched=touched) if table else math.ceil(max(1, item_size(item)) / 1024)
         self.wru[self.phase] += units * factor
         self.wru_tables[f"{self.phase} {name.removeprefix(STACK.prefix + '-')}"] += units * factor
 

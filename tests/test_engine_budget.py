@@ -4,12 +4,12 @@ per scenario, CPU and prices are bench/engine_cost.py's (README "What it costs")
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from typing import Any
 
 import boto3
 
+from localcloud import capacity
 from localcloud.sqs import sqs_event
 from tests.flow_support import ScriptedSink, poller, queue_url, v4_up
 from tests.support import STACK, new_eui
@@ -31,48 +31,17 @@ MAX_CALLS_PER_UPLINK = 2.7  # 2 + 0.1 + 0.4 + 0.2
 MAX_WRU_PER_UPLINK = 6
 
 
-# ------------------------------------------------------------------ write units from item sizes
-def _size(value: dict[str, Any]) -> int:
-    (kind, v), *_ = value.items()
-    if kind == "S":
-        return len(v.encode())
-    if kind == "N":
-        return len(v.lstrip("-").replace(".", "")) // 2 + 2
-    if kind in ("L",):
-        return 3 + sum(_size(x) + 1 for x in v)
-    if kind in ("M",):
-        return 3 + sum(len(k) + _size(x) + 1 for k, x in v.items())
-    if kind in ("SS", "NS"):
-        return sum(len(x) for x in v)
-    return len(v) if kind == "B" else 1
-
-
-def _item_size(item: dict[str, Any]) -> int:
-    return sum(len(k) + _size(v) for k, v in item.items())
-
-
-def _indexes() -> dict[str, list[tuple[set[str], str]]]:
-    out = {}
-    for logical, res in STACK.template["Resources"].items():
-        if res.get("Type") == "AWS::DynamoDB::Table":
-            gsis = res["Properties"].get("GlobalSecondaryIndexes") or []
-            out[STACK.physical_name(logical)] = [
-                ({k["AttributeName"] for k in g["KeySchema"]}, g["Projection"]["ProjectionType"]) for g in gsis
-            ]
-    return out
-
-
 class Cost:
     """The layer's AWS calls ("service Operation") and the write units of its PutItem / BatchWriteItem calls
-    (each item on its table, and on every index that holds it: ALL at the item's size, else 1 unit). A warm
-    uplink makes no other write: the call budget below says so."""
+    (localcloud.capacity: each item on its table and on every index that holds it, as the bench counts them). A
+    warm uplink makes no other write: the call budget below says so."""
 
     def __init__(self) -> None:
         from fleetgate.core.repository import shared_connection
         from fleetgate.engine import queues
 
         self.clients = [shared_connection().client, queues.sqs()]
-        self.indexes = _indexes()
+        self.tables = capacity.tables(STACK)
         self.calls: Counter[str] = Counter()
         self.wru = 0
 
@@ -95,12 +64,7 @@ class Cost:
                     self._put(table, r.get("PutRequest", {}).get("Item", {}))
 
     def _put(self, table: str, item: dict[str, Any]) -> None:
-        size_units = math.ceil(max(1, _item_size(item)) / 1024)
-        units = size_units
-        for keys, projection in self.indexes.get(table, []):
-            if keys <= set(item):
-                units += size_units if projection == "ALL" else 1
-        self.wru += units
+        self.wru += self.tables[table].write_units(item)
 
 
 def test_given_the_two_step_flow_warm_then_an_uplink_costs_its_budget_of_calls_and_write_units(api):
