@@ -149,8 +149,18 @@ class RunContext:
 
     @property
     def history_id(self) -> str:
-        """The id of the run's flow history record: derived from the run id and when its event was received."""
-        return history.history_id(self.received, self.run_id.replace("-", "")[:12])
+        return run_history_id(self.run_id, self.trigger.get("received_at"), self.started_at)
+
+
+def run_history_id(run_id: str, received_at: str | None, started_at: str | None = None) -> str:
+    """The id of a run's flow history record: derived from the run id and when its event was received (else when
+    the run started), so the worker can tell a finished run's redelivered message before it runs anything."""
+    for text in (received_at, started_at):
+        try:
+            return history.history_id(parse_iso(text), run_id.replace("-", "")[:12])  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            continue
+    return history.history_id(datetime(2000, 1, 1, tzinfo=UTC), run_id.replace("-", "")[:12])
 
 
 Runner = Callable[[RunContext, Step, dict[str, Any], dict[str, Any]], NodeResult]

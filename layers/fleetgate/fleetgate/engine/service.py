@@ -188,12 +188,11 @@ def _prepare(steps: list[tuple[Received, Step]]) -> list[_Run]:
 
 
 def _record_id(step: Step, parked: dict[str, Any] | None) -> str:
-    """The id of the run's flow history record: derived from the run id and when its event was received."""
+    """The id the run's flow history record has (or will have): :func:`nodes.run_history_id`."""
     if step.start is not None:
-        trigger = {"received_at": step.start.get("received_at")}
-    else:
-        trigger = (step.state or parked or {}).get("trigger") or {}
-    return history.history_id(_received(trigger.get("received_at")), step.run_id.replace("-", "")[:12])
+        return nodes.run_history_id(step.run_id, step.start.get("received_at"))
+    state = step.state or parked or {}
+    return nodes.run_history_id(step.run_id, (state.get("trigger") or {}).get("received_at"), state.get("started_at"))
 
 
 def _received(text: str | None) -> datetime:
