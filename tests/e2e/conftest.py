@@ -8,9 +8,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -127,3 +128,20 @@ def searched(http, auth: dict, query: str, *, until: float = 15.0) -> list[str]:
         if names or time.monotonic() > deadline:
             return names
         time.sleep(0.2)
+
+
+def ok(reply: httpx.Response, status: int = 200) -> Any:
+    """The reply's JSON (None when empty), after asserting its status."""
+    assert reply.status_code == status, (reply.request.url, reply.status_code, reply.text)
+    return reply.json() if reply.content else None
+
+
+def wait_for(check: Callable[[], Any], *, timeout: float = 30, what: str = "the condition") -> Any:
+    """``check()``'s first truthy value, polled every 0.2 s for at most ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
-import httpx
 import pytest
 
-from tests.e2e.conftest import run_cli
+from tests.e2e.conftest import ok, run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -28,24 +26,19 @@ def staff(local_cloud, http) -> Iterator[dict[str, str]]:
     yield {"Authorization": f"Bearer {login.json()['access_token']}"}
 
 
-def _ok(reply: httpx.Response, status: int = 200) -> Any:
-    assert reply.status_code == status, (reply.request.url, reply.status_code, reply.text)
-    return reply.json() if reply.content else None
-
-
 def test_given_an_estate_set_up_by_staff_when_the_resident_uses_the_app_then_readings_debits_and_balance_show(
     http, staff
 ):
     phone_digits = f"{uuid.uuid4().int % 10**7:07d}"
-    estate = _ok(
+    estate = ok(
         http.post(
             "/api/admin/estates", json={"name": "Sunset Estate", "electricity_markup_percent": 10}, headers=staff
         ),
         201,
     )["estate"]
-    unit = _ok(http.post(f"/api/admin/estates/{estate['id']}/units", json={"unit_number": "101"}, headers=staff), 201)
+    unit = ok(http.post(f"/api/admin/estates/{estate['id']}/units", json={"unit_number": "101"}, headers=staff), 201)
     unit_id = unit["unit"]["id"]
-    person = _ok(
+    person = ok(
         http.post(
             "/api/admin/persons",
             json={"first_name": "John", "last_name": "Doe", "phone": f"082 {phone_digits[:3]} {phone_digits[3:]}"},
@@ -53,8 +46,8 @@ def test_given_an_estate_set_up_by_staff_when_the_resident_uses_the_app_then_rea
         ),
         201,
     )["person"]
-    owner = _ok(http.post(f"/api/admin/units/{unit_id}/owners", json={"person_id": person["id"]}, headers=staff), 201)
-    meter = _ok(
+    owner = ok(http.post(f"/api/admin/units/{unit_id}/owners", json={"person_id": person["id"]}, headers=staff), 201)
+    meter = ok(
         http.post(
             f"/api/admin/units/{unit_id}/meters",
             json={
@@ -67,21 +60,21 @@ def test_given_an_estate_set_up_by_staff_when_the_resident_uses_the_app_then_rea
         ),
         201,
     )["meter"]
-    _ok(
+    ok(
         http.put(
             f"/api/admin/estates/{estate['id']}/tariffs/electricity",
             json={"tiers": [{"from": 0, "to": 50, "rate": 1.5}, {"from": 50, "to": None, "rate": 2}]},
             headers=staff,
         )
     )
-    _ok(
+    ok(
         http.post(
             f"/api/admin/units/{unit_id}/wallet/topups", json={"amount": 500, "reference": "EFT-1"}, headers=staff
         ),
         201,
     )
     for value, date in ((1000, "2024-01-14T10:30:00"), (1080.5, "2024-01-15T10:30:00")):
-        _ok(
+        ok(
             http.post(
                 f"/api/admin/meters/{meter['id']}/readings",
                 json={"reading_value": value, "reading_date": date},
@@ -93,11 +86,11 @@ def test_given_an_estate_set_up_by_staff_when_the_resident_uses_the_app_then_rea
     # the resident, as the document's Testing Guide goes: log in with the temporary password, change it, and go on
     # with the same token; a token from another login before the change ends with it
     temporary = owner["mobile_user"]["temporary_password"]
-    first = _ok(http.post("/api/mobile/auth/login", json={"phone_number": person["phone"], "password": temporary}))
-    other = _ok(http.post("/api/mobile/auth/login", json={"phone_number": person["phone"], "password": temporary}))
+    first = ok(http.post("/api/mobile/auth/login", json={"phone_number": person["phone"], "password": temporary}))
+    other = ok(http.post("/api/mobile/auth/login", json={"phone_number": person["phone"], "password": temporary}))
     assert first["password_must_change"] is True
     me = {"Authorization": f"Bearer {first['token']}"}
-    changed = _ok(
+    changed = ok(
         http.post(
             "/api/mobile/auth/change-password",
             json={"current_password": temporary, "new_password": "MyNewPass123"},
@@ -110,19 +103,19 @@ def test_given_an_estate_set_up_by_staff_when_the_resident_uses_the_app_then_rea
         401,
         {"error": "Invalid or expired token", "message": "Please login again"},
     )
-    again = _ok(
+    again = ok(
         http.post(
             "/api/mobile/auth/login", json={"phone_number": "0" + person["phone"][3:], "password": "MyNewPass123"}
         )
     )
     assert again["password_must_change"] is False
 
-    units = _ok(http.get("/api/mobile/auth/units", headers=me))["units"]
-    meters = _ok(http.get(f"/api/mobile/units/{unit_id}/meters", headers=me))["meters"]
-    readings = _ok(http.get(f"/api/mobile/meters/{meter['id']}/readings", params={"days": 3650}, headers=me))
-    transactions = _ok(http.get(f"/api/mobile/units/{unit_id}/transactions", headers=me))["transactions"]
-    debits = _ok(http.get(f"/api/mobile/units/{unit_id}/transactions", params={"type": "debit"}, headers=me))
-    wallet = _ok(http.get(f"/api/mobile/units/{unit_id}/wallet", headers=me))["wallet"]
+    units = ok(http.get("/api/mobile/auth/units", headers=me))["units"]
+    meters = ok(http.get(f"/api/mobile/units/{unit_id}/meters", headers=me))["meters"]
+    readings = ok(http.get(f"/api/mobile/meters/{meter['id']}/readings", params={"days": 3650}, headers=me))
+    transactions = ok(http.get(f"/api/mobile/units/{unit_id}/transactions", headers=me))["transactions"]
+    debits = ok(http.get(f"/api/mobile/units/{unit_id}/transactions", params={"type": "debit"}, headers=me))
+    wallet = ok(http.get(f"/api/mobile/units/{unit_id}/wallet", headers=me))["wallet"]
 
     assert [(u["unit_id"], u["estate_name"], u["role"]) for u in units] == [(unit_id, "Sunset Estate", "owner")]
     assert (meters[0]["current_reading"], meters[0]["last_reading_date"]) == (1080.5, "2024-01-15T10:30:00")

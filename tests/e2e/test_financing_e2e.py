@@ -7,14 +7,14 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import RunningCloud, run_cli, start_cloud
+from tests.e2e.conftest import RunningCloud, run_cli, start_cloud, wait_for
 from tests.fakes import FakeFcm
 from tests.financing_support import customer_body
 
@@ -60,16 +60,6 @@ def admin(cloud, http) -> dict[str, str]:
     assert created.returncode == 0, created.stderr
     token = http.post("/api/v1/auth/login", data={"username": email, "password": PASSWORD}).json()["access_token"]
     return {"Authorization": f"Bearer {token}"}
-
-
-def wait_for(check: Callable[[], Any], *, timeout: float = 30, what: str = "the condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def received(fcm: FakeFcm, token: str, kind: str) -> list[dict]:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import RunningCloud, run_cli, start_cloud, state_of
+from tests.e2e.conftest import RunningCloud, run_cli, start_cloud, state_of, wait_for
 from tests.flow_support import ScriptedSink, helium_up, v3_up, v4_up
 
 pytestmark = pytest.mark.e2e
@@ -45,16 +45,6 @@ def cloud(tmp_path_factory) -> Iterator[RunningCloud]:
 def http(cloud) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=cloud.url, timeout=30) as client:
         yield client
-
-
-def wait_for(check: Callable[[], Any], *, timeout: float = 30, what: str = "the condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 class User:

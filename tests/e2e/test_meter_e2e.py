@@ -6,35 +6,16 @@ sends an uplink again."""
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable
-from typing import Any
 
-import httpx
 import pytest
 
-from tests.e2e.conftest import run_cli
+from tests.e2e.conftest import ok, run_cli, wait_for
 from tests.flow_support import v4_up
 
 pytestmark = pytest.mark.e2e
 INGEST = "/lambda-url/IngestFunction/api/v1/ingest/chirpstack"
 PASSWORD = "correct horse battery"
-
-
-def _ok(reply: httpx.Response, status: int = 200) -> Any:
-    assert reply.status_code == status, (reply.request.url, reply.status_code, reply.text)
-    return reply.json() if reply.content else None
-
-
-def _wait(check: Callable[[], Any], what: str, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_given_a_meter_flow_when_chirpstack_posts_and_resends_uplinks_then_the_wallet_is_debited_once(
@@ -45,24 +26,24 @@ def test_given_a_meter_flow_when_chirpstack_posts_and_resends_uplinks_then_the_w
         "create-admin", f"st-{tag}@example.com", f"st_{tag}", PASSWORD, "--data-dir", str(local_cloud.data_dir)
     )
     assert made.returncode == 0, made.stderr
-    token = _ok(http.post("/api/v1/auth/login", data={"username": f"st-{tag}@example.com", "password": PASSWORD}))
+    token = ok(http.post("/api/v1/auth/login", data={"username": f"st-{tag}@example.com", "password": PASSWORD}))
     staff = {"Authorization": f"Bearer {token['access_token']}"}
     eui = uuid.uuid4().hex[:16]
 
-    estate = _ok(http.post("/api/admin/estates", json={"name": f"Meters {tag}"}, headers=staff), 201)["estate"]
-    unit_id = _ok(http.post(f"/api/admin/estates/{estate['id']}/units", json={"unit_number": "7"}, headers=staff), 201)[
+    estate = ok(http.post("/api/admin/estates", json={"name": f"Meters {tag}"}, headers=staff), 201)["estate"]
+    unit_id = ok(http.post(f"/api/admin/estates/{estate['id']}/units", json={"unit_number": "7"}, headers=staff), 201)[
         "unit"
     ]["id"]
     phone = f"082{uuid.uuid4().int % 10**7:07d}"
-    person = _ok(
+    person = ok(
         http.post("/api/admin/persons", json={"first_name": "Ann", "last_name": "Lee", "phone": phone}, headers=staff),
         201,
     )["person"]
-    owner = _ok(http.post(f"/api/admin/units/{unit_id}/owners", json={"person_id": person["id"]}, headers=staff), 201)
+    owner = ok(http.post(f"/api/admin/units/{unit_id}/owners", json={"person_id": person["id"]}, headers=staff), 201)
     meter = {"serial_number": f"MTR-{tag}", "meter_type": "prepaid", "utility_type": "electricity", "dev_eui": eui}
-    meter = _ok(http.post(f"/api/admin/units/{unit_id}/meters", json=meter, headers=staff), 201)["meter"]
-    _ok(http.put(f"/api/admin/estates/{estate['id']}/tariffs/electricity", json={"flat_rate": 2}, headers=staff))
-    _ok(
+    meter = ok(http.post(f"/api/admin/units/{unit_id}/meters", json=meter, headers=staff), 201)["meter"]
+    ok(http.put(f"/api/admin/estates/{estate['id']}/tariffs/electricity", json={"flat_rate": 2}, headers=staff))
+    ok(
         http.post(
             f"/api/admin/units/{unit_id}/wallet/topups", json={"amount": 100, "reference": "EFT-1"}, headers=staff
         ),
@@ -71,43 +52,43 @@ def test_given_a_meter_flow_when_chirpstack_posts_and_resends_uplinks_then_the_w
 
     # the device-manager side: the device, an ingest key, the flow
     me = {"Authorization": f"Bearer {token['access_token']}"}
-    key = _ok(http.post("/api/v1/ingest/keys", json={"name": "ChirpStack"}, headers=me), 201)["key"]
-    device = _ok(http.post("/api/v1/devices", json={"dev_eui": eui, "name": "kWh"}, headers=me), 201)
+    key = ok(http.post("/api/v1/ingest/keys", json={"name": "ChirpStack"}, headers=me), 201)["key"]
+    device = ok(http.post("/api/v1/devices", json={"dev_eui": eui, "name": "kWh"}, headers=me), 201)
     flow = {
         "name": "bill",
         "nodes": [{"id": "dev", "type": "device", "device_id": device["id"]}, {"id": "bill", "type": "meter"}],
         "edges": [{"source": "dev", "target": "bill"}],
     }
-    flow = _ok(http.post("/api/v1/flows", json=flow, headers=me), 201)
+    flow = ok(http.post("/api/v1/flows", json=flow, headers=me), 201)
 
     def uplink(reading: float, dedup: str) -> dict:
         body = v4_up(eui, dedup=dedup)
         body["object"] = {"reading": reading}
-        return _ok(http.post(INGEST, json=body, headers={"X-API-Key": key}), 202)
+        return ok(http.post(INGEST, json=body, headers={"X-API-Key": key}), 202)
 
     def runs() -> list[dict]:
-        return _ok(http.get(f"/api/v1/flows/{flow['id']}/history", headers=me))["items"]
+        return ok(http.get(f"/api/v1/flows/{flow['id']}/history", headers=me))["items"]
 
     assert uplink(1000, f"a-{tag}")["status"] == "accepted"  # the baseline
-    _wait(lambda: len(runs()) == 1, "the first run")
+    wait_for(lambda: len(runs()) == 1, what="the first run")
     assert uplink(1010, f"b-{tag}")["status"] == "accepted"
     assert uplink(1010, f"b-{tag}")["status"] == "duplicate"  # ChirpStack sends it again
-    _wait(lambda: len(runs()) == 2, "the second run")
+    wait_for(lambda: len(runs()) == 2, what="the second run")
 
     temporary = owner["mobile_user"]["temporary_password"]
-    login = _ok(http.post("/api/mobile/auth/login", json={"phone_number": phone, "password": temporary}))
+    login = ok(http.post("/api/mobile/auth/login", json={"phone_number": phone, "password": temporary}))
     resident = {"Authorization": f"Bearer {login['token']}"}
-    _ok(
+    ok(
         http.post(
             "/api/mobile/auth/change-password",
             json={"current_password": temporary, "new_password": "MyNewPass123"},
             headers=resident,
         )
     )
-    login = _ok(http.post("/api/mobile/auth/login", json={"phone_number": phone, "password": "MyNewPass123"}))
+    login = ok(http.post("/api/mobile/auth/login", json={"phone_number": phone, "password": "MyNewPass123"}))
     resident = {"Authorization": f"Bearer {login['token']}"}
-    wallet = _ok(http.get(f"/api/mobile/units/{unit_id}/wallet", headers=resident))["wallet"]
-    readings = _ok(http.get(f"/api/mobile/meters/{meter['id']}/readings", params={"days": 3650}, headers=resident))
+    wallet = ok(http.get(f"/api/mobile/units/{unit_id}/wallet", headers=resident))["wallet"]
+    readings = ok(http.get(f"/api/mobile/meters/{meter['id']}/readings", params={"days": 3650}, headers=resident))
     assert wallet["balance"] == 80.0  # 100 topped up, 10 kWh at 2, once
     assert sorted(r["consumption"] for r in readings["readings"]) == [0.0, 10.0]
     assert all(r["status"] == "success" for r in runs())
