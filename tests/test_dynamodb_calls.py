@@ -69,7 +69,7 @@ EXPECTED = {
         "TransactWriteItems",
     ],  # enable/disable; a new graph adds 1 BatchGetItem
     ("DELETE", "/api/v1/flows/{flow_id}"): ["GetItem", "TransactWriteItems"],
-    ("GET", "/api/v1/flows/{flow_id}/history"): ["GetItem", "Query"],
+    ("GET", "/api/v1/flows/{flow_id}/history"): ["GetItem", "Query", "BatchGetItem"],  # index keys, then the page
     ("GET", "/api/v1/flows/{flow_id}/history/{history_id}"): ["GetItem", "GetItem"],
     # storages
     ("GET", "/api/v1/storages"): ["Query"],

@@ -11,7 +11,7 @@ import boto3
 
 from localcloud import capacity
 from localcloud.sqs import sqs_event
-from tests.flow_support import ScriptedSink, poller, queue_url, v4_up
+from tests.flow_support import ScriptedSink, later, poller, queue_url, v4_up
 from tests.support import STACK, new_eui
 
 TO_FAHRENHEIT = "function process(m) { m.data.temperatureF = m.data.temperature * 9 / 5 + 32; return m; }"
@@ -27,8 +27,12 @@ WORKER_CALLS_PER_BATCH = {"dynamodb BatchGetItem": 3, "dynamodb BatchWriteItem":
 SQS_POLLER_CALLS_PER_BATCH = 2  # Lambda's: ReceiveMessage, DeleteMessageBatch
 MAX_CALLS_PER_UPLINK = 2.7  # 2 + 0.1 + 0.4 + 0.2
 # device history 3 (the entry with its packed flow starts, about 800 bytes, and its two index copies) + the run's
-# item 3 (about 880 bytes packed with its function run and integration call, and 2 index copies of keys and refs)
-MAX_WRU_PER_UPLINK = 6
+# item 2 (about 880 bytes packed with its function run and integration call, and its by_owner copy: keys and refs)
+MAX_WRU_PER_UPLINK = 5
+# Each further flow the uplink matches: its run's item and index copy; its message's share of the starter's and the
+# worker's calls (one SendMessageBatch per 10, and per batch of 10 runs 3 BatchGetItem, 1 BatchWriteItem, 2 SQS).
+MAX_WRU_PER_EXTRA_FLOW = 2
+MAX_CALLS_PER_EXTRA_FLOW = 0.7
 
 
 class Cost:
@@ -67,7 +71,9 @@ class Cost:
         self.wru += self.tables[table].write_units(item)
 
 
-def test_given_the_two_step_flow_warm_then_an_uplink_costs_its_budget_of_calls_and_write_units(api):
+def test_given_the_two_step_flow_warm_then_an_uplink_costs_its_budget_and_a_second_matching_flow_little_more(
+    api, monkeypatch
+):
     t = api.register()["token"]
     eui = new_eui()
     device = api.call("POST", "/api/v1/devices", token=t, json_body={"dev_eui": eui, "name": "freezer"}).body
@@ -86,9 +92,10 @@ def test_given_the_two_step_flow_warm_then_an_uplink_costs_its_budget_of_calls_a
             {"id": "out", "type": "integration", "integration_id": out["id"]},
         ]
         edges = [{"source": "dev", "target": "toF"}, {"source": "toF", "target": "out"}]
-        api.call("POST", "/api/v1/flows", token=t, json_body={"name": "two step", "nodes": nodes, "edges": edges})
+        flow = {"name": "two step", "nodes": nodes, "edges": edges}
+        api.call("POST", "/api/v1/flows", token=t, json_body=flow)
 
-        def uplinks(n: int) -> tuple[Counter[str], list[list[str]], int]:
+        def uplinks(n: int, flows: int = 1) -> tuple[Counter[str], list[list[str]], int]:
             per_ingest = []
             with Cost() as cost:
                 for _ in range(n):
@@ -104,23 +111,29 @@ def test_given_the_two_step_flow_warm_then_an_uplink_costs_its_budget_of_calls_a
                     assert reply.status == 202 and reply.body["status"] == "accepted", reply.body
                     per_ingest.append(sorted((cost.calls - before).elements()))
                 api.deliver_streams()  # one flow starter invocation for the batch's claims
-                got = sqs.receive_message(QueueUrl=queue_url(), MaxNumberOfMessages=10, WaitTimeSeconds=0)
-                messages = got.get("Messages", [])
-                assert len(messages) == n
-                result = api.functions.invoke(
-                    "FlowWorkerFunction", sqs_event(messages, feed.source.queue_arn, "us-east-1")
-                )
-                assert result == {"batchItemFailures": []}
-                sqs.delete_message_batch(
-                    QueueUrl=queue_url(),
-                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
-                )
+                for left in range(n * flows, 0, -10):  # a worker invocation per 10 messages, as Lambda's poller
+                    got = sqs.receive_message(QueueUrl=queue_url(), MaxNumberOfMessages=10, WaitTimeSeconds=0)
+                    messages = got.get("Messages", [])
+                    assert len(messages) == min(left, 10)
+                    result = api.functions.invoke(
+                        "FlowWorkerFunction", sqs_event(messages, feed.source.queue_arn, "us-east-1")
+                    )
+                    assert result == {"batchItemFailures": []}
+                    sqs.delete_message_batch(
+                        QueueUrl=queue_url(),
+                        Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+                    )
             return cost.calls, per_ingest, cost.wru
 
         uplinks(1)  # the first uplink: a cold instance reads the key, the device, its triggers; presence written
         calls, per_ingest, wru = uplinks(BATCH)
-
         assert len(sink.requests) == BATCH + 1
+
+        api.call("POST", "/api/v1/flows", token=t, json_body={**flow, "name": "two step, again"})
+        later(monkeypatch)  # the instances' trigger caches have expired: the device's uplinks start both flows
+        uplinks(1, flows=2)  # and the first uplink reads what expired
+        calls_2, _, wru_2 = uplinks(BATCH, flows=2)
+        assert len(sink.requests) == BATCH + 1 + 2 + 2 * BATCH
     assert per_ingest == [sorted(INGEST_CALLS)] * BATCH
     expected = Counter(INGEST_CALLS * BATCH) + Counter(STARTER_CALLS_PER_BATCH)
     expected += Counter(WORKER_CALLS_PER_BATCH)
@@ -128,3 +141,6 @@ def test_given_the_two_step_flow_warm_then_an_uplink_costs_its_budget_of_calls_a
     per_uplink = (sum(calls.values()) + SQS_POLLER_CALLS_PER_BATCH) / BATCH
     assert per_uplink <= MAX_CALLS_PER_UPLINK
     assert wru / BATCH <= MAX_WRU_PER_UPLINK, wru / BATCH
+    extra_calls = (sum(calls_2.values()) - sum(calls.values()) + SQS_POLLER_CALLS_PER_BATCH) / BATCH
+    assert extra_calls <= MAX_CALLS_PER_EXTRA_FLOW, extra_calls
+    assert (wru_2 - wru) / BATCH <= MAX_WRU_PER_EXTRA_FLOW, (wru_2 - wru) / BATCH

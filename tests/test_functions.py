@@ -313,10 +313,10 @@ def test_given_history_record_then_it_expires_after_the_retention(api):
     user = api.register()
     fn = _function(api, user["token"])
     started = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
-    repository.record(
+    rec = repository.record(
         "function", fn["id"], fn["owner_id"], status="success", started=started, duration_ms=1, details={"input": {}}
     )
-    item = next(iter(repository._executions().query(f"function#{fn['id']}")))
+    item = repository._executions().get("2026-11-22", rec["id"])
     days = history_retention_days()
     assert int(item.expires_at.timestamp()) == int(started.timestamp()) + days * 86400
 

@@ -5,19 +5,19 @@ integration calls it made, each with an id of its own ("<run's history id>.<8 he
 the step, so a run executed again writes the same ids). A function run or an integration call made outside a
 finished run (the test routes; a run that waits for a delay or a retry writes what it did so far) is an item of
 its own. Writes are the bill of an IoT fleet (every uplink's run is written once; its history is read rarely),
-so a run costs one item and its two index copies, whatever its nodes; reads pay for the filtering instead.
+so a run costs one item and one index copy, whatever its nodes; reads pay for the filtering instead.
 
 Keys and access patterns (never a Scan):
-- a flow's runs, newest first, and one run: table key (``resource`` = "flow#<flow id>", ``sk`` = history id);
-- a standalone function run / integration call: table key ("function#<id>" / "integration#<id>", history id);
-- a user's items: GSI ``by_owner`` (``owner_id``, ``sk``) and everyone's (admins): GSI ``by_day`` (``day`` =
-  yyyy-mm-dd, ``sk``), walked back day by day over the retention window. Both project only ``refs``: what an
-  item holds records of, as "<kind>:<8 hex of the id's hash>" tokens (:func:`ref`). A function's or
-  an integration's history and a user's (or everyone's) history of one kind are Queries on an index filtered on
-  ``refs``, then one BatchGetItem for the page's items. One request reads at most :data:`SCAN_CALLS` Queries of
-  :data:`SCAN_PAGE` index entries, so a page may be short and still have a ``next_cursor``;
-- one record (detail routes): a flow run by its table key; a call made in a run through ``by_owner``
-  (owner, ``sk`` = the run's history id), then its item.
+- every item: table key (``day`` = yyyy-mm-dd, ``sk`` = history id), the day being the history id's own, so a
+  record's key follows from its id alone; ``resource`` ("<kind>#<resource id>") says whose record the item is.
+  Everyone's items (admins) are the day partitions, walked back day by day over the retention window;
+- a user's items: GSI ``by_owner`` (``owner_id``, ``sk``), projecting only ``refs``: what an item holds records
+  of, as "<kind>:<8 hex of the id's hash>" tokens (:func:`ref`). A flow's, a function's or an integration's
+  history and a user's (or everyone's) history of one kind are Queries filtered on ``refs`` (on the index: then
+  one BatchGetItem for the page's items). One request reads at most :data:`SCAN_CALLS` Queries of
+  :data:`SCAN_PAGE` entries, so a page may be short and still have a ``next_cursor``;
+- one record (detail routes): GetItem by its id; a call made in a run that holds it: GetItem of the run, whose
+  history id is the call's up to its last dot.
 
 History ids sort by start time: "<yyyymmddThhmmssfffZ>-<12 hex>". A record's fields (input, output, the steps of
 a flow run, the records of its calls) are kept compressed in ``packed`` (:mod:`fleetgate.core.packing`): one
@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -62,6 +63,7 @@ SCAN_CALLS = 6  # Query calls per list request, at most
 ENTRIES = "_calls"  # where a run's body keeps the records of the calls it made
 SAME_AS_STEP = "$fleetgate.step"  # a call's field that is its trace step's, kept once: {"$fleetgate.step": "input"}
 
+HISTORY_ID = re.compile(r"\d{8}T\d{9}Z-[0-9A-Za-z_-]{1,40}(\.[0-9A-Za-z_-]{1,16})?\Z")  # new_history_id, call_id
 KINDS = ("function", "integration", "flow")
 STATUSES = {
     "function": ("success", "error"),
@@ -74,10 +76,10 @@ class ExecutionItem(BaseModel):
     class Meta:
         abstract = True
 
-    resource = UnicodeAttribute(hash_key=True)  # "<kind>#<resource id>"
-    sk = UnicodeAttribute(range_key=True)
+    day = UnicodeAttribute(hash_key=True)  # yyyy-mm-dd of the history id (:func:`_day`)
+    sk = UnicodeAttribute(range_key=True)  # the history id
+    resource = UnicodeAttribute()  # "<kind>#<resource id>"
     owner_id = UnicodeAttribute()
-    day = UnicodeAttribute(null=True)
     refs = UnicodeAttribute(null=True)  # "<kind>:<8 hex of the resource id's hash>" of each record it holds
     status = UnicodeAttribute()
     started_at = UnicodeAttribute()
@@ -108,7 +110,6 @@ def _executions() -> type[ExecutionItem]:
         {
             "Meta": meta(table_name("EXECUTIONS_TABLE")),
             "by_owner": gsi("by_owner", "owner_id", "sk", IncludeProjection(["refs"]))(),
-            "by_day": gsi("by_day", "day", "sk", IncludeProjection(["refs"]))(),
         },
     )
 
@@ -148,6 +149,13 @@ def call_id(run_history_id: str, key: str) -> str:
     """The id of a call (function run, integration call) made in a run: the run's history id and 8 hex digits of
     ``key`` (the step's effect key), so it is the same when the run is executed again."""
     return f"{run_history_id}.{key[:8]}"
+
+
+def _day(history_id: str) -> str | None:
+    """The table partition of a record: the day its history id starts with (None: not a history id)."""
+    if not HISTORY_ID.match(history_id):
+        return None
+    return f"{history_id[:4]}-{history_id[4:6]}-{history_id[6:8]}"
 
 
 def _run_of(history_id: str) -> str | None:
@@ -257,15 +265,17 @@ def _item(p: Pending, calls: list[Pending]) -> ExecutionItem:
             if isinstance(s, dict)
         }
         body[ENTRIES] = [_slim(c, p, steps.get(c.history_id)) for c in calls]
-    started_at = iso(p.started)
+    day = _day(p.history_id)
+    if day is None:
+        raise ValueError(f"not a history id: {p.history_id!r}")
     return _executions()(
-        f"{p.kind}#{p.resource_id}",
+        day,
         p.history_id,
+        resource=f"{p.kind}#{p.resource_id}",
         owner_id=p.owner_id,
-        day=started_at[:10],
         refs=" ".join(sorted({ref(p.kind, p.resource_id)} | {ref(c.kind, c.resource_id) for c in calls})),
         status=p.status,
-        started_at=started_at,
+        started_at=iso(p.started),
         duration_ms=p.duration_ms,
         packed=pack(body),
         expires_at=p.started + timedelta(days=history_retention_days()),
@@ -321,8 +331,8 @@ def recorded(kind: str, keys: list[tuple[str, str]]) -> Lookup[set[tuple[str, st
     """Which of these (resource id, history id) records of ``kind`` exist, as a batch read."""
     return Lookup(
         _executions(),
-        [(f"{kind}#{rid}", hid) for rid, hid in dict.fromkeys(keys)],
-        lambda found: {(i.resource_id, i.sk) for i in found},
+        [(day, hid) for _, hid in dict.fromkeys(keys) if (day := _day(hid)) is not None],
+        lambda found: {(i.resource_id, i.sk) for i in found if i.kind == kind},
     )
 
 
@@ -376,12 +386,8 @@ def for_resource(
     limit: int,
     cursor: str | None,
 ) -> Page[T]:
-    """One resource's records, newest first: a flow's runs from the table key, a function's runs and an
-    integration's calls from its owner's items that hold them."""
+    """One resource's records, newest first, from its owner's items that hold them."""
     scope = f"exec:{kind}#{resource_id}"
-    if kind == "flow":
-        query = partial(_executions().query, f"flow#{resource_id}")
-        return _read(query, _Wanted("", kind, None, convert, None), limit=limit, cursor=cursor, scope=scope)
     query = partial(_executions().by_owner.query, owner_id)
     wanted = _Wanted(ref(kind, resource_id), kind, resource_id, convert)
     return _read(query, wanted, limit=limit, cursor=cursor, scope=scope)
@@ -408,14 +414,14 @@ def everyone(
     except (TypeError, ValueError):
         raise InvalidInput("Invalid cursor", field="query:cursor") from None
     oldest = now - timedelta(days=history_retention_days() + 1)
-    index = _executions().by_day
-    wanted = _Wanted(ref(kind), kind, None, convert, "day")
+    table = _executions()
+    wanted = _Wanted(ref(kind), kind, None, convert, None)
     found: list[T] = []
     budget = [SCAN_CALLS]
     for _ in range(DAYS_PER_PAGE):
         if day < oldest or len(found) >= limit or budget[0] <= 0:
             break
-        items, state = _scan(partial(index.query, day.strftime("%Y-%m-%d")), wanted, limit - len(found), state, budget)
+        items, state = _scan(partial(table.query, day.strftime("%Y-%m-%d")), wanted, limit - len(found), state, budget)
         found += items
         if state is None:
             day -= timedelta(days=1)
@@ -439,14 +445,14 @@ def _scan(
     key, skip = state.get("key"), int(state.get("skip") or 0)
     keys: list[tuple[tuple[str, str], dict[str, Any]]] = []  # (table key, the key to resume after it)
     held: dict[tuple[str, str], ExecutionItem] = {}
-    key_names = ("resource", "sk", wanted.index_key) if wanted.index_key else ("resource", "sk")
+    key_names = ("day", "sk", wanted.index_key) if wanted.index_key else ("day", "sk")
     filters = {"filter_condition": Executions.refs.contains(wanted.token)} if wanted.token else {}
     while len(keys) < limit and budget[0] > 0:
         budget[0] -= 1
         pages = query(scan_index_forward=False, last_evaluated_key=key, page_size=SCAN_PAGE, **filters).page_iter
         page = next(pages)
         for raw in page.get("Items") or []:
-            keys.append(((raw["resource"]["S"], raw["sk"]["S"]), {k: raw[k] for k in key_names if k in raw}))
+            keys.append(((raw["day"]["S"], raw["sk"]["S"]), {k: raw[k] for k in key_names if k in raw}))
             if "packed" in raw or "record" in raw:  # a table Query: the whole item is here already
                 held[keys[-1][0]] = Executions.from_raw_data(raw)
             if len(keys) >= limit:
@@ -457,7 +463,7 @@ def _scan(
         if key is None:
             break
     missing = [k for k, _ in keys if k not in held]
-    full = {**held, **({(i.resource, i.sk): i for i in batch_get(Executions, missing)} if missing else {})}
+    full = {**held, **({(i.day, i.sk): i for i in batch_get(Executions, missing)} if missing else {})}
     found: list[dict[str, Any]] = []
     resume = state.get("key")
     for n, (table_key, after) in enumerate(keys):
@@ -483,19 +489,17 @@ def _unique(records: list[dict[str, Any]], convert: Callable[[dict[str, Any]], T
 def get(
     kind: str, resource_id: str, history_id: str, owner_id: str, convert: Callable[[dict[str, Any]], T]
 ) -> T | None:
-    """One record: its own item, or the run that made the call."""
-    if len(history_id) > 80:
-        return None
-    Executions = _executions()
-    item = get_item(Executions, f"{kind}#{resource_id}", history_id)
-    if item is not None:
-        return convert(_records(item, kind, resource_id)[-1])
-    run = _run_of(history_id)
-    if kind == "flow" or run is None:
-        return None
-    keys = [(i.resource, i.sk) for i in Executions.by_owner.query(owner_id, Executions.sk == run, limit=5)]
-    for holder in batch_get(Executions, keys) if keys else []:
-        for r in _records(holder, kind, resource_id):
-            if r["id"] == history_id:
-                return convert(r)
+    """One record of ``resource_id`` (whose owner is ``owner_id``): its own item, or the run's that made the call."""
+    holder = _held(history_id, owner_id)
+    if holder is None and kind != "flow":
+        holder = _held(_run_of(history_id) or "", owner_id)
+    for r in _records(holder, kind, resource_id) if holder is not None else []:
+        if r["id"] == history_id:
+            return convert(r)
     return None
+
+
+def _held(history_id: str, owner_id: str) -> ExecutionItem | None:
+    day = _day(history_id)
+    item = get_item(_executions(), day, history_id) if day is not None else None
+    return item if item is not None and item.owner_id == owner_id else None
