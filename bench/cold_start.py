@@ -507,6 +507,9 @@ def event_targets(
     ingest = json.loads((events / "ingest-chirpstack-up.json").read_text())
     body = json.loads(ingest["body"])
     body["deduplicationId"], body["deviceInfo"]["devEui"] = "{{uuid}}", eui
+    # ChirpStack stamps an uplink with its own time, a moment before it posts: the sample's fixed, stale time would
+    # take the path of a clock far off (one DynamoDB call more than a real uplink makes).
+    body["time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     out["IngestFunction"] = (
         "POST /api/v1/ingest/chirpstack?event=up (X-API-Key, ChirpStack v4 uplink)",
         http_event(
