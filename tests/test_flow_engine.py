@@ -760,3 +760,34 @@ def test_given_a_worker_crash_between_two_nodes_then_the_run_goes_on_to_one_reco
         assert len(points) == 1  # the storage node ran twice: the same point
         fn_runs = w["api"].call("GET", f"/api/v1/functions/{w['fn']['id']}/history", token=w["t"]).body["items"]
         assert len(fn_runs) == 1
+
+
+def test_given_a_run_whose_state_outgrows_an_sqs_message_when_it_waits_then_the_state_waits_in_the_runs_table(w):
+    big = (
+        w["api"]
+        .call(
+            "POST",
+            "/api/v1/functions",
+            token=w["t"],
+            json_body={"name": "big", "code": "function process(m) { m.data.blob = 'x'.repeat(90000); return m; }"},
+        )
+        .body
+    )
+    waits = ["wait_a", "wait_b", "wait_c"]  # three messages of 90 KB wait at once: more than one SQS message holds
+    with ScriptedSink() as sink:
+        flow = _flow(
+            w,
+            [
+                {"id": "big", "type": "function", "function_id": big["id"]},
+                *({"id": n, "type": "delay", "seconds": 1} for n in waits),
+                {"id": "out", "type": "integration", "integration_id": _integration(w, sink.url)["id"]},
+            ],
+            [("dev", "big"), *(("big", n) for n in waits), *((n, "out") for n in waits)],
+        )
+        _uplink(w)
+
+        run_worker(w["api"], until=_settled(w, flow), timeout=20)
+
+        [run] = _runs(w, flow)
+        assert run["status"] == "success", run
+        assert [len(r["body"]["data"]["blob"]) for r in sink.requests] == [90000] * 3

@@ -1,7 +1,8 @@
 """Flow runs, step traces and dead letters in DynamoDB. The only module of the engine that knows DynamoDB.
 
-FLOW_RUNS_TABLE: only the runs that wait longer than SQS can delay (an EventBridge schedule's input is small):
-(``run_id``, ``sk`` = the wait's key) holds the run's state until the schedule brings it back. A run otherwise
+FLOW_RUNS_TABLE: only the runs that wait longer than SQS can delay (an EventBridge schedule's input is small) or
+whose state is larger than an SQS message holds: (``run_id``, ``sk`` = the wait's key) holds the run's state,
+compressed, until its step brings it back. A run otherwise
 lives in its SQS messages and ends as one flow history record (the history context's).
 DEAD_LETTERS_TABLE: (``flow_id``, ``id``), newest first; ``id`` is deterministic per failed step. Pending ones
 also carry ``pending`` (their flow id), indexed by the sparse GSI ``by_pending``: replay reads pending ones only.
@@ -14,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pynamodb.attributes import (
+    BinaryAttribute,
     JSONAttribute,
     NumberAttribute,
     TTLAttribute,
@@ -22,6 +24,7 @@ from pynamodb.attributes import (
 from pynamodb.exceptions import UpdateError
 from pynamodb.indexes import AllProjection
 
+from fleetgate.core.packing import pack, unpack
 from fleetgate.core.pagination import Page
 from fleetgate.core.repository import BaseModel, batch_get, get_item, gsi, is_conditional_failure, meta, query_page
 from fleetgate.core.settings import cached, flow_run_ttl_hours, history_retention_days, table_name
@@ -37,7 +40,8 @@ class ParkedItem(BaseModel):
 
     run_id = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
-    state = JSONAttribute()
+    state = JSONAttribute(null=True)  # parked before states were compressed
+    packed = BinaryAttribute(null=True, legacy_encoding=False)  # the state, compressed (core.packing)
     expires_at = TTLAttribute(null=True)
 
 
@@ -87,13 +91,16 @@ def _expires(now: datetime | None = None) -> datetime:
 
 # ---------------------------------------------------------------- parked runs
 def park(run_id: str, key: str, state: dict[str, Any]) -> None:
-    """Keep the state of a run that waits longer than SQS can delay (its schedule carries only the key)."""
-    _parked()(run_id, key, state=state, expires_at=_expires()).save()
+    """Keep the state of a run that waits longer than SQS can delay, or that is larger than an SQS message holds
+    (its step carries only the key): compressed, within DynamoDB's 400 KB item."""
+    _parked()(run_id, key, packed=pack(state), expires_at=_expires()).save()
 
 
 def unpark(run_id: str, key: str) -> dict[str, Any] | None:
     item = get_item(_parked(), run_id, key)
-    return None if item is None else item.state
+    if item is None:
+        return None
+    return unpack(item.packed) if item.packed is not None else item.state
 
 
 # ---------------------------------------------------------------- dead letters

@@ -361,13 +361,13 @@ def _continuation(run: _Run, waiting: list[dict[str, Any]]) -> Outgoing:
     """The message that resumes ``run`` when the first of its waiting nodes is due."""
     delay = max(0, int(min(float(w.get("not_before") or 0) for w in waiting) - time.time() + 0.999))
     step = Step(flow_id=run.ctx.flow_id, run_id=run.ctx.run_id, node_id=RESUME, flow_version=run.ctx.flow_version)
-    state = run.state()
-    if delay > get_engine_settings().sqs_delay_limit:  # a schedule: its input is small, the state waits here
+    step.state = run.state()
+    # A schedule's input is small, and an SQS message holds 256 KiB (several large messages waiting at once may
+    # not fit): the state then waits in the runs table and the step says where.
+    if delay > get_engine_settings().sqs_delay_limit or len(step.encode().encode()) > queues.MAX_STEP_BYTES:
         key = f"wait#{run.executed:04d}#{waiting[0]['node_id']}"
-        repo.park(run.ctx.run_id, key, state)
-        step.parked = {"run_id": run.ctx.run_id, "key": key}
-    else:
-        step.state = state
+        repo.park(run.ctx.run_id, key, step.state)
+        step.state, step.parked = None, {"run_id": run.ctx.run_id, "key": key}
     return Outgoing(step, delay)
 
 
