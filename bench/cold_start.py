@@ -580,6 +580,13 @@ def event_targets(
         {"expect_result": {"batchItemFailures": []}},
     )
     out.update(estates_event_targets(client, routes))
+
+    stats = client.ok("GET", "MicroshareApi:/api/v1/devices/cache/stats", 200, token=t)  # filled by the setup
+    out["MicroshareRefreshFunction"] = (
+        "Schedule: rediscover the Microshare clusters (events/microshare-refresh.json)",
+        json.loads((events / "microshare-refresh.json").read_text()),
+        {"expect_result": {"clusters": stats["clusters"], "devices": stats["devices"]}},
+    )
     return {name: spec for name, spec in out.items() if name in stack.functions}
 
 
