@@ -38,6 +38,12 @@ def w(api):
     return {"api": api, "t": t, "eui": eui, "device": device, "key": key, "fn": fn}
 
 
+def _function(w, name: str, code: str) -> dict:
+    reply = w["api"].call("POST", "/api/v1/functions", token=w["t"], json_body={"name": name, "code": code})
+    assert reply.status == 201, reply.body
+    return reply.body
+
+
 def _integration(w, url: str, **config) -> dict:
     reply = w["api"].call(
         "POST",
@@ -528,16 +534,7 @@ def test_given_a_switch_then_only_its_branch_runs_and_storage_keeps_the_point(w)
 
 
 def test_given_two_paths_into_one_node_then_it_runs_once_per_path_and_the_run_settles(w):
-    other = (
-        w["api"]
-        .call(
-            "POST",
-            "/api/v1/functions",
-            token=w["t"],
-            json_body={"name": "tag", "code": "function process(m) { m.data.tag = 'b'; return m; }"},
-        )
-        .body
-    )
+    other = _function(w, "tag", "function process(m) { m.data.tag = 'b'; return m; }")
     with ScriptedSink() as sink:
         flow = _flow(
             w,
@@ -558,16 +555,7 @@ def test_given_two_paths_into_one_node_then_it_runs_once_per_path_and_the_run_se
 
 
 def test_given_a_function_that_throws_then_the_path_fails_without_retry(w):
-    broken = (
-        w["api"]
-        .call(
-            "POST",
-            "/api/v1/functions",
-            token=w["t"],
-            json_body={"name": "broken", "code": "function process(m) {\n  return m.data.missing.value;\n}"},
-        )
-        .body
-    )
+    broken = _function(w, "broken", "function process(m) {\n  return m.data.missing.value;\n}")
     with ScriptedSink() as sink:
         flow = _flow(
             w,
@@ -763,16 +751,7 @@ def test_given_a_worker_crash_between_two_nodes_then_the_run_goes_on_to_one_reco
 
 
 def test_given_a_run_whose_state_outgrows_an_sqs_message_when_it_waits_then_the_state_waits_in_the_runs_table(w):
-    big = (
-        w["api"]
-        .call(
-            "POST",
-            "/api/v1/functions",
-            token=w["t"],
-            json_body={"name": "big", "code": "function process(m) { m.data.blob = 'x'.repeat(90000); return m; }"},
-        )
-        .body
-    )
+    big = _function(w, "big", "function process(m) { m.data.blob = 'x'.repeat(90000); return m; }")
     waits = ["wait_a", "wait_b", "wait_c"]  # three messages of 90 KB wait at once: more than one SQS message holds
     with ScriptedSink() as sink:
         flow = _flow(
