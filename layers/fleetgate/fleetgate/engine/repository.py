@@ -2,8 +2,8 @@
 
 FLOW_RUNS_TABLE: only the runs that wait longer than SQS can delay (an EventBridge schedule's input is small) or
 whose state is larger than an SQS message holds: (``run_id``, ``sk`` = the wait's key) holds the run's state,
-compressed, until its step brings it back. A run otherwise
-lives in its SQS messages and ends as one flow history record (the history context's).
+compressed, until its step brings it back. A run otherwise lives in its SQS messages and ends as one flow history
+record (the history context's).
 DEAD_LETTERS_TABLE: (``flow_id``, ``id``), newest first; ``id`` is deterministic per failed step. Pending ones
 also carry ``pending`` (their flow id), indexed by the sparse GSI ``by_pending``: replay reads pending ones only.
 """

@@ -58,9 +58,13 @@ from fleetgate.core.settings import cached, history_retention_days, table_name
 T = TypeVar("T")
 MAX_FIELD_BYTES = 64 * 1024
 DAYS_PER_PAGE = 7
-SCAN_PAGE = 250  # index entries per Query call of a filtered list (an entry is ~100 bytes: 250 ≈ 3 read units)
+SCAN_PAGE = 250  # entries per Query of a filtered list (index entries ~100 bytes: 250 ≈ 3 read units; an admin's
+# list reads whole items of about 1 KB from the day partitions: 250 ≈ 31 read units)
 SCAN_CALLS = 6  # Query calls per list request, at most
 ENTRIES = "_calls"  # where a run's body keeps the records of the calls it made
+# Cursors name their keys: since the table is keyed by day, a cursor of the table keyed by resource reads "Invalid
+# cursor" (400) under this scope.
+CURSORS = "exec2"
 SAME_AS_STEP = "$fleetgate.step"  # a call's field that is its trace step's, kept once: {"$fleetgate.step": "input"}
 
 HISTORY_ID = re.compile(r"\d{8}T\d{9}Z-[0-9A-Za-z_-]{1,40}(\.[0-9A-Za-z_-]{1,16})?\Z")  # new_history_id, call_id
@@ -387,7 +391,7 @@ def for_resource(
     cursor: str | None,
 ) -> Page[T]:
     """One resource's records, newest first, from its owner's items that hold them."""
-    scope = f"exec:{kind}#{resource_id}"
+    scope = f"{CURSORS}:{kind}#{resource_id}"
     query = partial(_executions().by_owner.query, owner_id)
     wanted = _Wanted(ref(kind, resource_id), kind, resource_id, convert)
     return _read(query, wanted, limit=limit, cursor=cursor, scope=scope)
@@ -397,7 +401,7 @@ def for_owner(
     kind: str, owner_id: str, convert: Callable[[dict[str, Any]], T], *, limit: int, cursor: str | None
 ) -> Page[T]:
     query = partial(_executions().by_owner.query, owner_id)
-    scope = f"exec-owner:{owner_id}#{kind}"
+    scope = f"{CURSORS}-owner:{owner_id}#{kind}"
     return _read(query, _Wanted(ref(kind), kind, None, convert), limit=limit, cursor=cursor, scope=scope)
 
 
@@ -406,7 +410,7 @@ def everyone(
 ) -> Page[T]:
     """Everyone's records of ``kind``, newest first, walking back through day partitions (at most
     :data:`DAYS_PER_PAGE` per request)."""
-    scope = f"exec-all:{kind}"
+    scope = f"{CURSORS}-all:{kind}"
     now = today or datetime.now(UTC)
     state = decode_cursor(cursor, scope) or {}
     try:
