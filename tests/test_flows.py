@@ -258,6 +258,7 @@ def test_given_admin_then_sees_and_edits_other_users_flows_with_the_owners_refer
 
 
 def test_given_recorded_runs_then_flow_history_lists_and_details_them(api, world):
+    from fleetgate.core.pagination import encode_cursor
     from fleetgate.history import service as history
 
     admin = api.register(admin=True)
@@ -286,6 +287,11 @@ def test_given_recorded_runs_then_flow_history_lists_and_details_them(api, world
     assert len(mine.body["items"]) == 2 and mine.body["next_cursor"]
     everyone = api.call("GET", "/api/v1/flows/history", token=admin["token"], query={"limit": 200})
     assert {r.id for r in runs} <= {r["id"] for r in everyone.body["items"]}
+    # a cursor handed out when the table was keyed by resource (before 2026-11-30): invalid, not a failed Query
+    old_key = {"resource": {"S": f"flow#{flow['id']}"}, "sk": {"S": runs[2].id}}
+    stale = encode_cursor({"key": old_key}, f"exec:flow#{flow['id']}")
+    refused = api.call("GET", base, token=world["token"], query={"cursor": stale})
+    assert refused.status == 422 and refused.body["detail"][0]["msg"] == "Invalid cursor", refused.body
 
 
 @pytest.mark.parametrize(
