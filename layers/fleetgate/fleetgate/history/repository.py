@@ -63,7 +63,7 @@ SCAN_PAGE = 250  # entries per Query of a filtered list (index entries ~100 byte
 SCAN_CALLS = 6  # Query calls per list request, at most
 ENTRIES = "_calls"  # where a run's body keeps the records of the calls it made
 # Cursors name their keys: since the table is keyed by day, a cursor of the table keyed by resource reads "Invalid
-# cursor" (400) under this scope.
+# cursor" (the family's validation error) under this scope.
 CURSORS = "exec2"
 SAME_AS_STEP = "$fleetgate.step"  # a call's field that is its trace step's, kept once: {"$fleetgate.step": "input"}
 
