@@ -204,7 +204,7 @@ def test_given_a_sender_that_stopped_after_claiming_a_send_then_the_redelivered_
 
 
 def test_given_an_expired_command_when_its_message_arrives_then_it_ends_expired_without_sending(api, staff, fcm):
-    from fleetgate.financing import commands
+    from fleetgate.financing import delivery
 
     customer = staff.customer()
     staff.register_phone(customer)
@@ -212,7 +212,7 @@ def test_given_an_expired_command_when_its_message_arrives_then_it_ends_expired_
     ids = {"customerId": customer["customerId"], "commandId": command["commandId"]}
     body = json.dumps({"v": 1, "kind": "command", **ids, "attempt": 1})
 
-    assert commands.deliver(body, datetime.now(UTC) + timedelta(hours=25)) == "expired"
+    assert delivery.deliver(body, datetime.now(UTC) + timedelta(hours=25)) == "expired"
 
     assert sends(fcm) == []
     assert staff.lock_status(customer)["pendingCommand"] is None

@@ -8,13 +8,13 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from fleetgate.core.ids import utc_now
 from fleetgate.core.observability import event_handler
-from fleetgate.financing import commands
+from fleetgate.financing import delivery
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def record_handler(record: SQSRecord) -> str:
-    return commands.deliver(record.body, utc_now(), receive_count=int(record.attributes.approximate_receive_count))
+    return delivery.deliver(record.body, utc_now(), receive_count=int(record.attributes.approximate_receive_count))
 
 
 @event_handler

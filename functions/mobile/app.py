@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from fleetgate.core.api import ErrorStyle, make_resolver
 from fleetgate.core.auth import principal_from_headers
 from fleetgate.core.observability import http_handler
-from fleetgate.estates.schemas import (
+from fleetgate.estates.mobile_schemas import (
     ChangePasswordRequest,
     ChangePasswordResponse,
     LoginRequest,
@@ -20,6 +20,8 @@ from fleetgate.estates.schemas import (
     UnitsResponse,
     UserResponse,
     WalletResponse,
+)
+from fleetgate.estates.schemas import (
     error_responses,
 )
 from fleetgate.estates.service import accounts, resident

@@ -92,7 +92,9 @@ def pooled_client(
 
     import certifi
 
-    with hiding("h2"):  # HTTP/2 (about 15 ms of imports): our clients speak HTTP/1.1 (see core.imports)
+    # HTTP/2 (about 15 ms of imports) and anyio (httpcore's async locks, ~2 ms): our clients speak HTTP/1.1 and are
+    # synchronous (see core.imports)
+    with hiding("h2", "anyio"):
         import httpcore
         import httpx
     from httpcore._backends.sync import SyncStream  # httpcore 1.0.x (pinned through httpx)

@@ -1,10 +1,11 @@
 """Importing a heavy third-party library without the optional parts of it we never use.
 
 Some libraries import every optional backend that happens to be installed: PyJWT loads cryptography's RSA, EC and
-EdDSA code (our tokens are HS256: hmac of the standard library), httpcore loads the ``h2`` HTTP/2 machinery (our
-clients speak HTTP/1.1). The layer installs both (firebase-admin needs them), so each would cost every cold start
-that imports the library. :func:`hiding` makes such optional modules look absent to the imports in its block, the
-way the library sees them when they are not installed, and only if nothing has imported them yet.
+EdDSA code (our tokens are HS256: hmac of the standard library), httpcore loads the ``h2`` HTTP/2 machinery and
+``anyio`` (our clients speak HTTP/1.1, synchronously). The layer installs them (firebase-admin needs them), so each
+would cost every cold start that imports the library. :func:`hiding` makes such optional modules look absent to the
+imports in its block, the way the library sees them when they are not installed, and only if nothing has imported
+them yet.
 """
 
 from __future__ import annotations

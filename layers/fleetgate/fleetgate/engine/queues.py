@@ -16,8 +16,8 @@ from typing import Any
 
 from fleetgate.core.observability import logger
 from fleetgate.core.repository import service_client
-from fleetgate.core.settings import dead_letter_queue_url, get_engine_settings
 from fleetgate.engine.schemas import Outgoing
+from fleetgate.engine.settings import dead_letter_queue_url, get_engine_settings
 
 SQS_MAX_DELAY = 900
 SQS_MAX_BATCH = 10

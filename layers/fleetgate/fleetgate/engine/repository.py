@@ -27,8 +27,9 @@ from pynamodb.indexes import AllProjection
 from fleetgate.core.packing import pack, unpack
 from fleetgate.core.pagination import Page
 from fleetgate.core.repository import BaseModel, batch_get, get_item, gsi, is_conditional_failure, meta, query_page
-from fleetgate.core.settings import cached, flow_run_ttl_hours, history_retention_days, table_name
+from fleetgate.core.settings import cached, history_retention_days, table_name
 from fleetgate.engine.schemas import DeadLetter
+from fleetgate.engine.settings import flow_run_ttl_hours
 
 RUN = "run"
 STEP_PREFIX = "step#"

@@ -35,11 +35,11 @@ from typing import Any
 from fleetgate.core.ids import now_iso, parse_iso
 from fleetgate.core.observability import count, logger
 from fleetgate.core.repository import read_all
-from fleetgate.core.settings import flow_max_receive_count, get_engine_settings
 from fleetgate.engine import nodes, queues
 from fleetgate.engine import repository as repo
 from fleetgate.engine.nodes import TRIGGER_TYPES, Definitions, RunContext
 from fleetgate.engine.schemas import START, DeadLetter, NodeResult, Outgoing, Step
+from fleetgate.engine.settings import flow_max_receive_count, get_engine_settings
 from fleetgate.flows import runs as flows
 from fleetgate.history import service as history
 

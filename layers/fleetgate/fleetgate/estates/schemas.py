@@ -1,5 +1,6 @@
-"""The estates family's contract: requests and responses of the mobile API (../shared/specs/mobile-app-api.md,
-field for field), the family's forms and error answers. The staff portal's are in portal_schemas (the mobile
+"""The estates family's contract: its forms, its error answers and the views both audiences show (a profile, a
+person, a meter, a reading, a wallet, a transaction). The mobile API's own requests and answers are in
+mobile_schemas (the estates admin function never imports them), the staff portal's in portal_schemas (the mobile
 function never imports them).
 
 The family's own forms: integer ids, timestamps like ``2024-01-15T10:30:00`` (UTC, no zone, no fractions),
@@ -9,21 +10,17 @@ dates like ``2024-01-01``, money and meter values as JSON numbers (money rounded
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 
-from fleetgate.core.schemas import Input, Schema
+from fleetgate.core.schemas import Schema
 from fleetgate.estates.records import (
-    Estate,
     LedgerEntry,
     Meter,
     MobileUser,
-    Ownership,
     Person,
     Reading,
-    Tenancy,
-    Unit,
     Wallet,
 )
 
@@ -42,21 +39,7 @@ def number(value: Decimal | None) -> float | None:
     return float(value) if value is not None else None
 
 
-Secret = Annotated[SecretStr, Field(max_length=128)]
-
-
-# ---------------------------------------------------------------- mobile: requests
-class LoginRequest(Input):
-    phone_number: Annotated[str, Field(max_length=40, description="E.164 (+27...) or South African (0...)")]
-    password: Secret
-
-
-class ChangePasswordRequest(Input):
-    current_password: Secret | None = Field(default=None, description="Optional while a temporary password is in force")
-    new_password: Secret = Field(description="8+ characters with an upper-case letter, a lower-case letter and a digit")
-
-
-# ---------------------------------------------------------------- mobile: responses
+# ---------------------------------------------------------------- views both audiences show
 class UserProfile(Schema):
     id: int
     person_id: int
@@ -105,66 +88,6 @@ class PersonOut(Schema):
         )
 
 
-class OwnedUnit(Schema):
-    unit_id: int
-    unit_number: str
-    estate_id: int
-    estate_name: str
-    role: Literal["owner"] = "owner"
-    is_primary: bool
-    ownership_percentage: float
-
-
-class RentedUnit(Schema):
-    unit_id: int
-    unit_number: str
-    estate_id: int
-    estate_name: str
-    role: Literal["tenant"] = "tenant"
-    is_primary: bool = False
-    monthly_rent: float
-    lease_start_date: str
-    lease_end_date: str
-
-
-ResidentUnit = OwnedUnit | RentedUnit
-
-
-def resident_unit(membership: Ownership | Tenancy, unit: Unit, estate: Estate) -> ResidentUnit:
-    where = {"unit_id": unit.id, "unit_number": unit.unit_number, "estate_id": estate.id, "estate_name": estate.name}
-    if isinstance(membership, Ownership):
-        return OwnedUnit(
-            **where, is_primary=membership.is_primary, ownership_percentage=float(membership.ownership_percentage)
-        )
-    return RentedUnit(
-        **where,
-        monthly_rent=float(membership.monthly_rent),
-        lease_start_date=membership.lease_start_date,
-        lease_end_date=membership.lease_end_date,
-    )
-
-
-class LoginResponse(Schema):
-    token: str
-    user: LoginUser
-    person: PersonOut
-    units: list[ResidentUnit]
-    password_must_change: bool
-
-
-class ChangePasswordResponse(Schema):
-    message: str = Field(examples=["Password changed successfully"])
-
-
-class UserResponse(Schema):
-    user: UserProfile
-    person: PersonOut
-
-
-class UnitsResponse(Schema):
-    units: list[ResidentUnit]
-
-
 class MeterSummary(Schema):
     id: int
     serial_number: str
@@ -191,32 +114,6 @@ class MeterSummary(Schema):
         )
 
 
-class MeterDetail(Schema):
-    id: int
-    serial_number: str
-    meter_type: str
-    utility_type: str
-    current_reading: float | None
-    last_reading_date: str | None
-    status: str
-    unit_id: int
-    unit_number: str
-    device_type: str | None
-    communication_type: str | None
-
-    @classmethod
-    def of(cls, meter: Meter, unit: Unit) -> MeterDetail:
-        return cls(**MeterSummary.of(meter).model_dump(), unit_id=unit.id, unit_number=unit.unit_number)
-
-
-class MetersResponse(Schema):
-    meters: list[MeterSummary]
-
-
-class MeterResponse(Schema):
-    meter: MeterDetail
-
-
 class ReadingOut(Schema):
     id: int
     reading_value: float
@@ -233,17 +130,6 @@ class ReadingOut(Schema):
             cost=rands(reading.cost_cents),
             consumption=float(reading.consumption),
         )
-
-
-class ReadingsMeter(Schema):
-    id: int
-    serial_number: str
-    utility_type: str
-
-
-class ReadingsResponse(Schema):
-    readings: list[ReadingOut]
-    meter: ReadingsMeter
 
 
 class WalletOut(Schema):
@@ -264,10 +150,6 @@ class WalletOut(Schema):
         )
 
 
-class WalletResponse(Schema):
-    wallet: WalletOut
-
-
 class TransactionOut(Schema):
     id: int
     transaction_type: Literal["credit", "debit"]
@@ -286,10 +168,6 @@ class TransactionOut(Schema):
             transaction_date=timestamp(entry.transaction_date),
             balance_after=rands(entry.balance_after_cents),
         )
-
-
-class TransactionsResponse(Schema):
-    transactions: list[TransactionOut]
 
 
 # ---------------------------------------------------------------- OpenAPI: this family's error answers

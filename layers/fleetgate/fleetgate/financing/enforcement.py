@@ -36,7 +36,7 @@ def run(now: datetime, *, deadline: float) -> dict[str, int | bool]:
     (``time.monotonic()``): the next run picks up the rest."""
     today = now.date()
     day = today.isoformat()
-    grace = settings.enforcement().grace_days
+    grace = settings.grace_days()
     summary = Summary()
     ids = repository.overdue_ids(today)
     for start in range(0, len(ids), 100):

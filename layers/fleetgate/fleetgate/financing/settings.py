@@ -60,14 +60,10 @@ def commands() -> Commands:
     )
 
 
-@dataclass(frozen=True)
-class Enforcement:
-    grace_days: int  # EMI_GRACE_DAYS: days an instalment may be late before the phone is locked (5)
-
-
 @cached
-def enforcement() -> Enforcement:
-    return Enforcement(grace_days=_env_int("EMI_GRACE_DAYS", 5, 0, 365))
+def grace_days() -> int:
+    """EMI_GRACE_DAYS: days an instalment may be late before the phone is locked (5)."""
+    return _env_int("EMI_GRACE_DAYS", 5, 0, 365)
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ from fleetgate.core.auth import Principal
 from fleetgate.core.errors import Unauthorized
 from fleetgate.core.pagination import Page
 from fleetgate.core.repository import Lookup
-from fleetgate.core.settings import get_ingest_settings
 from fleetgate.ingest import repository
 from fleetgate.ingest.schemas import IngestKey, IngestKeyCreate, IngestKeyCreated
+from fleetgate.ingest.settings import get_ingest_settings
 
 KEY_PREFIX = "fgk"
 _KEY = re.compile(r"^fgk_([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})_([A-Za-z0-9_-]{43})$")

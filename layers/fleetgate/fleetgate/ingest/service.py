@@ -28,13 +28,13 @@ from fleetgate.core.errors import DomainError
 from fleetgate.core.ids import iso, new_id, parse_iso, utc_now
 from fleetgate.core.observability import count, logger
 from fleetgate.core.repository import read_all
-from fleetgate.core.settings import get_ingest_settings
 from fleetgate.devices import presence
 from fleetgate.devices import service as devices
 from fleetgate.devices.schemas import Device, DeviceHistoryEntry
 from fleetgate.engine import starts as engine
 from fleetgate.ingest import keys, parsing, repository
 from fleetgate.ingest.schemas import IngestResult
+from fleetgate.ingest.settings import get_ingest_settings
 
 MAX_OFFLINE_PER_RUN = 1000
 CACHE_SECONDS = 60  # how long a warm instance trusts a key it read (a revoked key works for at most this long)

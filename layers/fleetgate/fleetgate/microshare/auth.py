@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from fleetgate.core.auth import Principal, issue_token
 from fleetgate.core.errors import Forbidden, Unauthorized
-from fleetgate.core.settings import get_microshare_settings
 from fleetgate.microshare import client as upstream
 from fleetgate.microshare.schemas import AuthStatus, LoginRequest, LoginToken, UpstreamSession
+from fleetgate.microshare.settings import get_microshare_settings
 
 AUDIENCE = "microshare"  # tokens issued by the Microshare API's POST /api/v1/auth/login
 READ, WRITE = "microshare:read", "microshare:write"  # what the routes need (functions/microshare/app.py)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fleetgate.core.settings import get_microshare_settings
 from fleetgate.microshare import client as upstream
 from fleetgate.microshare import repository
 from fleetgate.microshare.clusters import Cluster
 from fleetgate.microshare.schemas import CacheCleared, CacheStats, Discovery
+from fleetgate.microshare.settings import get_microshare_settings
 
 
 def clusters() -> list[Cluster]:

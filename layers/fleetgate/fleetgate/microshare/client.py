@@ -36,8 +36,9 @@ from urllib.parse import quote
 from fleetgate.core.errors import BadGateway, ConfigurationError, DomainError, GatewayTimeout, NotFound
 from fleetgate.core.http import deadline, is_timeout, pooled_client, time_left
 from fleetgate.core.observability import count, logger
-from fleetgate.core.settings import MicroshareSettings, cached, get_microshare_settings, resolve_secret
+from fleetgate.core.settings import cached, resolve_secret
 from fleetgate.microshare.clusters import Cluster
+from fleetgate.microshare.settings import MicroshareSettings, get_microshare_settings
 
 REFRESH_MARGIN_SECONDS = 60.0  # fetch a new token this long before expiry (at most 10 % of its lifetime)
 MAX_ATTEMPTS = 4  # a retried call: the first try and three more

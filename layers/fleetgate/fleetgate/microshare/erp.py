@@ -21,9 +21,10 @@ from pydantic import TypeAdapter, ValidationError
 
 from fleetgate.core.errors import BadGateway, ConfigurationError, GatewayTimeout, InvalidInput, UnsupportedMediaType
 from fleetgate.core.observability import logger
-from fleetgate.core.settings import ErpSettings, resolve_secret
+from fleetgate.core.settings import resolve_secret
 from fleetgate.microshare import repository
 from fleetgate.microshare.schemas import ErpStatus, InspectionPoint, InspectionPointIn
+from fleetgate.microshare.settings import ErpSettings
 
 MAX_POINTS = 5000  # per upload, and per Odoo read
 MAX_REPORTED_ERRORS = 50

@@ -14,7 +14,6 @@ from typing import Any
 
 from fleetgate.core.errors import ConfigurationError, DomainError, GatewayTimeout
 from fleetgate.core.ids import now_iso
-from fleetgate.core.settings import get_erp_settings
 from fleetgate.microshare import client as upstream
 from fleetgate.microshare.auth import AUDIENCE, READ, WRITE, auth_status, login, session
 from fleetgate.microshare.benchmark import benchmark
@@ -22,6 +21,7 @@ from fleetgate.microshare.cache import cache_stats, clear_cache, discovery, refr
 from fleetgate.microshare.client import ServiceCredentialsRejected
 from fleetgate.microshare.devices import get_cluster, get_device, list_clusters, list_devices
 from fleetgate.microshare.schemas import Health, ServiceStatus, UpstreamHealth
+from fleetgate.microshare.settings import get_erp_settings
 from fleetgate.microshare.sync import erp_mapping, erp_points, erp_status, erp_sync, erp_unmapped, upload_points
 from fleetgate.microshare.writes import create_device, delete_device, update_device
 

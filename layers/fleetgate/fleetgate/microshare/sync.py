@@ -7,7 +7,6 @@ from typing import Any
 
 from fleetgate.core.errors import Conflict
 from fleetgate.core.ids import now_iso
-from fleetgate.core.settings import get_erp_settings
 from fleetgate.microshare import cache, erp, repository
 from fleetgate.microshare.clusters import Cluster, RawDevice, reference_of
 from fleetgate.microshare.schemas import (
@@ -22,6 +21,7 @@ from fleetgate.microshare.schemas import (
     SyncResult,
     UploadResult,
 )
+from fleetgate.microshare.settings import get_erp_settings
 from fleetgate.microshare.writes import matching_cluster, write
 
 

@@ -13,7 +13,6 @@ from typing import Any, TypeVar
 from fleetgate.core.errors import BadGateway, Conflict, InvalidInput
 from fleetgate.core.observability import logger
 from fleetgate.core.schemas import sent_fields
-from fleetgate.core.settings import get_microshare_settings
 from fleetgate.microshare import cache, repository
 from fleetgate.microshare import client as upstream
 from fleetgate.microshare.clusters import Cluster, RawDevice, eui_key, location_of, same
@@ -28,6 +27,7 @@ from fleetgate.microshare.schemas import (
     DeviceCreate,
     DeviceUpdate,
 )
+from fleetgate.microshare.settings import get_microshare_settings
 
 T = TypeVar("T")
 

@@ -16,7 +16,8 @@ from urllib.parse import quote
 from fleetgate.core.errors import BadGateway, ConfigurationError, GatewayTimeout
 from fleetgate.core.http import deadline, is_timeout, pooled_client
 from fleetgate.core.observability import count, logger
-from fleetgate.core.settings import cached, get_mobivisor_settings, names_secret, resolve_secret
+from fleetgate.core.settings import cached, names_secret, resolve_secret
+from fleetgate.mobivisor.settings import get_mobivisor_settings
 
 UPSTREAM_ERROR_MAX_CHARS = 2000  # a non-JSON error body is carried as text, cut to this length
 

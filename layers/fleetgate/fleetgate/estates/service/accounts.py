@@ -21,19 +21,21 @@ from fleetgate.estates.errors import (
     login_locked,
     missing_fields,
 )
-from fleetgate.estates.records import MobileUser, Ownership, Person, Tenancy, today
-from fleetgate.estates.schemas import (
+from fleetgate.estates.mobile_schemas import (
     ChangePasswordRequest,
     ChangePasswordResponse,
     LoginRequest,
     LoginResponse,
-    LoginUser,
-    PersonOut,
     ResidentUnit,
     UnitsResponse,
-    UserProfile,
     UserResponse,
     resident_unit,
+)
+from fleetgate.estates.records import MobileUser, Ownership, Tenancy, today
+from fleetgate.estates.schemas import (
+    LoginUser,
+    PersonOut,
+    UserProfile,
 )
 from fleetgate.estates.service import passwords, phones
 from fleetgate.estates.settings import MOBILE_TOKEN_TTL_SECONDS, get_estates_settings
@@ -180,25 +182,3 @@ def change_password(who: Principal, request: ChangePasswordRequest) -> ChangePas
     if changed is None:  # another change (or deletion) got there first: this token is already outdated
         raise invalid_token()
     return ChangePasswordResponse(message="Password changed successfully")
-
-
-# ---------------------------------------------------------------- accounts opened and managed by staff
-def new_account(person: Person) -> tuple[MobileUser, str]:
-    """A new account for ``person`` with a temporary password (returned once, stored only as a hash); the caller
-    stores it with the owner or tenant it comes with (one transaction)."""
-    temporary = passwords.temporary()
-    now = now_iso()
-    user_id = repository.next_ids("mobile_user")["mobile_user"]
-    account = MobileUser(
-        id=user_id,
-        person_id=person.id,
-        phone_number=person.phone,
-        password_hash=passwords.hash_password(temporary),
-        password_must_change=True,
-        is_active=True,
-        token_version=0,
-        last_login=None,
-        created_at=now,
-        updated_at=now,
-    )
-    return account, temporary

@@ -53,8 +53,8 @@ from fleetgate.estates.portal_schemas import (
     UnitsPage,
     UnitUpdate,
 )
-from fleetgate.estates.records import Estate, Meter, Ownership, Person, Tenancy, Unit, Wallet
-from fleetgate.estates.service import accounts, notifier, phones
+from fleetgate.estates.records import Estate, Meter, MobileUser, Ownership, Person, Tenancy, Unit, Wallet, today
+from fleetgate.estates.service import notifier, passwords, phones
 from fleetgate.estates.service.staff import requires_staff
 
 DEFAULT_THRESHOLD_CENTS = 0  # a new wallet alerts its residents when its balance goes below zero
@@ -143,12 +143,12 @@ def get_unit(who: Principal, unit_id: int) -> UnitDetail:
     view = repository.unit_view(unit_id)
     if view is None:
         raise not_found("Unit", unit_id)
-    today = accounts.today()
+    day = today()
     return UnitDetail(
         unit=UnitOut.of(view.unit),
         wallet=StaffWallet.of(view.wallet) if view.wallet else None,
         owners=[OwnerOut.of(o) for o in view.owners],
-        tenants=[TenantOut.of(t, today) for t in view.tenants],
+        tenants=[TenantOut.of(t, day) for t in view.tenants],
         meters=[StaffMeter.of(m) for m in sorted(view.meters, key=lambda m: m.id)],
         tariffs=[TariffOut.of(t) for t in view.tariffs.values()],
     )
@@ -174,8 +174,7 @@ def delete_unit(who: Principal, unit_id: int) -> None:
     view = repository.unit_view(unit_id, consistent=True)
     if view is None:
         raise not_found("Unit", unit_id)
-    today = accounts.today()
-    tenants = [t for t in view.tenants if t.status(today) in ("active", "upcoming")]
+    tenants = [t for t in view.tenants if t.status(today()) in ("active", "upcoming")]
     if view.owners or tenants or view.meters:
         raise conflict("Unit in use", f"Unit {unit_id} still has owners, tenants or meters: remove them first")
     if view.wallet is not None and view.wallet.balance_cents != 0:
@@ -285,7 +284,7 @@ def add_tenant(who: Principal, unit_id: int, request: TenantAdd) -> MembershipAd
 def _add_member(membership: Ownership | Tenancy, person: Person, role: str) -> MembershipAdded:
     """Store the owner or tenant, with a new app account when the person has none; then deliver its temporary
     password (SMS, or recorded as not sent)."""
-    account, temporary = accounts.new_account(person) if person.mobile_user_id is None else (None, None)
+    account, temporary = new_account(person) if person.mobile_user_id is None else (None, None)
     failed = repository.add_membership(membership, person, account)
     if "unit" in failed:
         raise not_found("Unit", membership.unit_id)
@@ -403,3 +402,24 @@ def set_account_active(who: Principal, user_id: int, request: MobileUserUpdate) 
         raise not_found("Mobile user", user_id)
     state = "activated" if account.is_active else "deactivated"
     return MobileUserSaved(message=f"Mobile user {state} successfully", mobile_user=StaffMobileUser.of(account))
+
+
+def new_account(person: Person) -> tuple[MobileUser, str]:
+    """A new account for ``person`` with a temporary password (returned once, stored only as a hash); the caller
+    stores it with the owner or tenant it comes with (one transaction)."""
+    temporary = passwords.temporary()
+    now = now_iso()
+    user_id = repository.next_ids("mobile_user")["mobile_user"]
+    account = MobileUser(
+        id=user_id,
+        person_id=person.id,
+        phone_number=person.phone,
+        password_hash=passwords.hash_password(temporary),
+        password_must_change=True,
+        is_active=True,
+        token_version=0,
+        last_login=None,
+        created_at=now,
+        updated_at=now,
+    )
+    return account, temporary

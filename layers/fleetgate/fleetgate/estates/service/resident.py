@@ -13,19 +13,21 @@ from fleetgate.core.auth import Principal
 from fleetgate.core.ids import iso
 from fleetgate.estates import repository
 from fleetgate.estates.errors import access_denied, not_found
-from fleetgate.estates.records import Meter, MobileUser, UnitView, today
-from fleetgate.estates.schemas import (
+from fleetgate.estates.mobile_schemas import (
     MeterDetail,
     MeterResponse,
     MetersResponse,
-    MeterSummary,
-    ReadingOut,
     ReadingsMeter,
     ReadingsResponse,
-    TransactionOut,
     TransactionsResponse,
-    WalletOut,
     WalletResponse,
+)
+from fleetgate.estates.records import Meter, MobileUser, UnitView, today
+from fleetgate.estates.schemas import (
+    MeterSummary,
+    ReadingOut,
+    TransactionOut,
+    WalletOut,
 )
 from fleetgate.estates.service import accounts
 
