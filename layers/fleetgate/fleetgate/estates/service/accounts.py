@@ -12,6 +12,7 @@ from __future__ import annotations
 from fleetgate.core.auth import Principal, issue_token
 from fleetgate.core.errors import TooManyRequests
 from fleetgate.core.ids import now_iso
+from fleetgate.core.secrets import hash_secret, needs_rehash, verify_secret
 from fleetgate.estates import repository
 from fleetgate.estates.errors import (
     account_inactive,
@@ -75,7 +76,7 @@ def login(request: LoginRequest) -> LoginResponse:
         else (None, None)
     )
     # Unknown number, no account, or a wrong password: the same answer, at the same cost (one argon2 check).
-    valid = passwords.verify(account.password_hash if account else None, password)
+    valid = verify_secret(account.password_hash if account else None, password)
     if account is None or person is None or not valid:
         _count_failure(limit, phone)
         raise invalid_credentials()
@@ -83,7 +84,7 @@ def login(request: LoginRequest) -> LoginResponse:
         raise account_inactive()
     if failures:  # a window without failures has nothing to clear (no DeleteItem on the usual login)
         ratelimit.clear(limit, phone)
-    new_hash = passwords.hash_password(password) if passwords.needs_rehash(account.password_hash) else None
+    new_hash = hash_secret(password) if needs_rehash(account.password_hash) else None
     account = repository.record_login(account.id, now_iso(), new_hash) or account
     return LoginResponse(
         token=_token(account),
@@ -166,7 +167,7 @@ def change_password(who: Principal, request: ChangePasswordRequest) -> ChangePas
     current = request.current_password.get_secret_value() if request.current_password is not None else ""
     if not current and not account.password_must_change:
         raise missing_fields("current_password")
-    if current and not passwords.verify(account.password_hash, current):
+    if current and not verify_secret(account.password_hash, current):
         raise invalid_credentials("Current password is incorrect")
     if not passwords.meets_rules(new):
         raise bad_request(
@@ -174,11 +175,9 @@ def change_password(who: Principal, request: ChangePasswordRequest) -> ChangePas
             "The new password needs at least 8 characters, with an upper-case letter, a lower-case letter and a digit",
             "new_password",
         )
-    if new == current or (not current and passwords.verify(account.password_hash, new)):
+    if new == current or (not current and verify_secret(account.password_hash, new)):
         raise bad_request("Invalid password", "The new password must differ from the current one", "new_password")
-    changed = repository.change_password(
-        account.id, account.token_version, passwords.hash_password(new), now_iso(), who.token_id
-    )
+    changed = repository.change_password(account.id, account.token_version, hash_secret(new), now_iso(), who.token_id)
     if changed is None:  # another change (or deletion) got there first: this token is already outdated
         raise invalid_token()
     return ChangePasswordResponse(message="Password changed successfully")

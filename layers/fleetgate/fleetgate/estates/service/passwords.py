@@ -1,46 +1,14 @@
-"""Resident passwords: argon2id hashes, the contract's rules, and temporary passwords for new accounts."""
+"""Resident passwords: the contract's rules, and temporary passwords for new accounts. Their hashes are
+:mod:`fleetgate.core.secrets`' (argon2id, the one policy of every context)."""
 
 from __future__ import annotations
 
 import secrets
 
-from fleetgate.core.settings import cached
-
 # Letters and digits that cannot be misread when a temporary password is read out or typed from an SMS.
 _UPPER = "ABCDEFGHJKLMNPQRSTUVWXYZ"
 _LOWER = "abcdefghijkmnpqrstuvwxyz"
 _DIGITS = "23456789"
-
-
-@cached
-def _hasher():
-    """argon2id at OWASP's minimum (19 MiB, t=2, p=1), as the device-manager login uses: ~25 ms here."""
-    from argon2 import PasswordHasher
-
-    return PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
-
-
-@cached
-def _dummy_hash() -> str:
-    return _hasher().hash("fleetgate-estates-timing-equaliser")
-
-
-def hash_password(password: str) -> str:
-    return _hasher().hash(password)
-
-
-def verify(password_hash: str | None, password: str) -> bool:
-    """Whether ``password`` matches; with no hash (no such account) it costs the same and is False."""
-    from argon2.exceptions import InvalidHashError, VerificationError
-
-    try:
-        return _hasher().verify(password_hash or _dummy_hash(), password) and password_hash is not None
-    except (VerificationError, InvalidHashError):
-        return False
-
-
-def needs_rehash(password_hash: str) -> bool:
-    return _hasher().check_needs_rehash(password_hash)
 
 
 def meets_rules(password: str) -> bool:

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from fleetgate.core.auth import Principal
 from fleetgate.core.ids import now_iso
+from fleetgate.core.secrets import hash_secret
 from fleetgate.estates import repository
 from fleetgate.estates.errors import bad_request, conflict, not_found
 from fleetgate.estates.portal_schemas import (
@@ -414,7 +415,7 @@ def new_account(person: Person) -> tuple[MobileUser, str]:
         id=user_id,
         person_id=person.id,
         phone_number=person.phone,
-        password_hash=passwords.hash_password(temporary),
+        password_hash=hash_secret(temporary),
         password_must_change=True,
         is_active=True,
         token_version=0,
