@@ -46,6 +46,7 @@ from _benchlib import (
 )
 from _engine_scenarios import engine_scenarios
 from _estates_scenarios import estates_scenarios
+from _financing_scenarios import financing_scenarios
 
 from localcloud.template import stack as load_stack
 
@@ -602,6 +603,7 @@ def run_all(args: argparse.Namespace, begun: float) -> tuple[list[Result], list[
             scenarios(client, world)
             + engine_scenarios(client, world, Scenario, Req)
             + estates_scenarios(client, Scenario, Req)
+            + financing_scenarios(client, Scenario, Req)
         )
         floor = floor_getitem(world["user"]["id"], args.requests, args.route_seconds)
 
