@@ -673,7 +673,8 @@ def main() -> int:
             floor, targets, skipped = build_targets(stack, python, endpoint, upstream_env)
         everything = [floor, *targets]
 
-        # Untimed first run of each: byte-compiles the repo's code (a pip-built layer ships .pyc) and
+        # Untimed first run of each: byte-compiles the repo's code (the built layer ships bytecode:
+        # layers/fleetgate/Makefile, checked by .ci/check_layer.py) and
         # warms the OS file cache, so every measured run starts equally.
         for t in everything:
             try:
