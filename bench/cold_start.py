@@ -7,7 +7,11 @@ timed from process start until the result arrives. The floor is
 the same kind of process importing botocore, creating one DynamoDB client and doing one GetItem. Both
 talk to one moto server (a subprocess of this script) on 127.0.0.1.
 
-Usage: .venv/bin/python bench/cold_start.py [--runs 7] [--max-seconds 240] [--top 16] [--strict]
+``--layer DIR``: the processes import a built layer's packages (``sam build``'s: .aws-sam/build/SharedLayer/python)
+ahead of the venv's, and write no bytecode, as on Lambda, whose /opt is read-only: what a deployed cold start
+imports. Without it, our code is byte-compiled by an untimed first run.
+
+Usage: .venv/bin/python bench/cold_start.py [--runs 7] [--max-seconds 240] [--top 16] [--strict] [--layer DIR]
 """
 
 from __future__ import annotations
@@ -184,15 +188,20 @@ class Target:
     profile: list[Imp] = field(default_factory=list)  # -X importtime tree
 
 
+BUILT_LAYER: Path | None = None  # --layer
+
+
 def base_env(python: Path, endpoint: str, name: str, memory: int, handler: str) -> dict[str, str]:
     """A clean environment, like Lambda's: nothing inherited from this (dev) process."""
+    built = {"PYTHONDONTWRITEBYTECODE": "1"} if BUILT_LAYER else {}
     return {
         "PATH": f"{python.parent}:/usr/local/bin:/usr/bin:/bin",
         "LANG": "C.UTF-8",
         "TZ": ":UTC",
         "HOME": "/tmp",
         # Lambda puts the function code and /opt/python (the layer) on the path.
-        "PYTHONPATH": f"{ROOT}:{LAYER}",
+        "PYTHONPATH": f"{ROOT}:{BUILT_LAYER or LAYER}",
+        **built,
         **FAKE_AWS,
         "AWS_ENDPOINT_URL": endpoint,
         "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
@@ -654,8 +663,14 @@ def main() -> int:
     parser.add_argument("--top", type=int, default=16, help="lines of import tree shown per process")
     parser.add_argument("--rebuild-venv", action="store_true", help="rebuild .bench/runtime-venv")
     parser.add_argument("--strict", action="store_true", help=f"exit 1 if a function is over {TARGET_RATIO}x floor")
+    parser.add_argument("--layer", type=Path, help="a built layer's python/ directory (after sam build)")
     args = parser.parse_args()
     args.runs = max(1, min(args.runs, 101))
+    if args.layer is not None:
+        if not (args.layer / "fleetgate").is_dir():
+            raise SystemExit(f"{args.layer}: no fleetgate package; run `.venv/bin/sam build` first")
+        global BUILT_LAYER
+        BUILT_LAYER = args.layer.resolve()
 
     from localcloud.template import stack as load_stack
 
