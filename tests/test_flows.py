@@ -287,7 +287,7 @@ def test_given_recorded_runs_then_flow_history_lists_and_details_them(api, world
     assert len(mine.body["items"]) == 2 and mine.body["next_cursor"]
     everyone = api.call("GET", "/api/v1/flows/history", token=admin["token"], query={"limit": 200})
     assert {r.id for r in runs} <= {r["id"] for r in everyone.body["items"]}
-    # a cursor handed out when the table was keyed by resource (before 2026-11-30): invalid, not a failed Query
+    # a cursor handed out when the table was keyed by resource (before commit b5f5438): invalid, not a failed Query
     old_key = {"resource": {"S": f"flow#{flow['id']}"}, "sk": {"S": runs[2].id}}
     stale = encode_cursor({"key": old_key}, f"exec:flow#{flow['id']}")
     refused = api.call("GET", base, token=world["token"], query={"cursor": stale})
