@@ -5,8 +5,8 @@ the source (no import, no environment: tests/conftest.py sets every variable for
 process cannot tell). What runs when a module is imported (the calls in its top-level statements, decorators, base
 classes) is reachable, and so is every function, class (with all its methods) and module-level value that
 reachable code names, following ``import`` and ``from ... import`` into the layer. Annotations are not code.
-What reachable code reads from the environment: ``table_name("X_TABLE")``, core.settings' ``env*("X")`` (and a
-context's own ``_env_int`` / ``_env_opt``) and ``os.environ`` / ``os.getenv`` with a literal name.
+What reachable code reads from the environment: ``table_name("X_TABLE")``, core.settings' ``env*("X")`` (and
+financing's bounded ``_env_int``) and ``os.environ`` / ``os.getenv`` with a literal name.
 
 A variable is a template setting when some function's entry (or Globals) sets it; the rest (JWT_ISSUER,
 OFFLINE_SHARDS, ...) are code defaults nobody needs to set. The test fails when a function reads a template setting
@@ -26,7 +26,7 @@ from localcloud.template import ROOT
 from tests.support import STACK
 
 LAYER = ROOT / "layers" / "fleetgate"
-ENV_READERS = {"env", "env_int", "env_float", "env_opt", "env_list", "_env_int", "_env_opt", "table_name", "getenv"}
+ENV_READERS = {"env", "env_int", "env_float", "env_opt", "env_list", "_env_int", "table_name", "getenv"}
 DEPLOYMENT_WIDE = {"STAGE", "POWERTOOLS_LOG_LEVEL", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOGGER_LOG_EVENT"}
 POWERTOOLS = ("POWERTOOLS_",)  # Powertools' own settings (service name, ...): not ours to trace
 

@@ -51,13 +51,13 @@ def env(name: str, default: str | None = None) -> str:
 
 
 def env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    return int(raw) if raw not in (None, "") else default
+    raw = os.environ.get(name, "").strip()
+    return int(raw) if raw else default
 
 
 def env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    return float(raw) if raw not in (None, "") else default
+    raw = os.environ.get(name, "").strip()
+    return float(raw) if raw else default
 
 
 def env_opt(name: str) -> str:

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
-from fleetgate.core.settings import cached
+from fleetgate.core.settings import cached, env_float, env_int, env_opt
 
 MOBILE_TOKEN_TTL_SECONDS = 30 * 24 * 3600  # the mobile contract: "Expiry: 30 days from issuance"
-
-
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    return int(raw) if raw else default
 
 
 @dataclass(frozen=True)
@@ -28,10 +22,10 @@ class EstatesSettings:
 @cached
 def get_estates_settings() -> EstatesSettings:
     return EstatesSettings(
-        phone_region=(os.environ.get("PHONE_DEFAULT_REGION") or "ZA").strip().upper(),
-        login_max_failures=max(1, _env_int("MOBILE_LOGIN_MAX_FAILURES", 5)),
-        login_lock_seconds=max(1, _env_int("MOBILE_LOGIN_LOCK_SECONDS", 900)),
-        sms_provider_url=os.environ.get("SMS_PROVIDER_URL", "").strip(),
-        sms_api_key=os.environ.get("SMS_API_KEY", "").strip(),
-        sms_timeout=float(os.environ.get("SMS_TIMEOUT", "").strip() or 5.0),
+        phone_region=(env_opt("PHONE_DEFAULT_REGION") or "ZA").upper(),
+        login_max_failures=max(1, env_int("MOBILE_LOGIN_MAX_FAILURES", 5)),
+        login_lock_seconds=max(1, env_int("MOBILE_LOGIN_LOCK_SECONDS", 900)),
+        sms_provider_url=env_opt("SMS_PROVIDER_URL"),
+        sms_api_key=env_opt("SMS_API_KEY"),
+        sms_timeout=env_float("SMS_TIMEOUT", 5.0),
     )

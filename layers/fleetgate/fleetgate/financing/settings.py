@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
-from fleetgate.core.settings import cached
+from fleetgate.core.settings import cached, env_int, env_opt
 
 
 def _env_int(name: str, default: int, low: int, high: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    return max(low, min(int(raw) if raw else default, high))
-
-
-def _env_opt(name: str) -> str:
-    return os.environ.get(name, "").strip()
+    """``env_int`` kept within [low, high]."""
+    return max(low, min(env_int(name, default), high))
 
 
 @dataclass(frozen=True)
@@ -48,7 +43,7 @@ class Commands:
 
 @cached
 def commands() -> Commands:
-    queue_url = _env_opt("LOCK_COMMANDS_QUEUE_URL")
+    queue_url = env_opt("LOCK_COMMANDS_QUEUE_URL")
     if not queue_url:
         raise RuntimeError("setting LOCK_COMMANDS_QUEUE_URL is not configured")
     first = _env_int("LOCK_COMMAND_BACKOFF_SECONDS", 30, 0, 900)
@@ -79,10 +74,10 @@ class Fcm:
 
 @cached
 def fcm() -> Fcm:
-    endpoint = _env_opt("FCM_ENDPOINT").rstrip("/")
+    endpoint = env_opt("FCM_ENDPOINT").rstrip("/")
     return Fcm(
         endpoint=endpoint,
-        project_id=_env_opt("FCM_PROJECT_ID") or ("fleetgate-local" if endpoint else ""),
-        credentials=_env_opt("FCM_CREDENTIALS"),
-        timeout=float(_env_opt("FCM_TIMEOUT") or 10),
+        project_id=env_opt("FCM_PROJECT_ID") or ("fleetgate-local" if endpoint else ""),
+        credentials=env_opt("FCM_CREDENTIALS"),
+        timeout=float(env_opt("FCM_TIMEOUT") or 10),
     )
