@@ -32,7 +32,7 @@ retry from a fresh read (see billing); the same reading or reference twice fails
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -396,7 +396,7 @@ T = TypeVar("T")
 
 def _as(record: type[T], item: Any) -> T:
     """A record from an item: their field and attribute names are the same (numbers come back as int or Decimal)."""
-    return record(**{f.name: getattr(item, f.name) for f in fields(record)})  # type: ignore[arg-type]
+    return record(**{name: getattr(item, name) for name in record._fields})  # type: ignore[attr-defined]
 
 
 def _tariff(i: Any) -> Tariff:
@@ -454,7 +454,7 @@ def create_estate(estate: Estate) -> None:
         sk="estate",
         list_key="estates",
         list_sk=_pad(estate.id),
-        **{k: v for k, v in estate.__dict__.items()},
+        **estate._asdict(),
     ).save(condition=M.pk.does_not_exist())
 
 
@@ -539,7 +539,7 @@ def _unit_item(unit: Unit) -> Any:
         sk="unit",
         list_key=f"estate#{unit.estate_id}#units",
         list_sk=f"{unit.unit_number.lower()}#{_pad(unit.id)}",
-        **{k: v for k, v in unit.__dict__.items()},
+        **unit._asdict(),
     )
 
 
@@ -549,7 +549,7 @@ def create_unit(unit: Unit, wallet: Wallet) -> set[str]:
     tx = _new_tx()
     tx.check("estate", m.Item, estate_pk(unit.estate_id), "estate", m.Item.pk.exists())
     tx.save("unit", _unit_item(unit), condition=m.Unit.pk.does_not_exist())
-    tx.save("wallet", m.Wallet(pk=unit_pk(unit.id), sk="wallet", **wallet.__dict__))
+    tx.save("wallet", m.Wallet(pk=unit_pk(unit.id), sk="wallet", **wallet._asdict()))
     tx.save(
         "number",
         m.Claim(pk=_unit_number_claim(unit.estate_id, unit.unit_number), sk=CLAIM, unit_id=unit.id),
@@ -595,7 +595,7 @@ def renumber_unit(unit: Unit, unit_number: str, updated_at: str) -> tuple[Unit |
     """Give the unit a new number, moving its claim when the number changes beyond case. Returns the unit (None
     when gone) and the failed names (``number``: taken)."""
     m = _m()
-    renumbered = replace(unit, unit_number=unit_number, updated_at=updated_at)
+    renumbered = unit._replace(unit_number=unit_number, updated_at=updated_at)
     target = m.Unit(pk=unit_pk(unit.id), sk="unit")
     actions = [
         m.Unit.unit_number.set(unit_number),
@@ -674,7 +674,7 @@ def create_person(person: Person) -> set[str]:
     tx = _new_tx()
     tx.save(
         "person",
-        m.Person(pk=person_pk(person.id), sk="person", **person.__dict__),
+        m.Person(pk=person_pk(person.id), sk="person", **person._asdict()),
         condition=m.Person.pk.does_not_exist(),
     )
     tx.save(
@@ -731,7 +731,7 @@ def update_person(person: Person, changes: dict[str, Any], updated_at: str) -> t
     failed = _run(tx)
     if failed:
         return (None if failed - {"phone"} else person), failed
-    return replace(person, **changes, updated_at=updated_at), set()
+    return person._replace(**changes, updated_at=updated_at), set()
 
 
 def phone_claim(phone: str) -> PhoneClaim | None:
@@ -823,7 +823,7 @@ def _membership_item(membership: Ownership | Tenancy) -> Any:
         sk=f"{role}#{_pad(membership.person_id)}",
         list_key=person_pk(membership.person_id),
         list_sk=f"{_pad(membership.unit_id)}#{role}",
-        **membership.__dict__,
+        **membership._asdict(),
     )
 
 
@@ -842,7 +842,7 @@ def add_membership(membership: Ownership | Tenancy, person: Person, account: Mob
     if account is None:
         tx.check("person", m.Item, person_pk(person.id), "person", m.Item.pk.exists())
     else:
-        tx.save("account", m.Account(pk=account_pk(account.id), sk="mobile_user", **account.__dict__))
+        tx.save("account", m.Account(pk=account_pk(account.id), sk="mobile_user", **account._asdict()))
         P = m.Person
         tx.update(
             "person",
@@ -912,7 +912,7 @@ def units_and_estates(unit_ids: Sequence[int], estate_ids: Sequence[int]) -> tup
 
 # ---------------------------------------------------------------- meters
 def _meter_item(meter: Meter) -> Any:
-    return _m().Meter(pk=unit_pk(meter.unit_id), sk=f"meter#{_pad(meter.id)}", **meter.__dict__)
+    return _m().Meter(pk=unit_pk(meter.unit_id), sk=f"meter#{_pad(meter.id)}", **meter._asdict())
 
 
 def create_meter(meter: Meter) -> set[str]:
@@ -1016,7 +1016,7 @@ def update_meter(meter: Meter, changes: dict[str, Any], updated_at: str) -> tupl
     failed = _run(tx)
     if failed:
         return (None if "meter" in failed else meter), failed
-    return replace(meter, **changes, updated_at=updated_at), set()
+    return meter._replace(**changes, updated_at=updated_at), set()
 
 
 def delete_meter(meter: Meter) -> bool:
@@ -1046,7 +1046,7 @@ def _wallet_actions(before: Wallet, after: Wallet) -> list[Any]:
 
 def _ledger_item(entry: LedgerEntry) -> Any:
     sk = f"{entry.transaction_date}#{_pad(entry.id)}"
-    return _m().Ledger(sk=sk, type_sk=f"{entry.transaction_type}#{sk}", **entry.__dict__)
+    return _m().Ledger(sk=sk, type_sk=f"{entry.transaction_type}#{sk}", **entry._asdict())
 
 
 def bill(reading: Reading, meter: Meter, wallet: tuple[Wallet, Wallet] | None, entry: LedgerEntry | None) -> set[str]:
@@ -1058,7 +1058,7 @@ def bill(reading: Reading, meter: Meter, wallet: tuple[Wallet, Wallet] | None, e
     tx = _new_tx()
     tx.save(
         "reading",
-        R(date_sk=f"{reading.reading_date}#{_pad(reading.id)}", **reading.__dict__),
+        R(date_sk=f"{reading.reading_date}#{_pad(reading.id)}", **reading._asdict()),
         condition=R.key.does_not_exist(),
     )
     tx.update(
@@ -1109,7 +1109,7 @@ def credit(wallet: tuple[Wallet, Wallet], entry: LedgerEntry) -> set[str]:
     tx = _new_tx()
     tx.save(
         "reference",
-        m.Claim(pk=_topup_claim(entry.unit_id, entry.reference or ""), sk=CLAIM, transaction=dict(entry.__dict__)),
+        m.Claim(pk=_topup_claim(entry.unit_id, entry.reference or ""), sk=CLAIM, transaction=entry._asdict()),
         condition=m.Claim.pk.does_not_exist(),
     )
     tx.update(

@@ -23,7 +23,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -227,7 +227,7 @@ def moved(wallet: Wallet, delta_cents: int, now: str) -> Wallet:
     balance = wallet.balance_cents + delta_cents
     below = balance < wallet.low_balance_threshold_cents
     low_alerted = (wallet.low_alerted or below) if delta_cents < 0 else (wallet.low_alerted and below)
-    return replace(wallet, balance_cents=balance, low_alerted=low_alerted, last_transaction_date=now)
+    return wallet._replace(balance_cents=balance, low_alerted=low_alerted, last_transaction_date=now)
 
 
 def _alert_low_balance(unit: Unit, wallet: Wallet) -> None:
