@@ -44,10 +44,19 @@ WATCH = (
 
 
 def _httpx() -> None:
-    """An HTTPS client: httpx's import and its TLS context (the certifi trust store)."""
-    import httpx
+    """The least an HTTPS client with httpx costs: httpx and httpcore without their optional HTTP/2 and async parts
+    (hidden as fleetgate.core.imports hides them), and one TLS context on certifi's trust store."""
+    import ssl
 
-    httpx.Client(timeout=5).close()
+    for name in ("h2", "anyio"):
+        sys.modules[name] = None  # type: ignore[assignment]
+    import certifi
+    import httpcore  # noqa: F401
+    import httpx  # noqa: F401
+
+    for name in ("h2", "anyio"):
+        del sys.modules[name]
+    ssl.create_default_context(cafile=certifi.where())
 
 
 def _phonenumbers() -> None:
