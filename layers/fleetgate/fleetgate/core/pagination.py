@@ -5,7 +5,7 @@ from (``scope``) and signed with an HMAC, so a forged or reused cursor is a
 clear 4xx and never reaches DynamoDB.
 """
 
-from __future__ import annotations
+# No postponed annotations: pydantic evaluates them once at class creation (cheaper import); forward refs are quoted.
 
 import base64
 import hashlib

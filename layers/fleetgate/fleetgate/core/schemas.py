@@ -10,7 +10,7 @@ are refused beyond that depth before they are parsed, so this only ever changes 
 limit existed, which would otherwise break every read and list that returns it.
 """
 
-from __future__ import annotations
+# No postponed annotations: pydantic evaluates them once at class creation (cheaper import); forward refs are quoted.
 
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any

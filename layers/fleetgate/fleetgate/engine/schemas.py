@@ -9,7 +9,7 @@ Within a run, a node is executed as a :class:`Step`: ``node_id``, ``attempt`` an
 it: two paths into one node are two steps).
 """
 
-from __future__ import annotations
+# No postponed annotations: pydantic evaluates them once at class creation (cheaper import); forward refs are quoted.
 
 import json
 import uuid
@@ -65,7 +65,7 @@ class Step:
         return json.dumps(body, separators=(",", ":"), default=str)
 
     @classmethod
-    def decode(cls, body: str) -> Step:
+    def decode(cls, body: str) -> "Step":
         raw = json.loads(body)
         if not isinstance(raw, dict) or raw.get("v") != STEP_VERSION:
             raise ValueError("not a flow step (v1)")

@@ -2,7 +2,7 @@
 staff portal shows too (profile, person, meter, reading, wallet, transaction) and the family's forms are in
 ``schemas``; the estates admin function never imports this module."""
 
-from __future__ import annotations
+# No postponed annotations: pydantic evaluates them once at class creation (cheaper import); forward refs are quoted.
 
 from typing import Annotated, Literal
 
@@ -109,7 +109,7 @@ class MeterDetail(Schema):
     communication_type: str | None
 
     @classmethod
-    def of(cls, meter: Meter, unit: Unit) -> MeterDetail:
+    def of(cls, meter: Meter, unit: Unit) -> "MeterDetail":
         return cls(**MeterSummary.of(meter).model_dump(), unit_id=unit.id, unit_number=unit.unit_number)
 
 

@@ -1,6 +1,6 @@
 """The staff portal's contract (/api/admin, the paths and bodies issue 10 fixes), in the mobile family's forms."""
 
-from __future__ import annotations
+# No postponed annotations: pydantic evaluates them once at class creation (cheaper import); forward refs are quoted.
 
 import re
 from datetime import date, datetime
@@ -175,7 +175,7 @@ class EstateOut(Schema):
     updated_at: str
 
     @classmethod
-    def of(cls, estate: Estate) -> EstateOut:
+    def of(cls, estate: Estate) -> "EstateOut":
         return cls(
             id=estate.id,
             name=estate.name,
@@ -204,7 +204,7 @@ class TariffOut(Schema):
     updated_at: str
 
     @classmethod
-    def of(cls, tariff: Tariff) -> TariffOut:
+    def of(cls, tariff: Tariff) -> "TariffOut":
         return cls(
             utility_type=tariff.utility_type,
             scope=tariff.scope,
@@ -240,7 +240,7 @@ class UnitOut(Schema):
     updated_at: str
 
     @classmethod
-    def of(cls, unit: Unit) -> UnitOut:
+    def of(cls, unit: Unit) -> "UnitOut":
         return cls(
             id=unit.id,
             estate_id=unit.estate_id,
@@ -269,7 +269,7 @@ class StaffWallet(Schema):
     last_transaction_date: str | None
 
     @classmethod
-    def of(cls, wallet: Wallet) -> StaffWallet:
+    def of(cls, wallet: Wallet) -> "StaffWallet":
         return cls(**WalletOut.of(wallet).model_dump(), low_balance_threshold=rands(wallet.low_balance_threshold_cents))
 
 
@@ -280,7 +280,7 @@ class OwnerOut(Schema):
     created_at: str
 
     @classmethod
-    def of(cls, owner: Ownership) -> OwnerOut:
+    def of(cls, owner: Ownership) -> "OwnerOut":
         return cls(
             person_id=owner.person_id,
             ownership_percentage=float(owner.ownership_percentage),
@@ -298,7 +298,7 @@ class TenantOut(Schema):
     ended_at: str | None
 
     @classmethod
-    def of(cls, tenancy: Tenancy, today: date) -> TenantOut:
+    def of(cls, tenancy: Tenancy, today: date) -> "TenantOut":
         return cls(
             person_id=tenancy.person_id,
             monthly_rent=float(tenancy.monthly_rent),
@@ -325,7 +325,7 @@ class StaffMeter(Schema):
     updated_at: str
 
     @classmethod
-    def of(cls, meter: Meter) -> StaffMeter:
+    def of(cls, meter: Meter) -> "StaffMeter":
         return cls(
             **MeterSummary.of(meter).model_dump(),
             unit_id=meter.unit_id,
@@ -356,7 +356,7 @@ class StaffPerson(Schema):
     updated_at: str
 
     @classmethod
-    def of(cls, person: Person) -> StaffPerson:
+    def of(cls, person: Person) -> "StaffPerson":
         return cls(
             **PersonOut.of(person).model_dump(),
             mobile_user_id=person.mobile_user_id,
@@ -425,7 +425,7 @@ class StaffReading(Schema):
     transaction_id: int | None
 
     @classmethod
-    def of(cls, reading: Reading) -> StaffReading:
+    def of(cls, reading: Reading) -> "StaffReading":
         return cls(
             **ReadingOut.of(reading).model_dump(),
             meter_id=reading.meter_id,
@@ -444,7 +444,7 @@ class StaffTransaction(TransactionOut):
     reference: str | None
 
     @classmethod
-    def of(cls, entry: LedgerEntry) -> StaffTransaction:
+    def of(cls, entry: LedgerEntry) -> "StaffTransaction":
         return cls(**TransactionOut.of(entry).model_dump(), unit_id=entry.unit_id, reference=entry.reference)
 
 
@@ -466,7 +466,7 @@ class NotificationOut(Schema):
     created_at: str
 
     @classmethod
-    def of(cls, n: Notification) -> NotificationOut:
+    def of(cls, n: Notification) -> "NotificationOut":
         return cls(kind=n.kind, phone=n.phone, status=n.status, detail=n.detail, created_at=timestamp(n.created_at))
 
 

@@ -7,7 +7,7 @@ The family's own forms: integer ids, timestamps like ``2024-01-15T10:30:00`` (UT
 dates like ``2024-01-01``, money and meter values as JSON numbers (money rounded to cents).
 """
 
-from __future__ import annotations
+# No postponed annotations: pydantic evaluates them once at class creation (cheaper import); forward refs are quoted.
 
 from decimal import Decimal
 from typing import Literal
@@ -49,7 +49,7 @@ class UserProfile(Schema):
     is_active: bool
 
     @classmethod
-    def of(cls, user: MobileUser) -> UserProfile:
+    def of(cls, user: MobileUser) -> "UserProfile":
         return cls(
             id=user.id,
             person_id=user.person_id,
@@ -64,7 +64,7 @@ class LoginUser(UserProfile):
     created_at: str
 
     @classmethod
-    def of(cls, user: MobileUser) -> LoginUser:
+    def of(cls, user: MobileUser) -> "LoginUser":
         return cls(**UserProfile.of(user).model_dump(), created_at=timestamp(user.created_at))
 
 
@@ -77,7 +77,7 @@ class PersonOut(Schema):
     email: str | None
 
     @classmethod
-    def of(cls, person: Person) -> PersonOut:
+    def of(cls, person: Person) -> "PersonOut":
         return cls(
             id=person.id,
             first_name=person.first_name,
@@ -100,7 +100,7 @@ class MeterSummary(Schema):
     communication_type: str | None
 
     @classmethod
-    def of(cls, meter: Meter) -> MeterSummary:
+    def of(cls, meter: Meter) -> "MeterSummary":
         return cls(
             id=meter.id,
             serial_number=meter.serial_number,
@@ -122,7 +122,7 @@ class ReadingOut(Schema):
     consumption: float = Field(description="The usage since the meter's previous reading")
 
     @classmethod
-    def of(cls, reading: Reading) -> ReadingOut:
+    def of(cls, reading: Reading) -> "ReadingOut":
         return cls(
             id=reading.id,
             reading_value=float(reading.reading_value),
@@ -140,7 +140,7 @@ class WalletOut(Schema):
     last_transaction_date: str | None
 
     @classmethod
-    def of(cls, wallet: Wallet) -> WalletOut:
+    def of(cls, wallet: Wallet) -> "WalletOut":
         return cls(
             id=wallet.unit_id,  # one wallet per unit: it takes the unit's id
             unit_id=wallet.unit_id,
@@ -159,7 +159,7 @@ class TransactionOut(Schema):
     balance_after: float
 
     @classmethod
-    def of(cls, entry: LedgerEntry) -> TransactionOut:
+    def of(cls, entry: LedgerEntry) -> "TransactionOut":
         return cls(
             id=entry.id,
             transaction_type=entry.transaction_type,

@@ -1,7 +1,7 @@
 """The customer-device routes' request and answer models (the phones' function only): apart from ``schemas``, so the
 staff routes, the lock-command worker and enforcement do not build them. The contract's rules are ``schemas``'."""
 
-from __future__ import annotations
+# No postponed annotations: pydantic evaluates them once at class creation (cheaper import); forward refs are quoted.
 
 from pydantic import Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
@@ -35,7 +35,7 @@ class FcmTokenRequest(Contract):
     longitude: Longitude | None = None
 
     @model_validator(mode="after")
-    def _both_coordinates(self) -> FcmTokenRequest:
+    def _both_coordinates(self) -> "FcmTokenRequest":
         if (self.latitude is None) != (self.longitude is None):
             missing = "latitude" if self.latitude is None else "longitude"
             raise ValidationError.from_exception_data(

@@ -6,7 +6,7 @@ sample's express-validator messages: every model maps the errors of a field to t
 (type ``contract``) keep theirs. The submitted value is never echoed.
 """
 
-from __future__ import annotations
+# No postponed annotations: pydantic evaluates them once at class creation (cheaper import); forward refs are quoted.
 
 import re
 from datetime import date, datetime

@@ -2,7 +2,7 @@
 that a customer record builds, the audit trail's entries and the phones' contract are in ``schemas`` (the functions
 serving the phones and sending lock commands import that module, not this one)."""
 
-from __future__ import annotations
+# No postponed annotations: pydantic evaluates them once at class creation (cheaper import); forward refs are quoted.
 
 from typing import Annotated
 
@@ -38,7 +38,7 @@ class EmiDetails(StaffInput):
     emi_months: list[Instalment] = Field(min_length=1, max_length=120)
 
     @model_validator(mode="after")
-    def _unique_months(self) -> EmiDetails:
+    def _unique_months(self) -> "EmiDetails":
         months = [i.month for i in self.emi_months]
         if len(set(months)) != len(months):
             raise PydanticCustomError("contract", "Each instalment needs its own month")
@@ -72,7 +72,7 @@ class CustomerCreate(StaffInput):
     emi_details: EmiDetails
 
     @model_validator(mode="after")
-    def _two_imeis(self) -> CustomerCreate:
+    def _two_imeis(self) -> "CustomerCreate":
         if self.imei2 is not None and self.imei2 == self.imei1:
             raise ValidationError.from_exception_data(
                 "CustomerCreate",

@@ -5,7 +5,7 @@ caller needs to act on them: the cluster that holds them, their type, and the lo
 position (customer, site, area, and for rodent sensors the ERP reference, placement and configuration).
 """
 
-from __future__ import annotations
+# No postponed annotations: pydantic evaluates them once at class creation (cheaper import); forward refs are quoted.
 
 import re
 from typing import Annotated, Any, Literal

@@ -4,7 +4,7 @@ Device list and details are Mobivisor's own JSON, passed through unchanged: the 
 what the upstream owns, so fields Mobivisor adds later reach callers without a release of ours.
 """
 
-from __future__ import annotations
+# No postponed annotations: pydantic evaluates them once at class creation (cheaper import); forward refs are quoted.
 
 from typing import Any
 

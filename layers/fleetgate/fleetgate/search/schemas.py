@@ -1,4 +1,4 @@
-from __future__ import annotations
+# No postponed annotations: pydantic evaluates them once at class creation (cheaper import); forward refs are quoted.
 
 from typing import Literal
 

@@ -1,4 +1,4 @@
-from __future__ import annotations
+# No postponed annotations: pydantic evaluates them once at class creation (cheaper import); forward refs are quoted.
 
 import re
 from typing import Annotated, Literal
@@ -71,7 +71,7 @@ class UserOut(Schema):
     updated_at: str
 
     @classmethod
-    def of(cls, user: User) -> UserOut:
+    def of(cls, user: User) -> "UserOut":
         shown = user.fields()
         del shown["password_hash"], shown["token_version"]
         return cls(**shown)
