@@ -63,9 +63,9 @@ def graph(w, **overrides):
 
 
 def _triggers(*keys):
-    from fleetgate.flows import repository
+    from fleetgate.flows import triggers
 
-    return sorted((e.trigger, e.flow_id, tuple(e.node_ids)) for e in repository.flows_for_triggers(keys))
+    return sorted((e.trigger, e.flow_id, tuple(e.node_ids)) for e in triggers.flows_triggered_by(keys))
 
 
 def test_given_valid_graph_when_creating_then_201_and_the_trigger_index_finds_it(api, world):

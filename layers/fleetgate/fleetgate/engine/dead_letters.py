@@ -18,12 +18,13 @@ from fleetgate.engine.schemas import (
     Step,
     run_id_for,
 )
-from fleetgate.flows import runs as flows
-from fleetgate.flows.schemas import Flow
+from fleetgate.flows import owners as flows
+from fleetgate.flows.records import FlowOwner
 
 
-def _flow(who: Principal, flow_id: str) -> Flow:
-    return visible(who, flows.definition(flow_id), "Flow")
+def _flow(who: Principal, flow_id: str) -> FlowOwner:
+    """The flow's id and owner, if the caller may see it (its owner, or an admin); else 404, as for a missing one."""
+    return visible(who, flows.flow_owner(flow_id), "Flow")
 
 
 def list_dead_letters(

@@ -21,8 +21,8 @@ from fleetgate.core.observability import logger
 from fleetgate.devices import service as devices
 from fleetgate.engine import queues
 from fleetgate.engine.schemas import START, Outgoing, Step, run_id_for
-from fleetgate.flows import runs as flows
-from fleetgate.flows.schemas import TriggerMatch
+from fleetgate.flows import triggers as flows
+from fleetgate.flows.records import TriggerMatch
 
 # A flow created, enabled or given a new trigger starts within this many seconds on a warm instance; a flow
 # disabled or deleted stops at once (the worker checks the flow when a run starts).

@@ -17,7 +17,6 @@ Edges: ``source`` → ``target`` node ids.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
@@ -171,13 +170,3 @@ class Flow(Schema):
     edges: list[dict[str, Any]]
     created_at: str
     updated_at: str
-
-
-@dataclass(frozen=True)
-class TriggerMatch:
-    """An enabled flow that a trigger key starts, with its trigger nodes for that key (the trigger index's entry)."""
-
-    flow_id: str
-    owner_id: str
-    trigger: str  # "device#<device id>" or "label#<label id>"
-    node_ids: list[str]
