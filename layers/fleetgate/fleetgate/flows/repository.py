@@ -21,7 +21,7 @@ from typing import Any
 
 from fleetgate.core.errors import Conflict, NotFound
 from fleetgate.core.pagination import Page
-from fleetgate.core.repository import Lookup, Transaction, batch_get, get_item, list_owned, owned_fields
+from fleetgate.core.repository import Lookup, Transaction, get_item, list_owned, owned_fields
 from fleetgate.flows import tables
 from fleetgate.flows.schemas import Flow
 
@@ -105,7 +105,3 @@ def list_flows(owner_id: str | None, *, limit: int, cursor: str | None) -> Page[
 # ---------------------------------------------------------------- for the flow engine
 def definitions_lookup(flow_ids: Iterable[str]) -> Lookup[dict[str, Flow]]:
     return Lookup(tables.flows(), list(dict.fromkeys(flow_ids)), lambda found: {i.id: _flow(i) for i in found})
-
-
-def get_many(flow_ids: Iterable[str]) -> list[Flow]:
-    return [_flow(i) for i in batch_get(tables.flows(), list(dict.fromkeys(flow_ids)))]

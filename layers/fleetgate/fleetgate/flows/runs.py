@@ -12,11 +12,7 @@ from fleetgate.flows import repository
 from fleetgate.flows.schemas import Flow
 
 
-def definitions(flow_ids: Iterable[str]) -> dict[str, Flow]:
-    """The flows to run, whoever owns them (a run knows its owner): id → flow, missing ones left out."""
-    return {flow.id: flow for flow in repository.get_many(flow_ids)}
-
-
 def definitions_lookup(flow_ids: Iterable[str]) -> Lookup[dict[str, Flow]]:
-    """:func:`definitions` as a batch read, to read with other contexts' in one BatchGetItem (the flow worker's)."""
+    """The flows to run, whoever owns them (a run knows its owner), id → flow with missing ones left out, as a batch
+    read to read with other contexts' in one BatchGetItem (the flow worker's)."""
     return repository.definitions_lookup(flow_ids)

@@ -15,7 +15,7 @@ Nodes (``id`` unique in the flow, ``type`` one of the node types, optional ``nam
 Edges: ``source`` → ``target`` node ids.
 """
 
-from __future__ import annotations
+# No postponed annotations: pydantic evaluates them once at class creation (cheaper import); forward refs are quoted.
 
 from typing import Annotated, Any, Literal
 
