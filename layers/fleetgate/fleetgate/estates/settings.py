@@ -1,22 +1,25 @@
 """The estates context's settings, read lazily from the environment (template parameters in brackets)."""
 
-from __future__ import annotations
+from typing import NamedTuple
 
-from dataclasses import dataclass, field
-
-from fleetgate.core.settings import cached, env_float, env_int, env_opt
+from fleetgate.core.settings import cached, env_float, env_int, env_opt, repr_without
 
 MOBILE_TOKEN_TTL_SECONDS = 30 * 24 * 3600  # the mobile contract: "Expiry: 30 days from issuance"
 
 
-@dataclass(frozen=True)
-class EstatesSettings:
+class EstatesSettings(NamedTuple):
+    """A NamedTuple, not a frozen dataclass (cheaper to define at import): never handed to a JSON encoder or a logger's
+    ``extra`` (written as a list, the SMS key included); its repr leaves the key out. See fleetgate.core.settings."""
+
     phone_region: str = "ZA"  # PHONE_DEFAULT_REGION (PhoneDefaultRegion): national numbers (0...) are of this region
     login_max_failures: int = 5  # MOBILE_LOGIN_MAX_FAILURES: failed logins per phone number before it is locked
     login_lock_seconds: int = 900  # MOBILE_LOGIN_LOCK_SECONDS: the window they are counted in (and the lock)
     sms_provider_url: str = ""  # SMS_PROVIDER_URL (SmsProviderUrl); empty: nothing is sent, only recorded
-    sms_api_key: str = field(default="", repr=False)  # SMS_API_KEY (SmsApiKey): the key, or a secret naming it
+    sms_api_key: str = ""  # SMS_API_KEY (SmsApiKey): the key, or a secret naming it; never in the repr
     sms_timeout: float = 5.0  # SMS_TIMEOUT: deadline of one send
+
+    def __repr__(self) -> str:
+        return repr_without(self, "sms_api_key")
 
 
 @cached

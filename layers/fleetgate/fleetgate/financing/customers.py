@@ -1,16 +1,18 @@
 """A financed phone's customer record and the rules on its instalments and its pending lock command.
 
-Plain data and pure functions: the services decide with these, the repository stores them.
+Plain data and pure functions: the services decide with these, the repository stores them. The records are
+immutable ``typing.NamedTuple``s (cheaper to define at import than frozen dataclasses; no postponed annotations,
+which NamedTuple would compile one by one), changed with ``_replace``. Being tuples, they are never handed to a JSON
+encoder or a logger's ``extra`` as they are: ``view`` and ``pending_view`` build the API's models.
 """
-
-from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import NamedTuple
 
 from fleetgate.core.ids import iso
+from fleetgate.core.settings import repr_without
 from fleetgate.financing.schemas import (
     Action,
     CustomerOut,
@@ -31,8 +33,7 @@ def day_iso(day: date) -> str:
     return f"{day.isoformat()}T00:00:00.000Z"
 
 
-@dataclass(frozen=True)
-class Emi:
+class Emi(NamedTuple):
     month: str
     due_date: date
     amount: float
@@ -40,8 +41,7 @@ class Emi:
     paid_date: date | None = None
 
 
-@dataclass(frozen=True)
-class Command:
+class Command(NamedTuple):
     """The pending lock or unlock of a customer (the outbox head): pursued until acknowledged or expired."""
 
     id: str
@@ -57,8 +57,7 @@ class Command:
         return iso(now) < self.expires_at
 
 
-@dataclass(frozen=True)
-class Customer:
+class Customer(NamedTuple):
     id: str
     full_name: str
     mobile_number: str
@@ -68,14 +67,18 @@ class Customer:
     created_at: str
     updated_at: str
     is_locked: bool = False
-    fcm_token: str | None = field(default=None, repr=False)
-    pin_hash: str | None = field(default=None, repr=False)
+    fcm_token: str | None = None  # never in the repr (see __repr__)
+    pin_hash: str | None = None  # never in the repr
     needs_reregistration: bool = False
     latitude: float | None = None
     longitude: float | None = None
     location_at: str | None = None
     command: Command | None = None
     notified_day: str | None = None  # the last day an EMI_REMINDER or an enforcement lock was issued
+
+    def __repr__(self) -> str:
+        """Every field but the device's FCM token and PIN hash, which must never reach a log or a trace."""
+        return repr_without(self, "fcm_token", "pin_hash")
 
     @property
     def imeis(self) -> set[str]:

@@ -11,19 +11,16 @@ The SDK's own retries are switched off: a refused send is retried later through 
 never by sleeping inside the function. Tokens are never logged.
 """
 
-from __future__ import annotations
-
 import functools
 import json
 import uuid
 import warnings
-from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from fleetgate.core.errors import ConfigurationError
 from fleetgate.core.observability import logger
-from fleetgate.core.settings import cached, resolve_secret
+from fleetgate.core.settings import cached, repr_without, resolve_secret
 from fleetgate.financing import settings
 
 # FCM answers after which the token is useless: drop it, the app must register again.
@@ -31,18 +28,19 @@ TOKEN_ERRORS = frozenset({"UNREGISTERED", "INVALID_ARGUMENT"})
 MAX_TTL_SECONDS = 28 * 24 * 3600  # FCM's longest time to live
 
 
-@dataclass(frozen=True)
-class Push:
-    token: str = field(repr=False)
+class Push(NamedTuple):
+    token: str  # never in the repr
     title: str
     body: str
     data: dict[str, str]
     collapse_key: str
     ttl_seconds: int
 
+    def __repr__(self) -> str:
+        return repr_without(self, "token")
 
-@dataclass(frozen=True)
-class Outcome:
+
+class Outcome(NamedTuple):
     """``message_id`` when FCM accepted the message; else FCM's error code and whether the token is dead."""
 
     message_id: str | None = None

@@ -1,10 +1,11 @@
 """The financing context's settings, read on first use (each function's template entry sets only what it uses)."""
 
-from __future__ import annotations
+from typing import NamedTuple
 
-from dataclasses import dataclass, field
+from fleetgate.core.settings import cached, env_int, env_opt, repr_without
 
-from fleetgate.core.settings import cached, env_int, env_opt
+# NamedTuples, not frozen dataclasses (cheaper to define at import): never handed to a JSON encoder or a logger's
+# ``extra`` (written as lists, secrets included); their repr leaves secrets out. See fleetgate.core.settings.
 
 
 def _env_int(name: str, default: int, low: int, high: int) -> int:
@@ -12,8 +13,7 @@ def _env_int(name: str, default: int, low: int, high: int) -> int:
     return max(low, min(env_int(name, default), high))
 
 
-@dataclass(frozen=True)
-class DeviceLimits:
+class DeviceLimits(NamedTuple):
     """Rate limits of the unauthenticated device routes (fixed windows, counted in DynamoDB)."""
 
     per_ip: int  # DEVICE_RATE_LIMIT_PER_IP: requests per window from one source address (carrier NAT: keep it high)
@@ -30,8 +30,7 @@ def device_limits() -> DeviceLimits:
     )
 
 
-@dataclass(frozen=True)
-class Commands:
+class Commands(NamedTuple):
     """Lock commands: how long one is pursued and how its sends are spaced (SQS delays, at most 900 s)."""
 
     queue_url: str  # LOCK_COMMANDS_QUEUE_URL
@@ -61,15 +60,17 @@ def grace_days() -> int:
     return _env_int("EMI_GRACE_DAYS", 5, 0, 365)
 
 
-@dataclass(frozen=True)
-class Fcm:
+class Fcm(NamedTuple):
     """Where pushes go. ``endpoint`` empty: Google's FCM with the service account named by ``credentials``; set:
     ``{endpoint}/v1/projects/{project}/messages:send`` without Google credentials (the local cloud's fake)."""
 
     endpoint: str  # FCM_ENDPOINT
     project_id: str  # FCM_PROJECT_ID
-    credentials: str = field(repr=False, default="")  # FCM_CREDENTIALS: Secrets Manager secret (name or ARN)
+    credentials: str = ""  # FCM_CREDENTIALS: Secrets Manager secret (name or ARN); never in the repr
     timeout: float = 10.0  # FCM_TIMEOUT: seconds for one send
+
+    def __repr__(self) -> str:
+        return repr_without(self, "credentials")
 
 
 @cached

@@ -4,7 +4,6 @@ and each customer's command trail. Admins only (a device-manager login with the 
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from datetime import datetime
 
 from fleetgate.core.auth import Principal
@@ -73,7 +72,7 @@ def _settle(customer: Customer, now: datetime) -> Customer:
     locking = pending is not None and pending.action == "LOCK_DEVICE"
     unlocking = pending is not None and pending.action == "UNLOCK_DEVICE"
     if locking or (customer.is_locked and not unlocking):
-        return replace(customer, command=commands.issue(customer, "UNLOCK_DEVICE", source="payment", now=now))
+        return customer._replace(command=commands.issue(customer, "UNLOCK_DEVICE", source="payment", now=now))
     return customer
 
 
@@ -114,8 +113,7 @@ def update(who: Principal, customer_id: str, request: CustomerUpdate) -> Custome
     current = _get(who, customer_id)
     now = utc_now()
     given = request.model_fields_set
-    updated = replace(
-        current,
+    updated = current._replace(
         full_name=request.full_name.strip() if request.full_name else current.full_name,
         mobile_number=request.mobile_number or current.mobile_number,
         imei1=request.imei1 or current.imei1,
@@ -149,8 +147,8 @@ def set_instalment(who: Principal, customer_id: str, month: str, request: Instal
         raise InstalmentNotFound("No instalment for this month")
     now = utc_now()
     paid_date = (request.paid_date or now.date()) if request.paid else None
-    emis = tuple(replace(e, paid=request.paid, paid_date=paid_date) if e.month == month else e for e in current.emis)
-    updated = replace(current, emis=emis, updated_at=iso(now))
+    emis = tuple(e._replace(paid=request.paid, paid_date=paid_date) if e.month == month else e for e in current.emis)
+    updated = current._replace(emis=emis, updated_at=iso(now))
     if not repository.save_emis(current, emis, updated.updated_at):
         raise Conflict("The customer was changed meanwhile: read it again and retry")
     settled = _settle(updated, now)

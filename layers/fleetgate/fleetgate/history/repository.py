@@ -37,7 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from pynamodb.attributes import (
     BinaryAttribute,
@@ -369,8 +369,7 @@ def _records(item: ExecutionItem, kind: str, resource_id: str | None) -> list[di
     return found
 
 
-@dataclass(frozen=True)
-class _Wanted(Generic[T]):
+class _Wanted(NamedTuple, Generic[T]):
     """What a list reads: items whose refs hold ``token`` ("" for any), the records of ``kind`` (of ``resource_id``)
     they hold, converted; ``index_key``: the index's partition key (None: the table's)."""
 

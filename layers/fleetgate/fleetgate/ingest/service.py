@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -212,7 +211,7 @@ def detect_offline(
             last = presence.last_uplink(item.id)
             if due is not None and last is not None and last > (item.last_seen or ""):
                 due = presence.catch_up(item, last)  # an uplink whose presence was not written (see presence.seen)
-                item = replace(item, last_seen=last, offline_due=due)
+                item = item._replace(last_seen=last, offline_due=due)
                 if due > at:
                     continue
             if due is None or not presence.mark_offline(item.id, due):

@@ -1,29 +1,32 @@
 """Ingest's settings, read on first use only."""
 
-from __future__ import annotations
-
 import os
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from fleetgate.core.settings import cached, env_int, plain_or_arn
+from fleetgate.core.settings import cached, env_int, plain_or_arn, repr_without
 
 
-@dataclass(frozen=True)
-class IngestSettings:
+class IngestSettings(NamedTuple):
+    """A NamedTuple, not a frozen dataclass (cheaper to define at import): never handed to a JSON encoder or a logger's
+    ``extra`` (written as a list, the secret included); its repr leaves the secret out. See fleetgate.core.settings."""
+
     dedup_hours: int  # how long a deduplicationId is remembered
-    _key_secret: str | None = field(default=None, repr=False)
-    _key_secret_arn: str | None = field(default=None, repr=False)
+    plain_key_secret: str | None = None  # INGEST_KEY_SECRET (tests, the local cloud); never in the repr
+    key_secret_arn: str | None = None  # INGEST_KEY_SECRET_ARN (a stack); never in the repr
 
     @property
     def key_secret(self) -> str:
         """The key of the ingest API keys' HMAC (keys are stored as HMAC-SHA256 of the key under it)."""
-        return plain_or_arn(self._key_secret, self._key_secret_arn, "INGEST_KEY_SECRET")
+        return plain_or_arn(self.plain_key_secret, self.key_secret_arn, "INGEST_KEY_SECRET")
+
+    def __repr__(self) -> str:
+        return repr_without(self, "plain_key_secret", "key_secret_arn")
 
 
 @cached
 def get_ingest_settings() -> IngestSettings:
     return IngestSettings(
         dedup_hours=max(1, env_int("INGEST_DEDUP_HOURS", 24)),
-        _key_secret=os.environ.get("INGEST_KEY_SECRET") or None,
-        _key_secret_arn=os.environ.get("INGEST_KEY_SECRET_ARN") or None,
+        plain_key_secret=os.environ.get("INGEST_KEY_SECRET") or None,
+        key_secret_arn=os.environ.get("INGEST_KEY_SECRET_ARN") or None,
     )

@@ -22,15 +22,12 @@ the 429's Retry-After), at most :data:`MAX_ATTEMPTS` times in all, and only whil
 time is not tried again: its deadline was the caller's whole wait.
 """
 
-from __future__ import annotations
-
 import json
 import random
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from fleetgate.core.errors import BadGateway, ConfigurationError, DomainError, GatewayTimeout, NotFound
@@ -47,8 +44,7 @@ MIN_ATTEMPT_SECONDS = 0.5  # a retry needs this much of the request's deadline l
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
-@dataclass(frozen=True)
-class Reply:
+class Reply(NamedTuple):
     status: int
     body: Any  # parsed JSON, or None when empty or not JSON
     ms: float

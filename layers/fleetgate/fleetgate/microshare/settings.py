@@ -1,24 +1,27 @@
 """The Microshare ERP's settings (the upstream and the ERP adapter), read on first use."""
 
-from __future__ import annotations
+from typing import NamedTuple
 
-from dataclasses import dataclass, field
+from fleetgate.core.settings import cached, env_float, env_int, env_opt, repr_without
 
-from fleetgate.core.settings import cached, env_float, env_int, env_opt
+# NamedTuples, not frozen dataclasses (cheaper to define at import): never handed to a JSON encoder or a logger's
+# ``extra`` (written as lists, secrets included); their repr leaves secrets out. See fleetgate.core.settings.
 
 
-@dataclass(frozen=True)
-class MicroshareSettings:
+class MicroshareSettings(NamedTuple):
     auth_url: str  # MICROSHARE_AUTH_URL
     api_url: str  # MICROSHARE_API_URL
     username: str  # MICROSHARE_USERNAME
-    password: str = field(repr=False)  # MICROSHARE_PASSWORD (or a secret naming it)
-    api_key: str = field(repr=False)  # MICROSHARE_API_KEY: the OAuth client id (or a secret naming it)
+    password: str  # MICROSHARE_PASSWORD (or a secret naming it); never in the repr
+    api_key: str  # MICROSHARE_API_KEY: the OAuth client id (or a secret naming it); never in the repr
     cache_ttl: int = 300  # CACHE_TTL: seconds discovered clusters stay fresh
     api_timeout: float = 10.0  # API_TIMEOUT: deadline of one upstream call
     connect_timeout: float = 5.0  # MICROSHARE_CONNECT_TIMEOUT
     lease_seconds: float = 35.0  # MICROSHARE_LEASE_SECONDS: a cluster write lease outlives the function timeout
     lease_wait_seconds: float = 10.0  # MICROSHARE_LEASE_WAIT_SECONDS: how long a write waits for a busy cluster
+
+    def __repr__(self) -> str:
+        return repr_without(self, "password", "api_key")
 
 
 @cached
@@ -37,15 +40,17 @@ def get_microshare_settings() -> MicroshareSettings:
     )
 
 
-@dataclass(frozen=True)
-class ErpSettings:
+class ErpSettings(NamedTuple):
     adapter: str = "upload"  # ERP_ADAPTER: upload | odoo
     odoo_url: str = ""  # ODOO_URL
     odoo_database: str = ""  # ODOO_DATABASE
     odoo_username: str = ""  # ODOO_USERNAME
-    odoo_password: str = field(default="", repr=False)  # ODOO_PASSWORD (or a secret naming it)
+    odoo_password: str = ""  # ODOO_PASSWORD (or a secret naming it); never in the repr
     odoo_category_id: int | None = None  # ODOO_CATEGORY_ID: only products of this category are inspection points
     odoo_timeout: float = 10.0  # ODOO_TIMEOUT
+
+    def __repr__(self) -> str:
+        return repr_without(self, "odoo_password")
 
 
 @cached

@@ -4,13 +4,10 @@ Only transport concerns live here (URL, bearer token, deadline, body decoding); 
 status means for our caller is decided in service.py.
 """
 
-from __future__ import annotations
-
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from fleetgate.core.errors import BadGateway, ConfigurationError, GatewayTimeout
@@ -22,8 +19,7 @@ from fleetgate.mobivisor.settings import get_mobivisor_settings
 UPSTREAM_ERROR_MAX_CHARS = 2000  # a non-JSON error body is carried as text, cut to this length
 
 
-@dataclass(frozen=True)
-class Reply:
+class Reply(NamedTuple):
     status: int
     body: Any  # parsed JSON, or the text when the body is not JSON, or None when empty
     is_json: bool

@@ -1,18 +1,21 @@
 """The Mobivisor proxy's settings, read on first use (only the Mobivisor function sets them)."""
 
-from __future__ import annotations
+from typing import NamedTuple
 
-from dataclasses import dataclass, field
-
-from fleetgate.core.settings import cached, env_float, env_opt
+from fleetgate.core.settings import cached, env_float, env_opt, repr_without
 
 
-@dataclass(frozen=True)
-class MobivisorSettings:
+class MobivisorSettings(NamedTuple):
+    """A NamedTuple, not a frozen dataclass (cheaper to define at import): never handed to a JSON encoder or a logger's
+    ``extra`` (written as a list, the token included); its repr leaves the token out. See fleetgate.core.settings."""
+
     api_url: str  # MOBIVISOR_API_URL; empty: not configured
-    api_token: str = field(repr=False)  # MOBIVISOR_API_TOKEN: the token, or the secret naming it; empty: not configured
+    api_token: str  # MOBIVISOR_API_TOKEN: the token, or the secret naming it; empty: not configured; never in the repr
     connect_timeout: float = 5.0  # MOBIVISOR_CONNECT_TIMEOUT
     timeout: float = 10.0  # MOBIVISOR_TIMEOUT: deadline of the whole upstream call
+
+    def __repr__(self) -> str:
+        return repr_without(self, "api_token")
 
 
 @cached

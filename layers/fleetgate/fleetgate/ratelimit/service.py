@@ -15,25 +15,24 @@ Keys are hashed before they are stored, so a phone number, an address or an acco
 the table in clear.
 """
 
-from __future__ import annotations
-
 import hashlib
 import time
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from fleetgate.core.errors import TooManyRequests
 from fleetgate.ratelimit import repository
 
 
-@dataclass(frozen=True)
-class Limit:
+class Limit(NamedTuple):
+    """A scope, the most counts a key may have in a window, the window. NamedTuples here, not frozen dataclasses:
+    cheaper to define at import (the login routes and the device routes load this module)."""
+
     scope: str
     maximum: int
     window_seconds: int
 
 
-@dataclass(frozen=True)
-class _Window:
+class _Window(NamedTuple):
     key: str
     ends_at: int
 

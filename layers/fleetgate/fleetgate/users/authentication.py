@@ -18,10 +18,8 @@ minute; a token newer than the kept record (a new login, a password change elsew
   no instance can learn of a change it does not read, and reading on every request is what the cache saves.
 """
 
-from __future__ import annotations
-
 import time
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from fleetgate.core.auth import PERMISSIONS, Principal, principal_from_headers
 from fleetgate.core.errors import Unauthorized
@@ -33,8 +31,7 @@ CHECK_SECONDS = 60.0
 _CACHE_MAX = 4096
 
 
-@dataclass(frozen=True)
-class _Known:
+class _Known(NamedTuple):
     user: User | None  # None: no such user (deleted)
     read_at: float
 

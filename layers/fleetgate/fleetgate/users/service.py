@@ -13,8 +13,6 @@ not. An unknown account and a wrong password are counted, answered and timed ali
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from fleetgate.core.auth import ADMIN, PERMISSIONS, Principal, issue_token
 from fleetgate.core.errors import Conflict, Forbidden, NotFound, Unauthorized
 from fleetgate.core.ids import new_id, now_iso
@@ -104,7 +102,7 @@ def change_password(who: Principal, change: PasswordChange, source_ip: str | Non
     version = repository.set_password_hash(
         user.id, hash_secret(change.new_password.get_secret_value()), now, revoke=True
     )
-    changed = replace(user, token_version=version, updated_at=now)
+    changed = user._replace(token_version=version, updated_at=now)
     _remember(changed)
     return _token(changed)
 
@@ -120,7 +118,7 @@ def create_admin(email: str, username: str, password: str) -> tuple[UserOut, boo
             raise
         repository.set_role(existing.id, "admin", now_iso())
         _forget(existing.id)
-        return UserOut.of(replace(existing, role="admin")), False
+        return UserOut.of(existing._replace(role="admin")), False
 
 
 def local_token(user_id: str, role: str) -> str:
