@@ -116,6 +116,7 @@ def test_given_a_record_then_it_is_a_named_tuple_without_a_shared_mutable_defaul
         (EstatesSettings(sms_api_key=SECRET), "sms_api_key"),
         (financing_settings.Fcm("", "project", credentials=SECRET), "credentials"),
         (Push(SECRET, "Locked", "Your phone is locked", {"type": "X"}, "lock-1", 60), "token"),
+        (_user(password_hash=SECRET), "password_hash"),
     ],
     ids=lambda v: v if isinstance(v, str) else type(v).__name__,
 )

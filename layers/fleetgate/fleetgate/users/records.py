@@ -10,6 +10,7 @@ define at import (no postponed annotations here either: NamedTuple would compile
 from typing import Any, NamedTuple
 
 from fleetgate.core.auth import Role
+from fleetgate.core.settings import repr_without
 
 
 class User(NamedTuple):
@@ -28,6 +29,10 @@ class User(NamedTuple):
     updated_at: str
     is_active: bool = True
     token_version: int = 0
+
+    def __repr__(self) -> str:
+        """Every field but the password hash, which must never reach a log or a trace."""
+        return repr_without(self, "password_hash")
 
     def fields(self) -> dict[str, Any]:
         """Every field by name (credentials included: for the repository, never for an answer); the permissions
