@@ -13,6 +13,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Literal, NamedTuple
 
+from fleetgate.core.settings import repr_without
+
 # Import cost (this module is on the cold start of the Mobile and EstatesAdmin functions; median of warm runs,
 # bytecode compiled, Python 3.11): ~18.6 ms with 18 @dataclass(frozen=True) records, each exec'ing the generated
 # source of six methods; ~5.9 ms as NamedTuples; ~3.6 ms with their annotations evaluated, not postponed (no
@@ -184,8 +186,7 @@ class MobileUser(NamedTuple):
 
     def __repr__(self) -> str:
         """Every field but the password hash, which must never reach a log or a trace."""
-        shown = ", ".join(f"{k}={v!r}" for k, v in self._asdict().items() if k != "password_hash")
-        return f"MobileUser({shown})"
+        return repr_without(self, "password_hash")
 
 
 class PhoneClaim(NamedTuple):

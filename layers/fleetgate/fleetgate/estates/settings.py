@@ -8,8 +8,7 @@ MOBILE_TOKEN_TTL_SECONDS = 30 * 24 * 3600  # the mobile contract: "Expiry: 30 da
 
 
 class EstatesSettings(NamedTuple):
-    """A NamedTuple, not a frozen dataclass (cheaper to define at import): never handed to a JSON encoder or a logger's
-    ``extra`` (written as a list, the SMS key included); its repr leaves the key out. See fleetgate.core.settings."""
+    """A settings record: a NamedTuple whose repr leaves secrets out (see fleetgate.core.settings)."""
 
     phone_region: str = "ZA"  # PHONE_DEFAULT_REGION (PhoneDefaultRegion): national numbers (0...) are of this region
     login_max_failures: int = 5  # MOBILE_LOGIN_MAX_FAILURES: failed logins per phone number before it is locked

@@ -2,10 +2,9 @@
 
 from typing import NamedTuple
 
-from fleetgate.core.settings import cached, env_int, env_opt, repr_without
+from fleetgate.core.settings import cached, env_float, env_int, env_opt, repr_without
 
-# NamedTuples, not frozen dataclasses (cheaper to define at import): never handed to a JSON encoder or a logger's
-# ``extra`` (written as lists, secrets included); their repr leaves secrets out. See fleetgate.core.settings.
+# Settings records: NamedTuples whose repr leaves secrets out (see fleetgate.core.settings).
 
 
 def _env_int(name: str, default: int, low: int, high: int) -> int:
@@ -80,5 +79,5 @@ def fcm() -> Fcm:
         endpoint=endpoint,
         project_id=env_opt("FCM_PROJECT_ID") or ("fleetgate-local" if endpoint else ""),
         credentials=env_opt("FCM_CREDENTIALS"),
-        timeout=float(env_opt("FCM_TIMEOUT") or 10),
+        timeout=env_float("FCM_TIMEOUT", 10.0),
     )

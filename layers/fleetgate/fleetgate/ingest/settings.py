@@ -7,8 +7,7 @@ from fleetgate.core.settings import cached, env_int, plain_or_arn, repr_without
 
 
 class IngestSettings(NamedTuple):
-    """A NamedTuple, not a frozen dataclass (cheaper to define at import): never handed to a JSON encoder or a logger's
-    ``extra`` (written as a list, the secret included); its repr leaves the secret out. See fleetgate.core.settings."""
+    """A settings record: a NamedTuple whose repr leaves secrets out (see fleetgate.core.settings)."""
 
     dedup_hours: int  # how long a deduplicationId is remembered
     plain_key_secret: str | None = None  # INGEST_KEY_SECRET (tests, the local cloud); never in the repr

@@ -4,8 +4,7 @@ from typing import NamedTuple
 
 from fleetgate.core.settings import cached, env_float, env_int, env_opt, repr_without
 
-# NamedTuples, not frozen dataclasses (cheaper to define at import): never handed to a JSON encoder or a logger's
-# ``extra`` (written as lists, secrets included); their repr leaves secrets out. See fleetgate.core.settings.
+# Settings records: NamedTuples whose repr leaves secrets out (see fleetgate.core.settings).
 
 
 class MicroshareSettings(NamedTuple):

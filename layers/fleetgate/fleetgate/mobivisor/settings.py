@@ -6,8 +6,7 @@ from fleetgate.core.settings import cached, env_float, env_opt, repr_without
 
 
 class MobivisorSettings(NamedTuple):
-    """A NamedTuple, not a frozen dataclass (cheaper to define at import): never handed to a JSON encoder or a logger's
-    ``extra`` (written as a list, the token included); its repr leaves the token out. See fleetgate.core.settings."""
+    """A settings record: a NamedTuple whose repr leaves secrets out (see fleetgate.core.settings)."""
 
     api_url: str  # MOBIVISOR_API_URL; empty: not configured
     api_token: str  # MOBIVISOR_API_TOKEN: the token, or the secret naming it; empty: not configured; never in the repr
